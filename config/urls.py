@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from deals import views as deal_views
+
+from .health import healthz
+
+urlpatterns = [
+    path("", deal_views.home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("workspaces/new/", deal_views.workspace_create, name="workspace-create"),
+    path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),
+    path("o/<slug:org_slug>/", include("deals.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -1,0 +1,79 @@
+from django import forms
+from django.contrib.auth import password_validation
+
+from .models import TIME_ZONE_CHOICES, Membership, Organization, User
+
+
+class WorkspaceSignupForm(forms.Form):
+    """allauth's sign-up form is extended with a name and the new workspace's name."""
+
+    full_name = forms.CharField(label="Your full name", max_length=150)
+    workspace_name = forms.CharField(
+        label="Workspace name", max_length=120, help_text="Usually your company's name."
+    )
+    time_zone = forms.ChoiceField(label="Time zone", choices=TIME_ZONE_CHOICES, initial="UTC")
+
+    field_order = ["full_name", "email", "workspace_name", "time_zone", "password1", "password2"]
+
+    def signup(self, request, user):
+        from .services import create_workspace
+
+        user.full_name = self.cleaned_data["full_name"].strip()
+        user.save(update_fields=["full_name"])
+        create_workspace(
+            name=self.cleaned_data["workspace_name"],
+            admin=user,
+            time_zone=self.cleaned_data["time_zone"],
+        )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="Email address")
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices, initial="seller")
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        self.organization = organization
+        super().__init__(*args, **kwargs)
+
+    def clean_email(self):
+        email = self.cleaned_data["email"].strip().lower()
+        if Membership.objects.for_org(self.organization).filter(user__email__iexact=email).exists():
+            raise forms.ValidationError("This person is already a member of the workspace.")
+        return email
+
+
+class AcceptInvitationForm(forms.Form):
+    """Create the invited person's account (their email is fixed by the invitation)."""
+
+    full_name = forms.CharField(label="Your full name", max_length=150)
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput)
+    password2 = forms.CharField(label="Password (again)", widget=forms.PasswordInput)
+
+    def __init__(self, *args, email: str, **kwargs):
+        self.email = email
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        p1, p2 = cleaned.get("password1"), cleaned.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", "The two passwords do not match.")
+        elif p1:
+            try:
+                password_validation.validate_password(
+                    p1, User(email=self.email, full_name=cleaned.get("full_name", ""))
+                )
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
+
+
+class WorkspaceSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "time_zone"]
+        labels = {"name": "Workspace name", "time_zone": "Time zone"}
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)

@@ -1,0 +1,44 @@
+"""Tenant resolution: /o/<org_slug>/… → request.organization and request.membership."""
+
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from .models import Membership
+
+SESSION_LAST_ORG = "tandem.last_org"
+
+
+def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False):
+    """Resolve the workspace of the URL to one the user belongs to, or 404.
+
+    A non-member gets 404, never 403, so the existence of a workspace is not confirmed.
+    `admin_only` / `manager_only` also answer 404 to members without that role.
+    """
+
+    def decorator(view):
+        @login_required
+        @wraps(view)
+        def wrapper(request, org_slug, *args, **kwargs):
+            membership = get_object_or_404(
+                Membership.objects.select_related("organization"),
+                organization__slug=org_slug,
+                user=request.user,
+            )
+            if admin_only and not membership.is_admin:
+                raise Http404("Only workspace admins can do this.")
+            if manager_only and not membership.is_manager:
+                raise Http404("Only managers can do this.")
+            request.organization = membership.organization
+            request.membership = membership
+            if request.session.get(SESSION_LAST_ORG) != org_slug:
+                request.session[SESSION_LAST_ORG] = org_slug
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    if view is not None:
+        return decorator(view)
+    return decorator

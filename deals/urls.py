@@ -1,0 +1,18 @@
+from django.urls import path
+
+from . import views
+
+app_name = "deals"
+
+# Mounted under /o/<org_slug>/ by config/urls.py.
+urlpatterns = [
+    path("deals/", views.deal_list, name="deal-list"),
+    path("settings/", views.workspace_settings, name="workspace-settings"),
+    path("settings/members/<uuid:member_id>/role/", views.member_role, name="member-role"),
+    path("settings/members/<uuid:member_id>/remove/", views.member_remove, name="member-remove"),
+    path(
+        "settings/invitations/<uuid:invitation_id>/revoke/",
+        views.invitation_revoke,
+        name="invitation-revoke",
+    ),
+]

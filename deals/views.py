@@ -1,0 +1,197 @@
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from . import services
+from .forms import (
+    AcceptInvitationForm,
+    InvitationForm,
+    MemberRoleForm,
+    WorkspaceSettingsForm,
+)
+from .models import Invitation, Membership, Organization, User
+from .tenancy import SESSION_LAST_ORG, org_view
+
+
+def home(request):
+    """Send a signed-in person to their last workspace; others to sign in."""
+    if not request.user.is_authenticated:
+        return redirect("account_login")
+    memberships = Membership.objects.filter(user=request.user).select_related("organization")
+    last = request.session.get(SESSION_LAST_ORG)
+    chosen = next((m for m in memberships if m.organization.slug == last), None)
+    chosen = chosen or next(iter(memberships), None)
+    if chosen is None:
+        return redirect("workspace-create")
+    return redirect(chosen.organization.get_absolute_url())
+
+
+@login_required
+def workspace_create(request):
+    """Create another workspace (the signer becomes its admin)."""
+    form = WorkspaceSettingsForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        organization = services.create_workspace(
+            name=form.cleaned_data["name"],
+            admin=request.user,
+            time_zone=form.cleaned_data["time_zone"],
+        )
+        messages.success(request, f"Workspace “{organization.name}” created.")
+        return redirect(organization.get_absolute_url())
+    has_workspace = Membership.objects.filter(user=request.user).exists()
+    return render(
+        request, "deals/workspace_create.html", {"form": form, "has_workspace": has_workspace}
+    )
+
+
+@org_view
+def deal_list(request):
+    return render(request, "deals/deal_list.html", {"nav": "deals"})
+
+
+@org_view
+def workspace_settings(request):
+    organization = request.organization
+    is_admin = request.membership.is_admin
+    settings_form = WorkspaceSettingsForm(instance=organization, prefix="ws")
+    invite_form = InvitationForm(organization=organization, prefix="invite")
+    if request.method == "POST":
+        if not is_admin:
+            raise Http404("Only workspace admins can change settings.")
+        if "ws-name" in request.POST:
+            settings_form = WorkspaceSettingsForm(request.POST, instance=organization, prefix="ws")
+            if settings_form.is_valid():
+                settings_form.save()
+                messages.success(request, "Workspace settings saved.")
+                return redirect("deals:workspace-settings", org_slug=organization.slug)
+        else:
+            invite_form = InvitationForm(request.POST, organization=organization, prefix="invite")
+            if invite_form.is_valid():
+                services.invite_teammate(
+                    organization,
+                    email=invite_form.cleaned_data["email"],
+                    role=invite_form.cleaned_data["role"],
+                    invited_by=request.user,
+                )
+                messages.success(
+                    request, f"Invitation sent to {invite_form.cleaned_data['email']}."
+                )
+                return redirect("deals:workspace-settings", org_slug=organization.slug)
+    context = {
+        "settings_form": settings_form,
+        "invite_form": invite_form,
+        "members": Membership.objects.for_org(organization).select_related("user"),
+        "invitations": Invitation.objects.for_org(organization).pending() if is_admin else [],
+        "roles": Membership.Role.choices,
+        "is_admin": is_admin,
+        "nav": "settings",
+    }
+    return render(request, "deals/workspace_settings.html", context)
+
+
+def _admin_count(organization: Organization) -> int:
+    return Membership.objects.for_org(organization).filter(role=Membership.Role.ADMIN).count()
+
+
+@require_POST
+@org_view(admin_only=True)
+def member_role(request, member_id):
+    membership = get_object_or_404(
+        Membership.objects.for_org(request.organization).select_related("user"),
+        public_id=member_id,
+    )
+    form = MemberRoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+    elif (
+        membership.is_admin
+        and form.cleaned_data["role"] != Membership.Role.ADMIN
+        and _admin_count(request.organization) == 1
+    ):
+        messages.error(request, "A workspace needs at least one admin.")
+    else:
+        membership.role = form.cleaned_data["role"]
+        membership.save(update_fields=["role"])
+        messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
+    return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+
+
+@require_POST
+@org_view(admin_only=True)
+def member_remove(request, member_id):
+    membership = get_object_or_404(
+        Membership.objects.for_org(request.organization).select_related("user"),
+        public_id=member_id,
+    )
+    if membership.is_admin and _admin_count(request.organization) == 1:
+        messages.error(request, "A workspace needs at least one admin.")
+    else:
+        membership.delete()
+        messages.success(request, f"{membership.user} was removed from the workspace.")
+    return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+
+
+@require_POST
+@org_view(admin_only=True)
+def invitation_revoke(request, invitation_id):
+    invitation = get_object_or_404(
+        Invitation.objects.for_org(request.organization).pending(), public_id=invitation_id
+    )
+    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=services.timezone.now())
+    messages.success(request, f"Invitation of {invitation.email} withdrawn.")
+    return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+
+
+def invitation_accept(request, token):
+    """GET shows the invitation; POST accepts it (creating the account if needed)."""
+    try:
+        invitation = services.find_invitation(token)
+    except services.InvitationError as exc:
+        return render(request, "deals/invitation_invalid.html", {"reason": str(exc)}, status=410)
+
+    existing_user = User.objects.filter(email__iexact=invitation.email).first()
+    form = None
+    if not request.user.is_authenticated and existing_user is None:
+        form = AcceptInvitationForm(request.POST or None, email=invitation.email)
+
+    if request.method == "POST":
+        user = request.user if request.user.is_authenticated else None
+        if user is None and form is not None and form.is_valid():
+            with transaction.atomic():
+                user = User.objects.create_user(
+                    email=invitation.email,
+                    password=form.cleaned_data["password1"],
+                    full_name=form.cleaned_data["full_name"].strip(),
+                )
+                try:
+                    membership = services.accept_invitation(token, user=user)
+                except services.InvitationError as exc:
+                    transaction.set_rollback(True)
+                    return render(
+                        request, "deals/invitation_invalid.html", {"reason": str(exc)}, status=410
+                    )
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome to {membership.organization}.")
+            return redirect(membership.organization.get_absolute_url())
+        if user is not None:
+            try:
+                membership = services.accept_invitation(token, user=user)
+            except services.InvitationError as exc:
+                return render(
+                    request, "deals/invitation_invalid.html", {"reason": str(exc)}, status=410
+                )
+            messages.success(request, f"You joined {membership.organization}.")
+            return redirect(membership.organization.get_absolute_url())
+
+    context = {
+        "invitation": invitation,
+        "form": form,
+        "needs_sign_in": not request.user.is_authenticated and existing_user is not None,
+        "wrong_account": request.user.is_authenticated
+        and request.user.email.lower() != invitation.email.lower(),
+    }
+    return render(request, "deals/invitation_accept.html", context)

@@ -1,0 +1,1 @@
+"""Models of notifications (filled by later issues)."""

@@ -1,0 +1,1 @@
+"""Models of plans (filled by later issues)."""

@@ -1,0 +1,1 @@
+"""Models of stakeholders (filled by later issues)."""

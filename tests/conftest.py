@@ -1,0 +1,106 @@
+"""Personas and shared fixtures.
+
+alice: seller in Acme; bob: manager in Acme; charlie: seller in Globex (must see nothing of
+Acme). Later issues add dana, a buyer of one Acme deal.
+"""
+
+import pytest
+from django.conf import settings
+
+from deals.models import Membership
+
+from .factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+
+
+def pytest_configure(config):
+    # The suite's own Redis database is flushed at the start of a run, so a running
+    # `make run` and the tests never see each other's data.
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SITE_URL = "http://testserver"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Production serves hashed files collected by `collectstatic`; tests read the sources.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def acme(db):
+    return OrganizationFactory(name="Acme Software", slug="acme", time_zone="Europe/London")
+
+
+@pytest.fixture
+def globex(db):
+    return OrganizationFactory(name="Globex", slug="globex", time_zone="America/Los_Angeles")
+
+
+@pytest.fixture
+def alice(acme):
+    return MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="alice@acme.test", full_name="Alice Seller"),
+        role=Membership.Role.SELLER,
+    ).user
+
+
+@pytest.fixture
+def bob(acme):
+    return MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="bob@acme.test", full_name="Bob Manager"),
+        role=Membership.Role.MANAGER,
+    ).user
+
+
+@pytest.fixture
+def acme_admin(acme):
+    return MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="admin@acme.test", full_name="Ada Admin"),
+        role=Membership.Role.ADMIN,
+    ).user
+
+
+@pytest.fixture
+def charlie(globex):
+    return MembershipFactory(
+        organization=globex,
+        user=UserFactory(email="charlie@globex.test", full_name="Charlie Globex"),
+        role=Membership.Role.SELLER,
+    ).user
+
+
+@pytest.fixture
+def password():
+    return PASSWORD
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+needs_postgres = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="needs PostgreSQL (set DATABASE_URL)",
+)
+needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")

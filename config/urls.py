@@ -13,6 +13,7 @@ urlpatterns = [
     path("workspaces/new/", deal_views.workspace_create, name="workspace-create"),
     path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),
     path("o/<slug:org_slug>/", include("deals.urls")),
+    path("o/<slug:org_slug>/", include("plans.urls")),
     path("admin/", admin.site.urls),
 ]
 

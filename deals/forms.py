@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth import password_validation
 
-from .models import TIME_ZONE_CHOICES, Membership, Organization, User
+from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, User
 
 
 class WorkspaceSignupForm(forms.Form):
@@ -77,3 +77,62 @@ class WorkspaceSettingsForm(forms.ModelForm):
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
+
+
+class DealForm(forms.ModelForm):
+    class Meta:
+        model = Deal
+        fields = [
+            "account_name",
+            "name",
+            "amount",
+            "currency",
+            "stage",
+            "owner",
+            "target_close_date",
+        ]
+        labels = {"name": "Opportunity", "account_name": "Account", "owner": "Owner"}
+        widgets = {"target_close_date": forms.DateInput(attrs={"type": "date"})}
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(
+            memberships__organization=organization
+        ).order_by("full_name", "email")
+        self.fields["owner"].label_from_instance = lambda user: user.display_name
+        self.fields["stage"].choices = (
+            [c for c in Deal.Stage.choices if c[0] not in Deal.CLOSED_STAGES]
+            if not self.instance.pk
+            else Deal.Stage.choices
+        )
+
+    def clean_currency(self):
+        currency = self.cleaned_data["currency"].strip().upper()
+        if len(currency) != 3 or not currency.isalpha():
+            raise forms.ValidationError("Use a three-letter currency code such as USD or EUR.")
+        return currency
+
+    def clean_amount(self):
+        amount = self.cleaned_data["amount"]
+        if amount is not None and amount < 0:
+            raise forms.ValidationError("The amount cannot be negative.")
+        return amount
+
+
+class DealCloseForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        choices=[(Deal.Stage.CLOSED_WON, "Won"), (Deal.Stage.CLOSED_LOST, "Lost")],
+    )
+    closed_date = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DealTransferForm(forms.Form):
+    owner = forms.ModelChoiceField(label="New owner", queryset=User.objects.none())
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = User.objects.filter(
+            memberships__organization=organization
+        ).order_by("full_name", "email")
+        self.fields["owner"].label_from_instance = lambda user: user.display_name

@@ -196,3 +196,67 @@ class Invitation(models.Model):
         if self.is_expired():
             return "expired"
         return "pending"
+
+
+class DealQuerySet(TenantQuerySet):
+    def open(self):
+        return self.exclude(stage__in=Deal.CLOSED_STAGES)
+
+    def search(self, text: str):
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(models.Q(account_name__icontains=text) | models.Q(name__icontains=text))
+
+
+class Deal(models.Model):
+    class Stage(models.TextChoices):
+        DISCOVERY = "discovery", "Discovery"
+        EVALUATION = "evaluation", "Evaluation"
+        PROPOSAL = "proposal", "Proposal"
+        NEGOTIATION = "negotiation", "Negotiation"
+        CLOSED_WON = "closed_won", "Closed won"
+        CLOSED_LOST = "closed_lost", "Closed lost"
+
+    CLOSED_STAGES = (Stage.CLOSED_WON, Stage.CLOSED_LOST)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="deals")
+    account_name = models.CharField("account", max_length=200)
+    name = models.CharField("opportunity", max_length=200)
+    amount = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    currency = models.CharField(max_length=3, default="USD")
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.DISCOVERY)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="owned_deals"
+    )
+    target_close_date = models.DateField()
+    # The target close date as first entered: "closed on or before the original target".
+    original_close_date = models.DateField(editable=False)
+    closed_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DealQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["target_close_date", "account_name"]
+        indexes = [models.Index(fields=["organization", "stage", "target_close_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_name} — {self.name}"
+
+    def save(self, *args, **kwargs):
+        if self.original_close_date is None:
+            self.original_close_date = self.target_close_date
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "plans:plan-detail",
+            kwargs={"org_slug": self.organization.slug, "deal_id": self.public_id},
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.stage in self.CLOSED_STAGES

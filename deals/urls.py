@@ -7,6 +7,9 @@ app_name = "deals"
 # Mounted under /o/<org_slug>/ by config/urls.py.
 urlpatterns = [
     path("deals/", views.deal_list, name="deal-list"),
+    path("deals/new/", views.deal_create, name="deal-create"),
+    path("deals/<uuid:deal_id>/edit/", views.deal_edit, name="deal-edit"),
+    path("deals/<uuid:deal_id>/close/", views.deal_close, name="deal-close"),
     path("settings/", views.workspace_settings, name="workspace-settings"),
     path("settings/members/<uuid:member_id>/role/", views.member_role, name="member-role"),
     path("settings/members/<uuid:member_id>/remove/", views.member_remove, name="member-remove"),

@@ -1,7 +1,10 @@
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -9,11 +12,13 @@ from django.views.decorators.http import require_POST
 from . import services
 from .forms import (
     AcceptInvitationForm,
+    DealCloseForm,
+    DealForm,
     InvitationForm,
     MemberRoleForm,
     WorkspaceSettingsForm,
 )
-from .models import Invitation, Membership, Organization, User
+from .models import Deal, Invitation, Membership, Organization, User
 from .tenancy import SESSION_LAST_ORG, org_view
 
 
@@ -48,9 +53,120 @@ def workspace_create(request):
     )
 
 
+SORTS = {
+    "close": ("target_close_date", "account_name"),
+    "-close": ("-target_close_date", "account_name"),
+    "amount": ("amount", "account_name"),
+    "-amount": ("-amount", "account_name"),
+    "account": ("account_name",),
+}
+
+
 @org_view
 def deal_list(request):
-    return render(request, "deals/deal_list.html", {"nav": "deals"})
+    """Deals of the workspace: search, filter by stage and owner, sort by close date."""
+    organization = request.organization
+    params = request.GET
+    deals = (
+        Deal.objects.for_org(organization)
+        .select_related("owner", "plan")
+        .search(params.get("q", ""))
+    )
+    stage = params.get("stage", "")
+    if stage == "open":
+        deals = deals.open()
+    elif stage in Deal.Stage.values:
+        deals = deals.filter(stage=stage)
+    owner = params.get("owner", "")
+    if owner == "me":
+        deals = deals.filter(owner=request.user)
+    elif owner:
+        deals = deals.filter(owner__public_id=owner) if _is_uuid(owner) else deals.none()
+    show_archived = params.get("archived") == "1"
+    if not show_archived:
+        deals = deals.filter(Q(plan=None) | Q(plan__archived_at=None))
+    sort = params.get("sort", "close")
+    deals = deals.order_by(*SORTS.get(sort, SORTS["close"]))
+    context = {
+        "deals": deals,
+        "stages": Deal.Stage.choices,
+        "owners": User.objects.filter(memberships__organization=organization).order_by(
+            "full_name", "email"
+        ),
+        "filters": {
+            "q": params.get("q", ""),
+            "stage": stage,
+            "owner": owner,
+            "sort": sort,
+            "archived": show_archived,
+        },
+        "nav": "deals",
+    }
+    template = "deals/deal_list.html"
+    if request.htmx and request.htmx.target == "deal-results":
+        template += "#deal-results"
+    return render(request, template, context)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@org_view
+def deal_create(request):
+    form = DealForm(
+        request.POST or None,
+        organization=request.organization,
+        initial={"owner": request.user, "currency": "USD"},
+    )
+    if request.method == "POST":
+        if form.is_valid():
+            deal = form.save(commit=False)
+            deal.organization = request.organization
+            deal.save()
+            messages.success(request, f"Deal “{deal}” created. Now build its plan.")
+            return redirect(deal.get_absolute_url())
+        return render(request, "deals/deal_form.html", {"form": form, "nav": "deals"}, status=422)
+    return render(request, "deals/deal_form.html", {"form": form, "nav": "deals"})
+
+
+@org_view
+def deal_edit(request, deal_id):
+    deal = get_object_or_404(Deal.objects.for_org(request.organization), public_id=deal_id)
+    form = DealForm(request.POST or None, instance=deal, organization=request.organization)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Deal saved.")
+            return redirect(deal.get_absolute_url())
+        context = {"form": form, "deal": deal, "nav": "deals"}
+        return render(request, "deals/deal_form.html", context, status=422)
+    return render(request, "deals/deal_form.html", {"form": form, "deal": deal, "nav": "deals"})
+
+
+@require_POST
+@org_view
+def deal_close(request, deal_id):
+    """Close a deal won or lost (or reopen it with outcome "reopen")."""
+    deal = get_object_or_404(Deal.objects.for_org(request.organization), public_id=deal_id)
+    if request.POST.get("outcome") == "reopen":
+        deal.stage, deal.closed_date = Deal.Stage.NEGOTIATION, None
+        deal.save(update_fields=["stage", "closed_date", "updated_at"])
+        messages.success(request, "Deal reopened.")
+        return redirect(deal.get_absolute_url())
+    form = DealCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose won or lost and a valid closing date.")
+        return redirect(deal.get_absolute_url())
+    deal.stage = form.cleaned_data["outcome"]
+    deal.closed_date = form.cleaned_data["closed_date"]
+    deal.save(update_fields=["stage", "closed_date", "updated_at"])
+    messages.success(request, f"Deal closed: {deal.get_stage_display().lower()}.")
+    return redirect(deal.get_absolute_url())
 
 
 @org_view

@@ -1,1 +1,323 @@
-"""Models of plans (filled by later issues)."""
+"""Plans, milestones, slip history, activity and templates."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from deals.models import Deal, Organization, TenantQuerySet
+from stakeholders.models import ROLE_CHOICES, Side, Stakeholder
+
+
+class Phase(models.TextChoices):
+    CLOSE = "close", "Close plan"
+    POST = "post", "Post-signature execution"
+
+
+class Risk(models.TextChoices):
+    NONE = "", "—"
+    LEGAL = "legal", "Legal"
+    SECURITY = "security", "Security"
+    PROCUREMENT = "procurement", "Procurement"
+    EXECUTIVE = "executive", "Executive sign-off"
+
+
+class Visibility(models.TextChoices):
+    SHARED = "shared", "Shared with the buyer"
+    INTERNAL = "internal", "Internal (seller team only)"
+
+
+WEEKDAYS = [(0, "Monday"), (1, "Tuesday"), (2, "Wednesday"), (3, "Thursday"), (4, "Friday")]
+
+
+class PlanQuerySet(TenantQuerySet):
+    def active(self):
+        return self.filter(archived_at=None)
+
+
+class Plan(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SHARED = "shared", "Shared"
+        SIGNED = "signed", "Signed"
+        AMENDED = "amended", "Amended since signature"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    deal = models.OneToOneField(Deal, on_delete=models.CASCADE, related_name="plan")
+    business_outcome = models.CharField(max_length=300, blank=True)
+    success_criteria = models.JSONField(default=list, blank=True)
+    target_signature_date = models.DateField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    review_weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=0)
+    version = models.PositiveIntegerField(default=1)
+    template_name = models.CharField(max_length=120, blank=True)
+    shared_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PlanQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["target_signature_date"]
+
+    def __str__(self) -> str:
+        return f"Plan for {self.deal}"
+
+    def get_absolute_url(self) -> str:
+        return reverse(
+            "plans:plan-detail",
+            kwargs={"org_slug": self.organization.slug, "deal_id": self.deal.public_id},
+        )
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+
+class MilestoneQuerySet(TenantQuerySet):
+    def open(self):
+        return self.exclude(status__in=Milestone.CLOSED_STATUSES)
+
+    def overdue(self, today: date):
+        return self.open().filter(due_date__lt=today)
+
+    def visible_to_buyer(self):
+        return self.filter(visibility=Visibility.SHARED)
+
+    def for_page(self):
+        return self.select_related("buyer_owner", "seller_owner", "depends_on").order_by(
+            "phase", "position"
+        )
+
+
+class Milestone(models.Model):
+    class Status(models.TextChoices):
+        NOT_STARTED = "not_started", "Not started"
+        IN_PROGRESS = "in_progress", "In progress"
+        BLOCKED = "blocked", "Blocked"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    CLOSED_STATUSES = (Status.DONE, Status.CANCELLED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="milestones")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.CLOSE)
+    position = models.PositiveIntegerField(default=0)
+    buyer_owner = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    seller_owner = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    due_date = models.DateField(null=True, blank=True)
+    # The first committed date: slips are measured against it.
+    baseline_date = models.DateField(null=True, blank=True)
+    duration_days = models.PositiveSmallIntegerField(default=1)
+    # The template's default duration, to warn when a high-risk step is planned shorter.
+    template_duration_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_signature_step = models.BooleanField(default=False)
+    # The template's default owner roles: a stakeholder added later with that role fills the
+    # gap of an open step that has no owner on that side.
+    buyer_role_hint = models.CharField(max_length=24, choices=ROLE_CHOICES, blank=True)
+    seller_role_hint = models.CharField(max_length=24, choices=ROLE_CHOICES, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.NOT_STARTED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by_name = models.CharField(max_length=150, blank=True)
+    risk = models.CharField(max_length=12, choices=Risk.choices, blank=True, default="")
+    shared_notes = models.TextField(blank=True)
+    internal_note = models.TextField(blank=True)
+    depends_on = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="dependents"
+    )
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+    created_by_side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = MilestoneQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "phase", "position"]
+        indexes = [
+            models.Index(fields=["plan", "phase", "position"]),
+            # The reminder sweep reads open, dated steps by due date across workspaces.
+            models.Index(
+                fields=["due_date"],
+                name="milestone_open_due_idx",
+                condition=~models.Q(status__in=["done", "cancelled"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_high_risk(self) -> bool:
+        return bool(self.risk)
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in self.CLOSED_STATUSES
+
+    @property
+    def is_internal(self) -> bool:
+        return self.visibility == Visibility.INTERNAL
+
+    def is_overdue(self, today: date) -> bool:
+        return not self.is_closed and self.due_date is not None and self.due_date < today
+
+    def days_overdue(self, today: date) -> int:
+        return (today - self.due_date).days if self.is_overdue(today) else 0
+
+    @property
+    def slip_days(self) -> int:
+        """Calendar days the current date lies after the baseline (0 when not later)."""
+        if self.due_date and self.baseline_date and self.due_date > self.baseline_date:
+            return (self.due_date - self.baseline_date).days
+        return 0
+
+    @property
+    def dom_id(self) -> str:
+        return f"milestone-{self.public_id}"
+
+
+class DueDateChange(models.Model):
+    """Slip history: every move of a committed date, with who and why."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="date_changes")
+    old_date = models.DateField(null=True, blank=True)
+    new_date = models.DateField(null=True, blank=True)
+    reason = models.CharField(max_length=300)
+    changed_by_name = models.CharField(max_length=150)
+    changed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id}: {self.old_date} → {self.new_date}"
+
+    @property
+    def delta_days(self) -> int:
+        if self.old_date and self.new_date:
+            return (self.new_date - self.old_date).days
+        return 0
+
+
+class Activity(models.Model):
+    """Append-only feed of a plan: who did what, when."""
+
+    class Verb(models.TextChoices):
+        PLAN_CREATED = "plan_created", "created the plan"
+        PLAN_EDITED = "plan_edited", "edited the plan"
+        PLAN_SHARED = "plan_shared", "shared the plan"
+        PLAN_RESCHEDULED = "plan_rescheduled", "rescheduled the plan"
+        PLAN_ARCHIVED = "plan_archived", "archived the plan"
+        PLAN_RESTORED = "plan_restored", "restored the plan"
+        MILESTONE_CREATED = "milestone_created", "added a step"
+        MILESTONE_EDITED = "milestone_edited", "edited a step"
+        MILESTONE_COMPLETED = "milestone_completed", "completed a step"
+        MILESTONE_REOPENED = "milestone_reopened", "reopened a step"
+        MILESTONE_STATUS = "milestone_status", "changed the status of a step"
+        MILESTONE_DELETED = "milestone_deleted", "deleted a step"
+        MILESTONE_MOVED = "milestone_moved", "reordered a step"
+        DATE_MOVED = "date_moved", "moved a date"
+        STAKEHOLDER_ADDED = "stakeholder_added", "added a stakeholder"
+        STAKEHOLDER_EDITED = "stakeholder_edited", "edited a stakeholder"
+        STAKEHOLDER_REMOVED = "stakeholder_removed", "removed a stakeholder"
+        DEAL_TRANSFERRED = "deal_transferred", "transferred the deal"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="activities")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verb = models.CharField(max_length=24, choices=Verb.choices)
+    actor_name = models.CharField(max_length=150)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    summary = models.CharField(max_length=400)
+    # Events about internal steps never reach a buyer's feed.
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["plan", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.get_verb_display()}"
+
+
+class PlanTemplateQuerySet(models.QuerySet):
+    def available_to(self, organization: Organization):
+        """Built-in templates and the workspace's own."""
+        return self.filter(models.Q(organization=None) | models.Q(organization=organization))
+
+
+class PlanTemplate(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # None: a built-in template, shared by every workspace and read-only.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    name = models.CharField(max_length=120)
+    description = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PlanTemplateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["organization_id", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_built_in(self) -> bool:
+        return self.organization_id is None
+
+
+class TemplateStep(models.Model):
+    template = models.ForeignKey(PlanTemplate, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.CLOSE)
+    duration_days = models.PositiveSmallIntegerField(default=1)
+    buyer_role = models.CharField(max_length=24, choices=ROLE_CHOICES, blank=True)
+    seller_role = models.CharField(max_length=24, choices=ROLE_CHOICES, blank=True)
+    risk = models.CharField(max_length=12, choices=Risk.choices, blank=True, default="")
+    is_signature_step = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["template", "position"]
+
+    def __str__(self) -> str:
+        return self.title

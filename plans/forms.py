@@ -1,0 +1,221 @@
+from django import forms
+
+from deals.models import Deal, Organization, User
+from stakeholders.models import ROLE_CHOICES, BuyerRole, Side, Stakeholder
+
+from .models import WEEKDAYS, Milestone, Plan, PlanTemplate
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+BUYER_ROLES = set(BuyerRole.values)
+
+
+class PlanCreateForm(forms.Form):
+    template = forms.ModelChoiceField(
+        label="Template",
+        queryset=PlanTemplate.objects.none(),
+        required=False,
+        empty_label="Blank plan (no steps)",
+    )
+    target_date = forms.DateField(label="Target signature date", widget=DATE_INPUT)
+    business_outcome = forms.CharField(
+        label="Business outcome (in the buyer's words)", max_length=300, required=False
+    )
+
+    def __init__(self, *args, organization: Organization, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].queryset = PlanTemplate.objects.available_to(organization)
+
+
+class PlanOverviewForm(forms.Form):
+    business_outcome = forms.CharField(
+        label="Business outcome",
+        max_length=300,
+        required=False,
+        help_text="One sentence, in the buyer's words.",
+    )
+    success_criteria = forms.CharField(
+        label="Success criteria (one per line)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+    review_weekday = forms.TypedChoiceField(label="Weekly review day", choices=WEEKDAYS, coerce=int)
+
+    def clean_success_criteria(self):
+        lines = [line.strip() for line in self.cleaned_data["success_criteria"].splitlines()]
+        criteria = [line for line in lines if line]
+        if len(criteria) > 10:
+            raise forms.ValidationError("Keep it to at most 10 criteria (3–5 work best).")
+        if any(len(c) > 300 for c in criteria):
+            raise forms.ValidationError("Each criterion must be at most 300 characters.")
+        return criteria
+
+
+class MilestoneForm(forms.ModelForm):
+    """Edit every field of a step. Owners come from this deal's stakeholders of the right
+    side; the version the editor saw travels with the form (no silent overwrite)."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    reason = forms.CharField(
+        label="Reason for the date change",
+        max_length=300,
+        required=False,
+        help_text="Required when a committed date moves.",
+    )
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "title",
+            "phase",
+            "buyer_owner",
+            "seller_owner",
+            "due_date",
+            "duration_days",
+            "status",
+            "risk",
+            "visibility",
+            "depends_on",
+            "description",
+            "shared_notes",
+            "internal_note",
+        ]
+        labels = {
+            "due_date": "Due date",
+            "duration_days": "Duration (business days)",
+            "risk": "High risk",
+            "internal_note": "Internal note (seller team only)",
+            "shared_notes": "Notes (shared with the buyer)",
+            "depends_on": "Depends on",
+        }
+        widgets = {
+            "due_date": DATE_INPUT,
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "shared_notes": forms.Textarea(attrs={"rows": 2}),
+            "internal_note": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, plan: Plan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id)
+        self.fields["buyer_owner"].queryset = stakeholders.filter(side=Side.BUYER)
+        self.fields["seller_owner"].queryset = stakeholders.filter(side=Side.SELLER)
+        self.fields["buyer_owner"].empty_label = "No buyer owner"
+        self.fields["seller_owner"].empty_label = "No seller owner"
+        if "depends_on" in self.fields:
+            others = plan.milestones.all()
+            if self.instance.pk:
+                others = others.exclude(pk=self.instance.pk)
+            self.fields["depends_on"].queryset = others
+            self.fields["depends_on"].empty_label = "Nothing"
+        self.fields["title"].error_messages["required"] = "Give the step a title."
+        if self.instance.pk:
+            self.fields["version"].initial = self.instance.version
+
+    def clean_duration_days(self):
+        days = self.cleaned_data["duration_days"]
+        if days is None or days < 1:
+            raise forms.ValidationError("A step lasts at least 1 business day.")
+        if days > 250:
+            raise forms.ValidationError("A step lasts at most 250 business days.")
+        return days
+
+    def clean(self):
+        cleaned = super().clean()
+        due, phase = cleaned.get("due_date"), cleaned.get("phase")
+        target = self.plan.target_signature_date
+        if due and phase == "close" and due > target:
+            self.add_error(
+                "due_date",
+                f"A close-plan step must be due on or before the target signature date "
+                f"({target:%-d %b %Y}); move it to post-signature or reschedule the plan.",
+            )
+        if due and phase == "post" and due < target:
+            self.add_error(
+                "due_date",
+                f"A post-signature step must be due on or after the target signature date "
+                f"({target:%-d %b %Y}).",
+            )
+        depends_on = cleaned.get("depends_on")
+        if due and depends_on and depends_on.due_date and due < depends_on.due_date:
+            self.add_error(
+                "due_date",
+                f"It depends on “{depends_on.title}”, due {depends_on.due_date:%-d %b %Y}: "
+                "it cannot be due earlier.",
+            )
+        return cleaned
+
+
+class MilestoneAddForm(MilestoneForm):
+    class Meta(MilestoneForm.Meta):
+        fields = [
+            "title",
+            "phase",
+            "buyer_owner",
+            "seller_owner",
+            "due_date",
+            "duration_days",
+            "risk",
+            "visibility",
+        ]
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Milestone.Status.choices)
+
+
+class RescheduleForm(forms.Form):
+    target_date = forms.DateField(label="New target signature date", widget=DATE_INPUT)
+    reason = forms.CharField(label="Reason", max_length=300)
+
+
+class StakeholderForm(forms.ModelForm):
+    class Meta:
+        model = Stakeholder
+        fields = ["name", "title", "email", "role", "is_required_signer", "user"]
+        labels = {"user": "Tandem user (seller side)", "is_required_signer": "Required signer"}
+
+    def __init__(self, *args, deal: Deal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.deal = deal
+        self.fields["role"].choices = [
+            ("Buyer side", [c for c in ROLE_CHOICES if c[0] in BUYER_ROLES]),
+            ("Seller side", [c for c in ROLE_CHOICES if c[0] not in BUYER_ROLES]),
+        ]
+        self.fields["user"].queryset = User.objects.filter(
+            memberships__organization_id=deal.organization_id
+        )
+        self.fields["user"].required = False
+        self.fields["user"].label_from_instance = lambda user: user.display_name
+        if not self.instance.pk:
+            # On a new stakeholder "by role" lets the service decide: economic buyers and AEs
+            # are required signers by default.
+            self.fields["is_required_signer"] = forms.NullBooleanField(
+                label="Required signer",
+                required=False,
+                widget=forms.Select(
+                    choices=[
+                        ("unknown", "By role (economic buyer and AE sign)"),
+                        ("true", "Yes"),
+                        ("false", "No"),
+                    ]
+                ),
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        role, user = cleaned.get("role"), cleaned.get("user")
+        if user and role in BUYER_ROLES:
+            self.add_error("user", "Only seller-side stakeholders can be linked to a Tandem user.")
+        return cleaned
+
+
+class TemplateSaveForm(forms.Form):
+    name = forms.CharField(label="Template name", max_length=120)
+    description = forms.CharField(label="Description", max_length=300, required=False)
+
+
+class TemplateEditForm(forms.ModelForm):
+    class Meta:
+        model = PlanTemplate
+        fields = ["name", "description"]

@@ -1,0 +1,592 @@
+"""Plan workflows: creating from templates, editing milestones with slip history,
+rescheduling, reordering, sharing, archiving, and the activity feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from deals.models import Deal, Organization
+from stakeholders.actors import Actor
+from stakeholders.models import SellerRole, Side, Stakeholder
+
+from . import scheduling
+from .models import (
+    Activity,
+    DueDateChange,
+    Milestone,
+    Phase,
+    Plan,
+    PlanTemplate,
+    TemplateStep,
+    Visibility,
+)
+from .signals import plan_event
+
+Verb = Activity.Verb
+
+
+class ConflictError(Exception):
+    """The row changed since the editor read it: nothing was saved."""
+
+    def __init__(self, current: Milestone):
+        super().__init__("This step was changed by someone else while you were editing it.")
+        self.current = current
+
+
+class ReasonRequired(Exception):  # noqa: N818 - reads as the rule it enforces
+    """A committed date moves only with a reason."""
+
+
+def record_activity(
+    plan: Plan,
+    *,
+    actor: Actor,
+    verb: str,
+    summary: str,
+    milestone: Milestone | None = None,
+    visibility: str = Visibility.SHARED,
+) -> Activity:
+    """Append to the plan's feed and announce the event (plans.signals.plan_event)."""
+    activity = Activity.objects.create(
+        organization_id=plan.organization_id,
+        plan=plan,
+        milestone=milestone,
+        verb=verb,
+        actor_name=actor.name,
+        actor_user=actor.user,
+        side=actor.side,
+        summary=summary[:400],
+        visibility=visibility,
+    )
+    plan_event.send(
+        sender=Plan, plan=plan, actor=actor, verb=verb, milestone=milestone, activity=activity
+    )
+    return activity
+
+
+def bump_version(plan: Plan) -> None:
+    """Count a content change of the plan (signatures and live updates use the counter)."""
+    Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    plan.version += 1
+
+
+def _owner_for_role(stakeholders: list[Stakeholder], role: str) -> Stakeholder | None:
+    return next((s for s in stakeholders if s.role == role), None) if role else None
+
+
+@transaction.atomic
+def create_plan_from_template(
+    deal: Deal,
+    *,
+    template: PlanTemplate | None,
+    target_date: date,
+    actor: Actor,
+    business_outcome: str = "",
+) -> Plan:
+    """Create the deal's plan, its steps scheduled backwards from `target_date`, owners
+    filled from the deal's stakeholders by role. Records "plan created"."""
+    plan = Plan.objects.create(
+        organization=deal.organization,
+        deal=deal,
+        target_signature_date=target_date,
+        business_outcome=business_outcome,
+        template_name=template.name if template else "",
+    )
+    steps = list(template.steps.all()) if template else []
+    # Close-plan steps first, then post-signature steps, each in template order.
+    steps.sort(key=lambda s: (s.phase != Phase.CLOSE, s.position))
+    due_dates = scheduling.schedule(
+        [scheduling.Step(s.duration_days, s.phase, s.is_signature_step) for s in steps],
+        target_date,
+    )
+    stakeholders = list(deal.stakeholders.all())
+    if not any(s.role == SellerRole.AE for s in stakeholders):
+        # The deal owner is the seller's AE (and a required signer) unless someone else is.
+        stakeholders.append(
+            Stakeholder.objects.create(
+                organization=deal.organization,
+                deal=deal,
+                side=Side.SELLER,
+                role=SellerRole.AE,
+                name=deal.owner.display_name,
+                email=deal.owner.email,
+                user=deal.owner,
+                is_required_signer=True,
+            )
+        )
+    Milestone.objects.bulk_create(
+        Milestone(
+            organization=deal.organization,
+            plan=plan,
+            title=step.title,
+            description=step.description,
+            phase=step.phase,
+            position=position,
+            duration_days=step.duration_days,
+            template_duration_days=step.duration_days,
+            is_signature_step=step.is_signature_step,
+            risk=step.risk,
+            due_date=due,
+            baseline_date=due,
+            buyer_owner=_owner_for_role(stakeholders, step.buyer_role),
+            seller_owner=_owner_for_role(stakeholders, step.seller_role),
+            buyer_role_hint=step.buyer_role,
+            seller_role_hint=step.seller_role,
+        )
+        for position, (step, due) in enumerate(zip(steps, due_dates, strict=True), start=1)
+    )
+    summary = f"created the plan from “{template.name}”" if template else "created the plan"
+    record_activity(plan, actor=actor, verb=Verb.PLAN_CREATED, summary=summary)
+    return plan
+
+
+def fill_owner_gaps(plan: Plan, stakeholder: Stakeholder) -> int:
+    """Make `stakeholder` the owner of the plan's open steps that have no owner on their
+    side and whose template role is theirs. Returns how many steps were filled."""
+    if stakeholder.side == Side.BUYER:
+        gaps = plan.milestones.open().filter(buyer_owner=None, buyer_role_hint=stakeholder.role)
+        filled = gaps.update(buyer_owner=stakeholder, version=F("version") + 1)
+    else:
+        gaps = plan.milestones.open().filter(seller_owner=None, seller_role_hint=stakeholder.role)
+        filled = gaps.update(seller_owner=stakeholder, version=F("version") + 1)
+    return filled
+
+
+@transaction.atomic
+def update_plan_overview(plan: Plan, *, actor: Actor, **fields) -> Plan:
+    """Edit outcome, criteria, review weekday (not the target date: see reschedule_plan)."""
+    changed = [name for name, value in fields.items() if getattr(plan, name) != value]
+    if not changed:
+        return plan
+    for name in changed:
+        setattr(plan, name, fields[name])
+    plan.save(update_fields=[*changed, "updated_at"])
+    bump_version(plan)
+    labels = {
+        "business_outcome": "the business outcome",
+        "success_criteria": "the success criteria",
+        "review_weekday": "the weekly review day",
+    }
+    summary = "edited " + ", ".join(labels.get(name, name) for name in changed)
+    record_activity(plan, actor=actor, verb=Verb.PLAN_EDITED, summary=summary)
+    return plan
+
+
+def _next_position(plan: Plan, phase: str) -> int:
+    top = plan.milestones.filter(phase=phase).aggregate(top=Max("position"))["top"]
+    return (top or 0) + 1
+
+
+@transaction.atomic
+def add_milestone(
+    plan: Plan, *, actor: Actor, after: Milestone | None = None, **fields
+) -> Milestone:
+    """Add a step at the end of its phase, or right after `after`. Records "added a step"."""
+    phase = fields.get("phase", Phase.CLOSE)
+    if after is not None and after.phase == phase:
+        position = after.position + 1
+        plan.milestones.filter(phase=phase, position__gte=position).update(
+            position=F("position") + 1
+        )
+    else:
+        position = _next_position(plan, phase)
+    fields.setdefault("baseline_date", fields.get("due_date"))
+    milestone = Milestone.objects.create(
+        organization_id=plan.organization_id,
+        plan=plan,
+        position=position,
+        created_by_side=actor.side,
+        **fields,
+    )
+    bump_version(plan)
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Verb.MILESTONE_CREATED,
+        summary=f"added “{milestone.title}”",
+        milestone=milestone,
+        visibility=milestone.visibility,
+    )
+    return milestone
+
+
+TRACKED_FIELDS = [
+    "title",
+    "description",
+    "phase",
+    "buyer_owner",
+    "seller_owner",
+    "due_date",
+    "duration_days",
+    "status",
+    "risk",
+    "shared_notes",
+    "internal_note",
+    "depends_on",
+    "visibility",
+]
+
+
+def _move_date(milestone: Milestone, new_date, *, actor: Actor, reason: str) -> None:
+    """Apply a due-date change: a committed date moves only with a reason, and every move
+    of a committed date is kept in the slip history."""
+    old_date = milestone.due_date
+    if old_date == new_date:
+        return
+    if milestone.baseline_date is None:
+        # The first date given becomes the baseline: nothing has slipped yet.
+        milestone.baseline_date = new_date
+        milestone.due_date = new_date
+        return
+    if not reason.strip():
+        raise ReasonRequired("Say why the date moves: it was committed.")
+    milestone.due_date = new_date
+    DueDateChange.objects.create(
+        organization_id=milestone.organization_id,
+        milestone=milestone,
+        old_date=old_date,
+        new_date=new_date,
+        reason=reason.strip(),
+        changed_by_name=actor.name,
+        changed_by_user=actor.user,
+        side=actor.side,
+    )
+    delta = (new_date - old_date).days if new_date and old_date else 0
+    when = new_date.strftime("%-d %b %Y") if new_date else "no date"
+    record_activity(
+        milestone.plan,
+        actor=actor,
+        verb=Verb.DATE_MOVED,
+        summary=f"moved “{milestone.title}” to {when} ({delta:+d} days): {reason.strip()}",
+        milestone=milestone,
+        visibility=milestone.visibility,
+    )
+
+
+def _apply_status(milestone: Milestone, status: str, *, actor: Actor) -> str | None:
+    """Set the status and completion fields; the activity verb, or None if unchanged."""
+    if milestone.status == status:
+        return None
+    was_done = milestone.status == Milestone.Status.DONE
+    milestone.status = status
+    if status == Milestone.Status.DONE:
+        milestone.completed_at = timezone.now()
+        milestone.completed_by_name = actor.name
+        return Verb.MILESTONE_COMPLETED
+    milestone.completed_at = None
+    milestone.completed_by_name = ""
+    return Verb.MILESTONE_REOPENED if was_done else Verb.MILESTONE_STATUS
+
+
+@transaction.atomic
+def update_milestone(
+    milestone: Milestone,
+    *,
+    actor: Actor,
+    expected_version: int | None,
+    reason: str = "",
+    **changes,
+) -> Milestone:
+    """Edit a step. Raises ConflictError when the row changed since `expected_version`
+    (nothing saved), ReasonRequired when a committed date moves without a reason.
+
+    The row is locked for the read-compare-write, so two concurrent edits cannot both pass
+    the version check. Records slip history and activity; bumps the row and plan versions.
+    """
+    current = Milestone.objects.select_for_update().select_related("plan").get(pk=milestone.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise ConflictError(current)
+    changed = [
+        name
+        for name, value in changes.items()
+        if name in TRACKED_FIELDS and getattr(current, name) != value
+    ]
+    if not changed:
+        return current
+    if "due_date" in changed:
+        _move_date(current, changes["due_date"], actor=actor, reason=reason)
+    status_verb = None
+    for name in changed:
+        if name == "due_date":
+            continue
+        if name == "status":
+            status_verb = _apply_status(current, changes["status"], actor=actor)
+            continue
+        setattr(current, name, changes[name])
+    current.version += 1
+    current.save()
+    bump_version(current.plan)
+    other = [name for name in changed if name not in {"due_date", "status"}]
+    if other:
+        record_activity(
+            current.plan,
+            actor=actor,
+            verb=Verb.MILESTONE_EDITED,
+            summary=f"edited “{current.title}” ({', '.join(n.replace('_', ' ') for n in other)})",
+            milestone=current,
+            visibility=current.visibility,
+        )
+    if status_verb:
+        record_activity(
+            current.plan,
+            actor=actor,
+            verb=status_verb,
+            summary=f"set “{current.title}” to {current.get_status_display().lower()}",
+            milestone=current,
+            visibility=current.visibility,
+        )
+    return current
+
+
+@transaction.atomic
+def set_milestone_status(milestone: Milestone, *, actor: Actor, status: str) -> Milestone:
+    """Change only the status. Idempotent: setting the current status changes nothing
+    (a checkbox clicked twice, or htmx double-submitting)."""
+    return update_milestone(milestone, actor=actor, expected_version=None, status=status)
+
+
+@transaction.atomic
+def move_milestone(milestone: Milestone, *, actor: Actor, direction: str) -> Milestone:
+    """Swap a step with its neighbour in the same phase ("up" or "down")."""
+    siblings = list(
+        milestone.plan.milestones.select_for_update()
+        .filter(phase=milestone.phase)
+        .order_by("position", "id")
+    )
+    index = next(i for i, m in enumerate(siblings) if m.pk == milestone.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(siblings):
+        return milestone
+    siblings[index], siblings[other] = siblings[other], siblings[index]
+    for position, sibling in enumerate(siblings, start=1):
+        if sibling.position != position:
+            sibling.position = position
+            sibling.version += 1
+    Milestone.objects.bulk_update(siblings, ["position", "version"])
+    bump_version(milestone.plan)
+    moved = siblings[other]
+    record_activity(
+        milestone.plan,
+        actor=actor,
+        verb=Verb.MILESTONE_MOVED,
+        summary=f"moved “{moved.title}” {direction}",
+        milestone=moved,
+        visibility=moved.visibility,
+    )
+    return moved
+
+
+@transaction.atomic
+def delete_milestone(milestone: Milestone, *, actor: Actor) -> None:
+    """Delete a step (its slip history goes with it); the feed keeps a line."""
+    plan = milestone.plan
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Verb.MILESTONE_DELETED,
+        summary=f"deleted “{milestone.title}”",
+        visibility=milestone.visibility,
+    )
+    milestone.delete()
+    bump_version(plan)
+
+
+@transaction.atomic
+def reschedule_plan(plan: Plan, *, actor: Actor, target_date: date, reason: str) -> list:
+    """Move the target signature date and re-run the backward schedule for the steps that
+    are not done or cancelled; each moved date is recorded with `reason`. Done steps keep
+    their dates. Returns the moved milestones."""
+    if not reason.strip():
+        raise ReasonRequired("Say why the plan is rescheduled.")
+    milestones = list(plan.milestones.select_for_update().order_by("phase", "position"))
+    milestones.sort(key=lambda m: (m.phase != Phase.CLOSE, m.position))
+    due_dates = scheduling.schedule(
+        [scheduling.Step(m.duration_days, m.phase, m.is_signature_step) for m in milestones],
+        target_date,
+    )
+    old_target = plan.target_signature_date
+    plan.target_signature_date = target_date
+    plan.save(update_fields=["target_signature_date", "updated_at"])
+    moved = []
+    for milestone, due in zip(milestones, due_dates, strict=True):
+        milestone.plan = plan
+        if milestone.is_closed or milestone.due_date == due:
+            continue
+        _move_date(milestone, due, actor=actor, reason=reason)
+        milestone.version += 1
+        milestone.save(update_fields=["due_date", "baseline_date", "version", "updated_at"])
+        moved.append(milestone)
+    bump_version(plan)
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Verb.PLAN_RESCHEDULED,
+        summary=(
+            f"moved the target signature date from {old_target:%-d %b %Y} to "
+            f"{target_date:%-d %b %Y} ({len(moved)} steps rescheduled): {reason.strip()}"
+        ),
+    )
+    return moved
+
+
+@transaction.atomic
+def share_plan(plan: Plan, *, actor: Actor) -> Plan:
+    """Mark a draft plan shared with the buyer (idempotent)."""
+    if plan.status != Plan.Status.DRAFT:
+        return plan
+    plan.status = Plan.Status.SHARED
+    plan.shared_at = timezone.now()
+    plan.save(update_fields=["status", "shared_at", "updated_at"])
+    record_activity(plan, actor=actor, verb=Verb.PLAN_SHARED, summary="shared the plan")
+    return plan
+
+
+@transaction.atomic
+def archive_plan(plan: Plan, *, actor: Actor, archived: bool) -> Plan:
+    """Archive (read-only, hidden from lists) or restore a plan (idempotent)."""
+    if plan.is_archived == archived:
+        return plan
+    plan.archived_at = timezone.now() if archived else None
+    plan.save(update_fields=["archived_at", "updated_at"])
+    verb = Verb.PLAN_ARCHIVED if archived else Verb.PLAN_RESTORED
+    record_activity(plan, actor=actor, verb=verb, summary=Verb(verb).label)
+    return plan
+
+
+@transaction.atomic
+def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
+    """Give the deal (and its plan) to another seller of the workspace."""
+    if deal.owner_id == new_owner.pk:
+        return deal
+    old_owner = deal.owner
+    deal.owner = new_owner
+    deal.save(update_fields=["owner", "updated_at"])
+    plan = Plan.objects.filter(deal=deal).first()
+    if plan is not None:
+        record_activity(
+            plan,
+            actor=actor,
+            verb=Verb.DEAL_TRANSFERRED,
+            summary=f"transferred the deal from {old_owner} to {new_owner}",
+            visibility=Visibility.INTERNAL,
+        )
+    return deal
+
+
+@transaction.atomic
+def save_plan_as_template(
+    plan: Plan, *, organization: Organization, name: str, description: str = ""
+) -> PlanTemplate:
+    """Copy the plan's shared steps (title, phase, duration, owner roles, risk) into a new
+    workspace template. Internal steps stay out."""
+    template = PlanTemplate.objects.create(
+        organization=organization, name=name.strip(), description=description.strip()
+    )
+    milestones = (
+        plan.milestones.filter(visibility=Visibility.SHARED)
+        .select_related("buyer_owner", "seller_owner")
+        .order_by("phase", "position")
+    )
+    ordered = sorted(milestones, key=lambda m: (m.phase != Phase.CLOSE, m.position))
+    TemplateStep.objects.bulk_create(
+        TemplateStep(
+            template=template,
+            position=position,
+            title=m.title,
+            description=m.description,
+            phase=m.phase,
+            duration_days=m.duration_days,
+            buyer_role=m.buyer_owner.role if m.buyer_owner else "",
+            seller_role=m.seller_owner.role if m.seller_owner else "",
+            risk=m.risk,
+            is_signature_step=m.is_signature_step,
+        )
+        for position, m in enumerate(ordered, start=1)
+    )
+    return template
+
+
+@dataclass
+class Health:
+    level: str  # "on_track" | "at_risk" | "off_track"
+    reasons: list[str]
+
+    @property
+    def label(self) -> str:
+        return {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track"}[self.level]
+
+
+def plan_health(
+    plan: Plan, milestones: list[Milestone], *, today: date, recent_slips: int
+) -> Health:
+    """On track / at risk / off track, with the reasons.
+
+    Off track: the target signature date has passed without a signature, a close-plan step
+    is more than 7 days overdue, or 3 or more steps are overdue.
+    At risk: any step overdue, any committed date moved in the last 14 days
+    (`recent_slips`), or a close-plan step without a buyer owner or a date.
+    On track: none of these.
+    """
+    open_steps = [m for m in milestones if not m.is_closed]
+    overdue = [m for m in open_steps if m.is_overdue(today)]
+    off, risk = [], []
+    if plan.status not in {Plan.Status.SIGNED} and plan.target_signature_date < today:
+        off.append("target signature date has passed without a signature")
+    badly = [m for m in overdue if m.phase == Phase.CLOSE and m.days_overdue(today) > 7]
+    if badly:
+        off.append(f"{len(badly)} close-plan step(s) overdue by more than 7 days")
+    if len(overdue) >= 3:
+        off.append(f"{len(overdue)} steps overdue")
+    elif overdue:
+        risk.append(f"{len(overdue)} step(s) overdue")
+    if recent_slips:
+        risk.append(f"{recent_slips} date change(s) in the last 14 days")
+    missing_owner = [m for m in open_steps if m.phase == Phase.CLOSE and not m.buyer_owner_id]
+    if missing_owner:
+        risk.append(f"{len(missing_owner)} step(s) without a buyer owner")
+    undated = [m for m in open_steps if m.due_date is None]
+    if undated:
+        risk.append(f"{len(undated)} step(s) without a date")
+    if off:
+        return Health("off_track", off + risk)
+    if risk:
+        return Health("at_risk", risk)
+    return Health("on_track", ["every step is dated, owned and on time"])
+
+
+MAX_CLOSE_STEPS = 20
+
+
+def plan_warnings(plan: Plan, milestones: list[Milestone]) -> list[str]:
+    """Warnings shown while building: gaps that make a MAP less credible."""
+    warnings = []
+    criteria = [c for c in plan.success_criteria if c.strip()]
+    if len(criteria) < 3:
+        warnings.append(f"Only {len(criteria)} success criteria: 3–5 make the decision clear.")
+    active = [m for m in milestones if m.status != Milestone.Status.CANCELLED]
+    for m in active:
+        if m.due_date is None:
+            warnings.append(f"“{m.title}” has no date.")
+        if not m.buyer_owner_id and m.visibility == Visibility.SHARED:
+            warnings.append(f"“{m.title}” has no buyer owner.")
+        if (
+            m.is_high_risk
+            and m.template_duration_days
+            and m.duration_days < m.template_duration_days
+        ):
+            warnings.append(
+                f"“{m.title}” is high-risk ({m.get_risk_display().lower()}) and planned for "
+                f"{m.duration_days} days, less than the usual {m.template_duration_days}."
+            )
+    close_steps = [m for m in active if m.phase == Phase.CLOSE]
+    if len(close_steps) > MAX_CLOSE_STEPS:
+        warnings.append(
+            f"{len(close_steps)} close-plan steps: plans of 6–20 steps work best; 30 or more do as "
+            "badly as no plan."
+        )
+    return warnings

@@ -1,0 +1,39 @@
+from django.urls import path
+
+from . import views
+
+app_name = "plans"
+
+# Mounted under /o/<org_slug>/ by config/urls.py.
+urlpatterns = [
+    path("deals/<uuid:deal_id>/", views.plan_detail, name="plan-detail"),
+    path("deals/<uuid:deal_id>/plan/create/", views.plan_create, name="plan-create"),
+    path("deals/<uuid:deal_id>/plan/overview/", views.plan_overview, name="plan-overview"),
+    path("deals/<uuid:deal_id>/plan/reschedule/", views.plan_reschedule, name="plan-reschedule"),
+    path("deals/<uuid:deal_id>/plan/share/", views.plan_share, name="plan-share"),
+    path("deals/<uuid:deal_id>/plan/archive/", views.plan_archive, name="plan-archive"),
+    path(
+        "deals/<uuid:deal_id>/plan/save-template/",
+        views.plan_save_template,
+        name="plan-save-template",
+    ),
+    path("deals/<uuid:deal_id>/transfer/", views.deal_transfer, name="deal-transfer"),
+    path("deals/<uuid:deal_id>/milestones/add/", views.milestone_add, name="milestone-add"),
+    path("deals/<uuid:deal_id>/stakeholders/add/", views.stakeholder_add, name="stakeholder-add"),
+    path("milestones/<uuid:milestone_id>/", views.milestone_row, name="milestone-row"),
+    path("milestones/<uuid:milestone_id>/edit/", views.milestone_edit, name="milestone-edit"),
+    path("milestones/<uuid:milestone_id>/status/", views.milestone_status, name="milestone-status"),
+    path("milestones/<uuid:milestone_id>/move/", views.milestone_move, name="milestone-move"),
+    path("milestones/<uuid:milestone_id>/delete/", views.milestone_delete, name="milestone-delete"),
+    path(
+        "stakeholders/<uuid:stakeholder_id>/edit/", views.stakeholder_edit, name="stakeholder-edit"
+    ),
+    path(
+        "stakeholders/<uuid:stakeholder_id>/remove/",
+        views.stakeholder_remove,
+        name="stakeholder-remove",
+    ),
+    path("templates/", views.template_list, name="template-list"),
+    path("templates/<uuid:template_id>/", views.template_edit, name="template-edit"),
+    path("templates/<uuid:template_id>/delete/", views.template_delete, name="template-delete"),
+]

@@ -1,0 +1,617 @@
+"""The seller's plan page and its HTMX fragments. One URL serves the page and, for an
+htmx request that targets a region, just that region."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
+
+from deals.forms import DealCloseForm, DealTransferForm
+from deals.models import Deal
+from deals.tenancy import org_view
+from stakeholders import services as stakeholder_services
+from stakeholders.actors import Actor
+from stakeholders.models import Side, Stakeholder
+
+from . import services
+from .forms import (
+    MilestoneAddForm,
+    MilestoneForm,
+    PlanCreateForm,
+    PlanOverviewForm,
+    RescheduleForm,
+    StakeholderForm,
+    StatusForm,
+    TemplateEditForm,
+    TemplateSaveForm,
+)
+from .models import Activity, DueDateChange, Milestone, Phase, Plan, PlanTemplate
+from .timeline import timeline_data
+
+PAGE = "plans/plan_detail.html"
+# htmx targets that the plan page can answer with just that region.
+REGIONS = {
+    "plan-header",
+    "plan-overview",
+    "stakeholder-panel",
+    "milestone-table",
+    "plan-warnings",
+    "activity-feed",
+    "timeline",
+}
+
+
+def _deal(request, deal_id) -> Deal:
+    return get_object_or_404(
+        Deal.objects.for_org(request.organization).select_related("owner"), public_id=deal_id
+    )
+
+
+def _plan(request, deal_id) -> Plan:
+    return get_object_or_404(
+        Plan.objects.for_org(request.organization).select_related("deal", "deal__owner"),
+        deal__public_id=deal_id,
+    )
+
+
+def _milestone(request, milestone_id) -> Milestone:
+    return get_object_or_404(
+        Milestone.objects.for_org(request.organization).select_related(
+            "plan", "plan__deal", "buyer_owner", "seller_owner", "depends_on"
+        ),
+        public_id=milestone_id,
+    )
+
+
+def _actor(request) -> Actor:
+    return Actor.seller(request.user)
+
+
+def _refuse_if_archived(plan: Plan) -> HttpResponse | None:
+    if plan.is_archived:
+        return HttpResponse(
+            "This plan is archived: restore it before editing.",
+            status=409,
+            content_type="text/plain",
+        )
+    return None
+
+
+def plan_context(request, plan: Plan) -> dict:
+    """Everything the plan page and its regions need, in a constant number of queries."""
+    today = timezone.localdate()
+    milestones = list(Milestone.objects.filter(plan=plan).for_page())
+    stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id).select_related("user"))
+    slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
+        recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
+    )
+    close_steps = [m for m in milestones if m.phase == Phase.CLOSE]
+    post_steps = [m for m in milestones if m.phase == Phase.POST]
+    for group in (close_steps, post_steps):
+        for index, milestone in enumerate(group):
+            milestone.is_first = index == 0
+            milestone.is_last = index == len(group) - 1
+            milestone.overdue_days = milestone.days_overdue(today)
+    health = services.plan_health(plan, milestones, today=today, recent_slips=slips["recent"])
+    activities = list(
+        Activity.objects.filter(plan=plan)
+        .select_related("milestone")
+        .order_by("-created_at", "-id")[:30]
+    )
+    done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
+    return {
+        "deal": plan.deal,
+        "plan": plan,
+        "milestones": milestones,
+        "phases": [
+            (Phase.CLOSE, Phase.CLOSE.label, close_steps),
+            (Phase.POST, Phase.POST.label, post_steps),
+        ],
+        "buyers": [s for s in stakeholders if s.side == Side.BUYER],
+        "sellers": [s for s in stakeholders if s.side == Side.SELLER],
+        "health": health,
+        "warnings": services.plan_warnings(plan, milestones),
+        "activities": activities,
+        "today": today,
+        "days_left": (plan.target_signature_date - today).days,
+        "progress": {"done": done, "total": len(milestones)},
+        "timeline": timeline_data(plan, milestones),
+        "status_choices": Milestone.Status.choices,
+        "can_edit": not plan.is_archived,
+        "add_form": MilestoneAddForm(plan=plan, prefix="add"),
+        "stakeholder_form": StakeholderForm(deal=plan.deal, prefix="sh"),
+        "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
+        "close_form": DealCloseForm(initial={"closed_date": today}),
+        "transfer_form": DealTransferForm(
+            organization=request.organization, initial={"owner": plan.deal.owner}
+        ),
+        "nav": "deals",
+    }
+
+
+def _render_region(request, plan: Plan, region: str, status: int = 200, **extra) -> HttpResponse:
+    context = {**plan_context(request, plan), **extra}
+    response = render(request, f"{PAGE}#{region}", context, status=status)
+    return trigger_client_event(response, "plan-changed")
+
+
+@org_view
+def plan_detail(request, deal_id):
+    """The deal's plan page, or the form that creates its plan when it has none."""
+    deal = _deal(request, deal_id)
+    plan = Plan.objects.filter(deal=deal).first()
+    if plan is None:
+        form = PlanCreateForm(
+            organization=request.organization,
+            initial={"target_date": deal.target_close_date},
+        )
+        context = {"deal": deal, "form": form, "nav": "deals"}
+        return render(request, "plans/plan_create.html", context)
+    plan.deal = deal
+    template = PAGE
+    if request.htmx and request.htmx.target in REGIONS:
+        template += f"#{request.htmx.target}"
+    return render(request, template, plan_context(request, plan))
+
+
+@require_POST
+@org_view
+def plan_create(request, deal_id):
+    deal = _deal(request, deal_id)
+    if Plan.objects.filter(deal=deal).exists():
+        messages.info(request, "This deal already has a plan.")
+        return redirect(deal.get_absolute_url())
+    form = PlanCreateForm(request.POST, organization=request.organization)
+    if not form.is_valid():
+        context = {"deal": deal, "form": form, "nav": "deals"}
+        return render(request, "plans/plan_create.html", context, status=422)
+    services.create_plan_from_template(
+        deal,
+        template=form.cleaned_data["template"],
+        target_date=form.cleaned_data["target_date"],
+        business_outcome=form.cleaned_data["business_outcome"],
+        actor=_actor(request),
+    )
+    messages.success(request, "Plan created. Assign owners and share it with the buyer.")
+    return redirect(deal.get_absolute_url())
+
+
+@org_view
+def plan_overview(request, deal_id):
+    """GET: the edit form of outcome and criteria; POST: save them."""
+    plan = _plan(request, deal_id)
+    if request.method == "GET":
+        form = PlanOverviewForm(
+            initial={
+                "business_outcome": plan.business_outcome,
+                "success_criteria": "\n".join(plan.success_criteria),
+                "review_weekday": plan.review_weekday,
+            }
+        )
+        return render(request, f"{PAGE}#plan-overview-form", {"plan": plan, "form": form})
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = PlanOverviewForm(request.POST)
+    if not form.is_valid():
+        status = 422
+        if not request.htmx:
+            return render(
+                request,
+                "plans/plan_overview_edit.html",
+                {"plan": plan, "form": form},
+                status=status,
+            )
+        return render(
+            request, f"{PAGE}#plan-overview-form", {"plan": plan, "form": form}, status=status
+        )
+    services.update_plan_overview(plan, actor=_actor(request), **form.cleaned_data)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "plan-overview")
+
+
+@require_POST
+@org_view
+def plan_reschedule(request, deal_id):
+    plan = _plan(request, deal_id)
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = RescheduleForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            return render(
+                request,
+                f"{PAGE}#reschedule-form",
+                {"plan": plan, "reschedule_form": form},
+                status=422,
+            )
+        messages.error(request, "Give a valid new target date and a reason.")
+        return redirect(plan.get_absolute_url())
+    moved = services.reschedule_plan(
+        plan,
+        actor=_actor(request),
+        target_date=form.cleaned_data["target_date"],
+        reason=form.cleaned_data["reason"],
+    )
+    messages.success(request, f"Rescheduled: {len(moved)} step(s) moved.")
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Refresh"] = "true"
+        return response
+    return redirect(plan.get_absolute_url())
+
+
+@require_POST
+@org_view
+def plan_share(request, deal_id):
+    plan = _plan(request, deal_id)
+    if refused := _refuse_if_archived(plan):
+        return refused
+    services.share_plan(plan, actor=_actor(request))
+    messages.success(request, "Plan marked as shared with the buyer.")
+    return redirect(plan.get_absolute_url())
+
+
+@require_POST
+@org_view
+def plan_archive(request, deal_id):
+    plan = _plan(request, deal_id)
+    archived = request.POST.get("archived", "1") == "1"
+    services.archive_plan(plan, actor=_actor(request), archived=archived)
+    messages.success(request, "Plan archived." if archived else "Plan restored.")
+    return redirect(plan.get_absolute_url())
+
+
+@require_POST
+@org_view
+def deal_transfer(request, deal_id):
+    deal = _deal(request, deal_id)
+    form = DealTransferForm(request.POST, organization=request.organization)
+    if not form.is_valid():
+        messages.error(request, "Choose a member of this workspace.")
+        return redirect(deal.get_absolute_url())
+    services.transfer_deal(deal, actor=_actor(request), new_owner=form.cleaned_data["owner"])
+    messages.success(request, f"Deal transferred to {form.cleaned_data['owner'].display_name}.")
+    return redirect(deal.get_absolute_url())
+
+
+@require_POST
+@org_view
+def plan_save_template(request, deal_id):
+    plan = _plan(request, deal_id)
+    form = TemplateSaveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the template a name.")
+        return redirect(plan.get_absolute_url())
+    template = services.save_plan_as_template(
+        plan, organization=request.organization, **form.cleaned_data
+    )
+    messages.success(request, f"Saved as template “{template.name}”.")
+    return redirect(plan.get_absolute_url())
+
+
+# Milestones ---------------------------------------------------------------------------
+
+
+@require_POST
+@org_view
+def milestone_add(request, deal_id):
+    plan = _plan(request, deal_id)
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = MilestoneAddForm(request.POST, plan=plan, prefix="add")
+    after = None
+    if after_id := request.POST.get("after"):
+        after = (
+            Milestone.objects.filter(plan=plan, public_id=after_id).first()
+            if _uuid(after_id)
+            else None
+        )
+    if not form.is_valid():
+        if request.htmx:
+            context = {"plan": plan, "add_form": form, "milestones": list(plan.milestones.all())}
+            return render(request, f"{PAGE}#milestone-add", context, status=422)
+        messages.error(request, "The step was not added: " + _errors_text(form))
+        return redirect(plan.get_absolute_url())
+    fields = {k: v for k, v in form.cleaned_data.items() if k not in {"version", "reason"}}
+    services.add_milestone(plan, actor=_actor(request), after=after, **fields)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "milestone-table")
+
+
+def _uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+def _errors_text(form) -> str:
+    return "; ".join(
+        f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
+        for f, e in form.errors.items()
+    )
+
+
+@org_view
+def milestone_row(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    return _render_row(request, milestone)
+
+
+def _render_row(request, milestone: Milestone, status: int = 200) -> HttpResponse:
+    today = timezone.localdate()
+    milestone.overdue_days = milestone.days_overdue(today)
+    siblings = list(
+        Milestone.objects.filter(plan_id=milestone.plan_id, phase=milestone.phase)
+        .order_by("position", "id")
+        .values_list("pk", flat=True)
+    )
+    milestone.is_first = siblings[:1] == [milestone.pk]
+    milestone.is_last = siblings[-1:] == [milestone.pk]
+    context = {
+        "milestone": milestone,
+        "plan": milestone.plan,
+        "deal": milestone.plan.deal,
+        "status_choices": Milestone.Status.choices,
+        "can_edit": not milestone.plan.is_archived,
+        "today": today,
+    }
+    response = render(request, f"{PAGE}#milestone-row", context, status=status)
+    return trigger_client_event(response, "plan-changed")
+
+
+@org_view
+def milestone_edit(request, milestone_id):
+    """GET: the row as a form. POST: save; 409 with both values when it changed meanwhile."""
+    milestone = _milestone(request, milestone_id)
+    plan = milestone.plan
+    if request.method == "GET":
+        form = MilestoneForm(instance=milestone, plan=plan)
+        return render(
+            request,
+            f"{PAGE}#milestone-edit-row",
+            {"milestone": milestone, "form": form, "plan": plan},
+        )
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = MilestoneForm(request.POST, instance=Milestone.objects.get(pk=milestone.pk), plan=plan)
+    context = {"milestone": milestone, "form": form, "plan": plan}
+    if not form.is_valid():
+        return _edit_response(request, context, status=422)
+    data = dict(form.cleaned_data)
+    version, reason = data.pop("version"), data.pop("reason")
+    try:
+        updated = services.update_milestone(
+            milestone, actor=_actor(request), expected_version=version, reason=reason or "", **data
+        )
+    except services.ConflictError as conflict:
+        current = conflict.current
+        fresh = MilestoneForm(request.POST, instance=current, plan=plan)
+        fresh.is_valid()
+        context.update(
+            form=fresh,
+            conflict=_conflict_rows(current, data),
+            milestone=current,
+        )
+        # The form now carries the current version: saving again means "keep mine".
+        fresh.data = fresh.data.copy()
+        fresh.data["version"] = current.version
+        return _edit_response(request, context, status=409)
+    except services.ReasonRequired as exc:
+        form.add_error("reason", str(exc))
+        return _edit_response(request, context, status=422)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    updated = _milestone(request, milestone_id)
+    return _render_row(request, updated)
+
+
+def _edit_response(request, context, *, status):
+    if request.htmx:
+        return render(request, f"{PAGE}#milestone-edit-row", context, status=status)
+    return render(request, "plans/milestone_edit.html", context, status=status)
+
+
+def _conflict_rows(current: Milestone, mine: dict) -> list[dict]:
+    rows = []
+    for name, value in mine.items():
+        theirs = getattr(current, name)
+        if theirs != value:
+            field = Milestone._meta.get_field(name)
+            rows.append(
+                {
+                    "label": field.verbose_name.capitalize(),
+                    "theirs": _display(current, name, theirs),
+                    "mine": _display(current, name, value),
+                }
+            )
+    return rows
+
+
+def _display(milestone: Milestone, name: str, value) -> str:
+    if value in (None, ""):
+        return "—"
+    field = Milestone._meta.get_field(name)
+    if field.choices:
+        return str(dict(field.choices).get(value, value))
+    return str(value)
+
+
+@require_POST
+@org_view
+def milestone_status(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    if refused := _refuse_if_archived(milestone.plan):
+        return refused
+    form = StatusForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse("Unknown status.", status=422, content_type="text/plain")
+    services.set_milestone_status(
+        milestone, actor=_actor(request), status=form.cleaned_data["status"]
+    )
+    if not request.htmx:
+        return redirect(milestone.plan.get_absolute_url())
+    return _render_row(request, _milestone(request, milestone_id))
+
+
+@require_POST
+@org_view
+def milestone_move(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    plan = milestone.plan
+    if refused := _refuse_if_archived(plan):
+        return refused
+    direction = request.POST.get("direction")
+    if direction not in {"up", "down"}:
+        return HttpResponse("Direction must be up or down.", status=422, content_type="text/plain")
+    services.move_milestone(milestone, actor=_actor(request), direction=direction)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "milestone-table")
+
+
+@require_POST
+@org_view
+def milestone_delete(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    plan = milestone.plan
+    if refused := _refuse_if_archived(plan):
+        return refused
+    services.delete_milestone(milestone, actor=_actor(request))
+    if not request.htmx:
+        messages.success(request, f"Step “{milestone.title}” deleted.")
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "milestone-table")
+
+
+# Stakeholders -------------------------------------------------------------------------
+
+
+@require_POST
+@org_view
+def stakeholder_add(request, deal_id):
+    plan = _plan(request, deal_id)
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = StakeholderForm(request.POST, deal=plan.deal, prefix="sh")
+    if not form.is_valid():
+        context = {**plan_context(request, plan), "stakeholder_form": form}
+        template = f"{PAGE}#stakeholder-panel" if request.htmx else PAGE
+        return render(request, template, context, status=422)
+    data = dict(form.cleaned_data)
+    if data.get("is_required_signer") is None:
+        data.pop("is_required_signer")  # "by role": the service decides
+    stakeholder_services.add_stakeholder(plan.deal, actor=_actor(request), **data)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "stakeholder-panel")
+
+
+def _stakeholder(request, stakeholder_id) -> Stakeholder:
+    return get_object_or_404(
+        Stakeholder.objects.for_org(request.organization).select_related("deal"),
+        public_id=stakeholder_id,
+    )
+
+
+@org_view
+def stakeholder_edit(request, stakeholder_id):
+    stakeholder = _stakeholder(request, stakeholder_id)
+    plan = get_object_or_404(Plan, deal=stakeholder.deal)
+    if request.method == "GET":
+        form = StakeholderForm(
+            instance=stakeholder, deal=stakeholder.deal, prefix=f"sh-{stakeholder.public_id}"
+        )
+        return render(
+            request,
+            f"{PAGE}#stakeholder-edit",
+            {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal},
+        )
+    if refused := _refuse_if_archived(plan):
+        return refused
+    form = StakeholderForm(
+        request.POST,
+        instance=Stakeholder.objects.get(pk=stakeholder.pk),
+        deal=stakeholder.deal,
+        prefix=f"sh-{stakeholder.public_id}",
+    )
+    if not form.is_valid():
+        context = {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal}
+        template = f"{PAGE}#stakeholder-edit" if request.htmx else "plans/stakeholder_edit.html"
+        return render(request, template, context, status=422)
+    stakeholder_services.update_stakeholder(stakeholder, actor=_actor(request), **form.cleaned_data)
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "stakeholder-panel")
+
+
+@require_POST
+@org_view
+def stakeholder_remove(request, stakeholder_id):
+    stakeholder = _stakeholder(request, stakeholder_id)
+    plan = get_object_or_404(Plan, deal=stakeholder.deal)
+    if refused := _refuse_if_archived(plan):
+        return refused
+    stakeholder_services.remove_stakeholder(stakeholder, actor=_actor(request))
+    if not request.htmx:
+        return redirect(plan.get_absolute_url())
+    return _render_region(request, plan, "stakeholder-panel")
+
+
+# Templates ----------------------------------------------------------------------------
+
+
+@org_view
+def template_list(request):
+    templates = (
+        PlanTemplate.objects.available_to(request.organization)
+        .annotate(step_count=Count("steps"))
+        .order_by("organization_id", "name")
+    )
+    return render(request, "plans/template_list.html", {"templates": templates, "nav": "templates"})
+
+
+@org_view
+def template_edit(request, template_id):
+    template = get_object_or_404(
+        PlanTemplate.objects.filter(organization=request.organization), public_id=template_id
+    )
+    form = TemplateEditForm(request.POST or None, instance=template)
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Template saved.")
+            return redirect("plans:template-list", org_slug=request.organization.slug)
+        status = 422
+    else:
+        status = 200
+    context = {
+        "template": template,
+        "form": form,
+        "steps": template.steps.all(),
+        "nav": "templates",
+    }
+    return render(request, "plans/template_edit.html", context, status=status)
+
+
+@require_POST
+@org_view
+def template_delete(request, template_id):
+    template = get_object_or_404(
+        PlanTemplate.objects.filter(organization=request.organization), public_id=template_id
+    )
+    template.delete()
+    messages.success(request, f"Template “{template.name}” deleted.")
+    return redirect("plans:template-list", org_slug=request.organization.slug)

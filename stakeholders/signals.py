@@ -1,0 +1,8 @@
+"""Domain events of stakeholders/. Sent inside the transaction of the change, so a receiver
+that writes (plans/ records the feed) commits or rolls back with it; receivers with outside
+effects defer them with transaction.on_commit."""
+
+from django.dispatch import Signal
+
+# kwargs: stakeholder, actor, action ("added" | "edited" | "removed")
+stakeholder_changed = Signal()

@@ -1,9 +1,13 @@
 """Demo data for `make run`: idempotent, so running it twice changes nothing."""
 
+from datetime import timedelta
+from decimal import Decimal
+
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from deals.models import Membership, Organization, User
+from deals.models import Deal, Membership, Organization, User
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published demo credentials
 
@@ -26,6 +30,162 @@ WORKSPACES = [
     },
 ]
 
+# (account, opportunity, amount, stage, owner email, days to target close, template, story)
+ACME_DEALS = [
+    (
+        "Initech",
+        "Platform rollout",
+        180000,
+        "negotiation",
+        "seller@example.com",
+        40,
+        "Enterprise (12 steps)",
+        "on_track",
+    ),
+    (
+        "Umbrella Corp",
+        "EMEA expansion",
+        95000,
+        "proposal",
+        "seller@example.com",
+        30,
+        "Core (8 steps)",
+        "slipping",
+    ),
+    (
+        "Hooli",
+        "Team plan",
+        24000,
+        "evaluation",
+        "seller@example.com",
+        21,
+        "SMB (5 steps)",
+        "missing_owners",
+    ),
+    (
+        "Wayne Enterprises",
+        "Security analytics",
+        240000,
+        "negotiation",
+        "admin@example.com",
+        12,
+        "Core (8 steps)",
+        "overdue",
+    ),
+    (
+        "Massive Dynamic",
+        "Research licence",
+        60000,
+        "evaluation",
+        "admin@example.com",
+        55,
+        "Core (8 steps)",
+        "on_track",
+    ),
+    (
+        "Stark Industries",
+        "Global deployment",
+        320000,
+        "closed_won",
+        "seller@example.com",
+        -20,
+        "Enterprise (12 steps)",
+        "won",
+    ),
+    (
+        "Vandelay Industries",
+        "Import tracking",
+        18000,
+        "closed_lost",
+        "seller@example.com",
+        -35,
+        "SMB (5 steps)",
+        "lost",
+    ),
+    ("Soylent", "Pilot", 12000, "discovery", "seller@example.com", 75, None, "no_plan"),
+]
+GLOBEX_DEALS = [
+    (
+        "Initrode",
+        "Analytics suite",
+        70000,
+        "proposal",
+        "seller@globex.example.com",
+        35,
+        "Core (8 steps)",
+        "on_track",
+    ),
+]
+
+BUYERS = {
+    "Initech": [
+        ("Peter Gibbons", "VP Operations", "champion@initech.example.com", "champion"),
+        ("Bill Lumbergh", "CFO", "bill@initech.example.com", "economic_buyer"),
+        (
+            "Samir Nagheenanajar",
+            "IT Security Lead",
+            "samir@initech.example.com",
+            "security_reviewer",
+        ),
+        ("Joanna Legal", "Counsel", "joanna@initech.example.com", "legal_reviewer"),
+        ("Milton Waddams", "Procurement", "milton@initech.example.com", "procurement"),
+        ("Michael Bolton", "Engineer", "michael@initech.example.com", "technical_evaluator"),
+    ],
+    "Umbrella Corp": [
+        ("Alice Abernathy", "Head of Sales Ops", "alice@umbrella.example.com", "champion"),
+        ("Albert Wesker", "COO", "wesker@umbrella.example.com", "economic_buyer"),
+        ("Ada Wong", "CISO", "ada@umbrella.example.com", "security_reviewer"),
+        ("Leon Kennedy", "Legal", "leon@umbrella.example.com", "legal_reviewer"),
+        ("Claire Redfield", "Procurement", "claire@umbrella.example.com", "procurement"),
+    ],
+    "Hooli": [("Gavin Belson", "CEO", "gavin@hooli.example.com", "economic_buyer")],
+    "Wayne Enterprises": [
+        ("Lucius Fox", "CTO", "lucius@wayne.example.com", "champion"),
+        ("Bruce Wayne", "CEO", "bruce@wayne.example.com", "economic_buyer"),
+        ("Barbara Gordon", "Security", "barbara@wayne.example.com", "security_reviewer"),
+        ("Harvey Dent", "Legal", "harvey@wayne.example.com", "legal_reviewer"),
+        ("Alfred Pennyworth", "Procurement", "alfred@wayne.example.com", "procurement"),
+    ],
+    "Massive Dynamic": [
+        ("Nina Sharp", "Executive Director", "nina@massive.example.com", "economic_buyer"),
+        ("Walter Bishop", "Research Lead", "walter@massive.example.com", "champion"),
+        ("Astrid Farnsworth", "Security", "astrid@massive.example.com", "security_reviewer"),
+        ("Phillip Broyles", "Legal", "phillip@massive.example.com", "legal_reviewer"),
+        ("Olivia Dunham", "Procurement", "olivia@massive.example.com", "procurement"),
+    ],
+    "Stark Industries": [
+        ("Pepper Potts", "CEO", "pepper@stark.example.com", "economic_buyer"),
+        ("Happy Hogan", "Head of Security", "happy@stark.example.com", "security_reviewer"),
+        ("Maria Hill", "Operations", "maria@stark.example.com", "champion"),
+        ("Matt Murdock", "Legal", "matt@stark.example.com", "legal_reviewer"),
+        ("Obadiah Stane", "Procurement", "obadiah@stark.example.com", "procurement"),
+        ("Bruce Banner", "Engineering", "bruce@stark.example.com", "technical_evaluator"),
+    ],
+    "Vandelay Industries": [
+        ("Art Vandelay", "Owner", "art@vandelay.example.com", "economic_buyer"),
+        ("George Costanza", "Importer", "george@vandelay.example.com", "champion"),
+    ],
+    "Initrode": [
+        ("Tom Smykowski", "Operations", "tom@initrode.example.com", "champion"),
+        ("Dom Portwood", "VP Finance", "dom@initrode.example.com", "economic_buyer"),
+    ],
+}
+
+OUTCOMES = {
+    "Initech": "Cut onboarding of new plants from 9 to 5 months by Q3",
+    "Umbrella Corp": "Give every EMEA rep one forecast they trust by the April QBR",
+    "Wayne Enterprises": "Detect insider threats within 24 hours across all sites",
+    "Massive Dynamic": "Share research results across labs within a day, not a month",
+    "Stark Industries": "Roll out one deployment pipeline to all 14 factories this year",
+    "Initrode": "Close the books in 3 days instead of 10",
+}
+CRITERIA = [
+    "Integrates with the existing SSO and HRIS",
+    "Passes the security review without exceptions",
+    "Payback within 12 months on the agreed ROI model",
+    "Admins trained before go-live",
+]
+
 
 class Command(BaseCommand):
     help = "Create the demo workspaces, users, deals and plans (idempotent)."
@@ -37,10 +197,12 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args, quiet=False, port="8000", **options):
         created = 0
+        organizations = {}
         for spec in WORKSPACES:
             organization, was_created = Organization.objects.get_or_create(
                 slug=spec["slug"], defaults={"name": spec["name"], "time_zone": spec["time_zone"]}
             )
+            organizations[spec["slug"]] = organization
             created += was_created
             for email, full_name, role in spec["members"]:
                 user = User.objects.filter(email=email).first()
@@ -53,6 +215,9 @@ class Command(BaseCommand):
                     organization=organization, user=user, defaults={"role": role}
                 )
                 created += was_created
+        for slug, deals in (("acme", ACME_DEALS), ("globex", GLOBEX_DEALS)):
+            for spec in deals:
+                created += seed_deal(organizations[slug], *spec)
         if quiet:
             return
         self.stdout.write(
@@ -62,3 +227,114 @@ class Command(BaseCommand):
         for spec in WORKSPACES:
             for email, _, role in spec["members"]:
                 self.stdout.write(f"  {email:<28} {DEMO_PASSWORD}   ({spec['name']}, {role})")
+
+
+def seed_deal(
+    organization, account, opportunity, amount, stage, owner_email, days, template_name, story
+):
+    """Create one demo deal with its stakeholders and plan, told as `story`. Returns 1 when
+    created, 0 when the deal already existed."""
+    from plans import services as plan_services
+    from plans.models import Milestone, PlanTemplate
+    from stakeholders import services as stakeholder_services
+    from stakeholders.actors import Actor
+
+    if Deal.objects.for_org(organization).filter(account_name=account).exists():
+        return 0
+    today = timezone.localdate()
+    owner = User.objects.get(email=owner_email)
+    seller = Actor.seller(owner)
+    target = today + timedelta(days=days)
+    deal = Deal.objects.create(
+        organization=organization,
+        account_name=account,
+        name=opportunity,
+        amount=Decimal(amount),
+        stage=stage,
+        owner=owner,
+        target_close_date=target,
+        closed_date=target if stage in Deal.CLOSED_STAGES else None,
+    )
+    for name, title, email, role in BUYERS.get(account, []):
+        if story == "missing_owners" and role != "economic_buyer":
+            continue
+        stakeholder_services.add_stakeholder(
+            deal, actor=seller, name=name, title=title, email=email, role=role
+        )
+    if organization.slug == "acme":
+        stakeholder_services.add_stakeholder(
+            deal,
+            actor=seller,
+            name="Sol Engineer",
+            title="Solutions engineer",
+            email="se@acme.example.com",
+            role="se",
+        )
+        stakeholder_services.add_stakeholder(
+            deal,
+            actor=seller,
+            name="Lee Legal",
+            title="Commercial counsel",
+            email="legal@acme.example.com",
+            role="seller_legal",
+        )
+        stakeholder_services.add_stakeholder(
+            deal,
+            actor=seller,
+            name="Casey Success",
+            title="Customer success",
+            email="csm@acme.example.com",
+            role="csm",
+        )
+    if template_name is None:
+        return 1
+    template = PlanTemplate.objects.get(organization=None, name=template_name)
+    plan = plan_services.create_plan_from_template(
+        deal,
+        template=template,
+        target_date=target,
+        actor=seller,
+        business_outcome=OUTCOMES.get(account, ""),
+    )
+    if story != "missing_owners":
+        plan_services.update_plan_overview(
+            plan, actor=seller, success_criteria=CRITERIA[: 4 if story != "slipping" else 3]
+        )
+    if story != "missing_owners" and stage != "discovery":
+        plan_services.share_plan(plan, actor=seller)
+    milestones = list(plan.milestones.order_by("phase", "position"))
+    close_steps = [m for m in milestones if m.phase == "close"]
+    # Steps due before today are done, except where the story says otherwise.
+    for index, milestone in enumerate(close_steps):
+        past = bool(milestone.due_date and milestone.due_date < today)
+        done = (
+            story in {"won", "lost"}
+            or (past and story in {"on_track", "missing_owners"})
+            or (past and story == "slipping" and index % 2 == 0)
+            or (past and story == "overdue" and index < 2)
+        )
+        if done:
+            plan_services.set_milestone_status(milestone, actor=seller, status="done")
+    if story == "slipping":
+        reasons = [
+            "Security team asked for a second questionnaire round",
+            "Legal is out until next week",
+            "CFO moved the budget review",
+        ]
+        open_steps = [m for m in close_steps if m.status != Milestone.Status.DONE][:3]
+        for milestone, reason, delta in zip(open_steps, reasons, (7, 5, 10), strict=False):
+            fresh = Milestone.objects.get(pk=milestone.pk)
+            plan_services.update_milestone(
+                fresh,
+                actor=seller,
+                expected_version=fresh.version,
+                reason=reason,
+                due_date=fresh.due_date + timedelta(days=delta),
+            )
+    if story == "overdue":
+        for milestone in close_steps[2:4]:
+            fresh = Milestone.objects.get(pk=milestone.pk)
+            plan_services.set_milestone_status(fresh, actor=seller, status="blocked")
+    if story == "lost":
+        plan_services.archive_plan(plan, actor=seller, archived=True)
+    return 1

@@ -326,8 +326,29 @@ REST_FRAMEWORK = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_tokens": {"()": "config.logging.RedactTokens"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # Request logs carry URL paths: magic-link tokens are redacted before any handler.
+        "django.request": {"filters": ["redact_tokens"]},
+        "django.server": {
+            "handlers": ["console"],
+            "filters": ["redact_tokens"],
+            "propagate": False,
+        },
+    },
 }
+
+# Attachments on milestones: size limit in MB (the type is checked by content).
+ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -71,8 +71,19 @@ class AcceptInvitationForm(forms.Form):
 class WorkspaceSettingsForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone"]
+        fields = ["name", "time_zone", "room_link_days", "accent_color", "logo"]
         labels = {"name": "Workspace name", "time_zone": "Time zone"}
+        help_texts = {
+            "accent_color": "Used in the buyer room and in emails.",
+            "logo": "PNG or JPEG, shown in the buyer room (at most 1 MB).",
+        }
+        widgets = {"accent_color": forms.TextInput(attrs={"type": "color"})}
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if logo and hasattr(logo, "size") and logo.size > 1024 * 1024:
+            raise forms.ValidationError("The logo must be at most 1 MB.")
+        return logo
 
 
 class MemberRoleForm(forms.Form):
@@ -136,3 +147,10 @@ class DealTransferForm(forms.Form):
             memberships__organization=organization
         ).order_by("full_name", "email")
         self.fields["owner"].label_from_instance = lambda user: user.display_name
+
+
+class WorkspaceCreateForm(forms.ModelForm):
+    class Meta:
+        model = Organization
+        fields = ["name", "time_zone"]
+        labels = {"name": "Workspace name", "time_zone": "Time zone"}

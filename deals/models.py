@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -80,6 +81,20 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # Buyer room links expire after this many days.
+    room_link_days = models.PositiveSmallIntegerField(
+        "buyer link lifetime (days)",
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
+    # Branding of the buyer room and emails.
+    logo = models.ImageField(upload_to="logos/", blank=True)
+    accent_color = models.CharField(
+        "accent colour",
+        max_length=7,
+        default="#1f6feb",
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

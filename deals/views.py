@@ -1,3 +1,4 @@
+import mimetypes
 import uuid
 
 from django.contrib import messages
@@ -5,8 +6,9 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from . import services
@@ -16,6 +18,7 @@ from .forms import (
     DealForm,
     InvitationForm,
     MemberRoleForm,
+    WorkspaceCreateForm,
     WorkspaceSettingsForm,
 )
 from .models import Deal, Invitation, Membership, Organization, User
@@ -38,7 +41,7 @@ def home(request):
 @login_required
 def workspace_create(request):
     """Create another workspace (the signer becomes its admin)."""
-    form = WorkspaceSettingsForm(request.POST or None)
+    form = WorkspaceCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         organization = services.create_workspace(
             name=form.cleaned_data["name"],
@@ -179,7 +182,9 @@ def workspace_settings(request):
         if not is_admin:
             raise Http404("Only workspace admins can change settings.")
         if "ws-name" in request.POST:
-            settings_form = WorkspaceSettingsForm(request.POST, instance=organization, prefix="ws")
+            settings_form = WorkspaceSettingsForm(
+                request.POST, request.FILES, instance=organization, prefix="ws"
+            )
             if settings_form.is_valid():
                 settings_form.save()
                 messages.success(request, "Workspace settings saved.")
@@ -311,3 +316,25 @@ def invitation_accept(request, token):
         and request.user.email.lower() != invitation.email.lower(),
     }
     return render(request, "deals/invitation_accept.html", context)
+
+
+@cache_control(public=True, max_age=3600)
+def brand_theme(request, org_id):
+    """The workspace's accent colour as a stylesheet (no inline styles under our CSP)."""
+    organization = get_object_or_404(Organization, public_id=org_id)
+    css = (
+        f":root {{ --tandem-accent: {organization.accent_color}; "
+        f"--pico-primary: {organization.accent_color}; "
+        f"--pico-primary-background: {organization.accent_color}; "
+        f"--pico-primary-border: {organization.accent_color}; }}\n"
+    )
+    return HttpResponse(css, content_type="text/css")
+
+
+@cache_control(public=True, max_age=3600)
+def brand_logo(request, org_id):
+    organization = get_object_or_404(Organization, public_id=org_id)
+    if not organization.logo:
+        raise Http404("No logo.")
+    content_type = mimetypes.guess_type(organization.logo.name)[0] or "application/octet-stream"
+    return FileResponse(organization.logo.open("rb"), content_type=content_type)

@@ -219,3 +219,63 @@ class TemplateEditForm(forms.ModelForm):
     class Meta:
         model = PlanTemplate
         fields = ["name", "description"]
+
+
+class BuyerMilestoneForm(forms.ModelForm):
+    """A buyer adds one of their own steps: a buyer-side owner and a date are required."""
+
+    class Meta:
+        model = Milestone
+        fields = ["title", "phase", "buyer_owner", "due_date", "duration_days", "description"]
+        labels = {
+            "due_date": "Due date",
+            "buyer_owner": "Owner",
+            "duration_days": "Duration (business days)",
+        }
+        widgets = {"due_date": DATE_INPUT, "description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, plan: Plan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plan = plan
+        self.fields["buyer_owner"].queryset = Stakeholder.objects.filter(
+            deal_id=plan.deal_id, side=Side.BUYER
+        )
+        self.fields["buyer_owner"].required = True
+        self.fields["buyer_owner"].empty_label = None
+        self.fields["due_date"].required = True
+        self.fields["title"].error_messages["required"] = "Give the step a title."
+        self.fields["due_date"].error_messages["required"] = "Give the step a date."
+
+    def clean_duration_days(self):
+        days = self.cleaned_data["duration_days"]
+        if days is None or not 1 <= days <= 250:
+            raise forms.ValidationError("A step lasts between 1 and 250 business days.")
+        return days
+
+
+class BuyerStakeholderForm(forms.ModelForm):
+    class Meta:
+        model = Stakeholder
+        fields = ["name", "title", "email", "role"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = BuyerRole.choices
+        self.fields["email"].required = True
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(
+        label="Comment",
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Mention people with @ and their name to notify them.",
+        error_messages={"required": "Write something first."},
+    )
+
+
+class ProposalForm(forms.Form):
+    proposed_date = forms.DateField(label="Proposed date", widget=DATE_INPUT)
+    reason = forms.CharField(
+        label="Reason", max_length=300, error_messages={"required": "Say why the date should move."}
+    )

@@ -242,7 +242,14 @@ class Activity(models.Model):
         MILESTONE_DELETED = "milestone_deleted", "deleted a step"
         MILESTONE_MOVED = "milestone_moved", "reordered a step"
         DATE_MOVED = "date_moved", "moved a date"
+        DATE_PROPOSED = "date_proposed", "proposed a new date"
+        PROPOSAL_ACCEPTED = "proposal_accepted", "accepted a proposed date"
+        PROPOSAL_DECLINED = "proposal_declined", "declined a proposed date"
+        COMMENTED = "commented", "commented"
+        ATTACHED = "attached", "attached a file"
+        ROOM_VISITED = "room_visited", "opened the deal room"
         STAKEHOLDER_ADDED = "stakeholder_added", "added a stakeholder"
+        STAKEHOLDER_INVITED = "stakeholder_invited", "invited a stakeholder"
         STAKEHOLDER_EDITED = "stakeholder_edited", "edited a stakeholder"
         STAKEHOLDER_REMOVED = "stakeholder_removed", "removed a stakeholder"
         DEAL_TRANSFERRED = "deal_transferred", "transferred the deal"
@@ -321,3 +328,84 @@ class TemplateStep(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class DateProposal(models.Model):
+    """A buyer proposes a new date for a step; the seller accepts or declines."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="proposals")
+    proposed_date = models.DateField()
+    reason = models.CharField(max_length=300)
+    proposed_by = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    proposed_by_name = models.CharField(max_length=150)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    decided_by_name = models.CharField(max_length=150, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.proposed_by_name} proposes {self.proposed_date} for {self.milestone_id}"
+
+
+class Comment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="comments")
+    author_name = models.CharField(max_length=150)
+    author_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    author_stakeholder = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    side = models.CharField(max_length=8, choices=Side.choices)
+    body = models.TextField(max_length=4000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name}: {self.body[:40]}"
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # A random name on disk: the original name is kept in the row, never used as a path.
+    return f"attachments/{instance.organization_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_by_name = models.CharField(max_length=150)
+    side = models.CharField(max_length=8, choices=Side.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

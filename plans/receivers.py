@@ -1,6 +1,9 @@
 """What plans/ does when lower apps announce something."""
 
-from .models import Activity, Plan
+from stakeholders.actors import Actor
+
+from . import live
+from .models import Activity, Plan, Visibility
 from .services import bump_version, fill_owner_gaps, record_activity
 
 VERBS = {
@@ -24,3 +27,57 @@ def record_stakeholder_change(sender, *, stakeholder, actor, action, **kwargs):
         summary=f"{action} {stakeholder.name} ({stakeholder.get_side_display().lower()}, "
         f"{stakeholder.role_label})" + (f"; now owner of {filled} step(s)" if filled else ""),
     )
+
+
+STRUCTURE_VERBS = {
+    Activity.Verb.MILESTONE_CREATED,
+    Activity.Verb.MILESTONE_DELETED,
+    Activity.Verb.MILESTONE_MOVED,
+    Activity.Verb.PLAN_RESCHEDULED,
+    Activity.Verb.PLAN_CREATED,
+}
+STAKEHOLDER_VERBS = {
+    Activity.Verb.STAKEHOLDER_ADDED,
+    Activity.Verb.STAKEHOLDER_EDITED,
+    Activity.Verb.STAKEHOLDER_REMOVED,
+    Activity.Verb.STAKEHOLDER_INVITED,
+    Activity.Verb.ROOM_VISITED,
+}
+
+
+def publish_live(sender, *, plan, verb, milestone=None, activity=None, **kwargs):
+    """Every recorded change reaches the open pages of the plan (after commit)."""
+    events = ["plan"]
+    if verb in STRUCTURE_VERBS or (
+        verb in STAKEHOLDER_VERBS and verb != Activity.Verb.ROOM_VISITED
+    ):
+        # Owners shown in rows may have changed too: refresh the table.
+        events.append("structure")
+    if verb in STAKEHOLDER_VERBS:
+        events.append("stakeholders")
+    if milestone is not None and milestone.pk is not None:
+        events.append(f"milestone-{milestone.public_id}")
+    internal = activity is not None and activity.visibility == Visibility.INTERNAL
+    live.publish(str(plan.public_id), events, internal=internal)
+
+
+def record_room_visit(sender, *, stakeholder, link, visit, **kwargs):
+    plan = Plan.objects.filter(deal_id=stakeholder.deal_id).first()
+    if plan is not None:
+        record_activity(
+            plan,
+            actor=Actor.buyer(stakeholder),
+            verb=Activity.Verb.ROOM_VISITED,
+            summary="opened the deal room",
+        )
+
+
+def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
+    plan = Plan.objects.filter(deal_id=stakeholder.deal_id).first()
+    if plan is not None:
+        record_activity(
+            plan,
+            actor=invited_by,
+            verb=Activity.Verb.STAKEHOLDER_INVITED,
+            summary=f"invited {stakeholder.name} to the deal room",
+        )

@@ -3,6 +3,7 @@ rescheduling, reordering, sharing, archiving, and the activity feed."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,9 +15,12 @@ from deals.models import Deal, Organization
 from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
-from . import scheduling
+from . import attachments, scheduling, signals
 from .models import (
     Activity,
+    Attachment,
+    Comment,
+    DateProposal,
     DueDateChange,
     Milestone,
     Phase,
@@ -25,7 +29,6 @@ from .models import (
     TemplateStep,
     Visibility,
 )
-from .signals import plan_event
 
 Verb = Activity.Verb
 
@@ -63,7 +66,7 @@ def record_activity(
         summary=summary[:400],
         visibility=visibility,
     )
-    plan_event.send(
+    signals.plan_event.send(
         sender=Plan, plan=plan, actor=actor, verb=verb, milestone=milestone, activity=activity
     )
     return activity
@@ -590,3 +593,158 @@ def plan_warnings(plan: Plan, milestones: list[Milestone]) -> list[str]:
             "badly as no plan."
         )
     return warnings
+
+
+def buyer_can_update(milestone: Milestone, buyer: Stakeholder) -> bool:
+    """Buyers change the status of buyer-side steps only: steps with a buyer owner or that
+    a buyer added. Seller-side steps are read-only for them; internal steps invisible."""
+    if milestone.visibility != Visibility.SHARED:
+        return False
+    return milestone.buyer_owner_id is not None or milestone.created_by_side == Side.BUYER
+
+
+BUYER_STATUSES = {
+    Milestone.Status.NOT_STARTED,
+    Milestone.Status.IN_PROGRESS,
+    Milestone.Status.BLOCKED,
+    Milestone.Status.DONE,
+}
+
+
+@transaction.atomic
+def propose_date(
+    milestone: Milestone, *, buyer: Stakeholder, proposed_date: date, reason: str
+) -> DateProposal:
+    """A buyer proposes a new date with a reason; the seller decides. An earlier pending
+    proposal of the same step is replaced."""
+    DateProposal.objects.filter(milestone=milestone, status=DateProposal.Status.PENDING).update(
+        status=DateProposal.Status.DECLINED, decided_by_name="replaced", decided_at=timezone.now()
+    )
+    proposal = DateProposal.objects.create(
+        organization_id=milestone.organization_id,
+        milestone=milestone,
+        proposed_date=proposed_date,
+        reason=reason.strip(),
+        proposed_by=buyer,
+        proposed_by_name=buyer.name,
+    )
+    Milestone.objects.filter(pk=milestone.pk).update(version=F("version") + 1)
+    record_activity(
+        milestone.plan,
+        actor=Actor.buyer(buyer),
+        verb=Verb.DATE_PROPOSED,
+        summary=f"proposed {proposed_date:%-d %b %Y} for “{milestone.title}”: {reason.strip()}",
+        milestone=milestone,
+    )
+    return proposal
+
+
+@transaction.atomic
+def decide_proposal(proposal: DateProposal, *, actor: Actor, accept: bool) -> DateProposal:
+    """Accept (the date moves, recorded as a date change with the buyer's reason) or
+    decline a pending proposal. Deciding twice changes nothing."""
+    claimed = DateProposal.objects.filter(
+        pk=proposal.pk, status=DateProposal.Status.PENDING
+    ).update(
+        status=DateProposal.Status.ACCEPTED if accept else DateProposal.Status.DECLINED,
+        decided_by_name=actor.name,
+        decided_at=timezone.now(),
+    )
+    proposal.refresh_from_db()
+    if not claimed:
+        return proposal
+    milestone = proposal.milestone
+    if accept:
+        update_milestone(
+            milestone,
+            actor=actor,
+            expected_version=None,
+            reason=f"{proposal.proposed_by_name} proposed it: {proposal.reason}",
+            due_date=proposal.proposed_date,
+        )
+    record_activity(
+        milestone.plan,
+        actor=actor,
+        verb=Verb.PROPOSAL_ACCEPTED if accept else Verb.PROPOSAL_DECLINED,
+        summary=(
+            f"{'accepted' if accept else 'declined'} {proposal.proposed_by_name}'s date "
+            f"{proposal.proposed_date:%-d %b %Y} for “{milestone.title}”"
+        ),
+        milestone=milestone,
+    )
+    return proposal
+
+
+def plan_people(plan: Plan) -> list[Stakeholder]:
+    return list(Stakeholder.objects.filter(deal_id=plan.deal_id).order_by("name"))
+
+
+def find_mentions(body: str, people: list[Stakeholder]) -> list[Stakeholder]:
+    """People of the plan mentioned as @Full Name or @first-name (case-insensitive)."""
+    text = body.lower()
+    found = []
+    for person in people:
+        full = "@" + person.name.lower()
+        first = "@" + person.name.split()[0].lower() if person.name.split() else None
+        if full in text or (first and re.search(re.escape(first) + r"\b", text)):
+            found.append(person)
+    return found
+
+
+@transaction.atomic
+def add_comment(milestone: Milestone, *, actor: Actor, body: str) -> Comment:
+    """Comment on a step; people @mentioned are announced (plans.signals.mentioned)."""
+    comment = Comment.objects.create(
+        organization_id=milestone.organization_id,
+        milestone=milestone,
+        author_name=actor.name,
+        author_user=actor.user,
+        author_stakeholder=actor.stakeholder,
+        side=actor.side,
+        body=body.strip(),
+    )
+    record_activity(
+        milestone.plan,
+        actor=actor,
+        verb=Verb.COMMENTED,
+        summary=f"commented on “{milestone.title}”: {body.strip()[:200]}",
+        milestone=milestone,
+        visibility=milestone.visibility,
+    )
+    mentioned = [
+        person
+        for person in find_mentions(body, plan_people(milestone.plan))
+        if person.email
+        and person != actor.stakeholder
+        and (person.side == Side.SELLER or milestone.visibility == Visibility.SHARED)
+    ]
+    if mentioned:
+        signals.mentioned.send(sender=Comment, comment=comment, people=mentioned, actor=actor)
+    return comment
+
+
+@transaction.atomic
+def add_attachment(milestone: Milestone, *, actor: Actor, upload) -> Attachment:
+    """Store a file on a step (type checked by content, size limited). Raises
+    attachments.AttachmentRejected with a clear message."""
+    content_type = attachments.sniff(upload)
+    attachment = Attachment(
+        organization_id=milestone.organization_id,
+        milestone=milestone,
+        original_name=upload.name[:255],
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by_name=actor.name,
+        side=actor.side,
+    )
+    attachment.file.save(upload.name, upload, save=False)
+    attachment.save()
+    record_activity(
+        milestone.plan,
+        actor=actor,
+        verb=Verb.ATTACHED,
+        summary=f"attached “{attachment.original_name}” to “{milestone.title}”",
+        milestone=milestone,
+        visibility=milestone.visibility,
+    )
+    return attachment

@@ -7,3 +7,6 @@ from django.dispatch import Signal
 
 # kwargs: plan, actor, verb (an Activity.Verb), milestone (or None), activity
 plan_event = Signal()
+
+# kwargs: comment, people (Stakeholders @mentioned), actor
+mentioned = Signal()

@@ -33,6 +33,19 @@ urlpatterns = [
         views.stakeholder_remove,
         name="stakeholder-remove",
     ),
+    path("milestones/<uuid:milestone_id>/thread/", views.milestone_thread, name="milestone-thread"),
+    path(
+        "milestones/<uuid:milestone_id>/comment/", views.milestone_comment, name="milestone-comment"
+    ),
+    path("milestones/<uuid:milestone_id>/attach/", views.milestone_attach, name="milestone-attach"),
+    path("files/<uuid:attachment_id>/", views.attachment_download, name="attachment-download"),
+    path("proposals/<uuid:proposal_id>/decide/", views.proposal_decide, name="proposal-decide"),
+    path(
+        "stakeholders/<uuid:stakeholder_id>/invite/",
+        views.stakeholder_invite,
+        name="stakeholder-invite",
+    ),
+    path("links/<uuid:link_id>/revoke/", views.room_link_revoke, name="room-link-revoke"),
     path("templates/", views.template_list, name="template-list"),
     path("templates/<uuid:template_id>/", views.template_edit, name="template-edit"),
     path("templates/<uuid:template_id>/delete/", views.template_delete, name="template-delete"),

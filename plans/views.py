@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count, Q
+from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -18,7 +18,7 @@ from deals.models import Deal
 from deals.tenancy import org_view
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
-from stakeholders.models import Side, Stakeholder
+from stakeholders.models import RoomLink, Side, Stakeholder
 
 from . import services
 from .forms import (
@@ -87,8 +87,14 @@ def _refuse_if_archived(plan: Plan) -> HttpResponse | None:
 def plan_context(request, plan: Plan) -> dict:
     """Everything the plan page and its regions need, in a constant number of queries."""
     today = timezone.localdate()
-    milestones = list(Milestone.objects.filter(plan=plan).for_page())
-    stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id).select_related("user"))
+    milestones = list(with_counts(Milestone.objects.filter(plan=plan)).for_page())
+    stakeholders = list(
+        Stakeholder.objects.filter(deal_id=plan.deal_id)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch("links", queryset=RoomLink.objects.usable(), to_attr="active_links")
+        )
+    )
     slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
         recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
     )
@@ -350,8 +356,23 @@ def milestone_row(request, milestone_id):
     return _render_row(request, milestone)
 
 
+def with_counts(queryset):
+    """Comments, files and pending date proposals per step, in the same query."""
+    return queryset.annotate(
+        comment_count=Count("comments", distinct=True),
+        attachment_count=Count("attachments", distinct=True),
+        pending_proposals=Count("proposals", filter=Q(proposals__status="pending"), distinct=True),
+    )
+
+
 def _render_row(request, milestone: Milestone, status: int = 200) -> HttpResponse:
     today = timezone.localdate()
+    milestone = (
+        with_counts(Milestone.objects.filter(pk=milestone.pk))
+        .for_page()
+        .select_related("plan", "plan__deal")
+        .get()
+    )
     milestone.overdue_days = milestone.days_overdue(today)
     siblings = list(
         Milestone.objects.filter(plan_id=milestone.plan_id, phase=milestone.phase)
@@ -615,3 +636,138 @@ def template_delete(request, template_id):
     template.delete()
     messages.success(request, f"Template “{template.name}” deleted.")
     return redirect("plans:template-list", org_slug=request.organization.slug)
+
+
+# Discussion, files and date proposals ---------------------------------------------------
+
+
+def render_thread(request, context: dict, *, status: int = 200, back_url: str, base: str):
+    """The thread fragment for htmx; for a plain request the same inside a full page."""
+    if request.htmx:
+        return render(request, "plans/milestone_thread.html", context, status=status)
+    context = {**context, "back_url": back_url, "base_template": base}
+    return render(request, "plans/milestone_thread_page.html", context, status=status)
+
+
+def _seller_thread(request, milestone, *, form=None, error="", status=200):
+    from .room import thread_context
+
+    context = {**thread_context(milestone, form=form, error=error), "side": "seller"}
+    context["deal"] = milestone.plan.deal
+    return render_thread(
+        request,
+        context,
+        status=status,
+        back_url=milestone.plan.get_absolute_url(),
+        base="base.html",
+    )
+
+
+@org_view
+def milestone_thread(request, milestone_id):
+    return _seller_thread(request, _milestone(request, milestone_id))
+
+
+@require_POST
+@org_view
+def milestone_comment(request, milestone_id):
+    from .forms import CommentForm
+
+    milestone = _milestone(request, milestone_id)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _seller_thread(request, milestone, form=form, status=422)
+    services.add_comment(milestone, actor=_actor(request), body=form.cleaned_data["body"])
+    return _seller_thread(request, milestone)
+
+
+@require_POST
+@org_view
+def milestone_attach(request, milestone_id):
+    from .attachments import AttachmentRejected
+
+    milestone = _milestone(request, milestone_id)
+    upload = request.FILES.get("file")
+    if upload is None:
+        return _seller_thread(request, milestone, error="Choose a file to attach.", status=422)
+    try:
+        services.add_attachment(milestone, actor=_actor(request), upload=upload)
+    except AttachmentRejected as exc:
+        return _seller_thread(request, milestone, error=str(exc), status=422)
+    return _seller_thread(request, milestone)
+
+
+@org_view
+def attachment_download(request, attachment_id):
+    from .models import Attachment
+    from .room import serve_attachment
+
+    attachment = get_object_or_404(
+        Attachment.objects.for_org(request.organization), public_id=attachment_id
+    )
+    return serve_attachment(attachment)
+
+
+@require_POST
+@org_view
+def proposal_decide(request, proposal_id):
+    from .models import DateProposal
+
+    proposal = get_object_or_404(
+        DateProposal.objects.for_org(request.organization).select_related(
+            "milestone", "milestone__plan", "milestone__plan__deal"
+        ),
+        public_id=proposal_id,
+    )
+    decision = request.POST.get("decision")
+    if decision not in {"accept", "decline"}:
+        return HttpResponse("Decide accept or decline.", status=422, content_type="text/plain")
+    plan = proposal.milestone.plan
+    if refused := _refuse_if_archived(plan):
+        return refused
+    services.decide_proposal(proposal, actor=_actor(request), accept=decision == "accept")
+    messages.success(
+        request,
+        f"Date {decision}{'ed' if decision == 'accept' else 'd'} for “{proposal.milestone.title}”.",
+    )
+    return redirect(plan.get_absolute_url())
+
+
+@require_POST
+@org_view
+def stakeholder_invite(request, stakeholder_id):
+    """Email a buyer their personal room link (a new link each time); show it to copy."""
+    stakeholder = _stakeholder(request, stakeholder_id)
+    plan = get_object_or_404(Plan, deal=stakeholder.deal)
+    try:
+        _, url = stakeholder_services.invite_buyer(stakeholder, actor=_actor(request))
+    except stakeholder_services.InviteRefused as exc:
+        if request.htmx:
+            return _render_region(request, plan, "stakeholder-panel", invite_error=str(exc))
+        messages.error(request, str(exc))
+        return redirect(plan.get_absolute_url())
+    # Inviting a buyer shares a draft plan with them.
+    services.share_plan(plan, actor=_actor(request))
+    if request.htmx:
+        return _render_region(
+            request, plan, "stakeholder-panel", new_link={"stakeholder": stakeholder, "url": url}
+        )
+    messages.success(request, f"Invitation sent to {stakeholder.email}. Their link: {url}")
+    return redirect(plan.get_absolute_url())
+
+
+@require_POST
+@org_view
+def room_link_revoke(request, link_id):
+    from stakeholders.models import RoomLink
+
+    link = get_object_or_404(
+        RoomLink.objects.for_org(request.organization).select_related("stakeholder"),
+        public_id=link_id,
+    )
+    stakeholder_services.revoke_room_link(link)
+    plan = get_object_or_404(Plan, deal_id=link.stakeholder.deal_id)
+    if request.htmx:
+        return _render_region(request, plan, "stakeholder-panel")
+    messages.success(request, f"Link of {link.stakeholder.name} revoked.")
+    return redirect(plan.get_absolute_url())

@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from deals.models import Deal, Organization, TenantQuerySet
 
@@ -69,6 +70,12 @@ class Stakeholder(models.Model):
         related_name="stakeholder_roles",
     )
     is_required_signer = models.BooleanField("required signer", default=False)
+    # Buyer engagement with the deal room.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    first_visit_at = models.DateTimeField(null=True, blank=True)
+    last_visit_at = models.DateTimeField(null=True, blank=True)
+    visit_count = models.PositiveIntegerField(default=0)
+    added_by_buyer = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,3 +95,56 @@ class Stakeholder(models.Model):
     @property
     def is_buyer(self) -> bool:
         return self.side == Side.BUYER
+
+
+class RoomLinkQuerySet(TenantQuerySet):
+    def usable(self, now=None):
+        now = now or timezone.now()
+        return self.filter(revoked_at=None, expires_at__gt=now)
+
+
+class RoomLink(models.Model):
+    """A buyer's personal link to one deal room. Only the token's SHA-256 is stored."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    stakeholder = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    first_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RoomLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Room link of {self.stakeholder}"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class RoomVisit(models.Model):
+    """One buyer session in a deal room (engagement: visits, last seen)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    stakeholder = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="visits")
+    link = models.ForeignKey(RoomLink, on_delete=models.SET_NULL, null=True, related_name="visits")
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.stakeholder} at {self.started_at:%Y-%m-%d %H:%M}"

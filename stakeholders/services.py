@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from deals.models import Deal
+from deals.emails import send_email
+from deals.models import Deal, hash_token
 
+from . import access
 from .actors import Actor
-from .models import DEFAULT_SIGNER_ROLES, Stakeholder, side_of_role
-from .signals import stakeholder_changed
+from .models import DEFAULT_SIGNER_ROLES, RoomLink, Side, Stakeholder, side_of_role
+from .signals import buyer_invited, stakeholder_changed
 
 
 def _announce(stakeholder: Stakeholder, actor: Actor, action: str) -> None:
@@ -46,3 +53,115 @@ def remove_stakeholder(stakeholder: Stakeholder, *, actor: Actor) -> None:
     """Delete a stakeholder; the milestones they owned lose that owner (and show the gap)."""
     _announce(stakeholder, actor, "removed")
     stakeholder.delete()
+
+
+class InviteRefused(Exception):  # noqa: N818 - reads as the outcome
+    """The invitation is not allowed; the message says why."""
+
+
+@transaction.atomic
+def issue_room_link(stakeholder: Stakeholder, *, created_by=None) -> tuple[RoomLink, str]:
+    """A new personal link to the stakeholder's deal room. Returns the link and its clear
+    token (shown once; only the hash is stored). Older links keep working until revoked."""
+    token = access.new_token()
+    link = RoomLink.objects.create(
+        organization_id=stakeholder.organization_id,
+        stakeholder=stakeholder,
+        token_hash=hash_token(token),
+        created_by=created_by,
+        expires_at=timezone.now() + timedelta(days=stakeholder.deal.organization.room_link_days),
+    )
+    return link, token
+
+
+@transaction.atomic
+def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, str]:
+    """Email a buyer stakeholder a new personal link to the deal room (after commit).
+
+    Re-inviting creates a new link. Records invited_at; sends `buyer_invited`. Returns the
+    link and its URL (for "copy link"). Refused for sellers and for stakeholders without
+    an email address.
+    """
+    if stakeholder.side != Side.BUYER:
+        raise InviteRefused("Only buyer-side stakeholders get a deal room link.")
+    if not stakeholder.email:
+        raise InviteRefused(f"Add an email address for {stakeholder.name} first.")
+    link, token = issue_room_link(stakeholder, created_by=actor.user)
+    url = access.room_url(token)
+    Stakeholder.objects.filter(pk=stakeholder.pk).update(invited_at=timezone.now())
+    deal = stakeholder.deal
+    organization = deal.organization
+    context = {
+        "stakeholder": stakeholder,
+        "deal": deal,
+        "organization": organization,
+        "inviter": actor.name,
+        "seller": deal.owner.display_name,
+        "url": url,
+        "expires_at": link.expires_at,
+        "accent": organization.accent_color,
+    }
+    reply_to = [deal.owner.email] if deal.owner.email else None
+    transaction.on_commit(
+        partial(send_email, "room-invitation", context, to=[stakeholder.email], reply_to=reply_to)
+    )
+    buyer_invited.send(sender=Stakeholder, stakeholder=stakeholder, link=link, invited_by=actor)
+    return link, url
+
+
+@transaction.atomic
+def revoke_room_link(link: RoomLink) -> None:
+    """Revoke a link; sessions started from it end at their next request (idempotent)."""
+    RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
+
+
+def buyer_domains(deal: Deal) -> set[str]:
+    """The buyer's email domains: those of the buyer stakeholders the seller added."""
+    emails = Stakeholder.objects.filter(deal=deal, side=Side.BUYER, added_by_buyer=False)
+    return {e.rsplit("@", 1)[1].lower() for e in emails.values_list("email", flat=True) if "@" in e}
+
+
+@transaction.atomic
+def invite_colleague(
+    champion: Stakeholder, *, name: str, email: str, title: str, role: str
+) -> Stakeholder:
+    """The champion adds a colleague of their own domain(s) as a buyer stakeholder and
+    invites them. Outside those domains the seller must do it. Notifies the deal owner."""
+    from .models import BuyerRole
+
+    if champion.role != BuyerRole.CHAMPION:
+        raise InviteRefused("Only the champion can invite colleagues.")
+    if role not in BuyerRole.values:
+        raise InviteRefused("Choose a buyer-side role.")
+    deal = champion.deal
+    domain = email.rsplit("@", 1)[-1].lower()
+    allowed = buyer_domains(deal)
+    if domain not in allowed:
+        seller = deal.owner.display_name
+        raise InviteRefused(
+            f"You can invite colleagues at {', '.join(sorted(allowed)) or 'your company'}; "
+            f"ask {seller} to invite someone at {domain}."
+        )
+    if Stakeholder.objects.filter(deal=deal, email__iexact=email).exists():
+        raise InviteRefused(f"{email} is already part of this deal room.")
+    actor = Actor.buyer(champion)
+    colleague = add_stakeholder(
+        deal,
+        actor=actor,
+        name=name,
+        email=email.lower(),
+        title=title,
+        role=role,
+        added_by_buyer=True,
+    )
+    invite_buyer(colleague, actor=actor)
+    context = {
+        "deal": deal,
+        "champion": champion,
+        "colleague": colleague,
+        "organization": deal.organization,
+        "accent": deal.organization.accent_color,
+        "plan_url": settings.SITE_URL + deal.get_absolute_url(),
+    }
+    transaction.on_commit(partial(send_email, "colleague-invited", context, to=[deal.owner.email]))
+    return colleague

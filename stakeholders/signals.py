@@ -6,3 +6,9 @@ from django.dispatch import Signal
 
 # kwargs: stakeholder, actor, action ("added" | "edited" | "removed")
 stakeholder_changed = Signal()
+
+# kwargs: stakeholder, link, invited_by (an Actor)
+buyer_invited = Signal()
+
+# kwargs: stakeholder, link, visit
+room_opened = Signal()

@@ -218,6 +218,7 @@ class Command(BaseCommand):
         for slug, deals in (("acme", ACME_DEALS), ("globex", GLOBEX_DEALS)):
             for spec in deals:
                 created += seed_deal(organizations[slug], *spec)
+        room_url = ensure_demo_room_link(organizations["acme"])
         if quiet:
             return
         self.stdout.write(
@@ -227,6 +228,12 @@ class Command(BaseCommand):
         for spec in WORKSPACES:
             for email, _, role in spec["members"]:
                 self.stdout.write(f"  {email:<28} {DEMO_PASSWORD}   ({spec['name']}, {role})")
+        if room_url:
+            local = room_url.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}", 1)
+            self.stdout.write(
+                "Buyer deal room of Initech's champion (champion@initech.example.com):"
+            )
+            self.stdout.write(f"  {local}")
 
 
 def seed_deal(
@@ -338,3 +345,38 @@ def seed_deal(
     if story == "lost":
         plan_services.archive_plan(plan, actor=seller, archived=True)
     return 1
+
+
+def ensure_demo_room_link(organization) -> str | None:
+    """A working room link for Initech's champion. Its token is derived from SECRET_KEY so
+    every run prints the same link while the database keeps only its hash (idempotent)."""
+    import hashlib
+    import hmac
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from deals.models import hash_token
+    from stakeholders import access
+    from stakeholders.models import RoomLink, Stakeholder
+
+    champion = Stakeholder.objects.filter(
+        organization=organization, email="champion@initech.example.com"
+    ).first()
+    if champion is None:
+        return None
+    token = hmac.new(settings.SECRET_KEY.encode(), b"tandem-demo-room-link", hashlib.sha256)
+    token = token.hexdigest()[:43]
+    link = RoomLink.objects.filter(token_hash=hash_token(token)).first()
+    if link is None or not link.is_usable():
+        RoomLink.objects.filter(token_hash=hash_token(token)).delete()
+        RoomLink.objects.create(
+            organization=organization,
+            stakeholder=champion,
+            token_hash=hash_token(token),
+            expires_at=timezone.now() + timedelta(days=365),
+        )
+        Stakeholder.objects.filter(pk=champion.pk, invited_at=None).update(
+            invited_at=timezone.now()
+        )
+    return access.room_url(token)

@@ -1,0 +1,323 @@
+"""The buyer's deal room: the same plan, seen and worked on from the buyer's side.
+
+Buyers see shared steps only (never internal steps or the seller's internal notes), change
+the status of buyer-side steps, add their own steps, propose dates, comment, attach files,
+manage buyer-side stakeholders and (the champion) invite colleagues of their domain.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
+
+from stakeholders import services as stakeholder_services
+from stakeholders.access import buyer_view
+from stakeholders.actors import Actor
+from stakeholders.models import BuyerRole, Side, Stakeholder
+
+from . import services
+from .attachments import AttachmentRejected
+from .forms import BuyerMilestoneForm, BuyerStakeholderForm, CommentForm, ProposalForm
+from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
+from .timeline import timeline_data
+
+PAGE = "plans/room.html"
+REGIONS = {"room-header", "room-milestones", "room-people", "activity-feed", "timeline"}
+
+
+def _plan(request) -> Plan:
+    plan = get_object_or_404(
+        Plan.objects.filter(deal=request.deal, organization=request.organization)
+    )
+    plan.deal = request.deal
+    return plan
+
+
+def _milestone(request, milestone_id) -> Milestone:
+    """A shared step of this room's plan, or 404 (internal steps do not exist for buyers)."""
+    milestone = get_object_or_404(
+        Milestone.objects.filter(
+            plan__deal=request.deal, visibility=Visibility.SHARED
+        ).select_related("plan", "buyer_owner", "seller_owner"),
+        public_id=milestone_id,
+    )
+    milestone.plan.deal = request.deal
+    return milestone
+
+
+def _annotated(queryset):
+    return queryset.annotate(
+        comment_count=Count("comments", distinct=True),
+        attachment_count=Count("attachments", distinct=True),
+    )
+
+
+def room_context(request, plan: Plan) -> dict:
+    today = timezone.localdate()
+    milestones = list(
+        _annotated(Milestone.objects.filter(plan=plan, visibility=Visibility.SHARED)).for_page()
+    )
+    for milestone in milestones:
+        milestone.overdue_days = milestone.days_overdue(today)
+        milestone.buyer_can_update = services.buyer_can_update(milestone, request.buyer)
+    stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id))
+    activities = list(
+        Activity.objects.filter(plan=plan, visibility=Visibility.SHARED).order_by(
+            "-created_at", "-id"
+        )[:30]
+    )
+    return {
+        "plan": plan,
+        "deal": plan.deal,
+        "buyer": request.buyer,
+        "room_organization": request.organization,
+        "milestones": milestones,
+        "phases": [
+            (Phase.CLOSE, Phase.CLOSE.label, [m for m in milestones if m.phase == Phase.CLOSE]),
+            (Phase.POST, Phase.POST.label, [m for m in milestones if m.phase == Phase.POST]),
+        ],
+        "buyers": [s for s in stakeholders if s.side == Side.BUYER],
+        "sellers": [s for s in stakeholders if s.side == Side.SELLER],
+        "signers": [s for s in stakeholders if s.is_required_signer],
+        "activities": activities,
+        "timeline": timeline_data(plan, milestones),
+        "today": today,
+        "days_left": (plan.target_signature_date - today).days,
+        "add_form": BuyerMilestoneForm(plan=plan, prefix="add"),
+        "stakeholder_form": BuyerStakeholderForm(prefix="sh"),
+        "is_champion": request.buyer.role == BuyerRole.CHAMPION,
+        "buyer_domains": sorted(stakeholder_services.buyer_domains(plan.deal)),
+        "status_choices": [c for c in Milestone.Status.choices if c[0] in services.BUYER_STATUSES],
+        "events_url": f"/events/plans/{plan.public_id}/",
+    }
+
+
+def _region(request, plan: Plan, region: str, *, status: int = 200, **extra):
+    context = {**room_context(request, plan), **extra}
+    return render(request, f"{PAGE}#{region}", context, status=status)
+
+
+@buyer_view
+def room(request):
+    plan = _plan(request)
+    template = PAGE
+    if request.htmx and request.htmx.target in REGIONS:
+        template += f"#{request.htmx.target}"
+    return render(request, template, room_context(request, plan))
+
+
+def _row(request, milestone: Milestone, *, status: int = 200):
+    today = timezone.localdate()
+    milestone = _annotated(Milestone.objects.filter(pk=milestone.pk)).for_page().get()
+    milestone.plan.deal = request.deal
+    milestone.overdue_days = milestone.days_overdue(today)
+    milestone.buyer_can_update = services.buyer_can_update(milestone, request.buyer)
+    context = {
+        "milestone": milestone,
+        "plan": milestone.plan,
+        "deal": request.deal,
+        "buyer": request.buyer,
+        "today": today,
+        "status_choices": [c for c in Milestone.Status.choices if c[0] in services.BUYER_STATUSES],
+    }
+    response = render(request, f"{PAGE}#room-milestone-row", context, status=status)
+    return trigger_client_event(response, "plan-changed")
+
+
+@buyer_view
+def room_milestone_row(request, milestone_id):
+    return _row(request, _milestone(request, milestone_id))
+
+
+@require_POST
+@buyer_view
+def room_milestone_status(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    if not services.buyer_can_update(milestone, request.buyer):
+        return HttpResponse(
+            "This step is owned by the seller's team: only they can change it.",
+            status=403,
+            content_type="text/plain",
+        )
+    status = request.POST.get("status")
+    if status not in services.BUYER_STATUSES:
+        return HttpResponse("Choose done, in progress, blocked or not started.", status=422)
+    services.set_milestone_status(milestone, actor=Actor.buyer(request.buyer), status=status)
+    if not request.htmx:
+        return redirect("room", deal_id=request.deal.public_id)
+    return _row(request, milestone)
+
+
+@require_POST
+@buyer_view
+def room_milestone_add(request):
+    plan = _plan(request)
+    form = BuyerMilestoneForm(request.POST, plan=plan, prefix="add")
+    if not form.is_valid():
+        if request.htmx:
+            return _region(request, plan, "room-add-step", status=422, add_form=form)
+        return render(request, PAGE, {**room_context(request, plan), "add_form": form}, status=422)
+    services.add_milestone(
+        plan,
+        actor=Actor.buyer(request.buyer),
+        visibility=Visibility.SHARED,
+        **form.cleaned_data,
+    )
+    if not request.htmx:
+        return redirect("room", deal_id=request.deal.public_id)
+    return _region(request, plan, "room-milestones")
+
+
+@buyer_view
+def room_propose(request, milestone_id):
+    """GET: the proposal form in place of the row. POST: propose a new date with a reason."""
+    milestone = _milestone(request, milestone_id)
+    if request.method == "GET":
+        form = ProposalForm(initial={"proposed_date": milestone.due_date})
+        return render(
+            request,
+            f"{PAGE}#room-propose-row",
+            {"milestone": milestone, "form": form, "deal": request.deal},
+        )
+    form = ProposalForm(request.POST)
+    if not form.is_valid():
+        context = {"milestone": milestone, "form": form, "deal": request.deal}
+        return render(request, f"{PAGE}#room-propose-row", context, status=422)
+    services.propose_date(milestone, buyer=request.buyer, **form.cleaned_data)
+    if not request.htmx:
+        return redirect("room", deal_id=request.deal.public_id)
+    return _row(request, milestone)
+
+
+def thread_context(milestone: Milestone, *, form=None, error: str = "") -> dict:
+    return {
+        "milestone": milestone,
+        "comments": list(milestone.comments.all()),
+        "attachments": list(milestone.attachments.all()),
+        "proposals": list(milestone.proposals.filter(status="pending")),
+        "comment_form": form or CommentForm(),
+        "attachment_error": error,
+    }
+
+
+@buyer_view
+def room_thread(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    context = {**thread_context(milestone), "side": "buyer", "deal": request.deal}
+    return render(request, "plans/milestone_thread.html", context)
+
+
+@require_POST
+@buyer_view
+def room_comment(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    form = CommentForm(request.POST)
+    status = 200
+    if form.is_valid():
+        services.add_comment(
+            milestone, actor=Actor.buyer(request.buyer), body=form.cleaned_data["body"]
+        )
+        form = None
+    else:
+        status = 422
+    context = {**thread_context(milestone, form=form), "side": "buyer", "deal": request.deal}
+    return render(request, "plans/milestone_thread.html", context, status=status)
+
+
+@require_POST
+@buyer_view
+def room_attach(request, milestone_id):
+    milestone = _milestone(request, milestone_id)
+    error, status = "", 200
+    upload = request.FILES.get("file")
+    if upload is None:
+        error, status = "Choose a file to attach.", 422
+    else:
+        try:
+            services.add_attachment(milestone, actor=Actor.buyer(request.buyer), upload=upload)
+        except AttachmentRejected as exc:
+            error, status = str(exc), 422
+    context = {**thread_context(milestone, error=error), "side": "buyer", "deal": request.deal}
+    return render(request, "plans/milestone_thread.html", context, status=status)
+
+
+@buyer_view
+def room_attachment(request, attachment_id):
+    attachment = get_object_or_404(
+        Attachment.objects.filter(
+            milestone__plan__deal=request.deal, milestone__visibility=Visibility.SHARED
+        ),
+        public_id=attachment_id,
+    )
+    return serve_attachment(attachment)
+
+
+def serve_attachment(attachment: Attachment) -> FileResponse:
+    try:
+        handle = attachment.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@buyer_view
+def room_stakeholder_add(request):
+    """The champion invites a colleague of the buyer's own email domain(s)."""
+    plan = _plan(request)
+    form = BuyerStakeholderForm(request.POST, prefix="sh")
+    if form.is_valid():
+        try:
+            stakeholder_services.invite_colleague(request.buyer, **form.cleaned_data)
+        except stakeholder_services.InviteRefused as exc:
+            form.add_error("email", str(exc))
+    if form.errors:
+        if request.htmx:
+            return _region(request, plan, "room-people", status=422, stakeholder_form=form)
+        return render(
+            request, PAGE, {**room_context(request, plan), "stakeholder_form": form}, status=422
+        )
+    if not request.htmx:
+        return redirect("room", deal_id=request.deal.public_id)
+    return _region(request, plan, "room-people")
+
+
+@buyer_view
+def room_stakeholder_edit(request, stakeholder_id):
+    """Buyers edit buyer-side stakeholders (name, title, email, role)."""
+    stakeholder = get_object_or_404(
+        Stakeholder.objects.filter(deal=request.deal, side=Side.BUYER), public_id=stakeholder_id
+    )
+    plan = _plan(request)
+    if request.method == "GET":
+        form = BuyerStakeholderForm(instance=stakeholder, prefix=f"sh-{stakeholder.public_id}")
+        return render(
+            request,
+            f"{PAGE}#room-person-edit",
+            {"person": stakeholder, "form": form, "deal": request.deal},
+        )
+    form = BuyerStakeholderForm(
+        request.POST,
+        instance=Stakeholder.objects.get(pk=stakeholder.pk),
+        prefix=f"sh-{stakeholder.public_id}",
+    )
+    if not form.is_valid():
+        context = {"person": stakeholder, "form": form, "deal": request.deal}
+        return render(request, f"{PAGE}#room-person-edit", context, status=422)
+    stakeholder_services.update_stakeholder(
+        stakeholder, actor=Actor.buyer(request.buyer), **form.cleaned_data
+    )
+    if not request.htmx:
+        return redirect("room", deal_id=request.deal.public_id)
+    return _region(request, plan, "room-people")

@@ -1,0 +1,23 @@
+"""The buyer's deal room, mounted at /room/<deal_id>/ (names without a namespace)."""
+
+from django.urls import path
+
+from . import room
+
+urlpatterns = [
+    path("", room.room, name="room"),
+    path("steps/add/", room.room_milestone_add, name="room-milestone-add"),
+    path("steps/<uuid:milestone_id>/", room.room_milestone_row, name="room-milestone-row"),
+    path(
+        "steps/<uuid:milestone_id>/status/",
+        room.room_milestone_status,
+        name="room-milestone-status",
+    ),
+    path("steps/<uuid:milestone_id>/propose/", room.room_propose, name="room-propose"),
+    path("steps/<uuid:milestone_id>/thread/", room.room_thread, name="room-thread"),
+    path("steps/<uuid:milestone_id>/comment/", room.room_comment, name="room-comment"),
+    path("steps/<uuid:milestone_id>/attach/", room.room_attach, name="room-attach"),
+    path("files/<uuid:attachment_id>/", room.room_attachment, name="room-file"),
+    path("people/add/", room.room_stakeholder_add, name="room-person-add"),
+    path("people/<uuid:stakeholder_id>/edit/", room.room_stakeholder_edit, name="room-person-edit"),
+]

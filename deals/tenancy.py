@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404
 from .models import Membership
 
 SESSION_LAST_ORG = "tandem.last_org"
+# The session key of buyer room access (see stakeholders/access.py).
+SESSION_ROOMS = "tandem.rooms"
 
 
 def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False):
@@ -19,6 +21,14 @@ def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False)
     """
 
     def decorator(view):
+        @wraps(view)
+        def buyer_guard(request, *args, **kwargs):
+            # A buyer's session (no account) learns nothing of seller pages: 404, not a
+            # redirect to sign in.
+            if not request.user.is_authenticated and request.session.get(SESSION_ROOMS):
+                raise Http404("Not found.")
+            return wrapper(request, *args, **kwargs)
+
         @login_required
         @wraps(view)
         def wrapper(request, org_slug, *args, **kwargs):
@@ -37,7 +47,7 @@ def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False)
                 request.session[SESSION_LAST_ORG] = org_slug
             return view(request, *args, **kwargs)
 
-        return wrapper
+        return buyer_guard
 
     if view is not None:
         return decorator(view)

@@ -23,7 +23,7 @@ from collections import defaultdict
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import Http404, StreamingHttpResponse
 
 log = logging.getLogger(__name__)
@@ -202,9 +202,19 @@ def _authorize(request, plan_id) -> tuple[str, bool]:
     raise Http404
 
 
+def _authorize_and_release(request, plan_id) -> tuple[str, bool]:
+    try:
+        return _authorize(request, plan_id)
+    finally:
+        # A stream lives for minutes or hours and never touches the database again: it
+        # must not keep a database connection open (outside a test's transaction).
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 async def plan_events(request, plan_id):
     """GET /events/plans/<plan_id>/: the plan's live event stream."""
-    plan_key, seller = await sync_to_async(_authorize)(request, plan_id)
+    plan_key, seller = await sync_to_async(_authorize_and_release)(request, plan_id)
     if isinstance(request, ASGIRequest):
         subscriber = Subscriber(plan_key, seller=seller, loop=asyncio.get_running_loop())
         stream = _async_stream(subscriber)

@@ -419,16 +419,14 @@ def milestone_edit(request, milestone_id):
         )
     except services.ConflictError as conflict:
         current = conflict.current
-        fresh = MilestoneForm(request.POST, instance=current, plan=plan)
-        fresh.is_valid()
-        context.update(
-            form=fresh,
-            conflict=_conflict_rows(current, data),
-            milestone=current,
-        )
+        # Compare before binding a form: a bound ModelForm writes its data onto its instance.
+        rows = _conflict_rows(current, data)
+        post = request.POST.copy()
         # The form now carries the current version: saving again means "keep mine".
-        fresh.data = fresh.data.copy()
-        fresh.data["version"] = current.version
+        post["version"] = current.version
+        fresh = MilestoneForm(post, instance=Milestone.objects.get(pk=current.pk), plan=plan)
+        fresh.is_valid()
+        context.update(form=fresh, conflict=rows, milestone=current)
         return _edit_response(request, context, status=409)
     except services.ReasonRequired as exc:
         form.add_error("reason", str(exc))

@@ -21,10 +21,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import hash_token
+from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
 
-SESSION_ROOMS = "tandem.rooms"
 # A visit counts again after this much inactivity; "last seen" is written at most this often.
 VISIT_IDLE = timedelta(minutes=30)
 LAST_SEEN_EVERY = timedelta(minutes=1)
@@ -68,12 +68,13 @@ def find_link(token: str) -> RoomLink:
 def rate_limited(request, *, scope: str, limit: int, period: int = 60) -> bool:
     """Count one attempt of this client IP in `scope`; True when over `limit` per `period`."""
     ip = request.META.get("REMOTE_ADDR", "unknown")
-    key = f"ratelimit:{scope}:{ip}:{int(timezone.now().timestamp()) // period}"
-    cache.add(key, 0, timeout=period + 5)
+    # The window opens with the first attempt and lasts `period` seconds.
+    key = f"ratelimit:{scope}:{ip}"
+    cache.add(key, 0, timeout=period)
     try:
         count = cache.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period + 5)
+        cache.set(key, 1, timeout=period)
         count = 1
     return count > limit
 

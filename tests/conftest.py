@@ -9,7 +9,15 @@ from django.conf import settings
 
 from deals.models import Membership
 
-from .factories import PASSWORD, MembershipFactory, OrganizationFactory, UserFactory
+from .factories import (
+    PASSWORD,
+    MembershipFactory,
+    OrganizationFactory,
+    UserFactory,
+    add_buyer,
+    make_deal,
+    make_plan,
+)
 
 
 def pytest_configure(config):
@@ -104,3 +112,43 @@ needs_postgres = pytest.mark.skipif(
     reason="needs PostgreSQL (set DATABASE_URL)",
 )
 needs_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs Redis (set REDIS_URL)")
+
+
+@pytest.fixture
+def acme_deal(alice):
+    """An Acme deal of alice's with a Core plan and buyers: dana (champion) and an
+    economic buyer; the plan's steps get owners by role."""
+    deal = make_deal(alice.memberships.get().organization, alice)
+    add_buyer(deal)
+    add_buyer(deal, name="Eve Economic", email="eve@initech.test", role="economic_buyer")
+    make_plan(deal)
+    return deal
+
+
+@pytest.fixture
+def dana(acme_deal):
+    return acme_deal.stakeholders.get(email="dana@initech.test")
+
+
+@pytest.fixture
+def globex_deal(charlie):
+    deal = make_deal(charlie.memberships.get().organization, charlie, account_name="Initrode")
+    add_buyer(deal, name="Gus Globex Buyer", email="gus@initrode.test")
+    make_plan(deal)
+    return deal
+
+
+def open_room(client, stakeholder):
+    """Start a buyer session for `stakeholder` the way a buyer does: POST the link page."""
+    from stakeholders.services import issue_room_link
+
+    _, token = issue_room_link(stakeholder)
+    response = client.post(f"/r/{token}/")
+    assert response.status_code == 302, response.content[:500]
+    return token
+
+
+@pytest.fixture
+def dana_client(client, dana):
+    open_room(client, dana)
+    return client

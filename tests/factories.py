@@ -38,3 +38,46 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     organization = factory.SubFactory(OrganizationFactory)
     user = factory.SubFactory(UserFactory)
     role = Membership.Role.SELLER
+
+
+def make_deal(organization, owner, **fields):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deals.models import Deal
+
+    defaults = {
+        "account_name": "Initech",
+        "name": "Platform",
+        "amount": 50000,
+        "stage": "evaluation",
+        "target_close_date": timezone.localdate() + timedelta(days=45),
+    }
+    return Deal.objects.create(organization=organization, owner=owner, **{**defaults, **fields})
+
+
+def make_plan(deal, *, template="Core (8 steps)", target=None):
+    from plans import builtin_templates
+    from plans.models import PlanTemplate, TemplateStep
+    from plans.services import create_plan_from_template
+    from stakeholders.actors import Actor
+
+    if not PlanTemplate.objects.filter(organization=None).exists():
+        builtin_templates.install(PlanTemplate, TemplateStep)  # flushed by a transactional test
+
+    return create_plan_from_template(
+        deal,
+        template=PlanTemplate.objects.get(organization=None, name=template) if template else None,
+        target_date=target or deal.target_close_date,
+        actor=Actor.seller(deal.owner),
+    )
+
+
+def add_buyer(deal, *, name="Dana Buyer", email="dana@initech.test", role="champion", **fields):
+    from stakeholders.actors import Actor
+    from stakeholders.services import add_stakeholder
+
+    return add_stakeholder(
+        deal, actor=Actor.seller(deal.owner), name=name, email=email, role=role, **fields
+    )

@@ -196,6 +196,12 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, quiet=False, port="8000", **options):
+        from plans import builtin_templates
+        from plans.models import PlanTemplate, TemplateStep
+
+        # Normally installed by a migration; a flushed test database has lost them.
+        if not PlanTemplate.objects.filter(organization=None).exists():
+            builtin_templates.install(PlanTemplate, TemplateStep)
         created = 0
         organizations = {}
         for spec in WORKSPACES:

@@ -1,0 +1,103 @@
+"""Two browsers, one plan: the seller's page and the buyer's room see each other's edits."""
+
+import time
+
+import pytest
+from playwright.sync_api import expect
+
+from plans.models import Milestone
+from stakeholders.services import issue_room_link
+from tests.factories import PASSWORD, add_buyer, make_deal, make_plan
+
+from .conftest import sign_in
+
+
+@pytest.fixture
+def live_deal(transactional_db):
+    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+    acme = OrganizationFactory(name="Acme Software", slug="acme")
+    seller = MembershipFactory(
+        organization=acme, user=UserFactory(email="sam@acme.test", full_name="Sam Seller")
+    ).user
+    deal = make_deal(acme, seller)
+    add_buyer(deal, name="Dana Buyer", email="dana@initech.test", role="champion")
+    add_buyer(deal, name="Eve Economic", email="eve@initech.test", role="economic_buyer")
+    make_plan(deal)
+    return deal
+
+
+def open_seller_page(browser, live_server, deal):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    sign_in(page, "sam@acme.test", PASSWORD)
+    page.goto(deal.get_absolute_url())
+    return page
+
+
+def open_buyer_room(browser, live_server, stakeholder):
+    _, token = issue_room_link(stakeholder)
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.goto(f"/r/{token}/")
+    page.get_by_role("button", name="Open deal room").click()
+    expect(page.get_by_role("heading", name="Milestones")).to_be_visible()
+    return page
+
+
+def wait_for_stream(page):
+    # The SSE connection is open once htmx reports it; give it a moment after load.
+    page.wait_for_function("() => document.querySelector('[sse-connect]') !== null")
+    page.wait_for_timeout(300)
+
+
+def test_buyer_and_seller_see_each_others_edits_live(browser, live_server, live_deal):
+    dana = live_deal.stakeholders.get(email="dana@initech.test")
+    step = Milestone.objects.filter(plan__deal=live_deal, buyer_owner=dana).first()
+    seller = open_seller_page(browser, live_server, live_deal)
+    buyer = open_buyer_room(browser, live_server, dana)
+    wait_for_stream(seller)
+    wait_for_stream(buyer)
+
+    # The buyer checks off a step: the seller's open page shows it within 1 s.
+    started = time.monotonic()
+    buyer.get_by_label(f"Status of {step.title}").select_option("done")
+    expect(seller.get_by_label(f"Status of {step.title}")).to_have_value("done", timeout=1000)
+    buyer_to_seller = time.monotonic() - started
+
+    # The seller renames a step: the buyer sees the new title within 1 s.
+    seller.get_by_role("button", name=f"Edit {step.title}").click()
+    form = seller.get_by_role("form", name=f"Edit {step.title}")
+    form.get_by_label("Title").fill("Business case signed off")
+    started = time.monotonic()
+    form.get_by_role("button", name="Save").click()
+    expect(buyer.get_by_text("Business case signed off")).to_be_visible(timeout=1000)
+    seller_to_buyer = time.monotonic() - started
+
+    assert buyer_to_seller < 1 and seller_to_buyer < 1
+
+
+def test_second_editor_sees_conflict_instead_of_overwriting(browser, live_server, live_deal):
+    step = Milestone.objects.filter(plan__deal=live_deal).first()
+    first = open_seller_page(browser, live_server, live_deal)
+    second = open_seller_page(browser, live_server, live_deal)
+    forms = []
+    for page in (first, second):
+        page.get_by_role("button", name=f"Edit {step.title}").click()
+        forms.append(page.get_by_role("form", name=f"Edit {step.title}"))
+        expect(forms[-1].get_by_label("Title")).to_be_visible()
+
+    forms[0].get_by_label("Title").fill("Title from first")
+    forms[0].get_by_role("button", name="Save").click()
+    expect(first.get_by_role("button", name="Edit Title from first")).to_be_visible()
+    forms[1].get_by_label("Title").fill("Title from second")
+    forms[1].get_by_role("button", name="Save").click()
+
+    alert = second.get_by_role("alert")
+    expect(alert).to_contain_text("Someone else changed this step")
+    expect(alert).to_contain_text("Title from first")
+    expect(alert).to_contain_text("Title from second")
+    step.refresh_from_db()
+    assert step.title == "Title from first"

@@ -1,0 +1,224 @@
+"""Benchmark: open SSE streams per events process, and event-to-stream latency.
+
+Starts the ASGI events process (uvicorn, one worker) against PostgreSQL and Redis, opens N
+idle streams as a signed-in seller, reports the server's resident memory, then publishes
+events and measures the time until every stream has received each one (p50/p95).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_bench \\
+    REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/sse_streams.py --streams 1000 3000
+
+Traffic goes only to 127.0.0.1. Not a test: run it by hand and copy the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+    import django
+
+    django.setup()
+
+
+def prepare() -> tuple[str, str]:
+    """Migrate, create a workspace with one plan and a signed-in seller session."""
+    from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from deals.models import Membership, Organization, User
+    from tests.factories import add_buyer, make_deal, make_plan
+
+    organization, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
+    user = User.objects.filter(email="bench@bench.test").first() or User.objects.create_user(
+        email="bench@bench.test", password="bench-password-123", full_name="Bench Seller"
+    )
+    Membership.objects.get_or_create(
+        organization=organization, user=user, defaults={"role": "admin"}
+    )
+    deal = organization.deals.first()
+    if deal is None:
+        deal = make_deal(organization, user)
+        add_buyer(deal, email="buyer@bench.test")
+        make_plan(deal)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return str(deal.plan.public_id), session.session_key
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Stream:
+    def __init__(self):
+        self.received: dict[str, float] = {}
+        self.ready = asyncio.Event()
+
+
+async def open_stream(port, plan_id, session_key, stream: Stream):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**16)
+    writer.write(
+        (
+            f"GET /events/plans/{plan_id}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Cookie: sessionid={session_key}\r\nAccept: text/event-stream\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    status = await reader.readline()
+    if b"200" not in status:
+        raise RuntimeError(f"stream refused: {status!r}")
+    while True:
+        line = await reader.readline()
+        if not line:
+            return
+        if line.startswith(b": connected"):
+            stream.ready.set()
+        elif line.startswith(b"data: bench-"):
+            stream.received[line[6:].strip().decode()] = time.perf_counter()
+
+
+async def run(port, plan_id, session_key, counts, events, server_pid):
+    import redis
+
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    streams: list[Stream] = []
+    tasks = []
+    results = []
+    for target in counts:
+        while len(streams) < target:
+            batch = min(200, target - len(streams))
+            new = [Stream() for _ in range(batch)]
+            streams.extend(new)
+            tasks.extend(
+                asyncio.create_task(open_stream(port, plan_id, session_key, s)) for s in new
+            )
+            await asyncio.wait_for(asyncio.gather(*(s.ready.wait() for s in new)), timeout=120)
+        await asyncio.sleep(2)
+        failed = [t for t in tasks if t.done() and t.exception()]
+        rss = rss_mb(server_pid)
+        print(f"  server threads: {threads(server_pid)}")
+        latencies = []
+        for i in range(events):
+            name = f"bench-{target}-{i}"
+            sent = time.perf_counter()
+            client.publish(f"tandem:plan:{plan_id}", '{"events": ["%s"], "internal": false}' % name)
+            deadline = time.perf_counter() + 10
+            while time.perf_counter() < deadline and any(name not in s.received for s in streams):
+                await asyncio.sleep(0.005)
+            arrivals = [s.received[name] - sent for s in streams if name in s.received]
+            latencies.extend(arrivals)
+            missing = len(streams) - len(arrivals)
+            if missing:
+                print(f"  event {name}: {missing} streams missed it")
+            await asyncio.sleep(0.2)
+        latencies.sort()
+        p50 = statistics.median(latencies) * 1000
+        p95 = latencies[int(len(latencies) * 0.95) - 1] * 1000
+        results.append((target, rss, p50, p95, len(failed)))
+        print(
+            f"{target:>5} open streams: server RSS {rss:.0f} MB; publish→stream latency over "
+            f"{events} events: p50 {p50:.1f} ms, p95 {p95:.1f} ms; errors {len(failed)}"
+        )
+    for task in tasks:
+        task.cancel()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--streams", type=int, nargs="+", default=[1000, 3000])
+    parser.add_argument("--events", type=int, default=10)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
+        "REDIS_URL"
+    ):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL.")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    setup_django()
+    plan_id, session_key = prepare()
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "config.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "3",
+            "--log-level",
+            "warning",
+            "--backlog",
+            "4096",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        print(f"uvicorn (1 worker) idle RSS: {rss_mb(server.pid):.0f} MB")
+        asyncio.run(run(port, plan_id, session_key, sorted(args.streams), args.events, server.pid))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import resource
 import socket
@@ -37,7 +38,7 @@ def setup_django():
 
 def prepare() -> tuple[str, str]:
     """Migrate, create a workspace with one plan and a signed-in seller session."""
-    from django.contrib.auth import SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
@@ -47,7 +48,8 @@ def prepare() -> tuple[str, str]:
 
     organization, _ = Organization.objects.get_or_create(slug="bench", defaults={"name": "Bench"})
     user = User.objects.filter(email="bench@bench.test").first() or User.objects.create_user(
-        email="bench@bench.test", password="bench-password-123", full_name="Bench Seller"
+        email="bench@bench.test",
+        password="bench-password-123",  # noqa: S106, full_name="Bench Seller"
     )
     Membership.objects.get_or_create(
         organization=organization, user=user, defaults={"role": "admin"}
@@ -117,7 +119,6 @@ async def open_stream(port, plan_id, session_key, stream: Stream):
 
 async def run(port, plan_id, session_key, counts, events, server_pid):
     import redis
-
     from django.conf import settings
 
     client = redis.Redis.from_url(settings.REDIS_URL)
@@ -141,7 +142,9 @@ async def run(port, plan_id, session_key, counts, events, server_pid):
         for i in range(events):
             name = f"bench-{target}-{i}"
             sent = time.perf_counter()
-            client.publish(f"tandem:plan:{plan_id}", '{"events": ["%s"], "internal": false}' % name)
+            client.publish(
+                f"tandem:plan:{plan_id}", json.dumps({"events": [name], "internal": False})
+            )
             deadline = time.perf_counter() + 10
             while time.perf_counter() < deadline and any(name not in s.received for s in streams):
                 await asyncio.sleep(0.005)

@@ -338,6 +338,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "INFO"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
         # Request logs carry URL paths: magic-link tokens are redacted before any handler.
         "django.request": {"filters": ["redact_tokens"]},
         "django.server": {
@@ -352,3 +354,7 @@ LOGGING = {
 ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Behind the proxy of docker-compose.yml the client address is in X-Forwarded-For (recorded
+# with signatures). Only turn this on behind a proxy that sets it.
+USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)

@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from deals import views as deal_views
-from plans import live
+from plans import live, signing_views
 from stakeholders import views as stakeholder_views
 
 from .health import healthz
@@ -20,6 +20,7 @@ urlpatterns = [
     path("r/<str:token>/request/", stakeholder_views.link_request_new, name="room-link-request"),
     path("room/<uuid:deal_id>/", include("plans.room_urls")),
     path("events/plans/<uuid:plan_id>/", live.plan_events, name="plan-events"),
+    path("verify/", signing_views.verify, name="verify-pdf"),
     path("brand/<uuid:org_id>/theme.css", deal_views.brand_theme, name="room-theme"),
     path("brand/<uuid:org_id>/logo", deal_views.brand_logo, name="room-logo"),
     path("admin/", admin.site.urls),

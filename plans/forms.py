@@ -279,3 +279,58 @@ class ProposalForm(forms.Form):
     reason = forms.CharField(
         label="Reason", max_length=300, error_messages={"required": "Say why the date should move."}
     )
+
+
+class SignForm(forms.Form):
+    content_hash = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    typed_name = forms.CharField(
+        label="Type your full name",
+        max_length=150,
+        error_messages={"required": "Type your full name to sign."},
+    )
+    consent = forms.BooleanField(
+        label="I agree to sign this plan electronically",
+        error_messages={"required": "Tick the box to agree to sign this plan electronically."},
+    )
+    password = forms.CharField(
+        label="Your password (your sign-in is older than 10 minutes)",
+        widget=forms.PasswordInput,
+        required=False,
+    )
+
+    def __init__(self, *args, require_password: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        if require_password:
+            self.fields["password"].required = True
+            self.fields["password"].error_messages["required"] = "Enter your password to sign."
+        else:
+            del self.fields["password"]
+
+
+class DeclineForm(forms.Form):
+    reason = forms.CharField(
+        label="Why do you decline?", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class SigningCodeForm(forms.Form):
+    code = forms.RegexField(
+        label="6-digit code",
+        regex=r"^\s*\d{6}\s*$",
+        max_length=10,
+        error_messages={"invalid": "Enter the 6 digits from the email."},
+    )
+
+
+class VerifyForm(forms.Form):
+    file = forms.FileField(label="A Tandem PDF")
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 30 * 1024 * 1024:
+            raise forms.ValidationError("That file is too large to be a Tandem PDF.")
+        head = upload.read(5)
+        upload.seek(0)
+        if head != b"%PDF-":
+            raise forms.ValidationError("That is not a PDF.")
+        return upload

@@ -56,6 +56,10 @@ class Plan(models.Model):
     review_weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=0)
     version = models.PositiveIntegerField(default=1)
     template_name = models.CharField(max_length=120, blank=True)
+    # The signed content: set when every required signer has signed one version.
+    signed_version = models.PositiveIntegerField(null=True, blank=True)
+    signed_content_hash = models.CharField(max_length=64, blank=True)
+    signed_at = models.DateTimeField(null=True, blank=True)
     shared_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -233,6 +237,11 @@ class Activity(models.Model):
         PLAN_SHARED = "plan_shared", "shared the plan"
         PLAN_RESCHEDULED = "plan_rescheduled", "rescheduled the plan"
         PLAN_ARCHIVED = "plan_archived", "archived the plan"
+        SIGNATURES_REQUESTED = "signatures_requested", "sent the plan for signature"
+        SIGNED = "signed", "signed the plan"
+        DECLINED = "declined", "declined to sign"
+        PLAN_SIGNED = "plan_signed", "the plan is signed"
+        PLAN_AMENDED = "plan_amended", "the plan was amended since signature"
         PLAN_RESTORED = "plan_restored", "restored the plan"
         MILESTONE_CREATED = "milestone_created", "added a step"
         MILESTONE_EDITED = "milestone_edited", "edited a step"
@@ -409,3 +418,136 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class SignatureEvent(models.Model):
+    """The append-only, hash-chained log of a plan's signature ritual.
+
+    Each event stores the hash of the previous event of the same plan; its own hash covers
+    its fields and that link, so a removed or altered event breaks the chain. Rows are never
+    updated or deleted by the application.
+    """
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", "Asked to sign"
+        SIGNED = "signed", "Signed"
+        DECLINED = "declined", "Declined"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="signature_events")
+    sequence = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    signer = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    signer_name = models.CharField(max_length=150)  # the stakeholder's name at the time
+    typed_name = models.CharField(max_length=150, blank=True)
+    signer_email = models.EmailField(blank=True)
+    signer_role = models.CharField(max_length=40, blank=True)
+    signer_side = models.CharField(max_length=8, choices=Side.choices)
+    plan_version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    auth_method = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField()
+    prev_hash = models.CharField(max_length=64)
+    event_hash = models.CharField(max_length=64, unique=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "sequence"], name="signature_event_sequence")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} {self.kind} v{self.plan_version}"
+
+
+class SigningCode(models.Model):
+    """A 6-digit code emailed to a buyer whose room session is not fresh enough to sign."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    stakeholder = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="+")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    burned_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Signing code of {self.stakeholder_id}"
+
+
+class SealCertificate(models.Model):
+    """A workspace's seal key and certificate. The private key is stored encrypted with a
+    key derived from SECRET_KEY (see plans/seal.py); it is never served."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="seal_certificate"
+    )
+    certificate_pem = models.TextField()
+    encrypted_key_pem = models.TextField()
+    source = models.CharField(max_length=12, default="generated")  # generated | installed
+    fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Seal of {self.organization_id}"
+
+
+def document_path(instance: PlanDocument, filename: str) -> str:
+    return f"documents/{instance.organization_id}/{uuid.uuid4().hex}.pdf"
+
+
+class PlanDocument(models.Model):
+    """The PDF of one version of a plan: rendered, and sealed when that version is signed.
+    Stored, so the same file is downloaded again and its hash matches."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Being prepared"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="documents")
+    plan_version = models.PositiveIntegerField()
+    content_hash = models.CharField(max_length=64)
+    # The canonical content rendered, captured when the document was asked for.
+    content = models.JSONField(default=dict)
+    sealed = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to=document_path, blank=True, max_length=255)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "content_hash", "sealed"], name="one_document_per_content"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.status})"
+
+    @property
+    def reference(self) -> str:
+        return f"TDM-{str(self.plan.public_id)[:8].upper()}-V{self.plan_version}"

@@ -70,7 +70,12 @@ def room_context(request, plan: Plan) -> dict:
             "-created_at", "-id"
         )[:30]
     )
+    from .signatures import signature_block
+
+    block = signature_block(plan)
     return {
+        "signature_statuses": block,
+        "my_signature": next((s for s in block if s.stakeholder.pk == request.buyer.pk), None),
         "plan": plan,
         "deal": plan.deal,
         "buyer": request.buyer,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import room
+from . import room, signing_views
 
 urlpatterns = [
     path("", room.room, name="room"),
@@ -18,6 +18,11 @@ urlpatterns = [
     path("steps/<uuid:milestone_id>/comment/", room.room_comment, name="room-comment"),
     path("steps/<uuid:milestone_id>/attach/", room.room_attach, name="room-attach"),
     path("files/<uuid:attachment_id>/", room.room_attachment, name="room-file"),
+    path("sign/", signing_views.room_sign, name="room-sign"),
+    path("sign/code/", signing_views.room_sign_code, name="room-sign-code"),
+    path("sign/verify/", signing_views.room_sign_verify, name="room-sign-verify"),
+    path("sign/decline/", signing_views.room_decline, name="room-decline"),
+    path("pdf/", signing_views.room_pdf, name="room-pdf"),
     path("people/add/", room.room_stakeholder_add, name="room-person-add"),
     path("people/<uuid:stakeholder_id>/edit/", room.room_stakeholder_edit, name="room-person-edit"),
 ]

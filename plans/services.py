@@ -73,9 +73,14 @@ def record_activity(
 
 
 def bump_version(plan: Plan) -> None:
-    """Count a content change of the plan (signatures and live updates use the counter)."""
+    """Count a content change of the plan (signatures and live updates use the counter).
+    A signed plan whose signed content changed becomes "amended since signature"."""
     Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
     plan.version += 1
+    from .signatures import mark_amended_if_changed
+
+    if mark_amended_if_changed(plan):
+        plan.status = Plan.Status.AMENDED
 
 
 def _owner_for_role(stakeholders: list[Stakeholder], role: str) -> Stakeholder | None:

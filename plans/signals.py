@@ -10,3 +10,9 @@ plan_event = Signal()
 
 # kwargs: comment, people (Stakeholders @mentioned), actor
 mentioned = Signal()
+
+# kwargs: plan — every required signer signed the current content
+plan_signed = Signal()
+
+# kwargs: plan — the signed content changed
+plan_amended = Signal()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import signing_views, views
 
 app_name = "plans"
 
@@ -18,6 +18,15 @@ urlpatterns = [
         name="plan-save-template",
     ),
     path("deals/<uuid:deal_id>/transfer/", views.deal_transfer, name="deal-transfer"),
+    path(
+        "deals/<uuid:deal_id>/plan/request-signatures/",
+        signing_views.plan_request_signatures,
+        name="plan-request-signatures",
+    ),
+    path("deals/<uuid:deal_id>/plan/sign/", signing_views.plan_sign, name="plan-sign"),
+    path("deals/<uuid:deal_id>/plan/decline/", signing_views.plan_decline, name="plan-decline"),
+    path("deals/<uuid:deal_id>/plan/audit/", signing_views.plan_audit, name="plan-audit"),
+    path("deals/<uuid:deal_id>/plan/pdf/", signing_views.plan_pdf, name="plan-pdf"),
     path("deals/<uuid:deal_id>/milestones/add/", views.milestone_add, name="milestone-add"),
     path("deals/<uuid:deal_id>/stakeholders/add/", views.stakeholder_add, name="stakeholder-add"),
     path("milestones/<uuid:milestone_id>/", views.milestone_row, name="milestone-row"),

@@ -112,7 +112,22 @@ def plan_context(request, plan: Plan) -> dict:
         .order_by("-created_at", "-id")[:30]
     )
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
+    from .signatures import signature_block
+
+    block = signature_block(plan)
+    me = request.user
     return {
+        "signature_statuses": block,
+        "my_signature": next(
+            (
+                status
+                for status in block
+                if status.stakeholder.side == Side.SELLER
+                and (status.stakeholder.user_id == me.pk or status.stakeholder.email == me.email)
+            ),
+            None,
+        ),
+        "all_signed": bool(block) and all(status.signed for status in block),
         "deal": plan.deal,
         "plan": plan,
         "milestones": milestones,

@@ -31,3 +31,11 @@
     });
   });
 })();
+
+// A "file ready" fragment swapped in by htmx starts its download once.
+document.addEventListener("htmx:afterSettle", function () {
+  document.querySelectorAll("a[data-auto-download]:not([data-started])").forEach(function (link) {
+    link.setAttribute("data-started", "1");
+    link.click();
+  });
+});

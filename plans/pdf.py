@@ -1,0 +1,174 @@
+"""The plan as a PDF (WeasyPrint) with an audit certificate page, sealed with a PAdES
+signature (pyHanko) by the workspace's seal certificate.
+
+WeasyPrint and pyHanko are imported inside the functions: importing WeasyPrint takes about
+a second, and only the worker (or an explicit export) should pay for it.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from .models import Plan, PlanDocument, SealCertificate, SignatureEvent
+
+KEYWORD_PREFIX = "tandem"
+
+
+def keywords(plan: Plan, *, version: int, content_hash: str) -> str:
+    prefix = KEYWORD_PREFIX
+    return (
+        f"{prefix}-plan:{plan.public_id} {prefix}-version:{version} {prefix}-content:{content_hash}"
+    )
+
+
+def render_plan_pdf(
+    plan: Plan, *, version: int, content: dict, content_hash: str, reference: str, signed: bool
+) -> bytes:
+    """Render the signed content of `plan` (never internal steps or notes) with the audit
+    certificate page. Unsigned versions carry a DRAFT watermark."""
+    from weasyprint import HTML
+
+    from .signatures import verify_chain
+
+    events = list(
+        SignatureEvent.objects.filter(plan=plan).order_by("sequence").select_related("signer")
+    )
+    html = render_to_string(
+        "plans/pdf/plan.html",
+        {
+            "plan": plan,
+            "deal": plan.deal,
+            "organization": plan.deal.organization,
+            "content": content,
+            "content_hash": content_hash,
+            "version": version,
+            "reference": reference,
+            "signed": signed,
+            "events": events,
+            "chain": verify_chain(plan),
+            "generated_at": timezone.now(),
+            "keywords": keywords(plan, version=version, content_hash=content_hash),
+            "time_zone": plan.deal.organization.time_zone,
+        },
+    )
+    return HTML(string=html).write_pdf()
+
+
+def seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
+    """Add a PAdES (B-B) signature of the workspace's seal over the whole file."""
+    from pyhanko.keys.internal import (
+        translate_pyca_cryptography_cert_to_asn1,
+        translate_pyca_cryptography_key_to_asn1,
+    )
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko_certvalidator.registry import SimpleCertificateStore
+
+    from .seal import load_key_and_cert
+
+    key, cert = load_key_and_cert(seal)
+    asn1_cert = translate_pyca_cryptography_cert_to_asn1(cert)
+    signer = signers.SimpleSigner(
+        signing_cert=asn1_cert,
+        signing_key=translate_pyca_cryptography_key_to_asn1(key),
+        cert_registry=SimpleCertificateStore.from_certs([asn1_cert]),
+    )
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    metadata = signers.PdfSignatureMetadata(
+        field_name="TandemSeal",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        md_algorithm="sha256",
+        reason=reason,
+        name=seal.organization.name,
+    )
+    output = signers.sign_pdf(writer, metadata, signer=signer)
+    return output.getvalue()
+
+
+@dataclass
+class Verification:
+    sealed: bool
+    intact: bool = False
+    covers_whole_file: bool = False
+    trusted_seal: bool = False
+    plan: Plan | None = None
+    version: int | None = None
+    content_hash: str = ""
+    issued_file: PlanDocument | None = None
+    problem: str = ""
+
+    @property
+    def valid(self) -> bool:
+        return self.sealed and self.intact and self.covers_whole_file and self.trusted_seal
+
+
+def verify_pdf(data: bytes) -> Verification:
+    """Check a PDF's seal and tell which plan and version it belongs to."""
+    import hashlib
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = reader.embedded_signatures
+    except Exception as exc:  # noqa: BLE001 - any unreadable upload is "not a Tandem PDF"
+        return Verification(
+            sealed=False, problem=f"This is not a readable PDF ({exc.__class__.__name__})."
+        )
+    if not signatures:
+        return Verification(
+            sealed=False, problem="This PDF carries no seal (a draft, or not from Tandem)."
+        )
+    signature = signatures[0]
+    result = Verification(sealed=True)
+    # Which plan: read from the signed revision's metadata.
+    info = reader.trailer_view.get("/Info")
+    if info is not None and hasattr(info, "get_object"):
+        info = info.get_object()
+    text = str(info.get("/Keywords", "")) if info else ""
+    fields = dict(part.split(":", 1) for part in text.split() if ":" in part)
+    plan_id = fields.get(f"{KEYWORD_PREFIX}-plan")
+    if plan_id:
+        result.plan = (
+            Plan.objects.select_related("deal", "organization").filter(public_id=plan_id).first()
+        )
+    version = fields.get(f"{KEYWORD_PREFIX}-version")
+    result.version = int(version) if version and version.isdigit() else None
+    result.content_hash = fields.get(f"{KEYWORD_PREFIX}-content", "")
+    seal = (
+        SealCertificate.objects.filter(organization_id=result.plan.organization_id).first()
+        if result.plan
+        else None
+    )
+    roots = []
+    if seal is not None:
+        from asn1crypto import pem
+        from asn1crypto import x509 as asn1_x509
+
+        _, _, der = pem.unarmor(seal.certificate_pem.encode())
+        roots.append(asn1_x509.Certificate.load(der))
+    try:
+        status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots))
+    except Exception as exc:  # noqa: BLE001
+        result.problem = f"The seal could not be checked ({exc.__class__.__name__})."
+        return result
+    from pyhanko.sign.validation.status import SignatureCoverageLevel as Coverage
+
+    result.intact = bool(status.intact and status.valid)
+    result.covers_whole_file = status.coverage == Coverage.ENTIRE_FILE
+    result.trusted_seal = bool(status.trusted) and seal is not None
+    digest = hashlib.sha256(data).hexdigest()
+    result.issued_file = PlanDocument.objects.filter(sha256=digest, sealed=True).first()
+    if not result.intact:
+        result.problem = "The document was changed after it was sealed."
+    elif not result.covers_whole_file:
+        result.problem = "Something was added to the document after it was sealed."
+    elif not result.trusted_seal:
+        result.problem = "The seal is not one of this workspace's."
+    return result

@@ -1,0 +1,535 @@
+"""The signature ritual: canonical content and its hash, the hash-chained event log,
+requests, signing, declining, and the signed → amended transition.
+
+What is signed is a canonical JSON rendering of the plan's shared content: business
+outcome, success criteria, target signature date, stakeholders of both sides, and the
+shared milestones with their phase, order, owners and dates. Internal steps, notes,
+statuses and activity are not part of it (checking a step off does not amend a plan).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from deals.emails import send_email
+from stakeholders import access
+from stakeholders.actors import Actor
+from stakeholders.models import Side, Stakeholder
+from stakeholders.services import issue_room_link
+
+from . import signals
+from .models import Activity, Milestone, Phase, Plan, SignatureEvent, SigningCode, Visibility
+
+GENESIS = "0" * 64
+FRESH_IDENTITY = timedelta(minutes=10)
+CODE_LIFETIME = timedelta(minutes=10)
+CODE_TRIES = 5
+
+
+class SigningRefused(Exception):  # noqa: N818 - reads as the outcome
+    """Signing is not possible; the message says why. Nothing was recorded."""
+
+
+class ContentChanged(SigningRefused):
+    """The plan changed while the signer was reading it."""
+
+
+# Canonical content ---------------------------------------------------------------------
+
+
+def canonical_content(plan: Plan) -> dict:
+    """The signed content of the plan as plain data (deterministic order)."""
+    stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id).order_by(
+        "side", "name", "email", "pk"
+    )
+    milestones = (
+        Milestone.objects.filter(plan=plan, visibility=Visibility.SHARED)
+        .exclude(status=Milestone.Status.CANCELLED)
+        .select_related("buyer_owner", "seller_owner")
+    )
+    ordered = sorted(milestones, key=lambda m: (m.phase != Phase.CLOSE, m.position, m.pk))
+
+    def person(stakeholder):
+        return {"name": stakeholder.name, "email": stakeholder.email} if stakeholder else None
+
+    return {
+        "deal": {"account": plan.deal.account_name, "opportunity": plan.deal.name},
+        "business_outcome": plan.business_outcome,
+        "success_criteria": list(plan.success_criteria),
+        "target_signature_date": plan.target_signature_date.isoformat(),
+        "stakeholders": [
+            {
+                "side": s.side,
+                "name": s.name,
+                "title": s.title,
+                "email": s.email,
+                "role": s.role_label,
+            }
+            for s in stakeholders
+        ],
+        "milestones": [
+            {
+                "phase": m.get_phase_display(),
+                "title": m.title,
+                "buyer_owner": person(m.buyer_owner),
+                "seller_owner": person(m.seller_owner),
+                "due_date": m.due_date.isoformat() if m.due_date else None,
+            }
+            for m in ordered
+        ],
+    }
+
+
+def canonical_bytes(content: dict) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def content_hash(plan: Plan) -> str:
+    return hashlib.sha256(canonical_bytes(canonical_content(plan))).hexdigest()
+
+
+# The chain ------------------------------------------------------------------------------
+
+CHAINED_FIELDS = [
+    "sequence",
+    "kind",
+    "signer_name",
+    "typed_name",
+    "signer_email",
+    "signer_role",
+    "signer_side",
+    "plan_version",
+    "content_hash",
+    "ip_address",
+    "user_agent",
+    "auth_method",
+    "reason",
+    "actor_name",
+]
+
+
+def event_digest(event: SignatureEvent, plan_public_id: str) -> str:
+    data = {name: getattr(event, name) for name in CHAINED_FIELDS}
+    data["created_at"] = event.created_at.isoformat()
+    data["plan"] = plan_public_id
+    data["prev_hash"] = event.prev_hash
+    return hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+def append_event(plan: Plan, **fields) -> SignatureEvent:
+    """Append one event to the plan's chain. The plan row is locked so two appends cannot
+    take the same place; the unique (plan, sequence) constraint backs it up."""
+    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    last = SignatureEvent.objects.filter(plan=plan).order_by("-sequence").first()
+    event = SignatureEvent(
+        organization_id=plan.organization_id,
+        plan=plan,
+        sequence=(last.sequence + 1) if last else 1,
+        prev_hash=last.event_hash if last else GENESIS,
+        created_at=timezone.now().replace(microsecond=0),
+        **fields,
+    )
+    event.event_hash = event_digest(event, str(plan.public_id))
+    event.save()
+    return event
+
+
+@dataclass
+class ChainCheck:
+    valid: bool
+    count: int
+    problem: str = ""
+
+
+def verify_chain(plan: Plan) -> ChainCheck:
+    """Recompute every link: an altered, removed or inserted event is reported."""
+    previous = GENESIS
+    events = list(SignatureEvent.objects.filter(plan=plan).order_by("sequence"))
+    for expected, event in enumerate(events, start=1):
+        if event.sequence != expected:
+            return ChainCheck(False, len(events), f"event {expected} is missing")
+        if event.prev_hash != previous:
+            return ChainCheck(
+                False, len(events), f"event {expected} does not follow event {expected - 1}"
+            )
+        if event_digest(event, str(plan.public_id)) != event.event_hash:
+            return ChainCheck(False, len(events), f"event {expected} was altered")
+        previous = event.event_hash
+    return ChainCheck(True, len(events))
+
+
+# Who signs what -------------------------------------------------------------------------
+
+
+def required_signers(plan: Plan) -> list[Stakeholder]:
+    return list(
+        Stakeholder.objects.filter(deal_id=plan.deal_id, is_required_signer=True).order_by(
+            "side", "name"
+        )
+    )
+
+
+@dataclass
+class SignerStatus:
+    stakeholder: Stakeholder
+    asked_at: object = None
+    signed: SignatureEvent | None = None  # for the current content
+    declined: SignatureEvent | None = None
+    earlier: SignatureEvent | None = None  # a signature of an older version
+
+
+def signature_block(plan: Plan, *, current_hash: str | None = None) -> list[SignerStatus]:
+    """Each required signer: when asked, whether they signed the current content (or an
+    older version), or declined."""
+    current_hash = current_hash or content_hash(plan)
+    statuses = {s.pk: SignerStatus(s) for s in required_signers(plan)}
+    for event in SignatureEvent.objects.filter(plan=plan).order_by("sequence"):
+        status = statuses.get(event.signer_id)
+        if status is None:
+            continue
+        if event.kind == SignatureEvent.Kind.REQUESTED:
+            status.asked_at = event.created_at
+            status.declined = None
+        elif event.kind == SignatureEvent.Kind.SIGNED:
+            if event.content_hash == current_hash:
+                status.signed, status.declined = event, None
+            else:
+                status.earlier = event
+        elif event.kind == SignatureEvent.Kind.DECLINED and event.content_hash == current_hash:
+            status.declined = event
+    return list(statuses.values())
+
+
+def normalize_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[\s.\-']+", " ", letters).strip().casefold()
+
+
+def names_match(typed: str, expected: str) -> bool:
+    return bool(typed.strip()) and normalize_name(typed) == normalize_name(expected)
+
+
+# Workflows ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_signatures(plan: Plan, *, actor: Actor) -> list[Stakeholder]:
+    """Ask every required signer to sign the current content: one "requested" event each,
+    and an email after commit (buyers with a fresh room link, sellers with the plan's sign
+    page). Refused without a buyer and a seller signer."""
+    signers = required_signers(plan)
+    if not any(s.side == Side.BUYER for s in signers) or not any(
+        s.side == Side.SELLER for s in signers
+    ):
+        raise SigningRefused(
+            "A plan needs at least one required signer on each side (by default the economic "
+            "buyer and the AE): mark them in the stakeholder panel."
+        )
+    missing = [s.name for s in signers if not s.email]
+    if missing:
+        raise SigningRefused(f"Add an email address for {', '.join(missing)} first.")
+    digest = content_hash(plan)
+    statuses = {s.stakeholder.pk: s for s in signature_block(plan, current_hash=digest)}
+    asked = []
+    for signer in signers:
+        if statuses[signer.pk].signed:
+            continue  # already signed this content
+        append_event(
+            plan,
+            kind=SignatureEvent.Kind.REQUESTED,
+            signer=signer,
+            signer_name=signer.name,
+            signer_email=signer.email,
+            signer_role=signer.role_label,
+            signer_side=signer.side,
+            plan_version=plan.version,
+            content_hash=digest,
+            actor_name=actor.name,
+        )
+        _email_request(plan, signer, actor)
+        asked.append(signer)
+    if plan.status == Plan.Status.DRAFT:
+        plan.status = Plan.Status.SHARED
+        plan.shared_at = timezone.now()
+        plan.save(update_fields=["status", "shared_at", "updated_at"])
+    from .services import record_activity
+
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Activity.Verb.SIGNATURES_REQUESTED,
+        summary=f"sent the plan (version {plan.version}) for signature to "
+        + ", ".join(s.name for s in asked),
+    )
+    return asked
+
+
+def _email_request(plan: Plan, signer: Stakeholder, actor: Actor) -> None:
+    from django.urls import reverse
+
+    deal = plan.deal
+    if signer.side == Side.BUYER:
+        _, token = issue_room_link(signer)
+        url = access.room_url(token)
+    else:
+        url = settings.SITE_URL + reverse(
+            "plans:plan-sign",
+            kwargs={"org_slug": deal.organization.slug, "deal_id": deal.public_id},
+        )
+    context = {
+        "plan": plan,
+        "deal": deal,
+        "signer": signer,
+        "actor": actor.name,
+        "url": url,
+        "organization": deal.organization,
+        "accent": deal.organization.accent_color,
+    }
+    transaction.on_commit(partial(send_email, "signature-request", context, to=[signer.email]))
+
+
+def fresh_identity_method(*, session_started_at, verified_at, now=None) -> str | None:
+    """How a buyer proved who they are within the last 10 minutes, or None."""
+    now = now or timezone.now()
+    if verified_at and now - verified_at <= FRESH_IDENTITY:
+        return "email code"
+    if session_started_at and now - session_started_at <= FRESH_IDENTITY:
+        return "fresh room link"
+    return None
+
+
+@transaction.atomic
+def sign_plan(
+    plan: Plan,
+    *,
+    signer: Stakeholder,
+    typed_name: str,
+    consent: bool,
+    seen_hash: str,
+    ip_address: str | None,
+    user_agent: str,
+    auth_method: str,
+) -> SignatureEvent:
+    """Record a signature of the current content. Refused (SigningRefused, nothing recorded)
+    for a non-signer, a mismatched name, missing consent, a second signature of the same
+    content, or content that changed since the signer read it (ContentChanged).
+
+    When every required signer has signed the current content, the plan becomes signed
+    (both sides are told; the sealed PDF is prepared after commit)."""
+    plan = Plan.objects.select_for_update().select_related("deal", "deal__owner").get(pk=plan.pk)
+    if not signer.is_required_signer or signer.deal_id != plan.deal_id:
+        raise SigningRefused(f"{signer.name} is not a signer of this plan.")
+    if not consent:
+        raise SigningRefused("Tick the box to agree to sign this plan electronically.")
+    if not names_match(typed_name, signer.name):
+        raise SigningRefused(f"Type your full name exactly as “{signer.name}” to sign.")
+    digest = content_hash(plan)
+    if seen_hash != digest:
+        raise ContentChanged(
+            "The plan changed while you were reading it. Read the current version below, then "
+            "sign it."
+        )
+    statuses = {s.stakeholder.pk: s for s in signature_block(plan, current_hash=digest)}
+    if statuses[signer.pk].signed:
+        raise SigningRefused("You have already signed this version of the plan.")
+    event = append_event(
+        plan,
+        kind=SignatureEvent.Kind.SIGNED,
+        signer=signer,
+        signer_name=signer.name,
+        typed_name=typed_name.strip(),
+        signer_email=signer.email,
+        signer_role=signer.role_label,
+        signer_side=signer.side,
+        plan_version=plan.version,
+        content_hash=digest,
+        ip_address=ip_address,
+        user_agent=user_agent[:400],
+        auth_method=auth_method,
+    )
+    actor = Actor.buyer(signer) if signer.side == Side.BUYER else Actor(signer.name, Side.SELLER)
+    from .services import record_activity
+
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Activity.Verb.SIGNED,
+        summary=f"signed version {plan.version} of the plan",
+    )
+    statuses[signer.pk].signed = event
+    if all(status.signed for status in statuses.values()):
+        _complete(plan, digest, actor)
+    return event
+
+
+def _complete(plan: Plan, digest: str, actor: Actor) -> None:
+    plan.status = Plan.Status.SIGNED
+    plan.signed_version = plan.version
+    plan.signed_content_hash = digest
+    plan.signed_at = timezone.now()
+    plan.save(
+        update_fields=["status", "signed_version", "signed_content_hash", "signed_at", "updated_at"]
+    )
+    from .services import record_activity
+
+    record_activity(
+        plan,
+        actor=Actor.system(),
+        verb=Activity.Verb.PLAN_SIGNED,
+        summary=f"Every required signer signed version {plan.version}: the plan is signed",
+    )
+    signals.plan_signed.send(sender=Plan, plan=plan)
+    people = [s for s in required_signers(plan) if s.email]
+    emails = sorted({s.email for s in people} | {plan.deal.owner.email})
+    context = {
+        "plan": plan,
+        "deal": plan.deal,
+        "organization": plan.deal.organization,
+        "accent": plan.deal.organization.accent_color,
+        "signers": people,
+    }
+    transaction.on_commit(partial(send_email, "plan-signed", context, to=emails))
+    from . import documents
+
+    transaction.on_commit(partial(documents.prepare_document, plan_id=plan.pk))
+
+
+@transaction.atomic
+def decline(
+    plan: Plan, *, signer: Stakeholder, reason: str, ip_address, user_agent
+) -> SignatureEvent:
+    """A signer declines to sign, with a reason the seller sees."""
+    if not signer.is_required_signer or signer.deal_id != plan.deal_id:
+        raise SigningRefused(f"{signer.name} is not a signer of this plan.")
+    if not reason.strip():
+        raise SigningRefused("Say why you decline, so the seller can act on it.")
+    event = append_event(
+        plan,
+        kind=SignatureEvent.Kind.DECLINED,
+        signer=signer,
+        signer_name=signer.name,
+        signer_email=signer.email,
+        signer_role=signer.role_label,
+        signer_side=signer.side,
+        plan_version=plan.version,
+        content_hash=content_hash(plan),
+        ip_address=ip_address,
+        user_agent=user_agent[:400],
+        reason=reason.strip(),
+    )
+    from .services import record_activity
+
+    actor = Actor.buyer(signer) if signer.side == Side.BUYER else Actor(signer.name, Side.SELLER)
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Activity.Verb.DECLINED,
+        summary=f"declined to sign: {reason.strip()}",
+    )
+    return event
+
+
+def mark_amended_if_changed(plan: Plan) -> bool:
+    """After a change: a signed plan whose signed content changed becomes "amended since
+    signature" (its signatures stay visible as those of version N)."""
+    current = Plan.objects.filter(pk=plan.pk).values("status", "signed_content_hash").first()
+    if not current or current["status"] != Plan.Status.SIGNED:
+        return False
+    plan = Plan.objects.select_related("deal").get(pk=plan.pk)
+    if content_hash(plan) == current["signed_content_hash"]:
+        return False
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.AMENDED)
+    from .services import record_activity
+
+    record_activity(
+        plan,
+        actor=Actor.system(),
+        verb=Activity.Verb.PLAN_AMENDED,
+        summary=(
+            f"The plan changed after version {plan.signed_version} was signed: "
+            "new signatures needed"
+        ),
+    )
+    signals.plan_amended.send(sender=Plan, plan=plan)
+    return True
+
+
+# Signing codes for buyers ---------------------------------------------------------------
+
+
+def _code_hash(code: str, stakeholder: Stakeholder) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"{stakeholder.pk}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+@transaction.atomic
+def send_signing_code(stakeholder: Stakeholder) -> None:
+    """Email a fresh 6-digit code (10 minutes, 5 tries); earlier codes stop working."""
+    now = timezone.now()
+    SigningCode.objects.filter(stakeholder=stakeholder, used_at=None, burned_at=None).update(
+        burned_at=now
+    )
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    SigningCode.objects.create(
+        organization_id=stakeholder.organization_id,
+        stakeholder=stakeholder,
+        code_hash=_code_hash(code, stakeholder),
+        expires_at=now + CODE_LIFETIME,
+    )
+    context = {
+        "code": code,
+        "stakeholder": stakeholder,
+        "deal": stakeholder.deal,
+        "organization": stakeholder.deal.organization,
+    }
+    transaction.on_commit(partial(send_email, "signing-code", context, to=[stakeholder.email]))
+
+
+@transaction.atomic
+def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
+    """Accept the current code once; 5 wrong tries burn it. SigningRefused otherwise."""
+    now = timezone.now()
+    current = (
+        SigningCode.objects.select_for_update()
+        .filter(stakeholder=stakeholder, used_at=None, burned_at=None)
+        .order_by("-created_at")
+        .first()
+    )
+    if current is None or current.expires_at <= now:
+        raise SigningRefused("This code has expired or was already used: ask for a new one.")
+    if not hmac.compare_digest(current.code_hash, _code_hash(code.strip(), stakeholder)):
+        current.attempts += 1
+        if current.attempts >= CODE_TRIES:
+            current.burned_at = now
+            current.save(update_fields=["attempts", "burned_at"])
+            raise SigningRefused(
+                "Too many wrong codes: this one no longer works. Ask for a new one."
+            )
+        current.save(update_fields=["attempts"])
+        raise SigningRefused(
+            f"That code is not right ({CODE_TRIES - current.attempts} tries left)."
+        )
+    current.used_at = now
+    current.save(update_fields=["used_at"])
+
+
+def client_ip(request) -> str | None:
+    if settings.USE_X_FORWARDED_FOR:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            # The last entry is the one our own proxy added; earlier ones are client-supplied.
+            return forwarded.split(",")[-1].strip()
+    return request.META.get("REMOTE_ADDR")

@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from deals import views as deal_views
 
+from . import api
 from .health import healthz
 
 urlpatterns = [
@@ -15,6 +16,9 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("deals.urls")),
     path("o/<slug:org_slug>/", include("plans.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include((api.v1_patterns, "api"), namespace="api")),
+    path("api/", include((api.urlpatterns, "api-schema"), namespace="api-schema")),
+    re_path(r"^api/", api.not_found),
 ]
 
 if settings.DEBUG:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from . import services
+from .authentication import request_actor
 from .forms import (
     AcceptInvitationForm,
     DealCloseForm,
@@ -125,9 +126,9 @@ def deal_create(request):
     )
     if request.method == "POST":
         if form.is_valid():
-            deal = form.save(commit=False)
-            deal.organization = request.organization
-            deal.save()
+            deal = services.create_deal(
+                request.organization, actor=request_actor(request), **form.cleaned_data
+            )
             messages.success(request, f"Deal “{deal}” created. Now build its plan.")
             return redirect(deal.get_absolute_url())
         return render(request, "deals/deal_form.html", {"form": form, "nav": "deals"}, status=422)

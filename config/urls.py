@@ -15,6 +15,7 @@ urlpatterns = [
     path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),
     path("o/<slug:org_slug>/", include("deals.urls")),
     path("o/<slug:org_slug>/", include("plans.urls")),
+    path("o/<slug:org_slug>/", include("notifications.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api.v1_patterns, "api"), namespace="api")),
     path("api/", include((api.urlpatterns, "api-schema"), namespace="api-schema")),

@@ -136,3 +136,11 @@ class DealTransferForm(forms.Form):
             memberships__organization=organization
         ).order_by("full_name", "email")
         self.fields["owner"].label_from_instance = lambda user: user.display_name
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=100,
+        help_text="What uses it, e.g. “Salesforce sync”.",
+    )

@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class NotificationsConfig(AppConfig):
     name = "notifications"
+
+    def ready(self):
+        from deals.signals import deal_created
+        from plans.signals import plan_event
+
+        from . import receivers
+
+        plan_event.connect(receivers.on_plan_event, dispatch_uid="notifications-webhooks")
+        deal_created.connect(receivers.on_deal_created, dispatch_uid="notifications-deal")

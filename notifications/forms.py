@@ -1,0 +1,28 @@
+from django import forms
+
+from . import webhooks
+from .models import EVENT_TYPES, WebhookEndpoint
+
+
+class WebhookEndpointForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=[(name, f"{name} — {label}") for name, label in EVENT_TYPES.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every event.",
+    )
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["url", "kind", "description", "event_types"]
+        labels = {"url": "Endpoint URL", "kind": "Format", "description": "Description"}
+        widgets = {"url": forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"})}
+
+    def clean_url(self):
+        url = self.cleaned_data["url"].strip()
+        try:
+            webhooks.check_url(url)
+        except webhooks.UnsafeURL as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url

@@ -342,6 +342,7 @@ ERROR_RESPONSES = {
 }
 WRITE_RESPONSES = {
     "409": ("Conflicts with the current state (e.g. an archived plan).", "Error"),
+    "415": ("The body must be JSON (Content-Type: application/json).", "Error"),
 }
 UPDATE_RESPONSES = {
     "412": ("Stale If-Match: the resource changed since it was read; nothing saved.", "Error"),

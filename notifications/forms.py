@@ -5,6 +5,12 @@ from .models import EVENT_TYPES, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=500,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}),
+    )
     event_types = forms.MultipleChoiceField(
         label="Events",
         choices=[(name, f"{name} — {label}") for name, label in EVENT_TYPES.items()],
@@ -16,8 +22,7 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["url", "kind", "description", "event_types"]
-        labels = {"url": "Endpoint URL", "kind": "Format", "description": "Description"}
-        widgets = {"url": forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"})}
+        labels = {"kind": "Format", "description": "Description"}
 
     def clean_url(self):
         url = self.cleaned_data["url"].strip()

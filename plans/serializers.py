@@ -81,7 +81,7 @@ class PlanSerializer(serializers.ModelSerializer):
     deal = serializers.UUIDField(source="deal.public_id", read_only=True)
     deal_name = serializers.CharField(source="deal.__str__", read_only=True)
     success_criteria = serializers.ListField(
-        child=serializers.CharField(max_length=300),
+        child=serializers.CharField(max_length=300, allow_blank=True),
         max_length=10,
         required=False,
         help_text="3–5 items work best (at most 10).",

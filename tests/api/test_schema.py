@@ -85,7 +85,21 @@ def test_api_docs_page_loads_only_local_assets_under_csp(client):
 
 
 @pytest.fixture
-def fuzz_setup(settings, acme, alice, acme_key, globex, charlie):
+def _keep_test_connection():
+    """Like Django's test client: the WSGI handler must not close the database connection
+    at the end of each request (it holds the test's transaction)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_setup(settings, acme, alice, acme_key, globex, charlie, _keep_test_connection):
     settings.ALLOWED_HOSTS = ["*"]
     settings.API_RATE_LIMIT = "100000/minute"
     plan = make_plan(acme, alice)

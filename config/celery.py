@@ -12,3 +12,8 @@ app.autodiscover_tasks()
 
 # The schedule lives here, in code. Later issues add the reminder sweep and reviews.
 app.conf.beat_schedule = {}
+# Webhook deliveries whose retry is due (and ones whose worker died mid-attempt).
+app.conf.beat_schedule["retry-webhooks"] = {
+    "task": "notifications.retry_webhooks",
+    "schedule": 60.0,
+}

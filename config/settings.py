@@ -318,9 +318,16 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # First, so that a request without credentials gets 401 with WWW-Authenticate.
+        "deals.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["deals.authentication.ApiKeyThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "deals.api.exception_handler",
 }
 
 LOGGING = {
@@ -358,3 +365,36 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Behind the proxy of docker-compose.yml the client address is in X-Forwarded-For (recorded
 # with signatures). Only turn this on behind a proxy that sets it.
 USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
+
+# REST API (/api/v1/) and its OpenAPI schema (/api/schema/, docs at /api/docs/).
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+# Requests per API key (or signed-in member) and period: "600/minute", "10/second"…
+API_RATE_LIMIT = env("API_RATE_LIMIT", "600/minute")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tandem API",
+    "DESCRIPTION": (
+        "Deals, mutual action plans, milestones, stakeholders and templates of one workspace. "
+        "Authenticate with `Authorization: Bearer <API key>` (keys are created by workspace "
+        "admins in Settings). Reads carry an `ETag`; updates must send it back in `If-Match` "
+        "(428 without it, 412 when the resource changed since)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to the public validator badge: the docs page loads only this site's assets.
+    "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "deals.api.document_error_responses",
+    ],
+}
+
+# Outgoing webhooks. Production refuses endpoints that resolve to private, loopback or
+# link-local addresses (SSRF) and plain http; local testing may allow them.
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)

@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from deals import views as deal_views
 from plans import live, signing_views
 from stakeholders import views as stakeholder_views
 
+from . import api
 from .health import healthz
 
 urlpatterns = [
@@ -23,7 +24,11 @@ urlpatterns = [
     path("verify/", signing_views.verify, name="verify-pdf"),
     path("brand/<uuid:org_id>/theme.css", deal_views.brand_theme, name="room-theme"),
     path("brand/<uuid:org_id>/logo", deal_views.brand_logo, name="room-logo"),
+    path("o/<slug:org_slug>/", include("notifications.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include((api.v1_patterns, "api"), namespace="api")),
+    path("api/", include((api.urlpatterns, "api-schema"), namespace="api-schema")),
+    re_path(r"^api/", api.not_found),
 ]
 
 if settings.DEBUG:

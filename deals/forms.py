@@ -154,3 +154,11 @@ class WorkspaceCreateForm(forms.ModelForm):
         model = Organization
         fields = ["name", "time_zone"]
         labels = {"name": "Workspace name", "time_zone": "Time zone"}
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=100,
+        help_text="What uses it, e.g. “Salesforce sync”.",
+    )

@@ -275,3 +275,57 @@ class Deal(models.Model):
     @property
     def is_closed(self) -> bool:
         return self.stage in self.CLOSED_STAGES
+
+
+class ApiKeyQuerySet(TenantQuerySet):
+    def active(self):
+        return self.filter(revoked_at=None)
+
+
+class ApiKey(models.Model):
+    """A workspace's key for the REST API (`Authorization: Bearer <key>`).
+
+    The key is shown once when created; only its SHA-256 is stored, with its first
+    characters (`prefix`) so that admins can recognise it in Settings.
+    """
+
+    PREFIX = "tdm_"
+    # "tdm_" and 8 characters of the random part: enough to tell keys apart, useless alone.
+    PREFIX_LENGTH = 12
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def new_key(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def touch(self, now=None) -> None:
+        """Record use, at most once a minute (a busy integration must not write per call)."""
+        now = now or timezone.now()
+        if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
+            ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from .emails import send_email
-from .models import Invitation, Membership, Organization, User, hash_token
+from .models import ApiKey, Deal, Invitation, Membership, Organization, User, hash_token
+from .signals import deal_changed, deal_created
 
 
 class InvitationError(Exception):
@@ -122,3 +123,64 @@ def accept_invitation(token: str, *, user: User) -> Membership:
     except IntegrityError:  # pragma: no cover - a concurrent get_or_create won
         membership = Membership.objects.get(organization=invitation.organization, user=user)
     return membership
+
+
+@transaction.atomic
+def create_api_key(
+    organization: Organization, *, name: str, created_by: User | None = None
+) -> tuple[ApiKey, str]:
+    """Create an API key of the workspace. Returns the key row and the clear key, which is
+    shown once: only its SHA-256 and its prefix are stored. Not idempotent."""
+    key = ApiKey.new_key()
+    api_key = ApiKey.objects.create(
+        organization=organization,
+        name=name.strip(),
+        prefix=key[: ApiKey.PREFIX_LENGTH],
+        key_hash=hash_token(key),
+        created_by=created_by,
+    )
+    return api_key, key
+
+
+def revoke_api_key(api_key: ApiKey) -> ApiKey:
+    """Revoke a key: its next request gets 401. Idempotent (the first revocation time stays)."""
+    if api_key.revoked_at is None:
+        now = timezone.now()
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at=None).update(revoked_at=now)
+        api_key.revoked_at = now
+    return api_key
+
+
+@transaction.atomic
+def create_deal(organization: Organization, *, actor, **fields) -> Deal:
+    """Create a deal of the workspace. Sends `deal_created` (webhooks: deal.created).
+
+    `actor` is whoever acts (a seller or an API key): it needs `name`, `side` and `user`.
+    """
+    deal = Deal.objects.create(organization=organization, **fields)
+    deal_created.send(sender=Deal, deal=deal, actor=actor)
+    return deal
+
+
+@transaction.atomic
+def update_deal(deal: Deal, *, actor, **fields) -> Deal:
+    """Edit a deal. Closing it (won or lost) sets the closing date to today unless given;
+    reopening clears it. Sends `deal_changed` with the changed fields (plans/ records a new
+    owner in the plan's feed). Changing nothing is a no-op."""
+    stage = fields.get("stage", deal.stage)
+    if stage in Deal.CLOSED_STAGES and not fields.get("closed_date") and not deal.closed_date:
+        fields["closed_date"] = timezone.localdate()
+    if "stage" in fields and stage not in Deal.CLOSED_STAGES:
+        fields["closed_date"] = None
+    changes = {
+        name: (getattr(deal, name), value)
+        for name, value in fields.items()
+        if getattr(deal, name) != value
+    }
+    if not changes:
+        return deal
+    for name, (_, value) in changes.items():
+        setattr(deal, name, value)
+    deal.save(update_fields=[*changes, "updated_at"])
+    deal_changed.send(sender=Deal, deal=deal, actor=actor, changes=changes)
+    return deal

@@ -18,4 +18,6 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation-revoke",
     ),
+    path("settings/api-keys/new/", views.api_key_create, name="api-key-create"),
+    path("settings/api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
 ]

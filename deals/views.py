@@ -12,8 +12,10 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 
 from . import services
+from .authentication import request_actor
 from .forms import (
     AcceptInvitationForm,
+    ApiKeyForm,
     DealCloseForm,
     DealForm,
     InvitationForm,
@@ -21,7 +23,7 @@ from .forms import (
     WorkspaceCreateForm,
     WorkspaceSettingsForm,
 )
-from .models import Deal, Invitation, Membership, Organization, User
+from .models import ApiKey, Deal, Invitation, Membership, Organization, User
 from .tenancy import SESSION_LAST_ORG, org_view
 
 
@@ -128,9 +130,9 @@ def deal_create(request):
     )
     if request.method == "POST":
         if form.is_valid():
-            deal = form.save(commit=False)
-            deal.organization = request.organization
-            deal.save()
+            deal = services.create_deal(
+                request.organization, actor=request_actor(request), **form.cleaned_data
+            )
             messages.success(request, f"Deal “{deal}” created. Now build its plan.")
             return redirect(deal.get_absolute_url())
         return render(request, "deals/deal_form.html", {"form": form, "nav": "deals"}, status=422)
@@ -178,6 +180,7 @@ def workspace_settings(request):
     is_admin = request.membership.is_admin
     settings_form = WorkspaceSettingsForm(instance=organization, prefix="ws")
     invite_form = InvitationForm(organization=organization, prefix="invite")
+    api_key_form = ApiKeyForm(prefix="key")
     if request.method == "POST":
         if not is_admin:
             raise Http404("Only workspace admins can change settings.")
@@ -209,9 +212,43 @@ def workspace_settings(request):
         "invitations": Invitation.objects.for_org(organization).pending() if is_admin else [],
         "roles": Membership.Role.choices,
         "is_admin": is_admin,
+        "api_key_form": api_key_form,
+        "api_keys": ApiKey.objects.for_org(organization).select_related("created_by")
+        if is_admin
+        else [],
         "nav": "settings",
     }
     return render(request, "deals/workspace_settings.html", context)
+
+
+@require_POST
+@org_view(admin_only=True)
+def api_key_create(request):
+    """Create an API key and show it once (only its hash is kept)."""
+    form = ApiKeyForm(request.POST, prefix="key")
+    if not form.is_valid():
+        messages.error(request, "Give the key a name (at most 100 characters).")
+        return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+    api_key, key = services.create_api_key(
+        request.organization, name=form.cleaned_data["name"], created_by=request.user
+    )
+    response = render(
+        request,
+        "deals/api_key_created.html",
+        {"api_key": api_key, "key": key, "nav": "settings"},
+        status=201,
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+@org_view(admin_only=True)
+def api_key_revoke(request, key_id):
+    api_key = get_object_or_404(ApiKey.objects.for_org(request.organization), public_id=key_id)
+    services.revoke_api_key(api_key)
+    messages.success(request, f"API key “{api_key.name}” revoked: it no longer works.")
+    return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
 
 def _admin_count(organization: Organization) -> int:

@@ -5,8 +5,11 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self):
-        from plans.signals import mentioned
+        from deals.signals import deal_created
+        from plans.signals import mentioned, plan_event
 
         from . import receivers
 
         mentioned.connect(receivers.email_mentions, dispatch_uid="notifications-mentions")
+        plan_event.connect(receivers.on_plan_event, dispatch_uid="notifications-webhooks")
+        deal_created.connect(receivers.on_deal_created, dispatch_uid="notifications-deal")

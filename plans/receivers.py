@@ -81,3 +81,20 @@ def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
             verb=Activity.Verb.STAKEHOLDER_INVITED,
             summary=f"invited {stakeholder.name} to the deal room",
         )
+
+
+def record_deal_change(sender, *, deal, actor, changes, **kwargs):
+    """A new owner given through the API is recorded like a transfer in the app."""
+    if "owner" not in changes:
+        return
+    plan = Plan.objects.filter(deal_id=deal.pk).first()
+    if plan is None:
+        return
+    old_owner, new_owner = changes["owner"]
+    record_activity(
+        plan,
+        actor=actor,
+        verb=Activity.Verb.DEAL_TRANSFERRED,
+        summary=f"transferred the deal from {old_owner} to {new_owner}",
+        visibility=Visibility.INTERNAL,
+    )

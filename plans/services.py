@@ -753,3 +753,45 @@ def add_attachment(milestone: Milestone, *, actor: Actor, upload) -> Attachment:
         visibility=milestone.visibility,
     )
     return attachment
+
+
+def _template_steps(template: PlanTemplate, steps: list[dict]) -> None:
+    TemplateStep.objects.bulk_create(
+        TemplateStep(template=template, position=position, **step)
+        for position, step in enumerate(steps, start=1)
+    )
+
+
+@transaction.atomic
+def create_template(
+    organization: Organization, *, name: str, description: str = "", steps: list[dict]
+) -> PlanTemplate:
+    """Create a workspace template with `steps` (dicts of TemplateStep fields, in order)."""
+    template = PlanTemplate.objects.create(
+        organization=organization, name=name.strip(), description=description.strip()
+    )
+    _template_steps(template, steps)
+    return template
+
+
+@transaction.atomic
+def update_template(
+    template: PlanTemplate,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    steps: list[dict] | None = None,
+) -> PlanTemplate:
+    """Edit a workspace template; `steps`, when given, replace all its steps. Plans made
+    from it earlier keep their own copies of the steps."""
+    if template.is_built_in:
+        raise ValueError("Built-in templates are read-only.")
+    if name is not None:
+        template.name = name.strip()
+    if description is not None:
+        template.description = description.strip()
+    template.save(update_fields=["name", "description"])
+    if steps is not None:
+        template.steps.all().delete()
+        _template_steps(template, steps)
+    return template

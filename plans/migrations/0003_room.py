@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0003_room'),
+        ('deals', '0004_room'),
         ('plans', '0002_builtin_templates'),
         ('stakeholders', '0002_room'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -39,6 +39,13 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    # live_server tests flush every table afterwards, the built-in templates of the data
+    # migration included: put them back for whichever browser test runs next.
+    from plans import builtin_templates
+    from plans.models import PlanTemplate, TemplateStep
+
+    if not PlanTemplate.objects.filter(organization=None).exists():
+        builtin_templates.install(PlanTemplate, TemplateStep)
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('deals', '0002_deal'),
+        ('deals', '0003_api_keys'),
     ]
 
     operations = [

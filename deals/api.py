@@ -1,0 +1,649 @@
+"""REST API: the machinery every resource shares (workspace resolution, conditional
+requests, filtering, cursor pagination, error bodies, schema post-processing) and the
+deals resource. stakeholders/api.py and plans/api.py build on it; config/api.py routes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    extend_schema,
+    extend_schema_serializer,
+    extend_schema_view,
+)
+from rest_framework import exceptions, permissions, serializers, status, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from . import services
+from .authentication import request_actor
+from .models import ApiKey, Deal, Membership, User
+from .tenancy import SESSION_LAST_ORG
+
+WORKSPACE_HEADER = "Tandem-Workspace"
+
+
+# Errors ---------------------------------------------------------------------------------
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = (
+        "Send the If-Match header with the ETag of your last read of this resource "
+        "(updates without it could overwrite someone else's change)."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = (
+        "This resource changed since you read it: nothing was saved. "
+        "Read it again (its current ETag is in this response) and retry."
+    )
+    default_code = "precondition_failed"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def exception_handler(exc, context):
+    """DRF's error bodies: `{"detail": "…"}`, or `{"field": ["…"]}` for invalid input.
+    A 412 also carries the current ETag, so a client can re-read and retry."""
+    response = drf_exception_handler(exc, context)
+    if response is not None and getattr(exc, "etag", None):
+        response["ETag"] = exc.etag
+    return response
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """Field name → list of messages (`non_field_errors` for the whole object)."""
+
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+# Workspace resolution -------------------------------------------------------------------
+
+
+class IsWorkspaceMember(permissions.BasePermission):
+    """Resolve the workspace of the request into request.organization.
+
+    An API key belongs to one workspace. A signed-in member (the app's own pages) names it
+    in the Tandem-Workspace header (its slug), or gets the workspace they used last, or
+    their only one. A workspace they are not a member of is 404, as in the app.
+    """
+
+    def has_permission(self, request, view):
+        if isinstance(request.auth, ApiKey):
+            request.organization = request.auth.organization
+            request.membership = None
+            return True
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        memberships = Membership.objects.filter(user=user).select_related("organization")
+        slug = request.headers.get(WORKSPACE_HEADER) or request.session.get(SESSION_LAST_ORG)
+        if slug:
+            membership = memberships.filter(organization__slug=slug).first()
+            if membership is None:
+                raise exceptions.NotFound("No such workspace.")
+        else:
+            found = list(memberships[:2])
+            if len(found) != 1:
+                raise exceptions.PermissionDenied(
+                    f"Name the workspace in the {WORKSPACE_HEADER} header (its slug)."
+                )
+            membership = found[0]
+        request.organization = membership.organization
+        request.membership = membership
+        return True
+
+
+# Conditional requests -------------------------------------------------------------------
+
+
+def parse_etags(header: str) -> list[str]:
+    """The entity tags of an If-Match / If-None-Match header, without W/ and quotes."""
+    tags = []
+    for part in header.split(","):
+        part = part.strip()
+        if part.startswith("W/"):
+            part = part[2:]
+        tags.append(part.strip('"'))
+    return [tag for tag in tags if tag]
+
+
+def content_etag(data) -> str:
+    """An opaque ETag for resources without a row version: a digest of the representation."""
+    text = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder)
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def require_if_match(request, current_etag: str, *, required: bool = True) -> None:
+    """428 without If-Match (when required), 412 when it names another version."""
+    header = request.headers.get("If-Match", "")
+    if not header:
+        if required:
+            raise PreconditionRequired()
+        return
+    tags = parse_etags(header)
+    if "*" not in tags and current_etag.strip('"') not in tags:
+        error = PreconditionFailed()
+        error.etag = current_etag
+        raise error
+
+
+# Listing: filters, ordering, cursor pagination ------------------------------------------
+
+
+class ApiPagination(CursorPagination):
+    """Cursor pagination (stable under inserts); the order comes from the view's
+    validated `ordering` parameter, with the primary key as tie-breaker."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    ordering = "-created_at"
+
+    def get_ordering(self, request, queryset, view):
+        return view.list_ordering()
+
+
+class ListParams(serializers.Serializer):
+    """Query parameters of a list. Subclasses add filters and set ORDERINGS."""
+
+    ORDERINGS: dict[str, tuple[str, ...]] = {"created_at": ("created_at", "id")}
+    DEFAULT_ORDERING = "created_at"
+
+    updated_since = serializers.DateTimeField(
+        required=False, help_text="Only rows changed at or after this time (ISO 8601)."
+    )
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._declared_fields["ordering"] = serializers.ChoiceField(
+            choices=sorted(cls.ORDERINGS),
+            required=False,
+            help_text=f"Sort order (default `{cls.DEFAULT_ORDERING}`).",
+        )
+
+
+def today_of(organization) -> date:
+    """Today in the workspace's time zone (what "overdue" means for its people)."""
+    return timezone.localdate(timezone=ZoneInfo(organization.time_zone))
+
+
+class TenantViewSet(viewsets.GenericViewSet):
+    """Base of every workspace resource: rows only through `for_org`, UUIDs in URLs,
+    validated list parameters, ETags on reads and If-Match on updates."""
+
+    permission_classes = [permissions.IsAuthenticated, IsWorkspaceMember]
+    pagination_class = ApiPagination
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_converter = "uuid"
+    list_params_class: type[ListParams] | None = None
+    list_params: dict = {}
+    # The representation that reads return and ETags digest (actions may take other input).
+    read_serializer_class = None
+
+    @property
+    def organization(self):
+        return self.request.organization
+
+    def actor(self):
+        return request_actor(self.request)
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not getattr(self, "swagger_fake_view", False) and hasattr(self.request, "organization"):
+            context["organization"] = self.request.organization
+        return context
+
+    # Lists
+
+    def filter_queryset(self, queryset):
+        if self.action != "list" or self.list_params_class is None:
+            return queryset
+        params = self.list_params_class(data=self.request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        self.list_params = params.validated_data
+        if since := self.list_params.get("updated_since"):
+            queryset = queryset.filter(**{self.updated_field + "__gte": since})
+        return self.apply_filters(queryset, self.list_params)
+
+    updated_field = "updated_at"
+
+    def apply_filters(self, queryset, params: dict):
+        return queryset
+
+    def list_ordering(self) -> tuple[str, ...]:
+        params_class = self.list_params_class or ListParams
+        key = self.list_params.get("ordering") or params_class.DEFAULT_ORDERING
+        return params_class.ORDERINGS[key]
+
+    # Reads
+
+    def etag_for(self, instance, data) -> str:
+        return content_etag(data)
+
+    def represent(self, instance) -> dict:
+        serializer_class = self.read_serializer_class or self.serializer_class
+        return serializer_class(instance, context=self.get_serializer_context()).data
+
+    def respond(self, instance, *, status_code=200, headers=None) -> Response:
+        data = self.represent(instance)
+        headers = {"ETag": self.etag_for(instance, data), **(headers or {})}
+        return Response(data, status=status_code, headers=headers)
+
+    def conditional_read(self, request):
+        instance = self.get_object()
+        data = self.represent(instance)
+        etag = self.etag_for(instance, data)
+        if_none_match = request.headers.get("If-None-Match", "")
+        if if_none_match and etag.strip('"') in parse_etags(if_none_match):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(data, headers={"ETag": etag})
+
+    def fresh(self, instance):
+        """The row again, through the list queryset (its annotations and joins)."""
+        return self.get_queryset().get(pk=instance.pk)
+
+    # Updates: If-Match against the current representation, under a row lock.
+
+    def checked_instance(self, *, required: bool = True):
+        """Lock the row, then check If-Match against its current representation."""
+        instance = self.get_object()
+        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+        instance = self.get_object()
+        current = self.etag_for(instance, self.represent(instance))
+        require_if_match(self.request, current, required=required)
+        return instance
+
+    def checked_update(self, request, *, partial: bool):
+        with transaction.atomic():
+            instance = self.checked_instance()
+            serializer = self.get_serializer(instance, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            instance = self.perform_update(serializer)
+        return self.respond(self.fresh(instance))
+
+    def perform_update(self, serializer):
+        raise NotImplementedError
+
+
+class ListMixin:
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class RetrieveMixin:
+    def retrieve(self, request, *args, **kwargs):
+        return self.conditional_read(request)
+
+
+class UpdateMixin:
+    """PUT and PATCH with If-Match against the current representation."""
+
+    def update(self, request, *args, **kwargs):
+        return self.checked_update(request, partial=False)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.checked_update(request, partial=True)
+
+
+class ReadWriteViewSet(ListMixin, RetrieveMixin, UpdateMixin, TenantViewSet):
+    """List, retrieve, create (defined by each resource), update."""
+
+
+# Schema ---------------------------------------------------------------------------------
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "deals.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A workspace API key (`tdm_…`), created by an admin in Settings.",
+        }
+
+
+ERROR_RESPONSES = {
+    "400": ("Invalid input: field name → messages.", "ValidationError"),
+    "401": ("No credentials, or an invalid or revoked API key.", "Error"),
+    "403": ("Not allowed (e.g. a built-in template, or no workspace named).", "Error"),
+    "404": ("Not found in this workspace (other workspaces' ids are 404 too).", "Error"),
+    "429": ("Too many requests for this key: retry after Retry-After seconds.", "Error"),
+}
+WRITE_RESPONSES = {
+    "409": ("Conflicts with the current state (e.g. an archived plan).", "Error"),
+    "415": ("The body must be JSON (Content-Type: application/json).", "Error"),
+}
+UPDATE_RESPONSES = {
+    "412": ("Stale If-Match: the resource changed since it was read; nothing saved.", "Error"),
+    "428": ("If-Match is missing: send the ETag of your last read.", "Error"),
+}
+
+
+def document_error_responses(result, generator, request, public):
+    """drf-spectacular post-processing: the error responses every operation can give,
+    the If-Match header of updates and the ETag header of reads, in one place."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "properties": {"detail": {"type": "string"}},
+            "required": ["detail"],
+        },
+    )
+    schemas.setdefault(
+        "ValidationError",
+        {
+            "type": "object",
+            "description": "Field name (or `non_field_errors`) → list of messages.",
+            "additionalProperties": True,
+        },
+    )
+    etag_header = {
+        "ETag": {
+            "schema": {"type": "string"},
+            "description": "Version of the resource: send it back in If-Match to update.",
+        }
+    }
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            extra = dict(ERROR_RESPONSES)
+            if method != "get":
+                extra.update(WRITE_RESPONSES)
+            if method in {"put", "patch", "delete"}:
+                extra.update(UPDATE_RESPONSES)
+            for code, (description, component) in extra.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": f"#/components/schemas/{component}"}
+                            }
+                        },
+                    },
+                )
+            is_detail = path.rstrip("/").endswith("{id}")
+            if is_detail and method in {"get", "put", "patch"} and "200" in responses:
+                responses["200"].setdefault("headers", {}).update(etag_header)
+            if is_detail and method == "get":
+                responses.setdefault(
+                    "304", {"description": "Not modified (If-None-Match matched the ETag)."}
+                )
+            if method in {"put", "patch", "delete"} and is_detail:
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "If-Match" for p in parameters):
+                    parameters.append(
+                        {
+                            "in": "header",
+                            "name": "If-Match",
+                            "required": method != "delete",
+                            "schema": {"type": "string"},
+                            "description": "The ETag of your last read of this resource.",
+                        }
+                    )
+    return result
+
+
+# Deals ----------------------------------------------------------------------------------
+
+DEAL_EXAMPLE = {
+    "id": "5b0c7a52-2f1e-4b5e-9a49-1f5d0a7c3e11",
+    "account_name": "Initech",
+    "name": "Platform rollout",
+    "amount": "180000.00",
+    "currency": "USD",
+    "stage": "negotiation",
+    "owner": "0f8fad5b-d9cb-469f-a165-70867728950e",
+    "owner_name": "Sam Seller",
+    "target_close_date": "2026-06-30",
+    "original_close_date": "2026-06-15",
+    "closed_date": None,
+    "plan": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+    "has_overdue_steps": False,
+    "url": "https://tandem.example.com/o/acme/deals/5b0c7a52-2f1e-4b5e-9a49-1f5d0a7c3e11/",
+    "created_at": "2026-03-02T09:15:00Z",
+    "updated_at": "2026-03-20T16:40:12Z",
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A deal", value=DEAL_EXAMPLE, response_only=True),
+        OpenApiExample(
+            "Create a deal",
+            value={
+                "account_name": "Initech",
+                "name": "Platform rollout",
+                "amount": "180000.00",
+                "currency": "USD",
+                "stage": "evaluation",
+                "owner": "0f8fad5b-d9cb-469f-a165-70867728950e",
+                "target_close_date": "2026-06-30",
+            },
+            request_only=True,
+        ),
+    ]
+)
+class DealSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="public_id",
+        queryset=User.objects.none(),
+        help_text="A member of the workspace (their user id). Default: the API key's creator "
+        "or the signed-in member.",
+        required=False,
+    )
+    owner_name = serializers.CharField(source="owner.display_name", read_only=True)
+    plan = serializers.UUIDField(
+        source="plan_public_id", read_only=True, allow_null=True, help_text="Its plan, if any."
+    )
+    has_overdue_steps = serializers.BooleanField(read_only=True)
+    url = serializers.SerializerMethodField(help_text="The deal's page in Tandem.")
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        error_messages={"invalid": "Use a three-letter currency code such as USD or EUR."},
+    )
+    amount = serializers.DecimalField(
+        max_digits=14, decimal_places=2, min_value=0, required=False, coerce_to_string=True
+    )
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "account_name",
+            "name",
+            "amount",
+            "currency",
+            "stage",
+            "owner",
+            "owner_name",
+            "target_close_date",
+            "original_close_date",
+            "closed_date",
+            "plan",
+            "has_overdue_steps",
+            "url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["original_close_date", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            self.fields["owner"].queryset = User.objects.filter(
+                memberships__organization=organization
+            )
+
+    def get_url(self, deal) -> str:
+        return settings.SITE_URL + deal.get_absolute_url()
+
+    def validate_currency(self, value: str) -> str:
+        return value.upper()
+
+    def validate(self, attrs):
+        stage = attrs.get("stage", self.instance.stage if self.instance else None)
+        if self.instance is None and stage in Deal.CLOSED_STAGES:
+            raise serializers.ValidationError(
+                {"stage": ["Create the deal open, then close it (won or lost)."]}
+            )
+        if attrs.get("closed_date") and stage not in Deal.CLOSED_STAGES:
+            raise serializers.ValidationError(
+                {"closed_date": ["Only a deal closed won or lost has a closing date."]}
+            )
+        return attrs
+
+
+class DealListParams(ListParams):
+    ORDERINGS = {
+        "target_close_date": ("target_close_date", "id"),
+        "-target_close_date": ("-target_close_date", "-id"),
+        "amount": ("amount", "id"),
+        "-amount": ("-amount", "-id"),
+        "updated_at": ("updated_at", "id"),
+        "-updated_at": ("-updated_at", "-id"),
+        "created_at": ("created_at", "id"),
+        "-created_at": ("-created_at", "-id"),
+    }
+    DEFAULT_ORDERING = "target_close_date"
+
+    stage = serializers.ChoiceField(
+        choices=[*Deal.Stage.values, "open"],
+        required=False,
+        help_text="A stage, or `open` for every stage but closed won and closed lost.",
+    )
+    owner = serializers.UUIDField(required=False, help_text="The owner's user id.")
+    overdue = serializers.BooleanField(
+        required=False, help_text="Only deals whose plan has (true) or has no (false) overdue step."
+    )
+    q = serializers.CharField(required=False, help_text="Search account and opportunity names.")
+
+
+def _deal_has_overdue(organization):
+    from django.apps import apps
+
+    # By name: deals/ sits below plans/ and does not import it.
+    Milestone = apps.get_model("plans", "Milestone")  # noqa: N806
+    return Exists(
+        Milestone.objects.filter(plan__deal=OuterRef("pk"), due_date__lt=today_of(organization))
+        .exclude(status__in=["done", "cancelled"])
+        .values("pk")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List deals",
+        parameters=[DealListParams],
+        description="Deals of the workspace, by target close date. Cursor-paginated: "
+        "follow `next`.",
+    ),
+    retrieve=extend_schema(summary="Get a deal"),
+    create=extend_schema(summary="Create a deal", description="Sends the deal.created webhook."),
+    partial_update=extend_schema(
+        summary="Update a deal",
+        description="Send If-Match. Closing (stage closed_won / closed_lost) sets the "
+        "closing date to today unless given.",
+    ),
+    update=extend_schema(summary="Replace a deal", description="Send If-Match."),
+)
+class DealViewSet(ReadWriteViewSet):
+    """Deals (opportunities) of the workspace."""
+
+    serializer_class = DealSerializer
+    list_params_class = DealListParams
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Deal.objects.none()
+        return (
+            Deal.objects.for_org(self.organization)
+            .select_related("owner", "organization")
+            .annotate(
+                plan_public_id=F("plan__public_id"),
+                has_overdue_steps=_deal_has_overdue(self.organization),
+            )
+        )
+
+    def apply_filters(self, queryset, params):
+        stage = params.get("stage")
+        if stage == "open":
+            queryset = queryset.open()
+        elif stage:
+            queryset = queryset.filter(stage=stage)
+        if owner := params.get("owner"):
+            queryset = queryset.filter(owner__public_id=owner)
+        if "overdue" in params:
+            queryset = queryset.filter(has_overdue_steps=params["overdue"])
+        if q := params.get("q"):
+            queryset = queryset.search(q)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if "owner" not in fields:
+            fields["owner"] = self._default_owner()
+        deal = services.create_deal(self.organization, actor=self.actor(), **fields)
+        deal = self.fresh(deal)
+        return self.respond(deal, status_code=201, headers={"Location": self._location(deal)})
+
+    def _default_owner(self):
+        user = self.request.user
+        if isinstance(user, User):
+            return user
+        creator = self.request.auth.created_by
+        if (
+            creator is not None
+            and creator.memberships.filter(organization=self.organization).exists()
+        ):
+            return creator
+        raise serializers.ValidationError({"owner": ["Name the deal's owner (a member's id)."]})
+
+    def _location(self, deal) -> str:
+        return self.request.build_absolute_uri(reverse("api:deal-detail", args=[deal.public_id]))
+
+    def perform_update(self, serializer):
+        return services.update_deal(
+            serializer.instance, actor=self.actor(), **serializer.validated_data
+        )

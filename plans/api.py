@@ -1,0 +1,549 @@
+"""REST API: plans (one per deal), milestones, templates, date changes and activity.
+
+Every write goes through plans/services.py, so the feed, slip history, version bumps and
+domain events (and with them webhooks) are the same as in the app.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import Count, Q, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from deals.api import (
+    Conflict,
+    ListMixin,
+    ListParams,
+    PreconditionFailed,
+    PreconditionRequired,
+    ReadWriteViewSet,
+    RetrieveMixin,
+    TenantViewSet,
+    parse_etags,
+    today_of,
+)
+
+from . import services
+from .models import Activity, DueDateChange, Milestone, Phase, Plan, PlanTemplate, Visibility
+from .serializers import (
+    ActivitySerializer,
+    ArchiveSerializer,
+    DateChangeSerializer,
+    MilestoneSerializer,
+    PlanCreateSerializer,
+    PlanSerializer,
+    RescheduleSerializer,
+    TemplateSerializer,
+)
+
+
+def _refuse_if_archived(plan: Plan) -> None:
+    if plan.archived_at is not None:
+        raise Conflict("This plan is archived: restore it before editing.")
+
+
+def _location(request, name: str, public_id) -> str:
+    return request.build_absolute_uri(reverse(f"api:{name}-detail", args=[public_id]))
+
+
+# Plans ----------------------------------------------------------------------------------
+
+
+class PlanListParams(ListParams):
+    ORDERINGS = {
+        "target_signature_date": ("target_signature_date", "id"),
+        "-target_signature_date": ("-target_signature_date", "-id"),
+        "updated_at": ("updated_at", "id"),
+        "-updated_at": ("-updated_at", "-id"),
+        "created_at": ("created_at", "id"),
+        "-created_at": ("-created_at", "-id"),
+    }
+    DEFAULT_ORDERING = "target_signature_date"
+
+    deal = serializers.UUIDField(required=False, help_text="The plan of this deal.")
+    status = serializers.ChoiceField(choices=Plan.Status.values, required=False)
+    archived = serializers.BooleanField(required=False)
+    overdue = serializers.BooleanField(
+        required=False, help_text="Only plans with (true) or without (false) overdue steps."
+    )
+    owner = serializers.UUIDField(required=False, help_text="The deal owner's user id.")
+    stage = serializers.CharField(required=False, help_text="The deal's stage.")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List plans", parameters=[PlanListParams]),
+    retrieve=extend_schema(summary="Get a plan"),
+    create=extend_schema(
+        summary="Create a deal's plan from a template",
+        description="Steps are scheduled backwards from `target_date` in business days; "
+        "owners are filled from the deal's stakeholders by role. A deal has one plan: 409 "
+        "if it has one. Sends plan.created.",
+        request=PlanCreateSerializer,
+        responses={201: PlanSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Edit a plan's overview",
+        description="Business outcome, success criteria, review day. Send If-Match. The "
+        "target date moves with the reschedule action.",
+    ),
+    update=extend_schema(summary="Replace a plan's overview", description="Send If-Match."),
+)
+class PlanViewSet(ReadWriteViewSet):
+    """Mutual action plans: one per deal."""
+
+    serializer_class = PlanSerializer
+    read_serializer_class = PlanSerializer
+    list_params_class = PlanListParams
+
+    def get_serializer_class(self):
+        return {
+            "create": PlanCreateSerializer,
+            "reschedule": RescheduleSerializer,
+            "archive": ArchiveSerializer,
+        }.get(self.action, PlanSerializer)
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Plan.objects.none()
+        today = today_of(self.organization)
+        open_steps = ~Q(milestones__status__in=Milestone.CLOSED_STATUSES)
+        return (
+            Plan.objects.for_org(self.organization)
+            .select_related("deal", "organization")
+            .annotate(
+                steps_total=Count("milestones"),
+                steps_done=Count("milestones", filter=Q(milestones__status="done")),
+                steps_overdue=Count(
+                    "milestones", filter=open_steps & Q(milestones__due_date__lt=today)
+                ),
+            )
+        )
+
+    def apply_filters(self, queryset, params):
+        if deal := params.get("deal"):
+            queryset = queryset.filter(deal__public_id=deal)
+        if status := params.get("status"):
+            queryset = queryset.filter(status=status)
+        if "archived" in params:
+            queryset = queryset.filter(archived_at__isnull=not params["archived"])
+        if "overdue" in params:
+            queryset = (
+                queryset.filter(steps_overdue__gt=0)
+                if params["overdue"]
+                else queryset.filter(steps_overdue=0)
+            )
+        if owner := params.get("owner"):
+            queryset = queryset.filter(deal__owner__public_id=owner)
+        if stage := params.get("stage"):
+            queryset = queryset.filter(deal__stage=stage)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        deal = data["deal"]
+        with transaction.atomic():
+            # Lock the deal so that two concurrent creations cannot both pass the check.
+            type(deal).objects.select_for_update().filter(pk=deal.pk).first()
+            if Plan.objects.filter(deal=deal).exists():
+                raise Conflict("This deal already has a plan.")
+            plan = services.create_plan_from_template(
+                deal,
+                template=data.get("template"),
+                target_date=data["target_date"],
+                business_outcome=data.get("business_outcome", ""),
+                actor=self.actor(),
+            )
+        headers = {"Location": _location(request, "plan", plan.public_id)}
+        return self.respond(self.fresh(plan), status_code=201, headers=headers)
+
+    def perform_update(self, serializer):
+        plan = serializer.instance
+        _refuse_if_archived(plan)
+        return services.update_plan_overview(plan, actor=self.actor(), **serializer.validated_data)
+
+    @extend_schema(
+        summary="Share a plan with the buyer",
+        description="Marks a draft plan shared (idempotent). Sends plan.shared. If-Match is "
+        "checked when sent.",
+        request=None,
+        responses={200: PlanSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def share(self, request, id=None):  # noqa: A002 - the URL's name
+        with transaction.atomic():
+            plan = self.checked_instance(required=False)
+            _refuse_if_archived(plan)
+            services.share_plan(plan, actor=self.actor())
+        return self.respond(self.fresh(plan))
+
+    @extend_schema(
+        summary="Move a plan's target signature date",
+        description="Re-runs the backward schedule for the steps not done or cancelled; "
+        "each moved date is kept with the reason. If-Match is checked when sent.",
+        request=RescheduleSerializer,
+        responses={200: PlanSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request, id=None):  # noqa: A002
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            plan = self.checked_instance(required=False)
+            _refuse_if_archived(plan)
+            services.reschedule_plan(plan, actor=self.actor(), **serializer.validated_data)
+        return self.respond(self.fresh(plan))
+
+    @extend_schema(
+        summary="Archive or restore a plan",
+        description="An archived plan is read-only and hidden from lists in the app.",
+        request=ArchiveSerializer,
+        responses={200: PlanSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def archive(self, request, id=None):  # noqa: A002
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            plan = self.checked_instance(required=False)
+            services.archive_plan(
+                plan, actor=self.actor(), archived=serializer.validated_data["archived"]
+            )
+        return self.respond(self.fresh(plan))
+
+
+# Milestones -----------------------------------------------------------------------------
+
+FAR_FUTURE = date(9999, 12, 31)
+
+
+class MilestoneListParams(ListParams):
+    ORDERINGS = {
+        # Undated steps last: the cursor needs a value on every row.
+        "due_date": ("due_sort", "id"),
+        "-due_date": ("-due_sort", "-id"),
+        "updated_at": ("updated_at", "id"),
+        "-updated_at": ("-updated_at", "-id"),
+        "created_at": ("created_at", "id"),
+        "-created_at": ("-created_at", "-id"),
+    }
+    DEFAULT_ORDERING = "due_date"
+
+    plan = serializers.UUIDField(required=False)
+    deal = serializers.UUIDField(required=False)
+    status = serializers.ChoiceField(choices=Milestone.Status.values, required=False)
+    phase = serializers.ChoiceField(choices=Phase.values, required=False)
+    visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
+    overdue = serializers.BooleanField(
+        required=False,
+        help_text="Open steps due before today in the workspace's time zone (true), or not.",
+    )
+    owner = serializers.UUIDField(
+        required=False, help_text="Steps owned by this stakeholder (either side)."
+    )
+
+
+def milestone_etag(milestone: Milestone) -> str:
+    return f'"{milestone.version}"'
+
+
+def expected_version(request, *, required: bool) -> int | None:
+    """The row version named by If-Match (None for `*` or, when optional, absent)."""
+    header = request.headers.get("If-Match", "")
+    if not header:
+        if required:
+            raise PreconditionRequired()
+        return None
+    tags = parse_etags(header)
+    if "*" in tags:
+        return None
+    try:
+        return int(tags[0])
+    except (IndexError, ValueError):
+        return -1  # never a version: 412
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List milestones",
+        parameters=[MilestoneListParams],
+        description="By due date (undated last). `overdue=true`: open steps past due.",
+    ),
+    retrieve=extend_schema(summary="Get a milestone"),
+    create=extend_schema(summary="Add a step to a plan", description="At the end of its phase."),
+    partial_update=extend_schema(
+        summary="Update a step",
+        description="Send If-Match with the ETag (the row version). A committed due date "
+        "moves only with a `reason`. Completing sends milestone.completed; reopening "
+        "milestone.reopened; a moved date milestone.date_changed.",
+    ),
+    update=extend_schema(summary="Replace a step", description="Send If-Match."),
+    destroy=extend_schema(
+        summary="Delete a step", description="If-Match (the row version) is checked when sent."
+    ),
+)
+class MilestoneViewSet(ListMixin, RetrieveMixin, TenantViewSet):
+    """The dated steps of plans, each with a buyer and a seller owner.
+
+    Their ETag is the row version."""
+
+    serializer_class = MilestoneSerializer
+    list_params_class = MilestoneListParams
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if "organization" in context:
+            context["today"] = today_of(context["organization"])
+        return context
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Milestone.objects.none()
+        return (
+            Milestone.objects.for_org(self.organization)
+            .select_related("plan", "plan__deal", "buyer_owner", "seller_owner", "depends_on")
+            .annotate(due_sort=Coalesce("due_date", Value(FAR_FUTURE)))
+        )
+
+    def apply_filters(self, queryset, params):
+        if plan := params.get("plan"):
+            queryset = queryset.filter(plan__public_id=plan)
+        if deal := params.get("deal"):
+            queryset = queryset.filter(plan__deal__public_id=deal)
+        for name in ("status", "phase", "visibility"):
+            if value := params.get(name):
+                queryset = queryset.filter(**{name: value})
+        if "overdue" in params:
+            overdue = queryset.overdue(today_of(self.organization))
+            queryset = overdue if params["overdue"] else queryset.exclude(pk__in=overdue)
+        if owner := params.get("owner"):
+            queryset = queryset.filter(
+                Q(buyer_owner__public_id=owner) | Q(seller_owner__public_id=owner)
+            )
+        return queryset
+
+    def etag_for(self, instance, data) -> str:
+        return milestone_etag(instance)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        plan = fields.pop("plan")
+        fields.pop("reason", None)
+        _refuse_if_archived(plan)
+        milestone = services.add_milestone(plan, actor=self.actor(), **fields)
+        headers = {"Location": _location(request, "milestone", milestone.public_id)}
+        return self.respond(self.fresh(milestone), status_code=201, headers=headers)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, partial=True, **kwargs)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        milestone = self.get_object()
+        version = expected_version(request, required=True)
+        serializer = self.get_serializer(milestone, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        _refuse_if_archived(milestone.plan)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "")
+        try:
+            services.update_milestone(
+                milestone, actor=self.actor(), expected_version=version, reason=reason, **changes
+            )
+        except services.ConflictError as conflict:
+            error = PreconditionFailed()
+            error.etag = milestone_etag(conflict.current)
+            raise error from None
+        except services.ReasonRequired as exc:
+            raise serializers.ValidationError({"reason": [str(exc)]}) from None
+        return self.respond(self.fresh(milestone))
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            milestone = self.get_object()
+            locked = Milestone.objects.select_for_update().get(pk=milestone.pk)
+            version = expected_version(request, required=False)
+            if version is not None and version != locked.version:
+                error = PreconditionFailed()
+                error.etag = milestone_etag(locked)
+                raise error
+            _refuse_if_archived(milestone.plan)
+            services.delete_milestone(milestone, actor=self.actor())
+        return Response(status=204)
+
+
+# Templates ------------------------------------------------------------------------------
+
+
+class TemplateListParams(ListParams):
+    ORDERINGS = {
+        "name": ("name", "id"),
+        "created_at": ("created_at", "id"),
+        "-created_at": ("-created_at", "-id"),
+    }
+    DEFAULT_ORDERING = "name"
+
+    updated_since = None  # templates keep no change time
+    built_in = serializers.BooleanField(required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List templates",
+        parameters=[TemplateListParams],
+        description="The built-in templates and the workspace's own.",
+    ),
+    retrieve=extend_schema(summary="Get a template"),
+    create=extend_schema(summary="Create a workspace template"),
+    partial_update=extend_schema(
+        summary="Update a workspace template",
+        description="Send If-Match. `steps`, when given, replace all steps. Built-in "
+        "templates are read-only (403).",
+    ),
+    update=extend_schema(summary="Replace a workspace template", description="Send If-Match."),
+    destroy=extend_schema(
+        summary="Delete a workspace template",
+        description="Plans made from it keep their steps. If-Match is checked when sent.",
+    ),
+)
+class TemplateViewSet(ReadWriteViewSet):
+    """Plan templates: built-in (read-only) and the workspace's own."""
+
+    serializer_class = TemplateSerializer
+    list_params_class = TemplateListParams
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return PlanTemplate.objects.none()
+        return PlanTemplate.objects.available_to(self.organization).prefetch_related("steps")
+
+    def apply_filters(self, queryset, params):
+        if "built_in" in params:
+            queryset = queryset.filter(organization__isnull=params["built_in"])
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        template = services.create_template(
+            self.organization,
+            name=data["name"],
+            description=data.get("description", ""),
+            steps=data.get("steps", []),
+        )
+        headers = {"Location": _location(request, "template", template.public_id)}
+        return self.respond(self.fresh(template), status_code=201, headers=headers)
+
+    def checked_instance(self, *, required: bool = True):
+        instance = super().checked_instance(required=required)
+        if instance.is_built_in:
+            raise exceptions.PermissionDenied(
+                "Built-in templates are read-only: create your own from it."
+            )
+        return instance
+
+    def perform_update(self, serializer):
+        return services.update_template(serializer.instance, **serializer.validated_data)
+
+    def destroy(self, request, *args, **kwargs):
+        with transaction.atomic():
+            template = self.checked_instance(required=False)
+            template.delete()
+        return Response(status=204)
+
+
+# Read-only logs -------------------------------------------------------------------------
+
+
+class LogListParams(ListParams):
+    ORDERINGS = {"-created_at": ("-created_at", "-id"), "created_at": ("created_at", "id")}
+    DEFAULT_ORDERING = "-created_at"
+
+    plan = serializers.UUIDField(required=False)
+    deal = serializers.UUIDField(required=False)
+
+
+class DateChangeListParams(LogListParams):
+    milestone = serializers.UUIDField(required=False)
+
+
+class ActivityListParams(LogListParams):
+    milestone = serializers.UUIDField(required=False)
+    verb = serializers.ChoiceField(choices=Activity.Verb.values, required=False)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List due-date changes (slip history)",
+        parameters=[DateChangeListParams],
+        description="Every move of a committed date: old and new date, who, why. Newest "
+        "first; `updated_since` filters by the time of the change.",
+    )
+)
+class DateChangeViewSet(ListMixin, TenantViewSet):
+    """Slip history (read-only)."""
+
+    serializer_class = DateChangeSerializer
+    list_params_class = DateChangeListParams
+    updated_field = "created_at"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return DueDateChange.objects.none()
+        return DueDateChange.objects.for_org(self.organization).select_related(
+            "milestone", "milestone__plan", "milestone__plan__deal"
+        )
+
+    def apply_filters(self, queryset, params):
+        if plan := params.get("plan"):
+            queryset = queryset.filter(milestone__plan__public_id=plan)
+        if deal := params.get("deal"):
+            queryset = queryset.filter(milestone__plan__deal__public_id=deal)
+        if milestone := params.get("milestone"):
+            queryset = queryset.filter(milestone__public_id=milestone)
+        return queryset
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List activity",
+        parameters=[ActivityListParams],
+        description="The plans' feeds (internal events included: keys act for the seller "
+        "team). Newest first.",
+    )
+)
+class ActivityViewSet(ListMixin, TenantViewSet):
+    """Activity feeds of the plans (read-only)."""
+
+    serializer_class = ActivitySerializer
+    list_params_class = ActivityListParams
+    updated_field = "created_at"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Activity.objects.none()
+        return Activity.objects.for_org(self.organization).select_related(
+            "plan", "plan__deal", "milestone"
+        )
+
+    def apply_filters(self, queryset, params):
+        if plan := params.get("plan"):
+            queryset = queryset.filter(plan__public_id=plan)
+        if deal := params.get("deal"):
+            queryset = queryset.filter(plan__deal__public_id=deal)
+        if milestone := params.get("milestone"):
+            queryset = queryset.filter(milestone__public_id=milestone)
+        if verb := params.get("verb"):
+            queryset = queryset.filter(verb=verb)
+        return queryset

@@ -1,0 +1,57 @@
+"""Every list endpoint runs a constant number of SQL queries per page, whatever the data."""
+
+import pytest
+
+from deals.models import ApiKey
+from plans import services as plan_services
+
+from .conftest import ACTOR, make_plan
+
+ENDPOINTS = [
+    "/api/v1/deals/",
+    "/api/v1/plans/",
+    "/api/v1/milestones/",
+    "/api/v1/stakeholders/",
+    "/api/v1/templates/",
+    "/api/v1/date-changes/",
+    "/api/v1/activity/",
+]
+
+
+def _grow(acme, alice, count):
+    for n in range(count):
+        plan = make_plan(acme, alice, account_name=f"Account {n}")
+        milestone = plan.milestones.order_by("position").first()
+        plan_services.update_milestone(
+            milestone,
+            actor=ACTOR,
+            expected_version=None,
+            reason="slip",
+            due_date=milestone.due_date.replace(day=1),
+        )
+        plan_services.save_plan_as_template(plan, organization=acme, name=f"T{n}")
+
+
+def _count_queries(api, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get(url, {"page_size": 50})
+    assert response.status_code == 200
+    return len(captured), len(response.json()["results"])
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_api_list_query_count_is_constant(api, acme, alice, url, django_assert_max_num_queries):
+    ApiKey.objects.update(last_used_at=None)
+    _grow(acme, alice, 1)
+    small, small_rows = _count_queries(api, url)
+    _grow(acme, alice, 6)
+    ApiKey.objects.update(last_used_at=None)  # the same "record last use" write both times
+
+    with django_assert_max_num_queries(small):
+        response = api.get(url, {"page_size": 50})
+
+    assert len(response.json()["results"]) > small_rows
+    assert small <= 6

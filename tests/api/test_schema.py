@@ -1,0 +1,179 @@
+"""The OpenAPI schema (/api/schema/), its docs page (/api/docs/) and a bounded
+schemathesis run against the schema: no 5xx, every response conforms."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as hypothesis_settings
+
+from plans.models import PlanTemplate
+from stakeholders.models import Stakeholder
+
+from .conftest import make_plan
+
+
+@pytest.fixture
+def schema(db):
+    response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_schema_is_openapi_3_with_bearer_auth(schema):
+    assert schema["openapi"].startswith("3.")
+    assert schema["components"]["securitySchemes"]["apiKey"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": schema["components"]["securitySchemes"]["apiKey"]["description"],
+    }
+    paths = set(schema["paths"])
+    for resource in ("deals", "plans", "milestones", "stakeholders", "templates"):
+        assert f"/api/v1/{resource}/" in paths and f"/api/v1/{resource}/{{id}}/" in paths
+    assert {"/api/v1/date-changes/", "/api/v1/activity/"} <= paths
+    assert "/api/v1/plans/{id}/reschedule/" in paths
+
+
+def test_schema_documents_every_endpoint_with_examples(schema):
+    missing = []
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert operation.get("summary"), f"{method} {path} has no summary"
+            bodies = [operation.get("requestBody", {})] + [
+                response
+                for code, response in operation["responses"].items()
+                if code.startswith("2")
+            ]
+            has_json_body = any("content" in body for body in bodies)
+            has_example = any(
+                "examples" in media for body in bodies for media in body.get("content", {}).values()
+            )
+            if has_json_body and not has_example:
+                missing.append(f"{method.upper()} {path}")
+    assert missing == []
+
+
+def test_schema_documents_if_match_on_updates(schema):
+    patch = schema["paths"]["/api/v1/milestones/{id}/"]["patch"]
+    if_match = next(p for p in patch["parameters"] if p["name"] == "If-Match")
+    assert if_match["required"] is True
+    assert {"412", "428", "429", "404"} <= set(patch["responses"])
+
+
+def test_api_docs_page_loads_only_local_assets_under_csp(client):
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    policy = response["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    assert not re.search(r"<style|\sstyle=", html)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources and all(s.startswith("/") and not s.startswith("//") for s in sources)
+    scripts = re.findall(r"<script[^>]*>", html)
+    assert len(scripts) == 3 and all("src=" in tag for tag in scripts)
+    assert any("swagger-ui-bundle.js" in s for s in sources)
+    script_url = next(s for s in sources if "script" in s and "swagger" not in s)
+    init = client.get(script_url.replace("&amp;", "&"))
+    assert init.status_code == 200 and init["Content-Type"].startswith("application/javascript")
+    assert b"/api/schema/" in init.content
+
+
+# schemathesis ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def _keep_test_connection():
+    """Like Django's test client: the WSGI handler must not close the database connection
+    at the end of each request (it holds the test's transaction)."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_setup(settings, acme, alice, acme_key, globex, charlie, _keep_test_connection):
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.API_RATE_LIMIT = "100000/minute"
+    plan = make_plan(acme, alice)
+    make_plan(globex, charlie, account_name="Globex customer")
+    template = PlanTemplate.objects.create(organization=acme, name="Own")
+    # Real ids, so that generated bodies reach the services and not only the 404.
+    ids = {
+        "deals": plan.deal.public_id,
+        "plans": plan.public_id,
+        "milestones": plan.milestones.order_by("position").last().public_id,
+        "stakeholders": Stakeholder.objects.filter(deal=plan.deal).first().public_id,
+        "templates": template.public_id,
+    }
+    return acme_key, ids
+
+
+def test_api_conforms_to_its_schema_under_schemathesis(fuzz_setup):
+    """A bounded run: for every operation, examples and generated cases (positive data),
+    with a valid key. Checks: no server error, status codes, content types, headers and
+    response bodies as documented."""
+    import schemathesis
+    from django.core.wsgi import get_wsgi_application
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    key, ids = fuzz_setup
+    headers = {"Authorization": f"Bearer {key}"}
+    loaded = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_headers_conformance,
+        response_schema_conformance,
+    ]
+    failures = []
+    operations = [result.ok() for result in loaded.get_all_operations()]
+    assert len(operations) >= 25
+
+    runs = []
+    for operation in operations:
+        runs.append((operation, operation.as_strategy(), headers))
+        resource = operation.path.split("/")[3]
+        if "{id}" in operation.path and resource in ids:
+            # The same operation on a real row, with If-Match "*" so that updates apply.
+            strategy = operation.as_strategy(path_parameters={"id": str(ids[resource])})
+            runs.append((operation, strategy, {**headers, "If-Match": "*"}))
+
+    def make_run(strategy, request_headers):
+        @given(case=strategy)
+        @hypothesis_settings(
+            max_examples=8,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case):
+            try:
+                case.call_and_validate(headers=request_headers, checks=checks)
+            except Exception as exc:  # collect, to report every operation at once
+                failures.append(f"{case.method} {case.formatted_path}: {exc}"[:2000])
+
+        return run
+
+    for operation, strategy, request_headers in runs:
+        if operation.method.upper() == "DELETE" and "If-Match" in request_headers:
+            continue  # deleting the shared rows would turn the rest into 404s
+        make_run(strategy, request_headers)()
+
+    assert failures == [], "\n\n".join(failures[:5])

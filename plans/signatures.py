@@ -498,32 +498,33 @@ def send_signing_code(stakeholder: Stakeholder) -> None:
     transaction.on_commit(partial(send_email, "signing-code", context, to=[stakeholder.email]))
 
 
-@transaction.atomic
 def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
-    """Accept the current code once; 5 wrong tries burn it. SigningRefused otherwise."""
+    """Accept the current code once; 5 wrong tries burn it. SigningRefused otherwise.
+    Wrong tries are counted even though the call fails (the count is committed first)."""
     now = timezone.now()
-    current = (
-        SigningCode.objects.select_for_update()
-        .filter(stakeholder=stakeholder, used_at=None, burned_at=None)
-        .order_by("-created_at")
-        .first()
-    )
-    if current is None or current.expires_at <= now:
-        raise SigningRefused("This code has expired or was already used: ask for a new one.")
-    if not hmac.compare_digest(current.code_hash, _code_hash(code.strip(), stakeholder)):
-        current.attempts += 1
-        if current.attempts >= CODE_TRIES:
-            current.burned_at = now
-            current.save(update_fields=["attempts", "burned_at"])
-            raise SigningRefused(
-                "Too many wrong codes: this one no longer works. Ask for a new one."
-            )
-        current.save(update_fields=["attempts"])
-        raise SigningRefused(
-            f"That code is not right ({CODE_TRIES - current.attempts} tries left)."
+    problem = None
+    with transaction.atomic():
+        current = (
+            SigningCode.objects.select_for_update()
+            .filter(stakeholder=stakeholder, used_at=None, burned_at=None)
+            .order_by("-created_at")
+            .first()
         )
-    current.used_at = now
-    current.save(update_fields=["used_at"])
+        if current is None or current.expires_at <= now:
+            problem = "This code has expired or was already used: ask for a new one."
+        elif not hmac.compare_digest(current.code_hash, _code_hash(code.strip(), stakeholder)):
+            current.attempts += 1
+            if current.attempts >= CODE_TRIES:
+                current.burned_at = now
+                problem = "Too many wrong codes: this one no longer works. Ask for a new one."
+            else:
+                problem = f"That code is not right ({CODE_TRIES - current.attempts} tries left)."
+            current.save(update_fields=["attempts", "burned_at"])
+        else:
+            current.used_at = now
+            current.save(update_fields=["used_at"])
+    if problem:
+        raise SigningRefused(problem)
 
 
 def client_ip(request) -> str | None:

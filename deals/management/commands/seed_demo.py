@@ -350,7 +350,31 @@ def seed_deal(
             plan_services.set_milestone_status(fresh, actor=seller, status="blocked")
     if story == "lost":
         plan_services.archive_plan(plan, actor=seller, archived=True)
+    if story == "won" or account == "Massive Dynamic":
+        sign_demo_plan(plan, seller, buyer_signs=story == "won")
     return 1
+
+
+def sign_demo_plan(plan, seller, *, buyer_signs: bool) -> None:
+    """Sign through the real signing code: the AE signs; the economic buyer too when
+    `buyer_signs` (then the plan is signed and its sealed PDF is prepared after commit)."""
+    from plans import signatures
+
+    signatures.request_signatures(plan, actor=seller)
+    signers = signatures.required_signers(plan)
+    for signer in sorted(signers, key=lambda s: s.side != "seller"):
+        if signer.side == "buyer" and not buyer_signs:
+            continue
+        signatures.sign_plan(
+            plan,
+            signer=signer,
+            typed_name=signer.name,
+            consent=True,
+            seen_hash=signatures.content_hash(plan),
+            ip_address="127.0.0.1",
+            user_agent="seed_demo",
+            auth_method="demo data",
+        )
 
 
 def ensure_demo_room_link(organization) -> str | None:

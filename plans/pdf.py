@@ -60,6 +60,21 @@ def render_plan_pdf(
 
 def seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
     """Add a PAdES (B-B) signature of the workspace's seal over the whole file."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _seal_pdf(pdf, seal, reason=reason)
+    # pyHanko's synchronous API runs its own event loop, which cannot start in a thread that
+    # already runs one (an async caller, or a test driving a browser): use another thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as executor:
+        return executor.submit(_seal_pdf, pdf, seal, reason=reason).result()
+
+
+def _seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
     from pyhanko.keys.internal import (
         translate_pyca_cryptography_cert_to_asn1,
         translate_pyca_cryptography_key_to_asn1,

@@ -56,7 +56,9 @@ EVENT_OF_VERB = {
 }
 
 
-def on_plan_event(sender, *, plan, actor, verb, milestone=None, activity=None, **kwargs):
+def on_plan_event(
+    sender, *, plan, actor, verb, milestone=None, activity=None, stakeholder=None, **kwargs
+):
     event_type = EVENT_OF_VERB.get(verb)
     if event_type is None:
         return
@@ -73,6 +75,9 @@ def on_plan_event(sender, *, plan, actor, verb, milestone=None, activity=None, *
                 "new_date": change.new_date.isoformat() if change.new_date else None,
                 "reason": change.reason,
             }
+    if stakeholder is not None:
+        # Who was invited / opened the room. Never their room link: it is a credential.
+        extra["stakeholder"] = webhooks.stakeholder_payload(stakeholder)
     data = webhooks.plan_payload(plan, actor=actor, summary=summary, milestone=milestone, **extra)
     webhooks.emit(plan.organization_id, event_type, data)
 

@@ -11,6 +11,7 @@ from django.db import transaction
 from deals.emails import send_email
 from plans.models import Activity, DueDateChange
 from stakeholders import access
+from stakeholders.actors import Actor
 from stakeholders.models import Side
 from stakeholders.services import issue_room_link
 
@@ -65,7 +66,10 @@ def on_plan_event(
     # One query when nobody listens: the payload is built only for subscribers.
     if not webhooks.subscribed_endpoints(plan.organization_id, event_type):
         return
-    summary = f"{actor.name} {activity.summary}" if activity is not None else ""
+    summary = activity.summary if activity is not None else ""
+    if summary and actor != Actor.system():
+        # "Priya Raman opened the deal room"; Tandem's own events are whole sentences.
+        summary = f"{actor.name} {summary}"
     extra = {}
     if event_type == "milestone.date_changed" and milestone is not None:
         change = DueDateChange.objects.filter(milestone=milestone).order_by("-id").first()

@@ -14,6 +14,7 @@ from plans.api import (
     DateChangeViewSet,
     MilestoneViewSet,
     PlanViewSet,
+    SignatureEventViewSet,
     TemplateViewSet,
 )
 from stakeholders.api import StakeholderViewSet
@@ -26,6 +27,7 @@ router.register("stakeholders", StakeholderViewSet, basename="stakeholder")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("date-changes", DateChangeViewSet, basename="date-change")
 router.register("activity", ActivityViewSet, basename="activity")
+router.register("signatures", SignatureEventViewSet, basename="signature")
 
 
 def not_found(request, *args, **kwargs):

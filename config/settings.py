@@ -392,6 +392,11 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "deals.api.document_error_responses",
     ],
+    # Choice sets used by several fields get one name each.
+    "ENUM_NAME_OVERRIDES": {
+        "PlanStatusEnum": "plans.models.Plan.Status",
+        "SideEnum": "stakeholders.models.Side",
+    },
 }
 
 # Outgoing webhooks. Production refuses endpoints that resolve to private, loopback or

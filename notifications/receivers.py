@@ -11,6 +11,7 @@ from django.db import transaction
 from deals.emails import send_email
 from plans.models import Activity, DueDateChange
 from stakeholders import access
+from stakeholders.actors import Actor
 from stakeholders.models import Side
 from stakeholders.services import issue_room_link
 
@@ -56,14 +57,19 @@ EVENT_OF_VERB = {
 }
 
 
-def on_plan_event(sender, *, plan, actor, verb, milestone=None, activity=None, **kwargs):
+def on_plan_event(
+    sender, *, plan, actor, verb, milestone=None, activity=None, stakeholder=None, **kwargs
+):
     event_type = EVENT_OF_VERB.get(verb)
     if event_type is None:
         return
     # One query when nobody listens: the payload is built only for subscribers.
     if not webhooks.subscribed_endpoints(plan.organization_id, event_type):
         return
-    summary = f"{actor.name} {activity.summary}" if activity is not None else ""
+    summary = activity.summary if activity is not None else ""
+    if summary and actor != Actor.system():
+        # "Priya Raman opened the deal room"; Tandem's own events are whole sentences.
+        summary = f"{actor.name} {summary}"
     extra = {}
     if event_type == "milestone.date_changed" and milestone is not None:
         change = DueDateChange.objects.filter(milestone=milestone).order_by("-id").first()
@@ -73,6 +79,9 @@ def on_plan_event(sender, *, plan, actor, verb, milestone=None, activity=None, *
                 "new_date": change.new_date.isoformat() if change.new_date else None,
                 "reason": change.reason,
             }
+    if stakeholder is not None:
+        # Who was invited / opened the room. Never their room link: it is a credential.
+        extra["stakeholder"] = webhooks.stakeholder_payload(stakeholder)
     data = webhooks.plan_payload(plan, actor=actor, summary=summary, milestone=milestone, **extra)
     webhooks.emit(plan.organization_id, event_type, data)
 

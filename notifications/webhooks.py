@@ -160,6 +160,17 @@ def actor_payload(actor) -> dict | None:
     return {"name": actor.name, "side": actor.side}
 
 
+def stakeholder_payload(stakeholder) -> dict:
+    return {
+        "id": str(stakeholder.public_id),
+        "name": stakeholder.name,
+        "title": stakeholder.title,
+        "email": stakeholder.email,
+        "role": stakeholder.role,
+        "side": stakeholder.side,
+    }
+
+
 def milestone_payload(milestone) -> dict:
     return {
         "id": str(milestone.public_id),
@@ -186,6 +197,8 @@ def plan_payload(plan, *, actor=None, summary: str = "", milestone=None, **extra
             "status": plan.status,
             "target_signature_date": plan.target_signature_date.isoformat(),
             "version": plan.version,
+            "signed_version": plan.signed_version,
+            "signed_at": plan.signed_at.isoformat() if plan.signed_at else None,
         },
     }
     if milestone is not None:

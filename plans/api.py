@@ -30,8 +30,17 @@ from deals.api import (
     today_of,
 )
 
-from . import services
-from .models import Activity, DueDateChange, Milestone, Phase, Plan, PlanTemplate, Visibility
+from . import services, signatures
+from .models import (
+    Activity,
+    DueDateChange,
+    Milestone,
+    Phase,
+    Plan,
+    PlanTemplate,
+    SignatureEvent,
+    Visibility,
+)
 from .serializers import (
     ActivitySerializer,
     ArchiveSerializer,
@@ -40,6 +49,9 @@ from .serializers import (
     PlanCreateSerializer,
     PlanSerializer,
     RescheduleSerializer,
+    SignatureEventSerializer,
+    SignatureRequestSerializer,
+    SignatureStatusSerializer,
     TemplateSerializer,
 )
 
@@ -218,6 +230,53 @@ class PlanViewSet(ReadWriteViewSet):
                 plan, actor=self.actor(), archived=serializer.validated_data["archived"]
             )
         return self.respond(self.fresh(plan))
+
+    @extend_schema(
+        summary="Get a plan's signature status",
+        description="Each required signer on the current content (signed, declined, asked, "
+        "not asked; and the version they signed before an amendment), the signed version, "
+        "and the verification of the hash-chained event log. The events themselves: "
+        "`GET /api/v1/signatures/?plan=<id>`.",
+        responses={200: SignatureStatusSerializer},
+    )
+    @action(detail=True, methods=["get"])
+    def signatures(self, request, id=None):  # noqa: A002
+        plan = self.get_object()
+        return Response(SignatureStatusSerializer(self._signature_status(plan)).data)
+
+    @extend_schema(
+        summary="Ask the required signers to sign",
+        description="Every required signer who has not signed the current content is asked "
+        "by email (buyers get a fresh personal room link, never shown here; sellers the "
+        "plan's sign page), and a draft plan becomes shared. Needs a required signer with "
+        "an email address on each side: otherwise 409 with the reason, and nothing is sent. "
+        "If-Match is checked when sent.",
+        request=None,
+        responses={200: SignatureRequestSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="request-signatures")
+    def request_signatures(self, request, id=None):  # noqa: A002
+        with transaction.atomic():
+            plan = self.checked_instance(required=False)
+            _refuse_if_archived(plan)
+            try:
+                asked = signatures.request_signatures(plan, actor=self.actor())
+            except signatures.SigningRefused as exc:
+                raise Conflict(str(exc)) from None
+        plan = self.fresh(plan)
+        data = {**self._signature_status(plan), "asked": asked}
+        return Response(SignatureRequestSerializer(data).data)
+
+    def _signature_status(self, plan: Plan) -> dict:
+        digest = signatures.content_hash(plan)
+        events_url = self.request.build_absolute_uri(reverse("api:signature-list"))
+        return {
+            "plan": plan,
+            "content_hash": digest,
+            "signers": signatures.signature_block(plan, current_hash=digest),
+            "chain": signatures.verify_chain(plan),
+            "events_url": f"{events_url}?plan={plan.public_id}",
+        }
 
 
 # Milestones -----------------------------------------------------------------------------
@@ -546,4 +605,54 @@ class ActivityViewSet(ListMixin, TenantViewSet):
             queryset = queryset.filter(milestone__public_id=milestone)
         if verb := params.get("verb"):
             queryset = queryset.filter(verb=verb)
+        return queryset
+
+
+class SignatureListParams(LogListParams):
+    ORDERINGS = {
+        "-created_at": ("-created_at", "-id"),
+        "created_at": ("created_at", "id"),
+    }
+    kind = serializers.ChoiceField(choices=SignatureEvent.Kind.values, required=False)
+    side = serializers.ChoiceField(
+        choices=["buyer", "seller"], required=False, help_text="The signer's side."
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List signature events",
+        parameters=[SignatureListParams],
+        description="The append-only, hash-chained log of the signature ritual: asked to "
+        "sign, signed (typed name, content hash, time, IP address, user agent, how the "
+        "signer proved who they were), declined (with the reason). Newest first; "
+        "`ordering=created_at` with `plan=<id>` reads one plan's chain in order. "
+        "`updated_since` filters by the time of the event.",
+    ),
+    retrieve=extend_schema(summary="Get a signature event"),
+)
+class SignatureEventViewSet(ListMixin, RetrieveMixin, TenantViewSet):
+    """Signature events (read-only). A plan's status and chain check:
+    /api/v1/plans/{id}/signatures/."""
+
+    serializer_class = SignatureEventSerializer
+    list_params_class = SignatureListParams
+    updated_field = "created_at"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return SignatureEvent.objects.none()
+        return SignatureEvent.objects.for_org(self.organization).select_related(
+            "plan", "plan__deal", "signer"
+        )
+
+    def apply_filters(self, queryset, params):
+        if plan := params.get("plan"):
+            queryset = queryset.filter(plan__public_id=plan)
+        if deal := params.get("deal"):
+            queryset = queryset.filter(plan__deal__public_id=deal)
+        if kind := params.get("kind"):
+            queryset = queryset.filter(kind=kind)
+        if side := params.get("side"):
+            queryset = queryset.filter(signer_side=side)
         return queryset

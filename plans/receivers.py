@@ -4,7 +4,7 @@ from stakeholders.actors import Actor
 
 from . import live
 from .models import Activity, Plan, Visibility
-from .services import bump_version, fill_owner_gaps, record_activity
+from .services import bump_version, fill_owner_gaps, record_activity, share_plan
 
 VERBS = {
     "added": Activity.Verb.STAKEHOLDER_ADDED,
@@ -69,10 +69,13 @@ def record_room_visit(sender, *, stakeholder, link, visit, **kwargs):
             actor=Actor.buyer(stakeholder),
             verb=Activity.Verb.ROOM_VISITED,
             summary="opened the deal room",
+            stakeholder=stakeholder,
         )
 
 
 def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
+    """Record the invitation; inviting a buyer shares a draft plan with them (from the app,
+    the API or a champion's invitation alike)."""
     plan = Plan.objects.filter(deal_id=stakeholder.deal_id).first()
     if plan is not None:
         record_activity(
@@ -80,7 +83,9 @@ def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
             actor=invited_by,
             verb=Activity.Verb.STAKEHOLDER_INVITED,
             summary=f"invited {stakeholder.name} to the deal room",
+            stakeholder=stakeholder,
         )
+        share_plan(plan, actor=invited_by)
 
 
 def record_deal_change(sender, *, deal, actor, changes, **kwargs):

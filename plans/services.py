@@ -53,8 +53,11 @@ def record_activity(
     summary: str,
     milestone: Milestone | None = None,
     visibility: str = Visibility.SHARED,
+    stakeholder: Stakeholder | None = None,
 ) -> Activity:
-    """Append to the plan's feed and announce the event (plans.signals.plan_event)."""
+    """Append to the plan's feed and announce the event (plans.signals.plan_event).
+    `stakeholder` names the person the event is about (invited, opened the room) for the
+    receivers; the feed keeps only the summary."""
     activity = Activity.objects.create(
         organization_id=plan.organization_id,
         plan=plan,
@@ -67,7 +70,13 @@ def record_activity(
         visibility=visibility,
     )
     signals.plan_event.send(
-        sender=Plan, plan=plan, actor=actor, verb=verb, milestone=milestone, activity=activity
+        sender=Plan,
+        plan=plan,
+        actor=actor,
+        verb=verb,
+        milestone=milestone,
+        activity=activity,
+        stakeholder=stakeholder,
     )
     return activity
 

@@ -5,7 +5,8 @@ webhooks, live events) defer them with transaction.on_commit.
 
 from django.dispatch import Signal
 
-# kwargs: plan, actor, verb (an Activity.Verb), milestone (or None), activity
+# kwargs: plan, actor, verb (an Activity.Verb), milestone (or None), activity, stakeholder
+# (the person a stakeholder event is about, or None)
 plan_event = Signal()
 
 # kwargs: comment, people (Stakeholders @mentioned), actor

@@ -452,6 +452,7 @@ def mark_amended_if_changed(plan: Plan) -> bool:
     if content_hash(plan) == current["signed_content_hash"]:
         return False
     Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.AMENDED)
+    plan.status = Plan.Status.AMENDED  # receivers (webhooks) read it from this instance
     from .services import record_activity
 
     record_activity(

@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from deals.api import Conflict, ListParams, ReadWriteViewSet
@@ -32,6 +33,9 @@ STAKEHOLDER_EXAMPLE = {
     "role_label": "Economic buyer",
     "is_required_signer": True,
     "user": None,
+    "invited_at": "2026-03-05T10:00:00Z",
+    "last_visit_at": "2026-03-21T11:02:45Z",
+    "visit_count": 3,
     "created_at": "2026-03-02T09:20:00Z",
     "updated_at": "2026-03-02T09:20:00Z",
 }
@@ -89,10 +93,25 @@ class StakeholderSerializer(serializers.ModelSerializer):
             "role_label",
             "is_required_signer",
             "user",
+            "invited_at",
+            "last_visit_at",
+            "visit_count",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["side", "created_at", "updated_at"]
+        read_only_fields = [
+            "side",
+            "invited_at",
+            "last_visit_at",
+            "visit_count",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "invited_at": {"help_text": "When a buyer was last sent a room link."},
+            "last_visit_at": {"help_text": "A buyer's last visit of the deal room."},
+            "visit_count": {"help_text": "How many times a buyer opened the deal room."},
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,6 +132,29 @@ class StakeholderSerializer(serializers.ModelSerializer):
                 {"user": ["Only seller-side stakeholders can be linked to a Tandem user."]}
             )
         return attrs
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Invited",
+            value={
+                "stakeholder": STAKEHOLDER_EXAMPLE,
+                "room_url": "https://tandem.example.com/r/Zk3v9QpX2rT7mWc1bN8sLd4hYe6uJa0o/",
+                "expires_at": "2026-04-04T10:00:00Z",
+            },
+            response_only=True,
+        )
+    ]
+)
+class InvitationSerializer(serializers.Serializer):
+    stakeholder = StakeholderSerializer()
+    room_url = serializers.URLField(
+        help_text="The buyer's personal link to the deal room, also emailed to them. Shown "
+        "this once: only its hash is kept, so it cannot be read again (invite again for a "
+        "new one)."
+    )
+    expires_at = serializers.DateTimeField(help_text="The link stops working then.")
 
 
 class StakeholderListParams(ListParams):
@@ -186,6 +228,34 @@ class StakeholderViewSet(ReadWriteViewSet):
         return self.respond(
             self.fresh(stakeholder), status_code=201, headers={"Location": location}
         )
+
+    @extend_schema(
+        summary="Invite a buyer to the deal room",
+        description="Emails the buyer stakeholder a new personal room link and returns it "
+        "once (it is never retrievable again; earlier links keep working until revoked). "
+        "Records the invitation in the plan's feed, shares a draft plan and sends "
+        "stakeholder.invited. 409 for a seller-side stakeholder, one without an email "
+        "address, or an archived plan.",
+        request=None,
+        responses={201: InvitationSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def invite(self, request, id=None):  # noqa: A002 - the URL's name
+        with transaction.atomic():
+            stakeholder = self.get_object()
+            _refuse_if_archived(stakeholder.deal)
+            try:
+                link, url = services.invite_buyer(stakeholder, actor=self.actor())
+            except services.InviteRefused as exc:
+                raise Conflict(str(exc)) from None
+        data = {
+            "stakeholder": self.fresh(stakeholder),
+            "room_url": url,
+            "expires_at": link.expires_at,
+        }
+        body = InvitationSerializer(data, context=self.get_serializer_context()).data
+        # The body holds a credential: no cache may keep it.
+        return Response(body, status=201, headers={"Cache-Control": "no-store"})
 
     def perform_update(self, serializer):
         _refuse_if_archived(serializer.instance.deal)

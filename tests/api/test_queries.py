@@ -4,6 +4,7 @@ import pytest
 
 from deals.models import ApiKey
 from plans import services as plan_services
+from plans import signatures
 
 from .conftest import ACTOR, make_plan
 
@@ -15,6 +16,7 @@ ENDPOINTS = [
     "/api/v1/templates/",
     "/api/v1/date-changes/",
     "/api/v1/activity/",
+    "/api/v1/signatures/",
 ]
 
 
@@ -30,6 +32,7 @@ def _grow(acme, alice, count):
             due_date=milestone.due_date.replace(day=1),
         )
         plan_services.save_plan_as_template(plan, organization=acme, name=f"T{n}")
+        signatures.request_signatures(plan, actor=ACTOR)
 
 
 def _count_queries(api, url):

@@ -9,10 +9,11 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 
-from plans.models import PlanTemplate
+from plans import signatures
+from plans.models import PlanTemplate, SignatureEvent
 from stakeholders.models import Stakeholder
 
-from .conftest import make_plan
+from .conftest import ACTOR, make_plan
 
 
 @pytest.fixture
@@ -34,6 +35,15 @@ def test_schema_is_openapi_3_with_bearer_auth(schema):
         assert f"/api/v1/{resource}/" in paths and f"/api/v1/{resource}/{{id}}/" in paths
     assert {"/api/v1/date-changes/", "/api/v1/activity/"} <= paths
     assert "/api/v1/plans/{id}/reschedule/" in paths
+    assert {
+        "/api/v1/signatures/",
+        "/api/v1/signatures/{id}/",
+        "/api/v1/plans/{id}/signatures/",
+        "/api/v1/plans/{id}/request-signatures/",
+        "/api/v1/stakeholders/{id}/invite/",
+    } <= paths
+    assert set(schema["paths"]["/api/v1/signatures/"]) == {"get"}
+    assert "409" in schema["paths"]["/api/v1/plans/{id}/request-signatures/"]["post"]["responses"]
 
 
 def test_schema_documents_every_endpoint_with_examples(schema):
@@ -105,6 +115,7 @@ def fuzz_setup(settings, acme, alice, acme_key, globex, charlie, _keep_test_conn
     plan = make_plan(acme, alice)
     make_plan(globex, charlie, account_name="Globex customer")
     template = PlanTemplate.objects.create(organization=acme, name="Own")
+    signatures.request_signatures(plan, actor=ACTOR)
     # Real ids, so that generated bodies reach the services and not only the 404.
     ids = {
         "deals": plan.deal.public_id,
@@ -112,6 +123,7 @@ def fuzz_setup(settings, acme, alice, acme_key, globex, charlie, _keep_test_conn
         "milestones": plan.milestones.order_by("position").last().public_id,
         "stakeholders": Stakeholder.objects.filter(deal=plan.deal).first().public_id,
         "templates": template.public_id,
+        "signatures": SignatureEvent.objects.filter(plan=plan).first().public_id,
     }
     return acme_key, ids
 

@@ -3,6 +3,7 @@ retries with backoff on errors and timeouts, 410 disabling, Slack messages, the 
 guard, and the events emitted by plans/ and deals/. A real HTTP server on 127.0.0.1."""
 
 import json
+import re
 import threading
 import time
 from datetime import timedelta
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import time_machine
+from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
@@ -17,6 +19,9 @@ from standardwebhooks import Webhook
 from notifications import tasks, webhooks
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from plans import services as plan_services
+from plans import signatures
+from stakeholders import services as stakeholder_services
+from stakeholders.models import Stakeholder
 from tests.api.conftest import ACTOR, make_deal, make_plan
 
 
@@ -300,6 +305,165 @@ def test_webhook_no_endpoint_costs_one_query(acme, alice, django_assert_num_quer
         from notifications.receivers import on_deal_created
 
         on_deal_created(None, deal=deal, actor=ACTOR)
+
+
+# Signature and buyer events: delivered to a real receiver, verified, without tokens ----
+
+
+def _deliver_pending():
+    for pk in WebhookDelivery.objects.filter(status="pending").values_list("pk", flat=True):
+        tasks.deliver_webhook(delivery_id=pk)
+
+
+def _received(endpoint, receiver) -> dict:
+    """Event type → the verified payload of each request the receiver got."""
+    events = {}
+    for request in receiver.requests:
+        payload = Webhook(endpoint.secret).verify(request["body"], request["headers"])
+        events.setdefault(payload["type"], []).append(payload["data"])
+    return events
+
+
+def _sign(plan, signer):
+    plan.refresh_from_db()
+    signatures.sign_plan(
+        plan,
+        signer=signer,
+        typed_name=signer.name,
+        consent=True,
+        seen_hash=signatures.content_hash(plan),
+        ip_address="203.0.113.24",
+        user_agent="test",
+        auth_method="email code",
+    )
+
+
+def _signers(plan):
+    return [
+        Stakeholder.objects.get(deal=plan.deal, role=role, is_required_signer=True)
+        for role in ("economic_buyer", "ae")
+    ]
+
+
+def test_webhook_plan_signed_and_amended_are_delivered(acme, alice, endpoint, receiver):
+    plan = make_plan(acme, alice)
+    signatures.request_signatures(plan, actor=ACTOR)
+    for signer in _signers(plan):
+        _sign(plan, signer)
+    plan.refresh_from_db()
+    signed_version = plan.signed_version
+    plan_services.update_plan_overview(plan, actor=ACTOR, business_outcome="Changed")
+
+    _deliver_pending()
+
+    events = _received(endpoint, receiver)
+    (signed,) = events["plan.signed"]
+    (amended,) = events["plan.amended"]
+    assert signed["plan"]["id"] == str(plan.public_id)
+    assert signed["plan"]["status"] == "signed"
+    assert signed["plan"]["signed_version"] == signed_version
+    assert signed["summary"] == (
+        f"Every required signer signed version {signed_version}: the plan is signed"
+    )
+    assert signed["actor"] == {"name": "Tandem", "side": "seller"}
+    assert amended["plan"]["status"] == "amended"
+    assert amended["plan"]["version"] > signed_version
+    assert amended["plan"]["signed_version"] == signed_version
+    assert amended["deal"]["id"] == str(plan.deal.public_id)
+    assert WebhookDelivery.objects.exclude(status="succeeded").count() == 0
+
+
+def test_webhook_stakeholder_invited_is_delivered_without_the_room_link(
+    acme, alice, acme_admin, endpoint, receiver
+):
+    from rest_framework.test import APIClient
+
+    from deals.services import create_api_key
+
+    plan = make_plan(acme, alice)
+    buyer = Stakeholder.objects.get(deal=plan.deal, role="economic_buyer")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + create_api_key(acme, name="Zapier")[1])
+
+    response = api.post(f"/api/v1/stakeholders/{buyer.public_id}/invite/")
+    _deliver_pending()
+
+    assert response.status_code == 201
+    token = response.json()["room_url"].rstrip("/").rsplit("/", 1)[1]
+    events = _received(endpoint, receiver)
+    (invited,) = events["stakeholder.invited"]
+    assert invited["stakeholder"] == {
+        "id": str(buyer.public_id),
+        "name": "Priya Raman",
+        "title": "",
+        "email": "priya@x.test",
+        "role": "economic_buyer",
+        "side": "buyer",
+    }
+    assert invited["summary"] == "API key “Zapier” invited Priya Raman to the deal room"
+    assert invited["actor"] == {"name": "API key “Zapier”", "side": "seller"}
+    # Inviting shares the draft plan.
+    assert events["plan.shared"][0]["plan"]["status"] == "shared"
+    _assert_no_token([token], receiver)
+
+
+def test_webhook_room_visited_is_delivered(acme, alice, endpoint, receiver, client):
+    plan = make_plan(acme, alice)
+    buyer = Stakeholder.objects.get(deal=plan.deal, role="economic_buyer")
+    _, url = stakeholder_services.invite_buyer(buyer, actor=ACTOR)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+
+    assert client.post(f"/r/{token}/").status_code == 302
+    _deliver_pending()
+
+    (visited,) = _received(endpoint, receiver)["room.visited"]
+    assert visited["stakeholder"]["id"] == str(buyer.public_id)
+    assert visited["actor"] == {"name": "Priya Raman", "side": "buyer"}
+    assert visited["summary"] == "Priya Raman opened the deal room"
+    assert visited["url"].endswith(plan.get_absolute_url())
+    _assert_no_token([token], receiver)
+
+
+def test_webhook_payloads_never_carry_room_link_tokens(
+    acme, alice, endpoint, receiver, client, django_capture_on_commit_callbacks
+):
+    """Every flow that mints room links (invitation, signature request, mention) with an
+    endpoint subscribed to every event: no token reaches a payload, a Slack message or the
+    delivery log."""
+    WebhookEndpoint.objects.create(
+        organization=acme, url=receiver.url, secret=webhooks.new_secret(), kind="slack"
+    )
+    plan = make_plan(acme, alice)
+    buyer = Stakeholder.objects.get(deal=plan.deal, role="economic_buyer")
+    milestone = plan.milestones.order_by("position").first()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stakeholder_services.invite_buyer(buyer, actor=ACTOR)
+        signatures.request_signatures(plan, actor=ACTOR)
+        plan_services.add_comment(milestone, actor=ACTOR, body="@Priya Raman can you look?")
+    tokens = [
+        match
+        for message in mail.outbox
+        for match in re.findall(r"/r/([A-Za-z0-9_-]{20,})/", message.body)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/r/{tokens[0]}/").status_code == 302
+
+    assert len(set(tokens)) == 3
+    types = set(WebhookDelivery.objects.values_list("event_type", flat=True))
+    assert {"stakeholder.invited", "plan.shared", "room.visited"} <= types
+    assert WebhookDelivery.objects.filter(status="succeeded").count() == len(receiver.requests)
+    _assert_no_token(tokens, receiver)
+
+
+def _assert_no_token(tokens, receiver):
+    assert receiver.requests
+    logged = json.dumps(list(WebhookDelivery.objects.values_list("payload", flat=True)))
+    for token in tokens:
+        assert token not in logged
+        for request in receiver.requests:
+            assert token.encode() not in request["body"]
+            assert token not in json.dumps(request["headers"])
 
 
 # SSRF guard -----------------------------------------------------------------------------

@@ -261,19 +261,18 @@ def request_signatures(plan: Plan, *, actor: Actor) -> list[Stakeholder]:
         )
         _email_request(plan, signer, actor)
         asked.append(signer)
-    if plan.status == Plan.Status.DRAFT:
-        plan.status = Plan.Status.SHARED
-        plan.shared_at = timezone.now()
-        plan.save(update_fields=["status", "shared_at", "updated_at"])
-    from .services import record_activity
+    from .services import record_activity, share_plan
 
-    record_activity(
-        plan,
-        actor=actor,
-        verb=Activity.Verb.SIGNATURES_REQUESTED,
-        summary=f"sent the plan (version {plan.version}) for signature to "
-        + ", ".join(s.name for s in asked),
-    )
+    # Asking the buyer to sign shares a draft plan with them (recorded as such).
+    share_plan(plan, actor=actor)
+    if asked:
+        record_activity(
+            plan,
+            actor=actor,
+            verb=Activity.Verb.SIGNATURES_REQUESTED,
+            summary=f"sent the plan (version {plan.version}) for signature to "
+            + ", ".join(s.name for s in asked),
+        )
     return asked
 
 

@@ -11,6 +11,8 @@ from tests.factories import PASSWORD, add_buyer, make_deal, make_plan
 
 from .conftest import sign_in
 
+SSE_PROBE = "document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = true; });"
+
 
 @pytest.fixture
 def live_deal(transactional_db):
@@ -30,6 +32,7 @@ def live_deal(transactional_db):
 def open_seller_page(browser, live_server, deal):
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
+    context.add_init_script(SSE_PROBE)
     page = context.new_page()
     sign_in(page, "sam@acme.test", PASSWORD)
     page.goto(deal.get_absolute_url())
@@ -40,6 +43,7 @@ def open_buyer_room(browser, live_server, stakeholder):
     _, token = issue_room_link(stakeholder)
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
+    context.add_init_script(SSE_PROBE)
     page = context.new_page()
     page.goto(f"/r/{token}/")
     page.get_by_role("button", name="Open deal room").click()
@@ -48,9 +52,8 @@ def open_buyer_room(browser, live_server, stakeholder):
 
 
 def wait_for_stream(page):
-    # The SSE connection is open once htmx reports it; give it a moment after load.
-    page.wait_for_function("() => document.querySelector('[sse-connect]') !== null")
-    page.wait_for_timeout(300)
+    # The page is live once htmx reports its event stream open.
+    page.wait_for_function("() => window.__sseOpen === true")
 
 
 def test_buyer_and_seller_see_each_others_edits_live(browser, live_server, live_deal):

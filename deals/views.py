@@ -218,7 +218,8 @@ def workspace_settings(request):
         else [],
         "nav": "settings",
     }
-    return render(request, "deals/workspace_settings.html", context)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "deals/workspace_settings.html", context, status=status)
 
 
 @require_POST

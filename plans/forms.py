@@ -124,13 +124,16 @@ class MilestoneForm(forms.ModelForm):
         cleaned = super().clean()
         due, phase = cleaned.get("due_date"), cleaned.get("phase")
         target = self.plan.target_signature_date
-        if due and phase == "close" and due > target:
+        # The order against the target is checked when a date or phase is set: a done step
+        # that kept its date when the target moved earlier stays editable.
+        check_target = bool({"due_date", "phase"} & set(self.changed_data))
+        if check_target and due and phase == "close" and due > target:
             self.add_error(
                 "due_date",
                 f"A close-plan step must be due on or before the target signature date "
                 f"({target:%-d %b %Y}); move it to post-signature or reschedule the plan.",
             )
-        if due and phase == "post" and due < target:
+        if check_target and due and phase == "post" and due < target:
             self.add_error(
                 "due_date",
                 f"A post-signature step must be due on or after the target signature date "

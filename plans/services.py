@@ -318,6 +318,9 @@ def update_milestone(
             status_verb = _apply_status(current, changes["status"], actor=actor)
             continue
         setattr(current, name, changes[name])
+    if "phase" in changed:
+        # A step that changes phase goes to the end of its new phase.
+        current.position = _next_position(current.plan, current.phase)
     current.version += 1
     current.save()
     bump_version(current.plan)

@@ -3,6 +3,8 @@ htmx request that targets a region, just that region."""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from datetime import timedelta
 
 from django.contrib import messages
@@ -11,7 +13,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from deals.forms import DealCloseForm, DealTransferForm
 from deals.models import Deal
@@ -315,11 +317,10 @@ def milestone_add(request, deal_id):
             else None
         )
     if not form.is_valid():
-        if request.htmx:
-            context = {"plan": plan, "add_form": form, "milestones": list(plan.milestones.all())}
-            return render(request, f"{PAGE}#milestone-add", context, status=422)
-        messages.error(request, "The step was not added: " + _errors_text(form))
-        return redirect(plan.get_absolute_url())
+        # The form swaps the whole table region, so the table comes back with the errors.
+        context = {**plan_context(request, plan), "add_form": form}
+        template = f"{PAGE}#milestone-table" if request.htmx else PAGE
+        return render(request, template, context, status=422)
     fields = {k: v for k, v in form.cleaned_data.items() if k not in {"version", "reason"}}
     services.add_milestone(plan, actor=_actor(request), after=after, **fields)
     if not request.htmx:
@@ -328,8 +329,6 @@ def milestone_add(request, deal_id):
 
 
 def _uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -337,20 +336,16 @@ def _uuid(value: str) -> bool:
     return True
 
 
-def _errors_text(form) -> str:
-    return "; ".join(
-        f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
-        for f, e in form.errors.items()
-    )
-
-
 @org_view
 def milestone_row(request, milestone_id):
+    """The read-only row (htmx: "Cancel" of an edit). Without htmx: the plan page."""
     milestone = _milestone(request, milestone_id)
-    return _render_row(request, milestone)
+    if not request.htmx:
+        return redirect(milestone.plan.get_absolute_url())
+    return _render_row(request, milestone, changed=False)
 
 
-def _render_row(request, milestone: Milestone, status: int = 200) -> HttpResponse:
+def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpResponse:
     today = timezone.localdate()
     milestone.overdue_days = milestone.days_overdue(today)
     siblings = list(
@@ -368,8 +363,9 @@ def _render_row(request, milestone: Milestone, status: int = 200) -> HttpRespons
         "can_edit": not milestone.plan.is_archived,
         "today": today,
     }
-    response = render(request, f"{PAGE}#milestone-row", context, status=status)
-    return trigger_client_event(response, "plan-changed")
+    response = render(request, f"{PAGE}#milestone-row", context)
+    # Other regions (header, warnings, timeline, feed) refresh themselves on this event.
+    return trigger_client_event(response, "plan-changed") if changed else response
 
 
 @org_view
@@ -379,11 +375,8 @@ def milestone_edit(request, milestone_id):
     plan = milestone.plan
     if request.method == "GET":
         form = MilestoneForm(instance=milestone, plan=plan)
-        return render(
-            request,
-            f"{PAGE}#milestone-edit-row",
-            {"milestone": milestone, "form": form, "plan": plan},
-        )
+        context = {"milestone": milestone, "form": form, "plan": plan}
+        return _edit_response(request, context, status=200)
     if refused := _refuse_if_archived(plan):
         return refused
     form = MilestoneForm(request.POST, instance=Milestone.objects.get(pk=milestone.pk), plan=plan)
@@ -398,24 +391,27 @@ def milestone_edit(request, milestone_id):
         )
     except services.ConflictError as conflict:
         current = conflict.current
-        fresh = MilestoneForm(request.POST, instance=current, plan=plan)
+        # Compare before binding a form: validating a ModelForm writes the submitted values
+        # into its instance, so it gets a copy and `current` keeps the saved values.
+        rows = _conflict_rows(current, data)
+        # The form keeps the editor's values and now carries the current version: saving
+        # again means "keep mine".
+        resubmit = request.POST.copy()
+        resubmit["version"] = current.version
+        fresh = MilestoneForm(resubmit, instance=copy.copy(current), plan=plan)
         fresh.is_valid()
-        context.update(
-            form=fresh,
-            conflict=_conflict_rows(current, data),
-            milestone=current,
-        )
-        # The form now carries the current version: saving again means "keep mine".
-        fresh.data = fresh.data.copy()
-        fresh.data["version"] = current.version
+        context.update(form=fresh, conflict=rows, milestone=current)
         return _edit_response(request, context, status=409)
     except services.ReasonRequired as exc:
         form.add_error("reason", str(exc))
         return _edit_response(request, context, status=422)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    updated = _milestone(request, milestone_id)
-    return _render_row(request, updated)
+    if updated.phase != milestone.phase:
+        # The step moved to the other phase's table: send the whole table in its place.
+        response = _render_region(request, plan, "milestone-table")
+        return reswap(retarget(response, "#milestone-table"), "outerHTML")
+    return _render_row(request, _milestone(request, milestone_id))
 
 
 def _edit_response(request, context, *, status):

@@ -111,6 +111,9 @@ class MilestoneForm(forms.ModelForm):
         self.fields["title"].error_messages["required"] = "Give the step a title."
         if self.instance.pk:
             self.fields["version"].initial = self.instance.version
+            # Several rows can be in edit mode at once, next to the header's forms: ids
+            # (and so the labels' `for`) are unique per step. Field names stay plain.
+            self.auto_id = f"id_%s-{self.instance.public_id}"
 
     def clean_duration_days(self):
         days = self.cleaned_data["duration_days"]
@@ -214,7 +217,11 @@ class StakeholderForm(forms.ModelForm):
 
 
 class TemplateSaveForm(forms.Form):
-    name = forms.CharField(label="Template name", max_length=120)
+    name = forms.CharField(
+        label="Template name",
+        max_length=120,
+        error_messages={"required": "Give the template a name."},
+    )
     description = forms.CharField(label="Description", max_length=300, required=False)
 
 

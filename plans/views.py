@@ -134,8 +134,22 @@ def plan_context(request, plan: Plan) -> dict:
         "transfer_form": DealTransferForm(
             organization=request.organization, initial={"owner": plan.deal.owner}
         ),
+        "template_form": TemplateSaveForm(
+            prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
+        ),
         "nav": "deals",
     }
+
+
+def _render_page(request, plan: Plan, *, status: int, **forms) -> HttpResponse:
+    """The whole plan page, e.g. with a bound invalid form of the header in place."""
+    return render(request, PAGE, {**plan_context(request, plan), **forms}, status=status)
+
+
+def _plan_create_form(request, deal: Deal, data=None) -> PlanCreateForm:
+    return PlanCreateForm(
+        data, organization=request.organization, initial={"target_date": deal.target_close_date}
+    )
 
 
 def _render_region(request, plan: Plan, region: str, status: int = 200, **extra) -> HttpResponse:
@@ -150,11 +164,7 @@ def plan_detail(request, deal_id):
     deal = _deal(request, deal_id)
     plan = Plan.objects.filter(deal=deal).first()
     if plan is None:
-        form = PlanCreateForm(
-            organization=request.organization,
-            initial={"target_date": deal.target_close_date},
-        )
-        context = {"deal": deal, "form": form, "nav": "deals"}
+        context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
         return render(request, "plans/plan_create.html", context)
     plan.deal = deal
     template = PAGE
@@ -170,7 +180,7 @@ def plan_create(request, deal_id):
     if Plan.objects.filter(deal=deal).exists():
         messages.info(request, "This deal already has a plan.")
         return redirect(deal.get_absolute_url())
-    form = PlanCreateForm(request.POST, organization=request.organization)
+    form = _plan_create_form(request, deal, request.POST)
     if not form.is_valid():
         context = {"deal": deal, "form": form, "nav": "deals"}
         return render(request, "plans/plan_create.html", context, status=422)
@@ -197,7 +207,8 @@ def plan_overview(request, deal_id):
                 "review_weekday": plan.review_weekday,
             }
         )
-        return render(request, f"{PAGE}#plan-overview-form", {"plan": plan, "form": form})
+        template = f"{PAGE}#plan-overview-form" if request.htmx else "plans/plan_overview_edit.html"
+        return render(request, template, {"plan": plan, "form": form})
     if refused := _refuse_if_archived(plan):
         return refused
     form = PlanOverviewForm(request.POST)
@@ -234,8 +245,7 @@ def plan_reschedule(request, deal_id):
                 {"plan": plan, "reschedule_form": form},
                 status=422,
             )
-        messages.error(request, "Give a valid new target date and a reason.")
-        return redirect(plan.get_absolute_url())
+        return _render_page(request, plan, status=422, reschedule_form=form)
     moved = services.reschedule_plan(
         plan,
         actor=_actor(request),
@@ -277,8 +287,13 @@ def deal_transfer(request, deal_id):
     deal = _deal(request, deal_id)
     form = DealTransferForm(request.POST, organization=request.organization)
     if not form.is_valid():
-        messages.error(request, "Choose a member of this workspace.")
-        return redirect(deal.get_absolute_url())
+        plan = Plan.objects.filter(deal=deal).first()
+        if plan is None:
+            messages.error(request, "Choose a member of this workspace.")
+            context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
+            return render(request, "plans/plan_create.html", context, status=422)
+        plan.deal = deal
+        return _render_page(request, plan, status=422, transfer_form=form)
     services.transfer_deal(deal, actor=_actor(request), new_owner=form.cleaned_data["owner"])
     messages.success(request, f"Deal transferred to {form.cleaned_data['owner'].display_name}.")
     return redirect(deal.get_absolute_url())
@@ -288,10 +303,9 @@ def deal_transfer(request, deal_id):
 @org_view
 def plan_save_template(request, deal_id):
     plan = _plan(request, deal_id)
-    form = TemplateSaveForm(request.POST)
+    form = TemplateSaveForm(request.POST, prefix="template")
     if not form.is_valid():
-        messages.error(request, "Give the template a name.")
-        return redirect(plan.get_absolute_url())
+        return _render_page(request, plan, status=422, template_form=form)
     template = services.save_plan_as_template(
         plan, organization=request.organization, **form.cleaned_data
     )
@@ -512,7 +526,14 @@ def stakeholder_add(request, deal_id):
     stakeholder_services.add_stakeholder(plan.deal, actor=_actor(request), **data)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    return _render_stakeholder_panel(request, plan)
+
+
+def _render_stakeholder_panel(request, plan: Plan) -> HttpResponse:
+    """The panel after a change of stakeholders. Owners of steps may have changed with it
+    (gaps filled by role, owners removed), so the milestone table refreshes itself too."""
+    response = _render_region(request, plan, "stakeholder-panel")
+    return trigger_client_event(response, "stakeholders-changed")
 
 
 def _stakeholder(request, stakeholder_id) -> Stakeholder:
@@ -530,11 +551,9 @@ def stakeholder_edit(request, stakeholder_id):
         form = StakeholderForm(
             instance=stakeholder, deal=stakeholder.deal, prefix=f"sh-{stakeholder.public_id}"
         )
-        return render(
-            request,
-            f"{PAGE}#stakeholder-edit",
-            {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal},
-        )
+        template = f"{PAGE}#stakeholder-edit" if request.htmx else "plans/stakeholder_edit.html"
+        context = {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal}
+        return render(request, template, context)
     if refused := _refuse_if_archived(plan):
         return refused
     form = StakeholderForm(
@@ -550,7 +569,10 @@ def stakeholder_edit(request, stakeholder_id):
     stakeholder_services.update_stakeholder(stakeholder, actor=_actor(request), **form.cleaned_data)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    # The edit form targets its own list item; a saved edit may change the side, so the
+    # whole panel comes back in place of the panel.
+    response = _render_stakeholder_panel(request, plan)
+    return reswap(retarget(response, "#stakeholder-panel"), "outerHTML")
 
 
 @require_POST
@@ -563,7 +585,7 @@ def stakeholder_remove(request, stakeholder_id):
     stakeholder_services.remove_stakeholder(stakeholder, actor=_actor(request))
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    return _render_stakeholder_panel(request, plan)
 
 
 # Templates ----------------------------------------------------------------------------

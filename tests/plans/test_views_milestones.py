@@ -222,7 +222,7 @@ def test_milestone_edit_get_without_js_is_a_full_page(alice_client, plan):
     response = alice_client.get(url("plans:milestone-edit", milestone_id=step(plan).public_id))
 
     html = assert_page(response)
-    assert 'id="id_title"' in html
+    assert f'id="id_title-{step(plan).public_id}"' in html
 
 
 def test_milestone_edit_post_htmx_saves_and_returns_the_row(alice_client, plan, champion):
@@ -269,7 +269,9 @@ def test_milestone_edit_moving_a_date_without_reason_is_422(alice_client, plan):
     )
 
     html = assert_fragment(response, 422)
-    assert_error_next_to(html, "id_reason", "Say why the date moves: it was committed.")
+    assert_error_next_to(
+        html, f"id_reason-{milestone.public_id}", "Say why the date moves: it was committed."
+    )
     assert snapshot() == before
 
 
@@ -311,7 +313,7 @@ def test_milestone_edit_invalid_is_422_and_changes_nothing(
     )
 
     html = assert_fragment(response, 422)
-    assert_error_next_to(html, f"id_{field}", message)
+    assert_error_next_to(html, f"id_{field}-{milestone.public_id}", message)
     assert snapshot() == before
 
 
@@ -327,7 +329,9 @@ def test_milestone_edit_close_step_after_the_target_is_422(alice_client, plan):
     )
 
     html = assert_fragment(response, 422)
-    assert_error_next_to(html, "id_due_date", "must be due on or before the target")
+    assert_error_next_to(
+        html, f"id_due_date-{milestone.public_id}", "must be due on or before the target"
+    )
     assert snapshot() == before
 
 
@@ -349,7 +353,7 @@ def test_milestone_edit_owner_from_the_wrong_side_or_another_deal_is_422(
             **htmx(milestone.dom_id),
         )
         html = assert_fragment(response, 422)
-        assert_error_next_to(html, f"id_{field}", "Select a valid choice.")
+        assert_error_next_to(html, f"id_{field}-{milestone.public_id}", "Select a valid choice.")
 
     assert snapshot() == before
 
@@ -372,7 +376,7 @@ def test_milestone_edit_depends_on_a_step_of_another_plan_is_422(
     )
 
     html = assert_fragment(response, 422)
-    assert_error_next_to(html, "id_depends_on", "Select a valid choice.")
+    assert_error_next_to(html, f"id_depends_on-{milestone.public_id}", "Select a valid choice.")
 
 
 def test_milestone_edit_stale_version_is_409_with_both_values(alice_client, plan, alice):

@@ -102,13 +102,12 @@ def victim_objects(plan, requester_user):
     return ids, data
 
 
-def cases():
-    for name, kind, methods in ENDPOINTS:
-        for method in methods:
-            for headers in ("plain", "htmx"):
-                yield pytest.param(
-                    name, kind, method, headers, id=f"{name}-{kind}-{method}-{headers}"
-                )
+CASES = [
+    pytest.param(name, kind, method, headers, id=f"{name}-{kind}-{method}-{headers}")
+    for name, kind, methods in ENDPOINTS
+    for method in methods
+    for headers in ("plain", "htmx")
+]
 
 
 def request(client, method, path, data, headers):

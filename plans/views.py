@@ -51,25 +51,32 @@ REGIONS = {
 
 
 def _deal(request, deal_id) -> Deal:
-    return get_object_or_404(
+    deal = get_object_or_404(
         Deal.objects.for_org(request.organization).select_related("owner"), public_id=deal_id
     )
+    deal.organization = request.organization  # for URLs, without another query
+    return deal
 
 
 def _plan(request, deal_id) -> Plan:
-    return get_object_or_404(
+    plan = get_object_or_404(
         Plan.objects.for_org(request.organization).select_related("deal", "deal__owner"),
         deal__public_id=deal_id,
     )
+    plan.organization = plan.deal.organization = request.organization
+    return plan
 
 
 def _milestone(request, milestone_id) -> Milestone:
-    return get_object_or_404(
+    milestone = get_object_or_404(
         Milestone.objects.for_org(request.organization).select_related(
             "plan", "plan__deal", "buyer_owner", "seller_owner", "depends_on"
         ),
         public_id=milestone_id,
     )
+    milestone.organization = request.organization
+    milestone.plan.organization = milestone.plan.deal.organization = request.organization
+    return milestone
 
 
 def _actor(request) -> Actor:
@@ -166,7 +173,7 @@ def plan_detail(request, deal_id):
     if plan is None:
         context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
         return render(request, "plans/plan_create.html", context)
-    plan.deal = deal
+    plan.deal, plan.organization = deal, request.organization
     template = PAGE
     if request.htmx and request.htmx.target in REGIONS:
         template += f"#{request.htmx.target}"

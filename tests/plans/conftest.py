@@ -3,13 +3,18 @@
 import pytest
 
 from plans import services
-from plans.models import PlanTemplate
+from plans.builtin_templates import install
+from plans.models import PlanTemplate, TemplateStep
 from stakeholders.actors import Actor
 from tests.factories import DealFactory, StakeholderFactory, future_weekday
 
 
 @pytest.fixture
 def enterprise(db):
+    # The data migration installs the built-ins; a transactional test that ran before
+    # (browser tests) flushed them.
+    if not PlanTemplate.objects.filter(organization=None).exists():
+        install(PlanTemplate, TemplateStep)
     return PlanTemplate.objects.get(organization=None, name="Enterprise (12 steps)")
 
 

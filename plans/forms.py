@@ -1,5 +1,6 @@
 from django import forms
 
+from deals.forms import options_from
 from deals.models import Deal, Organization, User
 from stakeholders.models import ROLE_CHOICES, BuyerRole, Side, Stakeholder
 
@@ -94,14 +95,19 @@ class MilestoneForm(forms.ModelForm):
             "internal_note": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, plan: Plan, **kwargs):
+    def __init__(self, *args, plan: Plan, stakeholders: list[Stakeholder] | None = None, **kwargs):
+        """`stakeholders`: the deal's stakeholders when the view has them loaded already (the
+        owner options are drawn from them without a query)."""
         super().__init__(*args, **kwargs)
         self.plan = plan
-        stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id)
-        self.fields["buyer_owner"].queryset = stakeholders.filter(side=Side.BUYER)
-        self.fields["seller_owner"].queryset = stakeholders.filter(side=Side.SELLER)
+        on_deal = Stakeholder.objects.filter(deal_id=plan.deal_id)
+        self.fields["buyer_owner"].queryset = on_deal.filter(side=Side.BUYER)
+        self.fields["seller_owner"].queryset = on_deal.filter(side=Side.SELLER)
         self.fields["buyer_owner"].empty_label = "No buyer owner"
         self.fields["seller_owner"].empty_label = "No seller owner"
+        if stakeholders is not None:
+            for name, side in (("buyer_owner", Side.BUYER), ("seller_owner", Side.SELLER)):
+                options_from(self.fields[name], [s for s in stakeholders if s.side == side])
         if "depends_on" in self.fields:
             others = plan.milestones.all()
             if self.instance.pk:
@@ -181,7 +187,8 @@ class StakeholderForm(forms.ModelForm):
         fields = ["name", "title", "email", "role", "is_required_signer", "user"]
         labels = {"user": "Tandem user (seller side)", "is_required_signer": "Required signer"}
 
-    def __init__(self, *args, deal: Deal, **kwargs):
+    def __init__(self, *args, deal: Deal, members=None, **kwargs):
+        """`members`: the workspace's users when the view has them loaded already."""
         super().__init__(*args, **kwargs)
         self.deal = deal
         self.fields["role"].choices = [
@@ -193,6 +200,8 @@ class StakeholderForm(forms.ModelForm):
         )
         self.fields["user"].required = False
         self.fields["user"].label_from_instance = lambda user: user.display_name
+        if members is not None:
+            options_from(self.fields["user"], members, lambda user: user.display_name)
         if not self.instance.pk:
             # On a new stakeholder "by role" lets the service decide: economic buyers and AEs
             # are required signers by default.

@@ -12,17 +12,18 @@ from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
-from deals.forms import DealCloseForm, DealTransferForm
+from deals.forms import DealCloseForm, DealTransferForm, members_of
 from deals.models import Deal
 from deals.tenancy import org_view
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
 
-from . import services
+from . import rows, services
 from .forms import (
     MilestoneAddForm,
     MilestoneForm,
@@ -93,11 +94,30 @@ def _refuse_if_archived(plan: Plan) -> HttpResponse | None:
     return None
 
 
-def plan_context(request, plan: Plan) -> dict:
-    """Everything the plan page and its regions need, in a constant number of queries."""
+def _attach_related(milestones: list[Milestone], stakeholders: list[Stakeholder]) -> None:
+    """Set the owners and the step depended on from rows already loaded, instead of joining
+    them into every milestone row (which builds three more model objects per step)."""
+    people = {s.pk: s for s in stakeholders}
+    steps = {m.pk: m for m in milestones}
+    for milestone in milestones:
+        Milestone.buyer_owner.field.set_cached_value(
+            milestone, people.get(milestone.buyer_owner_id)
+        )
+        Milestone.seller_owner.field.set_cached_value(
+            milestone, people.get(milestone.seller_owner_id)
+        )
+        Milestone.depends_on.field.set_cached_value(milestone, steps.get(milestone.depends_on_id))
+
+
+def plan_context(request, plan: Plan, region: str | None = None) -> dict:
+    """Everything the plan page and its regions need, in a constant number of queries. The
+    milestone rows are rendered (or fetched from the cache) only for the page and the table."""
     today = timezone.localdate()
-    milestones = list(Milestone.objects.filter(plan=plan).for_page())
-    stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id).select_related("user"))
+    milestones = list(Milestone.objects.filter(plan=plan).order_by("phase", "position"))
+    stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id))
+    _attach_related(milestones, stakeholders)
+    # Options of two forms (transfer, stakeholder's user); loaded only if they are drawn.
+    members = SimpleLazyObject(lambda: list(members_of(request.organization)))
     slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
         recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
     )
@@ -107,13 +127,12 @@ def plan_context(request, plan: Plan) -> dict:
         for index, milestone in enumerate(group):
             milestone.is_first = index == 0
             milestone.is_last = index == len(group) - 1
-            milestone.overdue_days = milestone.days_overdue(today)
+    rows.prepare_rows(milestones, org_slug=request.organization.slug, today=today)
+    rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
+    if region in (None, "milestone-table"):
+        rows.render_rows(request, milestones, can_edit=not plan.is_archived)
     health = services.plan_health(plan, milestones, today=today, recent_slips=slips["recent"])
-    activities = list(
-        Activity.objects.filter(plan=plan)
-        .select_related("milestone")
-        .order_by("-created_at", "-id")[:30]
-    )
+    activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
     return {
         "deal": plan.deal,
@@ -132,14 +151,13 @@ def plan_context(request, plan: Plan) -> dict:
         "days_left": (plan.target_signature_date - today).days,
         "progress": {"done": done, "total": len(milestones)},
         "timeline": timeline_data(plan, milestones),
-        "status_choices": Milestone.Status.choices,
         "can_edit": not plan.is_archived,
-        "add_form": MilestoneAddForm(plan=plan, prefix="add"),
-        "stakeholder_form": StakeholderForm(deal=plan.deal, prefix="sh"),
+        "add_form": MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add"),
+        "stakeholder_form": StakeholderForm(deal=plan.deal, members=members, prefix="sh"),
         "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
         "close_form": DealCloseForm(initial={"closed_date": today}),
         "transfer_form": DealTransferForm(
-            organization=request.organization, initial={"owner": plan.deal.owner}
+            organization=request.organization, members=members, initial={"owner": plan.deal.owner}
         ),
         "template_form": TemplateSaveForm(
             prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
@@ -160,7 +178,7 @@ def _plan_create_form(request, deal: Deal, data=None) -> PlanCreateForm:
 
 
 def _render_region(request, plan: Plan, region: str, status: int = 200, **extra) -> HttpResponse:
-    context = {**plan_context(request, plan), **extra}
+    context = {**plan_context(request, plan, region), **extra}
     response = render(request, f"{PAGE}#{region}", context, status=status)
     return trigger_client_event(response, "plan-changed")
 
@@ -168,16 +186,22 @@ def _render_region(request, plan: Plan, region: str, status: int = 200, **extra)
 @org_view
 def plan_detail(request, deal_id):
     """The deal's plan page, or the form that creates its plan when it has none."""
-    deal = _deal(request, deal_id)
-    plan = Plan.objects.filter(deal=deal).first()
+    plan = (
+        Plan.objects.for_org(request.organization)
+        .select_related("deal", "deal__owner")
+        .filter(deal__public_id=deal_id)
+        .first()
+    )
     if plan is None:
+        deal = _deal(request, deal_id)
         context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
         return render(request, "plans/plan_create.html", context)
-    plan.deal, plan.organization = deal, request.organization
-    template = PAGE
+    plan.organization = plan.deal.organization = request.organization
+    template, region = PAGE, None
     if request.htmx and request.htmx.target in REGIONS:
-        template += f"#{request.htmx.target}"
-    return render(request, template, plan_context(request, plan))
+        region = request.htmx.target
+        template += f"#{region}"
+    return render(request, template, plan_context(request, plan, region))
 
 
 @require_POST
@@ -367,8 +391,6 @@ def milestone_row(request, milestone_id):
 
 
 def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpResponse:
-    today = timezone.localdate()
-    milestone.overdue_days = milestone.days_overdue(today)
     siblings = list(
         Milestone.objects.filter(plan_id=milestone.plan_id, phase=milestone.phase)
         .order_by("position", "id")
@@ -376,15 +398,10 @@ def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpR
     )
     milestone.is_first = siblings[:1] == [milestone.pk]
     milestone.is_last = siblings[-1:] == [milestone.pk]
-    context = {
-        "milestone": milestone,
-        "plan": milestone.plan,
-        "deal": milestone.plan.deal,
-        "status_choices": Milestone.Status.choices,
-        "can_edit": not milestone.plan.is_archived,
-        "today": today,
-    }
-    response = render(request, f"{PAGE}#milestone-row", context)
+    today = timezone.localdate()
+    rows.prepare_rows([milestone], org_slug=request.organization.slug, today=today)
+    rows.render_rows(request, [milestone], can_edit=not milestone.plan.is_archived)
+    response = HttpResponse(milestone.row_html)
     # Other regions (header, warnings, timeline, feed) refresh themselves on this event.
     return trigger_client_event(response, "plan-changed") if changed else response
 

@@ -223,7 +223,7 @@ def build_data():
                 fresh,
                 actor=actor,
                 expected_version=fresh.version,
-                due_date=fresh.due_date - timedelta(days=2),
+                due_date=fresh.due_date - timedelta(days=7),
                 reason="Pulled in after the kickoff call",
                 shared_notes="Agreed in the weekly review.",
             )

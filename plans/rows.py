@@ -79,6 +79,11 @@ def prepare_stakeholders(stakeholders: list, *, org_slug: str) -> None:
         stakeholder.url = f"{prefix}{stakeholder.public_id}/"
 
 
+def fingerprint(*parts) -> str:
+    """A short digest of `parts` and of the page template, for cache keys of fragments."""
+    return hashlib.sha256(repr((_template_fingerprint(), parts)).encode()).hexdigest()[:32]
+
+
 def _row_key(milestone: Milestone, *, can_edit: bool, org_slug: str) -> str:
     buyer, seller = milestone.buyer_owner, milestone.seller_owner
     parts = (

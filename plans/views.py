@@ -153,6 +153,16 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
         "timeline": timeline_data(plan, milestones),
         "can_edit": not plan.is_archived,
         "add_form": MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add"),
+        # The unbound add forms are cached by their options ({% cache %} in the template).
+        "fragment_keys": {
+            "add": rows.fingerprint(
+                [(s.pk, s.name, s.side) for s in stakeholders],
+                [(m.pk, m.public_id, m.title) for m in milestones],
+            ),
+            "stakeholder": SimpleLazyObject(
+                lambda: rows.fingerprint([(u.pk, u.display_name) for u in members])
+            ),
+        },
         "stakeholder_form": StakeholderForm(deal=plan.deal, members=members, prefix="sh"),
         "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
         "close_form": DealCloseForm(initial={"closed_date": today}),

@@ -159,3 +159,38 @@ def milestone_url(milestone, action):
         f"plans:milestone-{action}",
         kwargs={"org_slug": "acme", "milestone_id": milestone.public_id},
     )
+
+
+def test_cached_add_forms_follow_their_options(alice_client, plan, alice, acme):
+    """The unbound "Add a milestone" and "Add a stakeholder" forms are cached by their options:
+    a new stakeholder, a renamed step or a new member shows at once."""
+    from tests.factories import MembershipFactory, UserFactory
+
+    alice_client.get(plan.get_absolute_url())
+    stakeholder_services.add_stakeholder(
+        plan.deal, actor=Actor.seller(alice), name="Tina Tech", role="technical_evaluator"
+    )
+    first = steps(plan)[0]
+    services.update_milestone(first, actor=Actor.seller(alice), expected_version=None, title="POC")
+    MembershipFactory(organization=acme, user=UserFactory(full_name="Nora Newcomer"))
+
+    html = alice_client.get(plan.get_absolute_url()).content.decode()
+    add_form = html[html.index('id="milestone-add"') : html.index("Add milestone</button>")]
+    stakeholder_form = html[html.index("Add a stakeholder</summary>") :]
+
+    assert ">Tina Tech</option>" in add_form
+    assert "After “POC”" in add_form
+    assert ">Nora Newcomer</option>" in stakeholder_form
+
+
+def test_cached_add_form_keeps_this_requests_csrf_token(client, plan, alice, bob):
+    """The cached part of the add forms holds no CSRF token: each page has its own."""
+    tokens = []
+    for user in (alice, bob):
+        client.force_login(user)
+        html = client.get(plan.get_absolute_url()).content.decode()
+        form = html[html.index('id="milestone-add"') : html.index("Add milestone</button>")]
+        tokens += re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+        client.logout()
+
+    assert len(tokens) == 2 and tokens[0] != tokens[1]

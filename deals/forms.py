@@ -138,15 +138,29 @@ class DealCloseForm(forms.Form):
     closed_date = forms.DateField(label="Closed on", widget=forms.DateInput(attrs={"type": "date"}))
 
 
+def options_from(field: forms.ModelChoiceField, objects, label=str) -> None:
+    """Draw the options of `field` from rows the view loads once for several forms, instead
+    of a query per form when it renders; submissions are still validated against the
+    field's queryset. `objects` is read only if the form is rendered (it may be lazy)."""
+    empty = [("", field.empty_label)] if field.empty_label is not None else []
+    field.widget.choices = lambda: empty + [(obj.pk, label(obj)) for obj in objects]
+
+
+def members_of(organization: Organization):
+    return User.objects.filter(memberships__organization=organization).order_by(
+        "full_name", "email"
+    )
+
+
 class DealTransferForm(forms.Form):
     owner = forms.ModelChoiceField(label="New owner", queryset=User.objects.none())
 
-    def __init__(self, *args, organization: Organization, **kwargs):
+    def __init__(self, *args, organization: Organization, members=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = User.objects.filter(
-            memberships__organization=organization
-        ).order_by("full_name", "email")
+        self.fields["owner"].queryset = members_of(organization)
         self.fields["owner"].label_from_instance = lambda user: user.display_name
+        if members is not None:
+            options_from(self.fields["owner"], members, lambda user: user.display_name)
 
 
 class WorkspaceCreateForm(forms.ModelForm):

@@ -165,8 +165,8 @@ def deal_close(request, deal_id):
         return redirect(deal.get_absolute_url())
     form = DealCloseForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose won or lost and a valid closing date.")
-        return redirect(deal.get_absolute_url())
+        context = {"deal": deal, "form": form, "nav": "deals"}
+        return render(request, "deals/deal_close.html", context, status=422)
     deal.stage = form.cleaned_data["outcome"]
     deal.closed_date = form.cleaned_data["closed_date"]
     deal.save(update_fields=["stage", "closed_date", "updated_at"])

@@ -1,5 +1,6 @@
 from django import forms
 
+from deals.forms import options_from
 from deals.models import Deal, Organization, User
 from stakeholders.models import ROLE_CHOICES, BuyerRole, Side, Stakeholder
 
@@ -94,14 +95,19 @@ class MilestoneForm(forms.ModelForm):
             "internal_note": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, plan: Plan, **kwargs):
+    def __init__(self, *args, plan: Plan, stakeholders: list[Stakeholder] | None = None, **kwargs):
+        """`stakeholders`: the deal's stakeholders when the view has them loaded already (the
+        owner options are drawn from them without a query)."""
         super().__init__(*args, **kwargs)
         self.plan = plan
-        stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id)
-        self.fields["buyer_owner"].queryset = stakeholders.filter(side=Side.BUYER)
-        self.fields["seller_owner"].queryset = stakeholders.filter(side=Side.SELLER)
+        on_deal = Stakeholder.objects.filter(deal_id=plan.deal_id)
+        self.fields["buyer_owner"].queryset = on_deal.filter(side=Side.BUYER)
+        self.fields["seller_owner"].queryset = on_deal.filter(side=Side.SELLER)
         self.fields["buyer_owner"].empty_label = "No buyer owner"
         self.fields["seller_owner"].empty_label = "No seller owner"
+        if stakeholders is not None:
+            for name, side in (("buyer_owner", Side.BUYER), ("seller_owner", Side.SELLER)):
+                options_from(self.fields[name], [s for s in stakeholders if s.side == side])
         if "depends_on" in self.fields:
             others = plan.milestones.all()
             if self.instance.pk:
@@ -111,6 +117,9 @@ class MilestoneForm(forms.ModelForm):
         self.fields["title"].error_messages["required"] = "Give the step a title."
         if self.instance.pk:
             self.fields["version"].initial = self.instance.version
+            # Several rows can be in edit mode at once, next to the header's forms: ids
+            # (and so the labels' `for`) are unique per step. Field names stay plain.
+            self.auto_id = f"id_%s-{self.instance.public_id}"
 
     def clean_duration_days(self):
         days = self.cleaned_data["duration_days"]
@@ -124,13 +133,16 @@ class MilestoneForm(forms.ModelForm):
         cleaned = super().clean()
         due, phase = cleaned.get("due_date"), cleaned.get("phase")
         target = self.plan.target_signature_date
-        if due and phase == "close" and due > target:
+        # The order against the target is checked when a date or phase is set: a done step
+        # that kept its date when the target moved earlier stays editable.
+        check_target = bool({"due_date", "phase"} & set(self.changed_data))
+        if check_target and due and phase == "close" and due > target:
             self.add_error(
                 "due_date",
                 f"A close-plan step must be due on or before the target signature date "
                 f"({target:%-d %b %Y}); move it to post-signature or reschedule the plan.",
             )
-        if due and phase == "post" and due < target:
+        if check_target and due and phase == "post" and due < target:
             self.add_error(
                 "due_date",
                 f"A post-signature step must be due on or after the target signature date "
@@ -175,7 +187,8 @@ class StakeholderForm(forms.ModelForm):
         fields = ["name", "title", "email", "role", "is_required_signer", "user"]
         labels = {"user": "Tandem user (seller side)", "is_required_signer": "Required signer"}
 
-    def __init__(self, *args, deal: Deal, **kwargs):
+    def __init__(self, *args, deal: Deal, members=None, **kwargs):
+        """`members`: the workspace's users when the view has them loaded already."""
         super().__init__(*args, **kwargs)
         self.deal = deal
         self.fields["role"].choices = [
@@ -187,6 +200,8 @@ class StakeholderForm(forms.ModelForm):
         )
         self.fields["user"].required = False
         self.fields["user"].label_from_instance = lambda user: user.display_name
+        if members is not None:
+            options_from(self.fields["user"], members, lambda user: user.display_name)
         if not self.instance.pk:
             # On a new stakeholder "by role" lets the service decide: economic buyers and AEs
             # are required signers by default.
@@ -211,7 +226,11 @@ class StakeholderForm(forms.ModelForm):
 
 
 class TemplateSaveForm(forms.Form):
-    name = forms.CharField(label="Template name", max_length=120)
+    name = forms.CharField(
+        label="Template name",
+        max_length=120,
+        error_messages={"required": "Give the template a name."},
+    )
     description = forms.CharField(label="Description", max_length=300, required=False)
 
 

@@ -70,9 +70,14 @@ def room_context(request, plan: Plan) -> dict:
             "-created_at", "-id"
         )[:30]
     )
-    from .signatures import signature_block
+    from .signatures import content_hash, signature_block
 
-    block = signature_block(plan)
+    # Internal steps are not loaded here, and they are not part of the signed content.
+    block = signature_block(
+        plan,
+        current_hash=content_hash(plan, milestones=milestones, stakeholders=stakeholders),
+        stakeholders=stakeholders,
+    )
     return {
         "signature_statuses": block,
         "my_signature": next((s for s in block if s.stakeholder.pk == request.buyer.pk), None),

@@ -335,6 +335,9 @@ def update_milestone(
             status_verb = _apply_status(current, changes["status"], actor=actor)
             continue
         setattr(current, name, changes[name])
+    if "phase" in changed:
+        # A step that changes phase goes to the end of its new phase.
+        current.position = _next_position(current.plan, current.phase)
     current.version += 1
     current.save()
     bump_version(current.plan)
@@ -477,12 +480,20 @@ def archive_plan(plan: Plan, *, actor: Actor, archived: bool) -> Plan:
 
 @transaction.atomic
 def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
-    """Give the deal (and its plan) to another seller of the workspace."""
+    """Give the deal (and its plan) to another seller of the workspace. The AE stakeholder
+    that stood for the old owner now stands for the new one (so steps, signatures and
+    reminders follow the deal). Records "transferred the deal" (internal). Idempotent."""
     if deal.owner_id == new_owner.pk:
         return deal
     old_owner = deal.owner
     deal.owner = new_owner
     deal.save(update_fields=["owner", "updated_at"])
+    Stakeholder.objects.filter(deal=deal, role=SellerRole.AE, user=old_owner).update(
+        user=new_owner,
+        name=new_owner.display_name,
+        email=new_owner.email,
+        updated_at=timezone.now(),
+    )
     plan = Plan.objects.filter(deal=deal).first()
     if plan is not None:
         record_activity(
@@ -563,7 +574,12 @@ def plan_health(
         risk.append(f"{len(overdue)} step(s) overdue")
     if recent_slips:
         risk.append(f"{recent_slips} date change(s) in the last 14 days")
-    missing_owner = [m for m in open_steps if m.phase == Phase.CLOSE and not m.buyer_owner_id]
+    # Internal steps are the seller team's own: they have no buyer owner by design.
+    missing_owner = [
+        m
+        for m in open_steps
+        if m.phase == Phase.CLOSE and not m.buyer_owner_id and m.visibility == Visibility.SHARED
+    ]
     if missing_owner:
         risk.append(f"{len(missing_owner)} step(s) without a buyer owner")
     undated = [m for m in open_steps if m.due_date is None]

@@ -49,16 +49,21 @@ class ContentChanged(SigningRefused):
 # Canonical content ---------------------------------------------------------------------
 
 
-def canonical_content(plan: Plan) -> dict:
-    """The signed content of the plan as plain data (deterministic order)."""
-    stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id).order_by(
-        "side", "name", "email", "pk"
-    )
-    milestones = (
-        Milestone.objects.filter(plan=plan, visibility=Visibility.SHARED)
-        .exclude(status=Milestone.Status.CANCELLED)
-        .select_related("buyer_owner", "seller_owner")
-    )
+def canonical_content(plan: Plan, *, milestones=None, stakeholders=None) -> dict:
+    """The signed content of the plan as plain data (deterministic order). Pages that have
+    already loaded the plan's milestones (with owners) and stakeholders pass them in."""
+    if stakeholders is None:
+        stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id)
+    stakeholders = sorted(stakeholders, key=lambda s: (s.side, s.name, s.email, s.pk))
+    if milestones is None:
+        milestones = Milestone.objects.filter(plan=plan).select_related(
+            "buyer_owner", "seller_owner"
+        )
+    milestones = [
+        m
+        for m in milestones
+        if m.visibility == Visibility.SHARED and m.status != Milestone.Status.CANCELLED
+    ]
     ordered = sorted(milestones, key=lambda m: (m.phase != Phase.CLOSE, m.position, m.pk))
 
     def person(stakeholder):
@@ -96,8 +101,9 @@ def canonical_bytes(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def content_hash(plan: Plan) -> str:
-    return hashlib.sha256(canonical_bytes(canonical_content(plan))).hexdigest()
+def content_hash(plan: Plan, *, milestones=None, stakeholders=None) -> str:
+    content = canonical_content(plan, milestones=milestones, stakeholders=stakeholders)
+    return hashlib.sha256(canonical_bytes(content)).hexdigest()
 
 
 # The chain ------------------------------------------------------------------------------
@@ -190,11 +196,19 @@ class SignerStatus:
     earlier: SignatureEvent | None = None  # a signature of an older version
 
 
-def signature_block(plan: Plan, *, current_hash: str | None = None) -> list[SignerStatus]:
+def signature_block(
+    plan: Plan, *, current_hash: str | None = None, stakeholders=None
+) -> list[SignerStatus]:
     """Each required signer: when asked, whether they signed the current content (or an
-    older version), or declined."""
+    older version), or declined. One query when the hash and stakeholders are given."""
     current_hash = current_hash or content_hash(plan)
-    statuses = {s.pk: SignerStatus(s) for s in required_signers(plan)}
+    if stakeholders is None:
+        signers = required_signers(plan)
+    else:
+        signers = sorted(
+            (s for s in stakeholders if s.is_required_signer), key=lambda s: (s.side, s.name)
+        )
+    statuses = {s.pk: SignerStatus(s) for s in signers}
     for event in SignatureEvent.objects.filter(plan=plan).order_by("sequence"):
         status = statuses.get(event.signer_id)
         if status is None:

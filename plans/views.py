@@ -3,6 +3,8 @@ htmx request that targets a region, just that region."""
 
 from __future__ import annotations
 
+import copy
+import uuid
 from datetime import timedelta
 
 from django.contrib import messages
@@ -10,17 +12,18 @@ from django.db.models import Count, Prefetch, Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import reswap, retarget, trigger_client_event
 
-from deals.forms import DealCloseForm, DealTransferForm
+from deals.forms import DealCloseForm, DealTransferForm, members_of
 from deals.models import Deal
 from deals.tenancy import org_view
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import services
+from . import rows, services
 from .forms import (
     MilestoneAddForm,
     MilestoneForm,
@@ -49,25 +52,32 @@ REGIONS = {
 
 
 def _deal(request, deal_id) -> Deal:
-    return get_object_or_404(
+    deal = get_object_or_404(
         Deal.objects.for_org(request.organization).select_related("owner"), public_id=deal_id
     )
+    deal.organization = request.organization  # for URLs, without another query
+    return deal
 
 
 def _plan(request, deal_id) -> Plan:
-    return get_object_or_404(
+    plan = get_object_or_404(
         Plan.objects.for_org(request.organization).select_related("deal", "deal__owner"),
         deal__public_id=deal_id,
     )
+    plan.organization = plan.deal.organization = request.organization
+    return plan
 
 
 def _milestone(request, milestone_id) -> Milestone:
-    return get_object_or_404(
+    milestone = get_object_or_404(
         Milestone.objects.for_org(request.organization).select_related(
             "plan", "plan__deal", "buyer_owner", "seller_owner", "depends_on"
         ),
         public_id=milestone_id,
     )
+    milestone.organization = request.organization
+    milestone.plan.organization = milestone.plan.deal.organization = request.organization
+    return milestone
 
 
 def _actor(request) -> Actor:
@@ -84,17 +94,36 @@ def _refuse_if_archived(plan: Plan) -> HttpResponse | None:
     return None
 
 
-def plan_context(request, plan: Plan) -> dict:
-    """Everything the plan page and its regions need, in a constant number of queries."""
+def _attach_related(milestones: list[Milestone], stakeholders: list[Stakeholder]) -> None:
+    """Set the owners and the step depended on from rows already loaded, instead of joining
+    them into every milestone row (which builds three more model objects per step)."""
+    people = {s.pk: s for s in stakeholders}
+    steps = {m.pk: m for m in milestones}
+    for milestone in milestones:
+        Milestone.buyer_owner.field.set_cached_value(
+            milestone, people.get(milestone.buyer_owner_id)
+        )
+        Milestone.seller_owner.field.set_cached_value(
+            milestone, people.get(milestone.seller_owner_id)
+        )
+        Milestone.depends_on.field.set_cached_value(milestone, steps.get(milestone.depends_on_id))
+
+
+def plan_context(request, plan: Plan, region: str | None = None) -> dict:
+    """Everything the plan page and its regions need, in a constant number of queries. The
+    milestone rows are rendered (or fetched from the cache) only for the page and the table."""
     today = timezone.localdate()
-    milestones = list(with_counts(Milestone.objects.filter(plan=plan)).for_page())
+    milestones = list(
+        with_counts(Milestone.objects.filter(plan=plan)).order_by("phase", "position")
+    )
     stakeholders = list(
-        Stakeholder.objects.filter(deal_id=plan.deal_id)
-        .select_related("user")
-        .prefetch_related(
+        Stakeholder.objects.filter(deal_id=plan.deal_id).prefetch_related(
             Prefetch("links", queryset=RoomLink.objects.usable(), to_attr="active_links")
         )
     )
+    _attach_related(milestones, stakeholders)
+    # Options of two forms (transfer, stakeholder's user); loaded only if they are drawn.
+    members = SimpleLazyObject(lambda: list(members_of(request.organization)))
     slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
         recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
     )
@@ -104,30 +133,43 @@ def plan_context(request, plan: Plan) -> dict:
         for index, milestone in enumerate(group):
             milestone.is_first = index == 0
             milestone.is_last = index == len(group) - 1
-            milestone.overdue_days = milestone.days_overdue(today)
+    rows.prepare_rows(milestones, org_slug=request.organization.slug, today=today)
+    rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
+    if region in (None, "milestone-table"):
+        rows.render_rows(request, milestones, can_edit=not plan.is_archived)
     health = services.plan_health(plan, milestones, today=today, recent_slips=slips["recent"])
-    activities = list(
-        Activity.objects.filter(plan=plan)
-        .select_related("milestone")
-        .order_by("-created_at", "-id")[:30]
-    )
+    activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
-    from .signatures import signature_block
+    from .signatures import content_hash, signature_block
 
-    block = signature_block(plan)
+    # The signature block needs the hash of the signed content: computed from the rows
+    # loaded above, so it costs one query (the events), and only where a region draws it.
+    block = SimpleLazyObject(
+        lambda: signature_block(
+            plan,
+            current_hash=content_hash(plan, milestones=milestones, stakeholders=stakeholders),
+            stakeholders=stakeholders,
+        )
+    )
     me = request.user
     return {
         "signature_statuses": block,
-        "my_signature": next(
-            (
-                status
-                for status in block
-                if status.stakeholder.side == Side.SELLER
-                and (status.stakeholder.user_id == me.pk or status.stakeholder.email == me.email)
-            ),
-            None,
+        "my_signature": SimpleLazyObject(
+            lambda: next(
+                (
+                    status
+                    for status in block
+                    if status.stakeholder.side == Side.SELLER
+                    and (
+                        status.stakeholder.user_id == me.pk or status.stakeholder.email == me.email
+                    )
+                ),
+                None,
+            )
         ),
-        "all_signed": bool(block) and all(status.signed for status in block),
+        "all_signed": SimpleLazyObject(
+            lambda: bool(block) and all(status.signed for status in block)
+        ),
         "deal": plan.deal,
         "plan": plan,
         "milestones": milestones,
@@ -144,21 +186,44 @@ def plan_context(request, plan: Plan) -> dict:
         "days_left": (plan.target_signature_date - today).days,
         "progress": {"done": done, "total": len(milestones)},
         "timeline": timeline_data(plan, milestones),
-        "status_choices": Milestone.Status.choices,
         "can_edit": not plan.is_archived,
-        "add_form": MilestoneAddForm(plan=plan, prefix="add"),
-        "stakeholder_form": StakeholderForm(deal=plan.deal, prefix="sh"),
+        "add_form": MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add"),
+        # The unbound add forms are cached by their options ({% cache %} in the template).
+        "fragment_keys": {
+            "add": rows.fingerprint(
+                [(s.pk, s.name, s.side) for s in stakeholders],
+                [(m.pk, m.public_id, m.title) for m in milestones],
+            ),
+            "stakeholder": SimpleLazyObject(
+                lambda: rows.fingerprint([(u.pk, u.display_name) for u in members])
+            ),
+        },
+        "stakeholder_form": StakeholderForm(deal=plan.deal, members=members, prefix="sh"),
         "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
         "close_form": DealCloseForm(initial={"closed_date": today}),
         "transfer_form": DealTransferForm(
-            organization=request.organization, initial={"owner": plan.deal.owner}
+            organization=request.organization, members=members, initial={"owner": plan.deal.owner}
+        ),
+        "template_form": TemplateSaveForm(
+            prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
         ),
         "nav": "deals",
     }
 
 
+def _render_page(request, plan: Plan, *, status: int, **forms) -> HttpResponse:
+    """The whole plan page, e.g. with a bound invalid form of the header in place."""
+    return render(request, PAGE, {**plan_context(request, plan), **forms}, status=status)
+
+
+def _plan_create_form(request, deal: Deal, data=None) -> PlanCreateForm:
+    return PlanCreateForm(
+        data, organization=request.organization, initial={"target_date": deal.target_close_date}
+    )
+
+
 def _render_region(request, plan: Plan, region: str, status: int = 200, **extra) -> HttpResponse:
-    context = {**plan_context(request, plan), **extra}
+    context = {**plan_context(request, plan, region), **extra}
     response = render(request, f"{PAGE}#{region}", context, status=status)
     return trigger_client_event(response, "plan-changed")
 
@@ -166,20 +231,22 @@ def _render_region(request, plan: Plan, region: str, status: int = 200, **extra)
 @org_view
 def plan_detail(request, deal_id):
     """The deal's plan page, or the form that creates its plan when it has none."""
-    deal = _deal(request, deal_id)
-    plan = Plan.objects.filter(deal=deal).first()
+    plan = (
+        Plan.objects.for_org(request.organization)
+        .select_related("deal", "deal__owner")
+        .filter(deal__public_id=deal_id)
+        .first()
+    )
     if plan is None:
-        form = PlanCreateForm(
-            organization=request.organization,
-            initial={"target_date": deal.target_close_date},
-        )
-        context = {"deal": deal, "form": form, "nav": "deals"}
+        deal = _deal(request, deal_id)
+        context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
         return render(request, "plans/plan_create.html", context)
-    plan.deal = deal
-    template = PAGE
+    plan.organization = plan.deal.organization = request.organization
+    template, region = PAGE, None
     if request.htmx and request.htmx.target in REGIONS:
-        template += f"#{request.htmx.target}"
-    return render(request, template, plan_context(request, plan))
+        region = request.htmx.target
+        template += f"#{region}"
+    return render(request, template, plan_context(request, plan, region))
 
 
 @require_POST
@@ -189,7 +256,7 @@ def plan_create(request, deal_id):
     if Plan.objects.filter(deal=deal).exists():
         messages.info(request, "This deal already has a plan.")
         return redirect(deal.get_absolute_url())
-    form = PlanCreateForm(request.POST, organization=request.organization)
+    form = _plan_create_form(request, deal, request.POST)
     if not form.is_valid():
         context = {"deal": deal, "form": form, "nav": "deals"}
         return render(request, "plans/plan_create.html", context, status=422)
@@ -216,7 +283,8 @@ def plan_overview(request, deal_id):
                 "review_weekday": plan.review_weekday,
             }
         )
-        return render(request, f"{PAGE}#plan-overview-form", {"plan": plan, "form": form})
+        template = f"{PAGE}#plan-overview-form" if request.htmx else "plans/plan_overview_edit.html"
+        return render(request, template, {"plan": plan, "form": form})
     if refused := _refuse_if_archived(plan):
         return refused
     form = PlanOverviewForm(request.POST)
@@ -253,8 +321,7 @@ def plan_reschedule(request, deal_id):
                 {"plan": plan, "reschedule_form": form},
                 status=422,
             )
-        messages.error(request, "Give a valid new target date and a reason.")
-        return redirect(plan.get_absolute_url())
+        return _render_page(request, plan, status=422, reschedule_form=form)
     moved = services.reschedule_plan(
         plan,
         actor=_actor(request),
@@ -296,8 +363,13 @@ def deal_transfer(request, deal_id):
     deal = _deal(request, deal_id)
     form = DealTransferForm(request.POST, organization=request.organization)
     if not form.is_valid():
-        messages.error(request, "Choose a member of this workspace.")
-        return redirect(deal.get_absolute_url())
+        plan = Plan.objects.filter(deal=deal).first()
+        if plan is None:
+            messages.error(request, "Choose a member of this workspace.")
+            context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
+            return render(request, "plans/plan_create.html", context, status=422)
+        plan.deal = deal
+        return _render_page(request, plan, status=422, transfer_form=form)
     services.transfer_deal(deal, actor=_actor(request), new_owner=form.cleaned_data["owner"])
     messages.success(request, f"Deal transferred to {form.cleaned_data['owner'].display_name}.")
     return redirect(deal.get_absolute_url())
@@ -307,10 +379,9 @@ def deal_transfer(request, deal_id):
 @org_view
 def plan_save_template(request, deal_id):
     plan = _plan(request, deal_id)
-    form = TemplateSaveForm(request.POST)
+    form = TemplateSaveForm(request.POST, prefix="template")
     if not form.is_valid():
-        messages.error(request, "Give the template a name.")
-        return redirect(plan.get_absolute_url())
+        return _render_page(request, plan, status=422, template_form=form)
     template = services.save_plan_as_template(
         plan, organization=request.organization, **form.cleaned_data
     )
@@ -336,11 +407,10 @@ def milestone_add(request, deal_id):
             else None
         )
     if not form.is_valid():
-        if request.htmx:
-            context = {"plan": plan, "add_form": form, "milestones": list(plan.milestones.all())}
-            return render(request, f"{PAGE}#milestone-add", context, status=422)
-        messages.error(request, "The step was not added: " + _errors_text(form))
-        return redirect(plan.get_absolute_url())
+        # The form swaps the whole table region, so the table comes back with the errors.
+        context = {**plan_context(request, plan), "add_form": form}
+        template = f"{PAGE}#milestone-table" if request.htmx else PAGE
+        return render(request, template, context, status=422)
     fields = {k: v for k, v in form.cleaned_data.items() if k not in {"version", "reason"}}
     services.add_milestone(plan, actor=_actor(request), after=after, **fields)
     if not request.htmx:
@@ -349,8 +419,6 @@ def milestone_add(request, deal_id):
 
 
 def _uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(str(value))
     except ValueError:
@@ -358,17 +426,13 @@ def _uuid(value: str) -> bool:
     return True
 
 
-def _errors_text(form) -> str:
-    return "; ".join(
-        f"{form.fields[f].label if f in form.fields else f}: {' '.join(e)}"
-        for f, e in form.errors.items()
-    )
-
-
 @org_view
 def milestone_row(request, milestone_id):
+    """The read-only row (htmx: "Cancel" of an edit). Without htmx: the plan page."""
     milestone = _milestone(request, milestone_id)
-    return _render_row(request, milestone)
+    if not request.htmx:
+        return redirect(milestone.plan.get_absolute_url())
+    return _render_row(request, milestone, changed=False)
 
 
 def with_counts(queryset):
@@ -380,15 +444,14 @@ def with_counts(queryset):
     )
 
 
-def _render_row(request, milestone: Milestone, status: int = 200) -> HttpResponse:
-    today = timezone.localdate()
-    milestone = (
+def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpResponse:
+    counts = (
         with_counts(Milestone.objects.filter(pk=milestone.pk))
-        .for_page()
-        .select_related("plan", "plan__deal")
+        .values("comment_count", "attachment_count", "pending_proposals")
         .get()
     )
-    milestone.overdue_days = milestone.days_overdue(today)
+    for name, value in counts.items():
+        setattr(milestone, name, value)
     siblings = list(
         Milestone.objects.filter(plan_id=milestone.plan_id, phase=milestone.phase)
         .order_by("position", "id")
@@ -396,16 +459,12 @@ def _render_row(request, milestone: Milestone, status: int = 200) -> HttpRespons
     )
     milestone.is_first = siblings[:1] == [milestone.pk]
     milestone.is_last = siblings[-1:] == [milestone.pk]
-    context = {
-        "milestone": milestone,
-        "plan": milestone.plan,
-        "deal": milestone.plan.deal,
-        "status_choices": Milestone.Status.choices,
-        "can_edit": not milestone.plan.is_archived,
-        "today": today,
-    }
-    response = render(request, f"{PAGE}#milestone-row", context, status=status)
-    return trigger_client_event(response, "plan-changed")
+    today = timezone.localdate()
+    rows.prepare_rows([milestone], org_slug=request.organization.slug, today=today)
+    rows.render_rows(request, [milestone], can_edit=not milestone.plan.is_archived)
+    response = HttpResponse(milestone.row_html)
+    # Other regions (header, warnings, timeline, feed) refresh themselves on this event.
+    return trigger_client_event(response, "plan-changed") if changed else response
 
 
 @org_view
@@ -415,11 +474,8 @@ def milestone_edit(request, milestone_id):
     plan = milestone.plan
     if request.method == "GET":
         form = MilestoneForm(instance=milestone, plan=plan)
-        return render(
-            request,
-            f"{PAGE}#milestone-edit-row",
-            {"milestone": milestone, "form": form, "plan": plan},
-        )
+        context = {"milestone": milestone, "form": form, "plan": plan}
+        return _edit_response(request, context, status=200)
     if refused := _refuse_if_archived(plan):
         return refused
     form = MilestoneForm(request.POST, instance=Milestone.objects.get(pk=milestone.pk), plan=plan)
@@ -434,12 +490,14 @@ def milestone_edit(request, milestone_id):
         )
     except services.ConflictError as conflict:
         current = conflict.current
-        # Compare before binding a form: a bound ModelForm writes its data onto its instance.
+        # Compare before binding a form: validating a ModelForm writes the submitted values
+        # into its instance, so it gets a copy and `current` keeps the saved values.
         rows = _conflict_rows(current, data)
-        post = request.POST.copy()
-        # The form now carries the current version: saving again means "keep mine".
-        post["version"] = current.version
-        fresh = MilestoneForm(post, instance=Milestone.objects.get(pk=current.pk), plan=plan)
+        # The form keeps the editor's values and now carries the current version: saving
+        # again means "keep mine".
+        resubmit = request.POST.copy()
+        resubmit["version"] = current.version
+        fresh = MilestoneForm(resubmit, instance=copy.copy(current), plan=plan)
         fresh.is_valid()
         context.update(form=fresh, conflict=rows, milestone=current)
         return _edit_response(request, context, status=409)
@@ -448,8 +506,11 @@ def milestone_edit(request, milestone_id):
         return _edit_response(request, context, status=422)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    updated = _milestone(request, milestone_id)
-    return _render_row(request, updated)
+    if updated.phase != milestone.phase:
+        # The step moved to the other phase's table: send the whole table in its place.
+        response = _render_region(request, plan, "milestone-table")
+        return reswap(retarget(response, "#milestone-table"), "outerHTML")
+    return _render_row(request, _milestone(request, milestone_id))
 
 
 def _edit_response(request, context, *, status):
@@ -550,7 +611,14 @@ def stakeholder_add(request, deal_id):
     stakeholder_services.add_stakeholder(plan.deal, actor=_actor(request), **data)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    return _render_stakeholder_panel(request, plan)
+
+
+def _render_stakeholder_panel(request, plan: Plan) -> HttpResponse:
+    """The panel after a change of stakeholders. Owners of steps may have changed with it
+    (gaps filled by role, owners removed), so the milestone table refreshes itself too."""
+    response = _render_region(request, plan, "stakeholder-panel")
+    return trigger_client_event(response, "stakeholders-changed")
 
 
 def _stakeholder(request, stakeholder_id) -> Stakeholder:
@@ -568,11 +636,9 @@ def stakeholder_edit(request, stakeholder_id):
         form = StakeholderForm(
             instance=stakeholder, deal=stakeholder.deal, prefix=f"sh-{stakeholder.public_id}"
         )
-        return render(
-            request,
-            f"{PAGE}#stakeholder-edit",
-            {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal},
-        )
+        template = f"{PAGE}#stakeholder-edit" if request.htmx else "plans/stakeholder_edit.html"
+        context = {"stakeholder": stakeholder, "form": form, "plan": plan, "deal": stakeholder.deal}
+        return render(request, template, context)
     if refused := _refuse_if_archived(plan):
         return refused
     form = StakeholderForm(
@@ -588,7 +654,10 @@ def stakeholder_edit(request, stakeholder_id):
     stakeholder_services.update_stakeholder(stakeholder, actor=_actor(request), **form.cleaned_data)
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    # The edit form targets its own list item; a saved edit may change the side, so the
+    # whole panel comes back in place of the panel.
+    response = _render_stakeholder_panel(request, plan)
+    return reswap(retarget(response, "#stakeholder-panel"), "outerHTML")
 
 
 @require_POST
@@ -601,7 +670,7 @@ def stakeholder_remove(request, stakeholder_id):
     stakeholder_services.remove_stakeholder(stakeholder, actor=_actor(request))
     if not request.htmx:
         return redirect(plan.get_absolute_url())
-    return _render_region(request, plan, "stakeholder-panel")
+    return _render_stakeholder_panel(request, plan)
 
 
 # Templates ----------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def dana(acme_deal):
 
 
 @pytest.fixture
-def globex_deal(charlie):
+def globex_room_deal(charlie):
     deal = make_deal(charlie.memberships.get().organization, charlie, account_name="Initrode")
     add_buyer(deal, name="Gus Globex Buyer", email="gus@initrode.test")
     make_plan(deal)

@@ -1,7 +1,11 @@
+from datetime import date, timedelta
+
 import factory
+from django.utils import timezone
 from django.utils.text import slugify
 
 from deals.models import Membership, Organization, User
+from stakeholders.models import side_of_role
 
 PASSWORD = "correct-horse-battery"  # noqa: S105
 
@@ -81,3 +85,85 @@ def add_buyer(deal, *, name="Dana Buyer", email="dana@initech.test", role="champ
     return add_stakeholder(
         deal, actor=Actor.seller(deal.owner), name=name, email=email, role=role, **fields
     )
+
+
+# Deals, stakeholders and plans ---------------------------------------------------------
+
+
+class DealFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "deals.Deal"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    account_name = factory.Sequence(lambda n: f"Account {n}")
+    name = factory.Sequence(lambda n: f"Opportunity {n}")
+    amount = 50000
+    currency = "USD"
+    stage = "evaluation"
+    owner = factory.SubFactory(UserFactory)
+    target_close_date = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=60))
+
+
+class StakeholderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "stakeholders.Stakeholder"
+
+    deal = factory.SubFactory(DealFactory)
+    organization = factory.SelfAttribute("deal.organization")
+    role = "champion"
+    side = factory.LazyAttribute(lambda o: side_of_role(o.role))
+    name = factory.Sequence(lambda n: f"Stakeholder {n}")
+    email = factory.Sequence(lambda n: f"stakeholder{n}@buyer.test")
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "plans.Plan"
+
+    deal = factory.SubFactory(DealFactory)
+    organization = factory.SelfAttribute("deal.organization")
+    target_signature_date = factory.SelfAttribute("deal.target_close_date")
+
+
+class MilestoneFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "plans.Milestone"
+
+    plan = factory.SubFactory(PlanFactory)
+    organization = factory.SelfAttribute("plan.organization")
+    title = factory.Sequence(lambda n: f"Step {n}")
+    phase = "close"
+    position = factory.Sequence(lambda n: n + 1)
+    due_date = factory.LazyAttribute(lambda o: o.plan.target_signature_date - timedelta(days=7))
+    baseline_date = factory.SelfAttribute("due_date")
+
+
+class PlanTemplateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "plans.PlanTemplate"
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Template {n}")
+
+
+class TemplateStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "plans.TemplateStep"
+
+    template = factory.SubFactory(PlanTemplateFactory)
+    position = factory.Sequence(lambda n: n + 1)
+    title = factory.Sequence(lambda n: f"Template step {n}")
+    phase = "close"
+    duration_days = 2
+
+
+# A Friday far enough ahead that nothing is overdue.
+TARGET = date(2031, 3, 14)
+
+
+def future_weekday(days: int = 90) -> date:
+    """A business day about `days` from today."""
+    day = timezone.localdate() + timedelta(days=days)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day

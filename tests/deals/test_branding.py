@@ -46,7 +46,12 @@ def test_bad_accent_colour_is_refused_next_to_the_field(client, acme_admin, acme
 
     response = client.post(
         reverse("deals:workspace-settings", kwargs={"org_slug": "acme"}),
-        {"ws-name": "Acme", "ws-time_zone": "UTC", "ws-room_link_days": "0", "ws-accent_color": "red"},
+        {
+            "ws-name": "Acme",
+            "ws-time_zone": "UTC",
+            "ws-room_link_days": "0",
+            "ws-accent_color": "red",
+        },
     )
 
     assert response.status_code == 422

@@ -110,7 +110,7 @@ def test_stream_for_buyer_of_that_room(client, dana, acme_deal):
     response.close()
 
 
-def test_stream_of_other_workspace_or_room_is_404(client, charlie, acme_deal, globex_deal):
+def test_stream_of_other_workspace_or_room_is_404(client, charlie, acme_deal, globex_room_deal):
     plan = Plan.objects.get(deal=acme_deal)
     url = reverse("plan-events", kwargs={"plan_id": plan.public_id})
 
@@ -118,7 +118,7 @@ def test_stream_of_other_workspace_or_room_is_404(client, charlie, acme_deal, gl
     client.force_login(charlie)
     assert client.get(url).status_code == 404
     buyer = Client()
-    open_room(buyer, globex_deal.stakeholders.get(email="gus@initrode.test"))
+    open_room(buyer, globex_room_deal.stakeholders.get(email="gus@initrode.test"))
     assert buyer.get(url).status_code == 404
 
 

@@ -151,8 +151,10 @@ def test_buyer_add_step_without_date_is_refused(dana_client, acme_deal, dana):
     assert not Milestone.objects.filter(title="Undated").exists()
 
 
-def test_buyer_add_step_with_owner_from_other_deal_is_refused(dana_client, acme_deal, globex_deal):
-    stranger = globex_deal.stakeholders.get(email="gus@initrode.test")
+def test_buyer_add_step_with_owner_from_other_deal_is_refused(
+    dana_client, acme_deal, globex_room_deal
+):
+    stranger = globex_room_deal.stakeholders.get(email="gus@initrode.test")
 
     response = dana_client.post(
         room_url(acme_deal, "room-milestone-add"),
@@ -337,14 +339,16 @@ def test_attachment_size_limit(dana_client, acme_deal, settings):
     assert not Attachment.objects.exists()
 
 
-def test_other_deal_buyer_cannot_download_attachment(client, acme_deal, globex_deal, alice):
+def test_other_deal_buyer_cannot_download_attachment(client, acme_deal, globex_room_deal, alice):
     from plans.services import add_attachment
 
     step = buyer_step(acme_deal)
     attachment = add_attachment(step, actor=Actor.seller(alice), upload=pdf_file())
-    open_room(client, globex_deal.stakeholders.get(email="gus@initrode.test"))
+    open_room(client, globex_room_deal.stakeholders.get(email="gus@initrode.test"))
 
-    response = client.get(room_url(globex_deal, "room-file", attachment_id=attachment.public_id))
+    response = client.get(
+        room_url(globex_room_deal, "room-file", attachment_id=attachment.public_id)
+    )
 
     assert response.status_code == 404
 

@@ -372,8 +372,8 @@ def test_stale_content_in_sign_form_gets_409_and_current_content(client, plan, a
     assert not SignatureEvent.objects.filter(kind="signed").exists()
 
 
-def test_buyer_of_another_deal_cannot_sign_or_download(client, plan, globex_deal):
-    open_room(client, globex_deal.stakeholders.get(email="gus@initrode.test"))
+def test_buyer_of_another_deal_cannot_sign_or_download(client, plan, globex_room_deal):
+    open_room(client, globex_room_deal.stakeholders.get(email="gus@initrode.test"))
 
     assert (
         client.get(reverse("room-sign", kwargs={"deal_id": plan.deal.public_id})).status_code == 404

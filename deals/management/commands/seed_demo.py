@@ -196,12 +196,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, quiet=False, port="8000", **options):
-        from plans import builtin_templates
+        from plans.builtin_templates import install
         from plans.models import PlanTemplate, TemplateStep
 
-        # Normally installed by a migration; a flushed test database has lost them.
+        # The built-in templates come with a data migration; a flushed database (`manage.py
+        # flush`, or a test with transactional_db that ran before) has lost them.
         if not PlanTemplate.objects.filter(organization=None).exists():
-            builtin_templates.install(PlanTemplate, TemplateStep)
+            install(PlanTemplate, TemplateStep)
         created = 0
         organizations = {}
         for spec in WORKSPACES:

@@ -1,0 +1,237 @@
+"""Tenant isolation of every endpoint of plans/ and deals/: ids of another workspace's deal,
+plan, milestone, stakeholder or template answer 404 and change nothing, in both directions,
+whether the URL names the requester's workspace or the other one."""
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import DealFactory, MembershipFactory, PlanTemplateFactory, UserFactory
+from tests.helpers import htmx, snapshot
+
+# (url name, kind of id in the URL, methods, POST data builder)
+ENDPOINTS = [
+    ("plans:plan-detail", "deal", ["GET"]),
+    ("plans:plan-detail", "bare_deal", ["GET"]),
+    ("plans:plan-create", "bare_deal", ["POST"]),
+    ("plans:plan-overview", "deal", ["GET", "POST"]),
+    ("plans:plan-reschedule", "deal", ["POST"]),
+    ("plans:plan-share", "deal", ["POST"]),
+    ("plans:plan-archive", "deal", ["POST"]),
+    ("plans:plan-save-template", "deal", ["POST"]),
+    ("plans:deal-transfer", "deal", ["POST"]),
+    ("plans:milestone-add", "deal", ["POST"]),
+    ("plans:stakeholder-add", "deal", ["POST"]),
+    ("plans:milestone-row", "milestone", ["GET"]),
+    ("plans:milestone-edit", "milestone", ["GET", "POST"]),
+    ("plans:milestone-status", "milestone", ["POST"]),
+    ("plans:milestone-move", "milestone", ["POST"]),
+    ("plans:milestone-delete", "milestone", ["POST"]),
+    ("plans:stakeholder-edit", "stakeholder", ["GET", "POST"]),
+    ("plans:stakeholder-remove", "stakeholder", ["POST"]),
+    ("plans:template-edit", "template", ["GET", "POST"]),
+    ("plans:template-delete", "template", ["POST"]),
+    ("deals:deal-edit", "deal", ["GET", "POST"]),
+    ("deals:deal-close", "deal", ["POST"]),
+    ("deals:deal-close", "bare_deal", ["POST"]),
+]
+URL_KWARG = {
+    "deal": "deal_id",
+    "bare_deal": "deal_id",
+    "milestone": "milestone_id",
+    "stakeholder": "stakeholder_id",
+    "template": "template_id",
+}
+
+
+def victim_objects(plan, requester_user):
+    """Ids of the victim's rows, and a POST that would change them if it got through. The
+    POST refers to the requester's own people, as an attacker would."""
+    deal = plan.deal
+    milestone = plan.milestones.order_by("phase", "position")[1]
+    stakeholder = deal.stakeholders.filter(side="buyer").first()
+    template = PlanTemplateFactory(organization=plan.organization, name="Victim template")
+    bare_deal = DealFactory(organization=plan.organization, owner=deal.owner)
+    ids = {
+        "deal": deal.public_id,
+        "bare_deal": bare_deal.public_id,
+        "milestone": milestone.public_id,
+        "stakeholder": stakeholder.public_id,
+        "template": template.public_id,
+    }
+    sh = f"sh-{stakeholder.public_id}"
+    data = {
+        # plan create / reschedule / overview / transfer / save template / close
+        "template": "",
+        "target_date": "2031-03-14",
+        "reason": "moved",
+        "business_outcome": "pwned",
+        "success_criteria": "pwned",
+        "review_weekday": "1",
+        "owner": requester_user.pk,
+        "archived": "1",
+        "template-name": "stolen",
+        "name": "stolen",
+        "description": "stolen",
+        "outcome": "closed_lost",
+        "closed_date": "2031-03-14",
+        # deal edit
+        "account_name": "pwned",
+        "amount": "1",
+        "currency": "USD",
+        "stage": "discovery",
+        "target_close_date": "2031-03-14",
+        # milestone add / edit / status / move
+        "add-title": "pwned",
+        "add-phase": "close",
+        "add-duration_days": "1",
+        "add-visibility": "shared",
+        "title": "pwned",
+        "phase": milestone.phase,
+        "due_date": "",
+        "duration_days": "1",
+        "status": "done",
+        "visibility": "shared",
+        "version": milestone.version,
+        "direction": "up",
+        # stakeholder add / edit
+        "sh-name": "pwned",
+        "sh-role": "champion",
+        f"{sh}-name": "pwned",
+        f"{sh}-role": "champion",
+    }
+    return ids, data
+
+
+CASES = [
+    pytest.param(name, kind, method, headers, id=f"{name}-{kind}-{method}-{headers}")
+    for name, kind, methods in ENDPOINTS
+    for method in methods
+    for headers in ("plain", "htmx")
+]
+
+
+def request(client, method, path, data, headers):
+    extra = htmx() if headers == "htmx" else {}
+    if method == "GET":
+        return client.get(path, **extra)
+    return client.post(path, data, **extra)
+
+
+@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
+def test_globex_member_gets_404_for_acme_ids(
+    client, plan, globex_plan, charlie, name, kind, method, headers
+):
+    """charlie (Globex) with Acme ids, under /o/globex/ and under /o/acme/."""
+    ids, data = victim_objects(plan, charlie)
+    before = snapshot()
+    client.force_login(charlie)
+
+    for org_slug in ("globex", "acme"):
+        path = reverse(name, kwargs={"org_slug": org_slug, URL_KWARG[kind]: ids[kind]})
+        response = request(client, method, path, data, headers)
+        assert response.status_code == 404, (org_slug, response.content[:300])
+
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
+def test_acme_member_gets_404_for_globex_ids(
+    client, plan, globex_plan, alice, name, kind, method, headers
+):
+    """alice (Acme) with Globex ids, under /o/acme/ and under /o/globex/."""
+    ids, data = victim_objects(globex_plan, alice)
+    before = snapshot()
+    client.force_login(alice)
+
+    for org_slug in ("acme", "globex"):
+        path = reverse(name, kwargs={"org_slug": org_slug, URL_KWARG[kind]: ids[kind]})
+        response = request(client, method, path, data, headers)
+        assert response.status_code == 404, (org_slug, response.content[:300])
+
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
+def test_own_ids_are_not_404(client, plan, alice, name, kind, method, headers):
+    """The same requests with the requester's own ids get through (so the 404s above come
+    from the tenancy checks, not from a broken request)."""
+    ids, data = victim_objects(plan, alice)
+    client.force_login(alice)
+    path = reverse(name, kwargs={"org_slug": "acme", URL_KWARG[kind]: ids[kind]})
+
+    response = request(client, method, path, data, headers)
+
+    assert response.status_code != 404
+
+
+def test_milestone_add_after_a_step_of_another_workspace_adds_at_the_end(
+    alice_client, plan, globex_plan
+):
+    """The "after" position only accepts steps of the same plan."""
+    theirs = globex_plan.milestones.first()
+    before = snapshot()["Milestone"]
+
+    alice_client.post(
+        reverse("plans:milestone-add", kwargs={"org_slug": "acme", "deal_id": plan.deal.public_id}),
+        {
+            "add-title": "Mine",
+            "add-phase": "close",
+            "add-duration_days": "1",
+            "add-visibility": "shared",
+            "after": str(theirs.public_id),
+        },
+    )
+
+    after = snapshot()["Milestone"]
+    theirs_before = [row for row in before if row["plan_id"] == globex_plan.pk]
+    assert [row for row in after if row["plan_id"] == globex_plan.pk] == theirs_before
+    assert plan.milestones.filter(phase="close").order_by("position").last().title == "Mine"
+
+
+@pytest.mark.parametrize(
+    ("name", "kwarg"),
+    [
+        ("deals:member-role", "member_id"),
+        ("deals:member-remove", "member_id"),
+    ],
+)
+def test_settings_endpoints_other_workspace_member_is_404(client, acme, globex, name, kwarg):
+    acme_admin = MembershipFactory(organization=acme, user=UserFactory(), role="admin").user
+    victim = MembershipFactory(organization=globex, user=UserFactory(), role="admin")
+    before = list(globex.memberships.values_list("pk", "role"))
+    client.force_login(acme_admin)
+
+    response = client.post(
+        reverse(name, kwargs={"org_slug": "acme", kwarg: victim.public_id}), {"role": "seller"}
+    )
+
+    assert response.status_code == 404
+    assert list(globex.memberships.values_list("pk", "role")) == before
+
+
+def test_stakeholder_of_another_workspace_cannot_own_a_step(alice_client, plan, globex_plan):
+    from plans.models import Milestone
+
+    theirs = globex_plan.deal.stakeholders.filter(side="buyer").first()
+    milestone = Milestone.objects.filter(plan=plan).first()
+    before = snapshot()
+
+    response = alice_client.post(
+        reverse(
+            "plans:milestone-edit",
+            kwargs={"org_slug": "acme", "milestone_id": milestone.public_id},
+        ),
+        {
+            "title": milestone.title,
+            "phase": milestone.phase,
+            "buyer_owner": theirs.pk,
+            "duration_days": milestone.duration_days,
+            "status": milestone.status,
+            "visibility": milestone.visibility,
+            "version": milestone.version,
+        },
+    )
+
+    assert response.status_code == 422
+    assert "Tom Globex" not in response.content.decode()
+    assert snapshot() == before

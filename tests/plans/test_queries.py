@@ -1,0 +1,413 @@
+"""The number of SQL queries of every page and fragment does not grow with the data: each
+is measured on a small and on a large plan (or deal list) and must be the same, within a
+budget."""
+
+from datetime import timedelta
+
+import pytest
+
+from plans import services
+from plans.models import Milestone
+from stakeholders.actors import Actor
+from tests.factories import (
+    DealFactory,
+    MilestoneFactory,
+    PlanFactory,
+    PlanTemplateFactory,
+    StakeholderFactory,
+    TemplateStepFactory,
+    future_weekday,
+)
+from tests.helpers import htmx, url
+
+BUYER_ROLES = ["champion", "economic_buyer", "security_reviewer", "legal_reviewer"]
+SELLER_ROLES = ["ae", "se", "csm"]
+
+
+def build_plan(organization, owner, *, steps: int, people: int):
+    """A plan with `steps` milestones (some slipped, done, internal, dependent, post
+    signature) and `people` stakeholders on each side, and some activity."""
+    actor = Actor.seller(owner)
+    deal = DealFactory(organization=organization, owner=owner, target_close_date=future_weekday())
+    plan = PlanFactory(deal=deal, success_criteria=["a", "b"])
+    buyers = [
+        StakeholderFactory(deal=deal, role=BUYER_ROLES[i % len(BUYER_ROLES)]) for i in range(people)
+    ]
+    sellers = [
+        StakeholderFactory(deal=deal, role=SELLER_ROLES[i % len(SELLER_ROLES)])
+        for i in range(people)
+    ]
+    target = plan.target_signature_date
+    previous = None
+    for i in range(steps):
+        post = i >= steps - 2
+        milestone = MilestoneFactory(
+            plan=plan,
+            position=i + 1,
+            phase="post" if post else "close",
+            due_date=target + timedelta(days=i) if post else target - timedelta(days=steps - i),
+            buyer_owner=buyers[i % people] if i % 4 else None,
+            seller_owner=sellers[i % people],
+            risk="legal" if i % 5 == 0 else "",
+            template_duration_days=5 if i % 5 == 0 else None,
+            visibility="internal" if i % 7 == 3 else "shared",
+            depends_on=previous if i % 3 == 2 else None,
+            description="Some words " * 5,
+            internal_note="Internal" if i % 2 else "",
+        )
+        if i % 6 == 1:
+            services.update_milestone(
+                milestone,
+                actor=actor,
+                expected_version=milestone.version,
+                due_date=milestone.due_date + timedelta(days=1),
+                reason="Slipped",
+            )
+        if i % 6 == 4:
+            services.set_milestone_status(milestone, actor=actor, status="done")
+        previous = milestone
+    return plan
+
+
+@pytest.fixture
+def small(acme, alice):
+    return build_plan(acme, alice, steps=5, people=2)
+
+
+@pytest.fixture
+def large(acme, alice):
+    return build_plan(acme, alice, steps=60, people=12)
+
+
+def same_count(assert_num_queries, make_request, small, large, expected: int, status=None):
+    """`make_request(plan)` runs exactly `expected` queries on the small and on the large
+    plan (after a warm-up request: session, content types)."""
+    make_request(small)
+    for plan in (small, large):
+        with assert_num_queries(expected):
+            response = make_request(plan)
+        if status is None:
+            assert response.status_code < 400, response.content[:500]
+        else:
+            assert response.status_code == status
+
+
+def first_step(plan) -> Milestone:
+    return Milestone.objects.filter(plan=plan, phase="close").order_by("position")[1]
+
+
+# The counts are exact: a change that adds a query to a page should be deliberate. The plan
+# page: session, user, membership, plan with deal, milestones, stakeholders, slip count,
+# activity, the navigation's memberships, the workspace's members (options of forms), the
+# stakeholders' active room links and the signature events (signature block).
+PAGE = 12
+REGIONS = {
+    "plan-header": 11,
+    "plan-overview": 9,
+    "stakeholder-panel": 10,
+    "milestone-table": 9,
+    "plan-warnings": 9,
+    "activity-feed": 9,
+    "timeline": 9,
+}
+
+
+def test_plan_page_query_count_is_constant(alice_client, django_assert_num_queries, small, large):
+    assert large.milestones.count() == 60
+
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.get(plan.get_absolute_url()),
+        small,
+        large,
+        PAGE,
+    )
+
+
+@pytest.mark.parametrize(
+    "region",
+    [
+        "plan-header",
+        "plan-overview",
+        "stakeholder-panel",
+        "milestone-table",
+        "plan-warnings",
+        "activity-feed",
+        "timeline",
+    ],
+)
+def test_plan_region_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large, region
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.get(plan.get_absolute_url(), **htmx(region)),
+        small,
+        large,
+        REGIONS[region],
+    )
+
+
+def test_milestone_row_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.get(
+            url("plans:milestone-row", milestone_id=first_step(plan).public_id), **htmx()
+        ),
+        small,
+        large,
+        7,
+    )
+
+
+def test_milestone_edit_form_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.get(
+            url("plans:milestone-edit", milestone_id=first_step(plan).public_id), **htmx()
+        ),
+        small,
+        large,
+        8,
+    )
+
+
+def test_milestone_edit_post_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    def edit(plan):
+        milestone = first_step(plan)
+        return alice_client.post(
+            url("plans:milestone-edit", milestone_id=milestone.public_id),
+            {
+                "title": f"{milestone.title}!",
+                "phase": milestone.phase,
+                "buyer_owner": milestone.buyer_owner_id or "",
+                "seller_owner": milestone.seller_owner_id or "",
+                "due_date": milestone.due_date.isoformat(),
+                "duration_days": milestone.duration_days,
+                "status": milestone.status,
+                "risk": milestone.risk,
+                "visibility": milestone.visibility,
+                "version": milestone.version,
+            },
+            **htmx(),
+        )
+
+    same_count(django_assert_num_queries, edit, small, large, 22)
+
+
+def test_milestone_status_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    # Alternate between statuses that are not webhook events (completing a step looks up
+    # the workspace's webhook endpoints: one query more, whatever the plan size).
+    statuses = iter(["in_progress", "blocked"] * 4)
+
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:milestone-status", milestone_id=first_step(plan).public_id),
+            {"status": next(statuses)},
+            **htmx(),
+        ),
+        small,
+        large,
+        17,
+    )
+
+
+def test_milestone_move_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:milestone-move", milestone_id=first_step(plan).public_id),
+            {"direction": "down"},
+            **htmx("milestone-table"),
+        ),
+        small,
+        large,
+        18,
+    )
+
+
+def test_milestone_add_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:milestone-add", deal_id=plan.deal.public_id),
+            {
+                "add-title": "New step",
+                "add-phase": "close",
+                "add-duration_days": "1",
+                "add-visibility": "shared",
+                "after": str(first_step(plan).public_id),
+            },
+            **htmx("milestone-table"),
+        ),
+        small,
+        large,
+        18,
+    )
+
+
+def test_milestone_add_invalid_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:milestone-add", deal_id=plan.deal.public_id),
+            {"add-title": "", "add-phase": "close"},
+            **htmx("milestone-table"),
+        ),
+        small,
+        large,
+        11,
+        status=422,
+    )
+
+
+def test_milestone_delete_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:milestone-delete", milestone_id=first_step(plan).public_id),
+            **htmx("milestone-table"),
+        ),
+        small,
+        large,
+        23,
+    )
+
+
+def test_stakeholder_add_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            url("plans:stakeholder-add", deal_id=plan.deal.public_id),
+            {"sh-name": "New person", "sh-role": "procurement", "sh-is_required_signer": "unknown"},
+            **htmx("stakeholder-panel"),
+        ),
+        small,
+        large,
+        18,
+    )
+
+
+def test_stakeholder_edit_and_remove_query_counts_are_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    def edit(plan):
+        stakeholder = plan.deal.stakeholders.order_by("pk").first()
+        prefix = f"sh-{stakeholder.public_id}"
+        return alice_client.post(
+            url("plans:stakeholder-edit", stakeholder_id=stakeholder.public_id),
+            {f"{prefix}-name": "Renamed", f"{prefix}-role": stakeholder.role},
+            **htmx(),
+        )
+
+    def remove(plan):
+        stakeholder = plan.deal.stakeholders.order_by("-pk").first()
+        return alice_client.post(
+            url("plans:stakeholder-remove", stakeholder_id=stakeholder.public_id), **htmx()
+        )
+
+    same_count(django_assert_num_queries, edit, small, large, 24)
+    same_count(django_assert_num_queries, remove, small, large, 30)
+
+
+def test_plan_overview_query_counts_are_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    endpoint = lambda plan: url("plans:plan-overview", deal_id=plan.deal.public_id)  # noqa: E731
+    outcomes = iter(range(10))
+
+    same_count(
+        django_assert_num_queries,
+        lambda p: alice_client.get(endpoint(p), **htmx()),
+        small,
+        large,
+        4,
+    )
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.post(
+            endpoint(plan),
+            {"business_outcome": f"Outcome {next(outcomes)}", "review_weekday": "1"},
+            **htmx("plan-overview"),
+        ),
+        small,
+        large,
+        15,
+    )
+
+
+def test_stakeholder_edit_form_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    same_count(
+        django_assert_num_queries,
+        lambda plan: alice_client.get(
+            url(
+                "plans:stakeholder-edit",
+                stakeholder_id=plan.deal.stakeholders.first().public_id,
+            ),
+            **htmx(),
+        ),
+        small,
+        large,
+        9,
+    )
+
+
+# Deal list and templates -------------------------------------------------------------
+
+
+def make_deals(organization, owner, n):
+    for i in range(n):
+        deal = DealFactory(organization=organization, owner=owner)
+        if i % 2:
+            PlanFactory(deal=deal, archived_at=None if i % 3 else deal.created_at)
+
+
+def test_deal_list_query_count_is_constant(
+    client, django_assert_num_queries, acme, globex, alice, bob, charlie
+):
+    """Session, user, membership, deals (with owner and plan), owners for the filter, and
+    the navigation's memberships; the htmx results fragment skips the last two."""
+    make_deals(acme, alice, 3)
+    make_deals(globex, charlie, 40)
+    client.force_login(alice)
+    client.get(url("deals:deal-list"))
+
+    for total in (3, 40):
+        with django_assert_num_queries(6):
+            client.get(url("deals:deal-list"), {"archived": "1"})
+        with django_assert_num_queries(4):
+            client.get(url("deals:deal-list"), **htmx("deal-results"))
+        make_deals(acme, bob, 40 - total)
+
+
+def test_template_list_query_count_is_constant(client, django_assert_num_queries, acme, alice):
+    client.force_login(alice)
+    client.get(url("plans:template-list"))
+
+    for _ in range(2):
+        with django_assert_num_queries(5):
+            client.get(url("plans:template-list"))
+        for _ in range(10):
+            template = PlanTemplateFactory(organization=acme)
+            TemplateStepFactory.create_batch(3, template=template)

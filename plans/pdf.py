@@ -8,6 +8,7 @@ a second, and only the worker (or an explicit export) should pay for it.
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 
 from django.template.loader import render_to_string
@@ -16,6 +17,7 @@ from django.utils import timezone
 from .models import Plan, PlanDocument, SealCertificate, SignatureEvent
 
 KEYWORD_PREFIX = "tandem"
+log = logging.getLogger(__name__)
 
 
 def keywords(plan: Plan, *, version: int, content_hash: str) -> str:
@@ -58,20 +60,24 @@ def render_plan_pdf(
     return HTML(string=html).write_pdf()
 
 
-def seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
-    """Add a PAdES (B-B) signature of the workspace's seal over the whole file."""
+def _outside_event_loop(function, *args, **kwargs):
+    """pyHanko's synchronous API runs its own event loop, which cannot start in a thread that
+    already runs one (an async caller, or a test driving a browser): use another thread."""
     import asyncio
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _seal_pdf(pdf, seal, reason=reason)
-    # pyHanko's synchronous API runs its own event loop, which cannot start in a thread that
-    # already runs one (an async caller, or a test driving a browser): use another thread.
+        return function(*args, **kwargs)
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as executor:
-        return executor.submit(_seal_pdf, pdf, seal, reason=reason).result()
+        return executor.submit(function, *args, **kwargs).result()
+
+
+def seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
+    """Add a PAdES (B-B) signature of the workspace's seal over the whole file."""
+    return _outside_event_loop(_seal_pdf, pdf, seal, reason=reason)
 
 
 def _seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
@@ -123,6 +129,10 @@ class Verification:
 
 def verify_pdf(data: bytes) -> Verification:
     """Check a PDF's seal and tell which plan and version it belongs to."""
+    return _outside_event_loop(_verify_pdf, data)
+
+
+def _verify_pdf(data: bytes) -> Verification:
     import hashlib
 
     from pyhanko.pdf_utils.reader import PdfFileReader
@@ -171,7 +181,8 @@ def verify_pdf(data: bytes) -> Verification:
     try:
         status = validate_pdf_signature(signature, ValidationContext(trust_roots=roots))
     except Exception as exc:  # noqa: BLE001
-        result.problem = f"The seal could not be checked ({exc.__class__.__name__})."
+        log.warning("PDF seal check failed", exc_info=True)
+        result.problem = f"The seal could not be checked ({exc.__class__.__name__}: {exc})."
         return result
     from pyhanko.sign.validation.status import SignatureCoverageLevel as Coverage
 

@@ -10,7 +10,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e .
 COPY . .
-RUN DEBUG=1 python manage.py collectstatic --noinput
+# Production settings: hashed file names and a manifest (WhiteNoise); the key is a throwaway.
+RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
 
 RUN useradd --create-home tandem && mkdir -p /app/var && chown -R tandem /app/var
 USER tandem

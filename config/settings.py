@@ -275,6 +275,8 @@ STORAGES = {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env_bool("STATIC_COMPRESS", True)
+        else "whitenoise.storage.ManifestStaticFilesStorage"
     },
 }
 MEDIA_URL = "/media/"

@@ -194,8 +194,28 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="Do not print the logins.")
         parser.add_argument("--port", default="8000", help="Port shown in the printed links.")
 
-    @transaction.atomic
     def handle(self, *args, quiet=False, port="8000", **options):
+        # Seed in one transaction; print after it commits, so that the emails the seeding
+        # sends (on the console under `make run`) come before the logins, not after.
+        with transaction.atomic():
+            created, room_url = self.seed()
+        if quiet:
+            return
+        self.stdout.write(
+            self.style.SUCCESS("Demo data ready" + (" (created)." if created else " (unchanged).")),
+        )
+        self.stdout.write(f"Sign in at http://127.0.0.1:{port}/accounts/login/ with:")
+        for spec in WORKSPACES:
+            for email, _, role in spec["members"]:
+                self.stdout.write(f"  {email:<28} {DEMO_PASSWORD}   ({spec['name']}, {role})")
+        if room_url:
+            local = room_url.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}", 1)
+            self.stdout.write(
+                "Buyer deal room of Initech's champion (champion@initech.example.com):"
+            )
+            self.stdout.write(f"  {local}")
+
+    def seed(self) -> tuple[int, str | None]:
         from plans.builtin_templates import install
         from plans.models import PlanTemplate, TemplateStep
 
@@ -226,21 +246,7 @@ class Command(BaseCommand):
             for spec in deals:
                 created += seed_deal(organizations[slug], *spec)
         room_url = ensure_demo_room_link(organizations["acme"])
-        if quiet:
-            return
-        self.stdout.write(
-            self.style.SUCCESS("Demo data ready" + (" (created)." if created else " (unchanged)."))
-        )
-        self.stdout.write(f"Sign in at http://127.0.0.1:{port}/accounts/login/ with:")
-        for spec in WORKSPACES:
-            for email, _, role in spec["members"]:
-                self.stdout.write(f"  {email:<28} {DEMO_PASSWORD}   ({spec['name']}, {role})")
-        if room_url:
-            local = room_url.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{port}", 1)
-            self.stdout.write(
-                "Buyer deal room of Initech's champion (champion@initech.example.com):"
-            )
-            self.stdout.write(f"  {local}")
+        return created, room_url
 
 
 def seed_deal(

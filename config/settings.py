@@ -352,3 +352,7 @@ LOGGING = {
 ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
+# Reminders (notifications/): a sender holds its claim on an email this long; a pending email
+# not sent within it (a crashed worker, a lost task) is queued again by the next sweep.
+NOTIFICATION_CLAIM_SECONDS = env_int("NOTIFICATION_CLAIM_SECONDS", 600)

@@ -16,12 +16,14 @@ urlpatterns = [
     path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),
     path("o/<slug:org_slug>/", include("deals.urls")),
     path("o/<slug:org_slug>/", include("plans.urls")),
+    path("o/<slug:org_slug>/", include("notifications.urls")),
     path("r/<str:token>/", stakeholder_views.room_link, name="room-link"),
     path("r/<str:token>/request/", stakeholder_views.link_request_new, name="room-link-request"),
     path("room/<uuid:deal_id>/", include("plans.room_urls")),
     path("events/plans/<uuid:plan_id>/", live.plan_events, name="plan-events"),
     path("brand/<uuid:org_id>/theme.css", deal_views.brand_theme, name="room-theme"),
     path("brand/<uuid:org_id>/logo", deal_views.brand_logo, name="room-logo"),
+    path("", include("notifications.public_urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -43,6 +43,18 @@ def _isolated_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Celery tasks run in-process in tests, even when REDIS_URL is set (a test that needs
+    a real worker starts one and sends to it explicitly)."""
+    from config.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

@@ -35,6 +35,10 @@ from .models import Kind, Notification, SentNotification
 
 log = logging.getLogger(__name__)
 
+# A builder's answer for "no email of its own: the in-app notification it made is emailed in
+# the seller's next batch of notices" (services.batch_event_emails).
+BATCHED = object()
+
 # SMTP failures and network errors: retried with backoff, the row stays pending meanwhile.
 SEND_ERRORS = (SMTPException, OSError)
 MAX_ATTEMPTS = 8
@@ -42,7 +46,8 @@ MAX_ATTEMPTS = 8
 
 def deliver(sent_id: int) -> str:
     """Send the email of one log row, once. Returns "sent", "skipped" (nothing left to
-    say, or the email is turned off: in-app notifications are still made) or "busy" (sent
+    say, or the email is turned off: in-app notifications are still made), "batched" (the
+    row's in-app notification waits for the seller's batched email) or "busy" (sent
     already, or claimed by another sender). Raises SEND_ERRORS after releasing the claim,
     so the caller can retry. Call it outside any transaction: sending holds none."""
     now = timezone.now()
@@ -60,9 +65,9 @@ def deliver(sent_id: int) -> str:
     except Exception:
         _release(row, "could not build the email")
         raise
-    if message is None:
+    if message is None or message is BATCHED:
         _mark(row, SentNotification.Status.SKIPPED)
-        return "skipped"
+        return "skipped" if message is None else "batched"
     try:
         message.send()
     except SEND_ERRORS as exc:
@@ -128,7 +133,9 @@ def _message(row: SentNotification, name: str, context: dict, *, reply_to=None):
     return render_email(name, context, to=[row.recipient], headers=headers, reply_to=reply_to)
 
 
-def _in_app(row: SentNotification, *, text: str, url: str, plan=None, milestone=None) -> None:
+def _in_app(
+    row: SentNotification, *, text: str, url: str, plan=None, milestone=None, email_state=""
+) -> None:
     """The seller's in-app notification of an alert row: at most one per row."""
     user_id = row.payload.get("user")
     if not user_id:
@@ -143,6 +150,7 @@ def _in_app(row: SentNotification, *, text: str, url: str, plan=None, milestone=
             "milestone": milestone,
             "text": text[:400],
             "url": url,
+            "email_state": email_state,
         },
     )
 
@@ -434,7 +442,9 @@ def build_invite_reminder(row: SentNotification):
 
 
 def build_invite_unopened(row: SentNotification):
-    """The AE is told that a buyer has not opened the room and was reminded."""
+    """The AE is told that a buyer has not opened the room and was reminded: an in-app
+    notification that is emailed with the seller's batched notices (a whole buying committee
+    invited at once makes one email, not one per buyer)."""
     buyer = (
         Stakeholder.objects.select_related("deal__owner", "deal__plan", "deal__organization")
         .filter(organization_id=row.organization_id, pk=row.payload["buyer"])
@@ -443,19 +453,18 @@ def build_invite_unopened(row: SentNotification):
     if not _still_unopened(row, buyer):
         return None
     deal = buyer.deal
-    url = deal.get_absolute_url()
     days = (timezone.now() - buyer.invited_at).days
     _in_app(
         row,
-        text=f"{buyer.name} has not opened the {deal.account_name} deal room ({days} days); "
-        "we sent a reminder",
-        url=url,
+        text=f"{buyer.name} ({deal.account_name}) has not opened the deal room in {days} days; "
+        "we sent them a reminder",
+        url=deal.get_absolute_url(),
         plan=deal.plan,
+        email_state=Notification.EmailState.PENDING
+        if _email_wanted(row)
+        else Notification.EmailState.NONE,
     )
-    if not _email_wanted(row):
-        return None
-    context = {"stakeholder": buyer, "deal": deal, "days": days, "url": _absolute(url)}
-    return _message(row, "invitation-unopened", context)
+    return BATCHED if _email_wanted(row) else None
 
 
 def _still_unopened(row: SentNotification, buyer: Stakeholder | None) -> bool:

@@ -54,7 +54,7 @@ def deliver_notification(self, *, sent_id: int) -> str:
     are retried with exponential backoff; the row stays pending meanwhile, so even a lost
     retry is picked up by the next sweep."""
     try:
-        return delivery.deliver(sent_id)
+        outcome = delivery.deliver(sent_id)
     except delivery.SEND_ERRORS as exc:
         if self.request.is_eager:
             # In-process (no broker): leave it pending for the next sweep, do not fail the
@@ -62,6 +62,25 @@ def deliver_notification(self, *, sent_id: int) -> str:
             log.warning("could not send notification %s: %s", sent_id, exc)
             return "failed"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    if outcome == "batched":
+        # Let the other notices of the same sweep arrive, then email them together.
+        _queue_batch(sent_id, countdown=0 if self.request.is_eager else BATCH_GATHER_SECONDS)
+    return outcome
+
+
+# How long a batch of sweep-made notices waits for its siblings before it is emailed.
+BATCH_GATHER_SECONDS = 60
+
+
+def _queue_batch(sent_id: int, *, countdown: int) -> None:
+    from .models import SentNotification
+
+    row = SentNotification.objects.filter(pk=sent_id).values("organization_id", "payload").first()
+    if row and row["payload"].get("user"):
+        send_event_emails.apply_async(
+            kwargs={"user_id": row["payload"]["user"], "organization_id": row["organization_id"]},
+            countdown=countdown,
+        )
 
 
 @shared_task(bind=True, name="notifications.send_event_emails", ignore_result=True)

@@ -5,6 +5,25 @@ import uuid
 from django.conf import settings
 from django.db import migrations, models
 
+# The reminder sweep reads owners and workspace of every open step due by a date: on
+# PostgreSQL, a covering partial index answers that from the index alone (an index-only
+# scan) instead of visiting ~20,000 heap pages per million steps. SQLite has no INCLUDE.
+COVERING_INDEX = (
+    "CREATE INDEX IF NOT EXISTS milestone_open_due_owners_idx ON plans_milestone (due_date) "
+    "INCLUDE (id, organization_id, plan_id, buyer_owner_id, seller_owner_id, visibility) "
+    "WHERE NOT (status IN ('done', 'cancelled'))"
+)
+
+
+def create_covering_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(COVERING_INDEX)
+
+
+def drop_covering_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS milestone_open_due_owners_idx")
+
 
 class Migration(migrations.Migration):
 
@@ -115,4 +134,5 @@ class Migration(migrations.Migration):
             model_name='notification',
             index=models.Index(condition=models.Q(('email_state', 'pending')), fields=['created_at'], name='notif_email_pending_idx'),
         ),
+        migrations.RunPython(create_covering_index, drop_covering_index),
     ]

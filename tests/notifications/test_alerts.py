@@ -12,7 +12,7 @@ from notifications.digests import (
     decide_stale_plans,
     decide_weekly_reviews,
 )
-from notifications.models import Kind, Notification, SentNotification
+from notifications.models import Kind, Notification
 from plans.models import Activity
 from plans.services import propose_date, record_activity, set_milestone_status, update_milestone
 from stakeholders.actors import Actor
@@ -217,8 +217,34 @@ def test_unopened_invitation_gets_one_reminder_and_the_ae_is_told(la, client):
         assert client.get(link).status_code == 200
 
     assert reminder.subject == "Reminder: your deal room for Platform with La"
-    [told] = outbox_to("ae@la.test")
-    assert "has not opened" in told.subject
-    assert Notification.objects.get(kind=Kind.INVITE_UNOPENED).user == room.owner
     assert outbox_to(visited.email) == []
-    assert SentNotification.objects.filter(status="sent").count() == 2
+    # The AE is told in-app, and by the batched email of seller notices.
+    notice = Notification.objects.get(kind=Kind.INVITE_UNOPENED)
+    assert notice.user == room.owner
+    assert notice.text == (
+        "Initech Champion (Initech) has not opened the deal room in 3 days; we sent them a reminder"
+    )
+    [told] = outbox_to("ae@la.test")
+    assert told.subject == notice.text
+
+
+def test_unopened_invitations_of_a_whole_committee_make_one_email_to_the_ae(la):
+    with time_machine.travel(utc(2025, 3, 4, 17, 0), tick=False):
+        room = Room(*la)
+        for n in range(3):
+            Stakeholder.objects.create(
+                organization=room.deal.organization,
+                deal=room.deal,
+                side="buyer",
+                role="buyer_other",
+                name=f"Colleague {n}",
+                email=f"colleague{n}@initech.test",
+                invited_at=utc(2025, 3, 4, 17, 0),
+            )
+    with time_machine.travel(utc(2025, 3, 7, 17, 30), tick=False):
+        sweep(decide_invitation_reminders)
+
+    assert len(mail.outbox) == 4 + 1  # four reminders, one email to the AE
+    [told] = outbox_to("ae@la.test")
+    assert told.subject == "4 updates from your buyers"
+    assert Notification.objects.filter(kind=Kind.INVITE_UNOPENED).count() == 4

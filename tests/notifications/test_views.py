@@ -269,3 +269,24 @@ def test_act_with_revoked_link_is_410_and_changes_nothing(client, act):
     assert client.post(_act_url(token, step, "done")).status_code == 410
     step.refresh_from_db()
     assert step.status == "not_started"
+
+
+def test_admin_turns_on_escalation_to_the_champion(client, acme, acme_admin):
+    client.force_login(acme_admin)
+    page = client.get(reverse("deals:workspace-settings", kwargs={"org_slug": "acme"}))
+    assert b"Escalate overdue buyer steps to the champion" in page.content
+
+    response = client.post(
+        reverse("deals:workspace-settings", kwargs={"org_slug": "acme"}),
+        {
+            "ws-name": "Acme Software",
+            "ws-time_zone": "Europe/London",
+            "ws-room_link_days": "30",
+            "ws-accent_color": "#1f6feb",
+            "ws-escalate_to_champion": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    acme.refresh_from_db()
+    assert acme.escalate_to_champion is True

@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "deals.context_processors.shell",
+                "notifications.context_processors.notification_bell",
             ],
             "builtins": ["template_partials.templatetags.partials"],
             # The partials loader wraps the others; our templates in DIRS win over apps'.

@@ -15,6 +15,7 @@ CATCH_UP_DAYS after the crossing, so a worker that was down for a while catches 
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -503,8 +504,9 @@ def record(planned: list[Planned]) -> list[int]:
     if not planned:
         return []
     # A stamp unique to this call marks the rows it inserted: bulk_create with
-    # ignore_conflicts cannot say which rows were new.
-    stamp = timezone.now()
+    # ignore_conflicts cannot say which rows were new. The random microseconds keep two
+    # sweeps started at the same instant apart.
+    stamp = timezone.now() + timedelta(microseconds=secrets.randbelow(1_000_000))
     while SentNotification.objects.filter(queued_at=stamp).exists():
         stamp += timedelta(microseconds=1)
     SentNotification.objects.bulk_create(

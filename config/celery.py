@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -10,8 +11,23 @@ app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-# The schedule lives here, in code. Later issues add the reminder sweep and reviews.
-app.conf.beat_schedule = {}
+# The schedule lives here, in code. Sweeps are idempotent (a unique row per email in the
+# sent-notification log), so a late, repeated or overlapping run sends nothing twice.
+app.conf.beat_schedule = {
+    # Daily digests (from 08:00 local), escalations, unopened invitations, retries of
+    # pending emails, waiting event notices.
+    "reminder-sweep": {
+        "task": "notifications.sweep_reminders",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 14 * 60},
+    },
+    # Weekly MAP reviews (on each plan's review weekday) and stale plans.
+    "review-and-stale-sweep": {
+        "task": "notifications.sweep_reviews",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 55 * 60},
+    },
+}
 # Webhook deliveries whose retry is due (and ones whose worker died mid-attempt).
 app.conf.beat_schedule["retry-webhooks"] = {
     "task": "notifications.retry_webhooks",

@@ -3,7 +3,7 @@
 import logging
 import re
 
-SECRET_PATH = re.compile(r"/(r|invite)/[A-Za-z0-9_\-]{8,}")
+SECRET_PATH = re.compile(r"/(r|invite|u)/[A-Za-z0-9_\-]{8,}")
 
 
 def redact(text: str) -> str:

@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "deals.context_processors.shell",
+                "notifications.context_processors.notification_bell",
             ],
             "builtins": ["template_partials.templatetags.partials"],
             # The partials loader wraps the others; our templates in DIRS win over apps'.
@@ -405,3 +406,7 @@ SPECTACULAR_SETTINGS = {
 # link-local addresses (SSRF) and plain http; local testing may allow them.
 WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+
+# Reminders (notifications/): a sender holds its claim on an email this long; a pending email
+# not sent within it (a crashed worker, a lost task) is queued again by the next sweep.
+NOTIFICATION_CLAIM_SECONDS = env_int("NOTIFICATION_CLAIM_SECONDS", 600)

@@ -71,7 +71,14 @@ class AcceptInvitationForm(forms.Form):
 class WorkspaceSettingsForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "room_link_days", "accent_color", "logo"]
+        fields = [
+            "name",
+            "time_zone",
+            "room_link_days",
+            "accent_color",
+            "logo",
+            "escalate_to_champion",
+        ]
         labels = {"name": "Workspace name", "time_zone": "Time zone"}
         help_texts = {
             "accent_color": "Used in the buyer room and in emails.",

@@ -95,6 +95,13 @@ class Organization(models.Model):
         default="#1f6feb",
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")],
     )
+    # Reminders: a buyer-side step overdue by 7 days also notifies the buyer's champion.
+    escalate_to_champion = models.BooleanField(
+        "escalate overdue buyer steps to the champion",
+        default=False,
+        help_text="A buyer-side step overdue by 7 days always notifies the deal owner; "
+        "with this on, the buyer's champion too.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,7 +1,9 @@
+"""Forms of notifications/: webhook endpoints and email preferences."""
+
 from django import forms
 
 from . import webhooks
-from .models import EVENT_TYPES, WebhookEndpoint
+from .models import BUYER_KINDS, EVENT_TYPES, Kind, WebhookEndpoint
 
 
 class WebhookEndpointForm(forms.ModelForm):
@@ -31,3 +33,16 @@ class WebhookEndpointForm(forms.ModelForm):
         except webhooks.UnsafeURL as exc:
             raise forms.ValidationError(str(exc)) from None
         return url
+
+
+class PreferencesForm(forms.Form):
+    """One checkbox per kind of email: checked means "email me"."""
+
+    def __init__(self, *args, kinds=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for kind in kinds or Kind.values:
+            self.fields[kind] = forms.BooleanField(label=Kind(kind).label, required=False)
+
+    @classmethod
+    def for_buyer(cls, *args, **kwargs):
+        return cls(*args, kinds=list(BUYER_KINDS), **kwargs)

@@ -38,6 +38,18 @@ def email_mentions(sender, *, comment, people, actor, **kwargs):
             "url": url,
         }
         transaction.on_commit(partial(send_email, "mention", context, to=[person.email]))
+    # A seller @mentioned in a buyer's comment got the mention email just now: the event
+    # notice of the same comment stays in-app only, not emailed again in the next batch.
+    sellers = [p.email.lower() for p in people if p.side == Side.SELLER and p.email]
+    if sellers and actor.is_buyer:
+        from .models import Notification
+
+        Notification.objects.filter(
+            milestone=milestone,
+            verb="commented",
+            email_state=Notification.EmailState.PENDING,
+            user__email__in=sellers,
+        ).update(email_state=Notification.EmailState.NONE)
 
 
 Verb = Activity.Verb
@@ -96,3 +108,14 @@ def on_deal_created(sender, *, deal, actor, **kwargs):
         "deal": webhooks.deal_payload(deal),
     }
     webhooks.emit(deal.organization_id, "deal.created", data)
+
+
+def notify_buyer_events(sender, *, plan, actor, verb, milestone=None, activity=None, **kwargs):
+    """A buyer completed a step, proposed a date, commented (or signed): the AE gets an
+    in-app notification now and a batched email (services.notify_buyer_event)."""
+    from .services import BUYER_EVENT_VERBS, notify_buyer_event
+
+    if not actor.is_buyer or verb not in BUYER_EVENT_VERBS:
+        return
+    text = activity.summary if activity is not None else verb.replace("_", " ")
+    notify_buyer_event(plan=plan, actor_name=actor.name, verb=verb, text=text, milestone=milestone)

@@ -1,3 +1,6 @@
+"""Mounted under /o/<org_slug>/ by config/urls.py: Settings → Webhooks and the notification
+centre."""
+
 from django.urls import path
 
 from . import views
@@ -22,5 +25,18 @@ urlpatterns = [
         "settings/webhooks/deliveries/<uuid:delivery_id>/resend/",
         views.webhook_resend,
         name="webhook-resend",
+    ),
+    path("notifications/", views.notification_list, name="notification-list"),
+    path("notifications/bell/", views.notification_bell, name="notification-bell"),
+    path("notifications/read-all/", views.notification_read_all, name="notification-read-all"),
+    path(
+        "notifications/<uuid:notification_id>/read/",
+        views.notification_read,
+        name="notification-read",
+    ),
+    path(
+        "notifications/preferences/",
+        views.notification_preferences,
+        name="notification-preferences",
     ),
 ]

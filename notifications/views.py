@@ -1,15 +1,30 @@
-"""Settings → Webhooks (admins): register endpoints, see deliveries, resend."""
+"""Settings → Webhooks (admins); the seller's notification centre and email preferences; the
+public pages that emails link to (unsubscribe, act from the email)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
 
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+from django_htmx.http import trigger_client_event
 
 from deals.tenancy import org_view
+from plans.forms import ProposalForm
+from plans.models import Milestone, Visibility
+from plans.services import buyer_can_update, propose_date, set_milestone_status
+from stakeholders import access
+from stakeholders.actors import Actor
+from stakeholders.signals import room_opened
 
-from . import webhooks
-from .forms import WebhookEndpointForm
-from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
+from . import services, webhooks
+from .forms import PreferencesForm, WebhookEndpointForm
+from .models import EVENT_TYPES, Kind, Notification, WebhookDelivery, WebhookEndpoint
 
 DELIVERIES_SHOWN = 50
 
@@ -116,3 +131,216 @@ def webhook_resend(request, delivery_id):
         org_slug=request.organization.slug,
         endpoint_id=delivery.endpoint.public_id,
     )
+
+
+LIST_PAGE = "notifications/notification_list.html"
+LIST_SIZE = 50
+
+
+def _mine(request):
+    return Notification.objects.for_org(request.organization).filter(user=request.user)
+
+
+# --- Notification centre ------------------------------------------------------------------
+
+
+@org_view
+def notification_list(request):
+    """The latest notifications of the signed-in seller in this workspace, unread first
+    marked; the region refreshes itself when the bell changes."""
+    notifications = list(_mine(request).order_by("-created_at", "-id")[:LIST_SIZE])
+    context = {
+        "notifications": notifications,
+        "unread": sum(1 for n in notifications if n.read_at is None),
+        "nav": "notifications",
+    }
+    template = LIST_PAGE
+    if request.htmx and request.htmx.target == "notification-list":
+        template += "#notification-list"
+    return render(request, template, context)
+
+
+@org_view
+def notification_bell(request):
+    """The bell with its unread count (polled by every seller page; see base.html)."""
+    unread = _mine(request).unread().count()
+    return render(request, "includes/notification_bell.html", {"unread": unread})
+
+
+@require_POST
+@org_view
+def notification_read(request, notification_id):
+    notification = get_object_or_404(_mine(request), public_id=notification_id)
+    services.mark_read(_mine(request).filter(pk=notification.pk))
+    if not request.htmx:
+        return redirect("notifications:notification-list", org_slug=request.organization.slug)
+    notification.refresh_from_db()
+    response = render(request, f"{LIST_PAGE}#notification-item", {"notification": notification})
+    return trigger_client_event(response, "notifications-changed")
+
+
+@require_POST
+@org_view
+def notification_read_all(request):
+    services.mark_read(_mine(request))
+    if not request.htmx:
+        return redirect("notifications:notification-list", org_slug=request.organization.slug)
+    notifications = list(_mine(request).order_by("-created_at", "-id")[:LIST_SIZE])
+    response = render(
+        request,
+        f"{LIST_PAGE}#notification-list",
+        {"notifications": notifications, "unread": 0},
+    )
+    return trigger_client_event(response, "notifications-changed")
+
+
+@org_view
+def notification_preferences(request):
+    """Which emails the signed-in seller gets from this workspace."""
+    organization = request.organization
+    email = request.user.email
+    current = services.preferences_of(organization, email=email)
+    form = PreferencesForm(request.POST or None, initial=current)
+    if request.method == "POST":
+        if form.is_valid():
+            services.set_preferences(organization, email=email, enabled=form.cleaned_data)
+            messages.success(request, "Email preferences saved.")
+            return redirect("notifications:notification-preferences", org_slug=organization.slug)
+        status = 422
+    else:
+        status = 200
+    context = {"form": form, "nav": "notifications"}
+    return render(request, "notifications/preference_edit.html", context, status=status)
+
+
+# --- Unsubscribe (from an email; no account needed) ---------------------------------------
+
+
+def _invalid_token(request):
+    return render(request, "notifications/unsubscribe_invalid.html", status=404)
+
+
+@csrf_exempt  # RFC 8058 one-click: mail clients POST here without a session; the signed
+@never_cache  # token is the authority, and it can only turn emails off for its address.
+def unsubscribe(request, token):
+    """GET: ask (mail scanners follow links: a GET changes nothing). POST: turn this kind
+    of email off — the button of the page, or the one-click POST of a mail client."""
+    found = services.read_unsubscribe_token(token)
+    if found is None:
+        return _invalid_token(request)
+    organization, email, kind = found
+    done = request.method == "POST"
+    if done:
+        services.set_preferences(organization, email=email, enabled={kind: False})
+    context = {
+        "room_organization": organization,
+        "email": email,
+        "kind_label": Kind(kind).label,
+        "done": done,
+        "token": token,
+    }
+    return render(request, "notifications/unsubscribe_confirm.html", context)
+
+
+@never_cache
+def preferences_by_token(request, token):
+    """Every kind of email of one address in one workspace, on or off (from an email)."""
+    found = services.read_unsubscribe_token(token)
+    if found is None:
+        return _invalid_token(request)
+    organization, email, _ = found
+    member = services.is_member(organization, email)
+    current = services.preferences_of(organization, email=email)
+    make = PreferencesForm if member else PreferencesForm.for_buyer
+    form = make(request.POST or None, initial=current)
+    status = 200
+    saved = False
+    if request.method == "POST":
+        if form.is_valid():
+            services.set_preferences(organization, email=email, enabled=form.cleaned_data)
+            saved = True
+        else:
+            status = 422
+    context = {"room_organization": organization, "email": email, "form": form, "saved": saved}
+    return render(request, "notifications/preference_token.html", context, status=status)
+
+
+# --- Acting on a step from a digest -------------------------------------------------------
+
+ACTIONS = {"done", "more-time"}
+# Shares the magic link's rate limit: these pages take the same token.
+LINK_ATTEMPTS_PER_MINUTE = 20
+
+
+def _too_many(request):
+    if access.rate_limited(request, scope="room-link", limit=LINK_ATTEMPTS_PER_MINUTE):
+        response = render(request, "stakeholders/link_rate_limited.html", status=429)
+        response["Retry-After"] = "60"
+        return response
+    return None
+
+
+@never_cache
+def room_act(request, token, milestone_id, action):
+    """A digest's "Mark done" / "Need more time" button.
+
+    GET shows a confirmation page in the room's branding and changes nothing (mail
+    scanners prefetch links). Its one POST starts the buyer's room session, like the
+    link's own landing page, and completes the step or proposes the new date; then the
+    buyer is in the room."""
+    if action not in ACTIONS:
+        return _invalid_token(request)
+    if limited := _too_many(request):
+        return limited
+    try:
+        link = access.find_link(token)
+    except access.LinkInvalid as invalid:
+        return access.invalid_link_page(
+            request, status=invalid.status, link=invalid.link, token=token
+        )
+    buyer = link.stakeholder
+    deal = buyer.deal
+    milestone = get_object_or_404(
+        Milestone.objects.filter(plan__deal=deal, visibility=Visibility.SHARED).select_related(
+            "plan"
+        ),
+        public_id=milestone_id,
+    )
+    milestone.plan.deal = deal
+    allowed = action == "more-time" or buyer_can_update(milestone, buyer)
+    today = timezone.localdate()
+    form = None
+    if action == "more-time" and not milestone.is_closed:
+        start = max(milestone.due_date or today, today)
+        form = ProposalForm(
+            request.POST or None, initial={"proposed_date": start + timedelta(days=7)}
+        )
+    context = {
+        "room_organization": link.organization,
+        "deal": deal,
+        "buyer": buyer,
+        "milestone": milestone,
+        "action": action,
+        "allowed": allowed,
+        "form": form,
+        "token": token,
+    }
+    if request.method != "POST" or milestone.is_closed or not allowed:
+        status = 403 if request.method == "POST" and not allowed else 200
+        return render(request, "notifications/act_confirm.html", context, status=status)
+    if form is not None and not form.is_valid():
+        return render(request, "notifications/act_confirm.html", context, status=422)
+    with transaction.atomic():
+        visit = access.start_buyer_session(request, link)
+        room_opened.send(sender=type(link), stakeholder=buyer, link=link, visit=visit)
+        if action == "done":
+            set_milestone_status(milestone, actor=Actor.buyer(buyer), status="done")
+            messages.success(request, f"“{milestone.title}” is marked done. Thank you!")
+        else:
+            propose_date(milestone, buyer=buyer, **form.cleaned_data)
+            messages.success(
+                request,
+                f"You proposed {form.cleaned_data['proposed_date']:%-d %b %Y} for "
+                f"“{milestone.title}”; {deal.owner.display_name} will confirm it.",
+            )
+    return redirect("room", deal_id=deal.public_id)

@@ -100,7 +100,7 @@ def first_step(plan) -> Milestone:
 # page: session, user, membership, plan with deal, milestones, stakeholders, slip count,
 # activity, the navigation's memberships, the workspace's members (options of forms), the
 # stakeholders' active room links and the signature events (signature block).
-PAGE = 12
+PAGE = 13  # + the notification bell's unread count
 REGIONS = {
     "plan-header": 11,
     "plan-overview": 9,
@@ -287,7 +287,7 @@ def test_milestone_delete_query_count_is_constant(
         ),
         small,
         large,
-        23,
+        24,
     )
 
 
@@ -394,7 +394,7 @@ def test_deal_list_query_count_is_constant(
     client.get(url("deals:deal-list"))
 
     for total in (3, 40):
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(7):
             client.get(url("deals:deal-list"), {"archived": "1"})
         with django_assert_num_queries(4):
             client.get(url("deals:deal-list"), **htmx("deal-results"))
@@ -406,7 +406,7 @@ def test_template_list_query_count_is_constant(client, django_assert_num_queries
     client.get(url("plans:template-list"))
 
     for _ in range(2):
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             client.get(url("plans:template-list"))
         for _ in range(10):
             template = PlanTemplateFactory(organization=acme)

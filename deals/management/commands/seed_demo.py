@@ -281,6 +281,10 @@ def seed_deal(
         stakeholder_services.add_stakeholder(
             deal, actor=seller, name=name, title=title, email=email, role=role
         )
+    if story == "overdue":
+        # Invited four days ago and never came: `manage.py send_reminders` reminds them once
+        # (and sends the digests and escalations of this deal's overdue steps).
+        deal.stakeholders.filter(side="buyer").update(invited_at=timezone.now() - timedelta(days=4))
     if organization.slug == "acme":
         stakeholder_services.add_stakeholder(
             deal,

@@ -553,6 +553,7 @@ class SweepResult:
     queued: list[int] = field(default_factory=list)
     requeued: list[int] = field(default_factory=list)
     event_batches: list[tuple[int, int]] = field(default_factory=list)
+    overdue_announced: int = 0  # milestone.overdue webhook events
     # Filled only when sending in-process: what delivery returned, per status.
     outcomes: dict[str, int] = field(default_factory=dict)
 
@@ -572,6 +573,10 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
         result.requeued = requeue_pending(timezone.now())
         if decide_digests in deciders:
             result.event_batches = pending_event_batches()
+    if decide_digests in deciders:
+        from .webhooks import announce_overdue
+
+        result.overdue_announced = announce_overdue(now)
     ids = result.queued + result.requeued
     if inline:
         _send_inline(ids, result)

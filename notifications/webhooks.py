@@ -430,3 +430,63 @@ def due_delivery_ids(now: datetime | None = None, *, limit: int = 500) -> list[i
         status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
     ).filter(Q(next_retry_at=None) | Q(next_retry_at__lte=now))
     return list(waiting.order_by("next_retry_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def announce_overdue(now: datetime | None = None) -> int:
+    """Emit `milestone.overdue` once per step and due date, for the workspaces that listen.
+
+    Set-based: one query finds the listening workspaces; per workspace, one query finds its
+    steps due before today (in its time zone) not yet announced for that date. Idempotent:
+    the step remembers the date it was announced for (a claim by conditional UPDATE, so two
+    sweeps at once announce a step once).
+    """
+    from zoneinfo import ZoneInfo
+
+    from django.db.models import F, Q
+
+    from plans.models import Milestone
+    from stakeholders.actors import Actor
+
+    # Cross-organization on purpose: this is the reminder sweep.
+    now = now or timezone.now()
+    listening = {
+        endpoint.organization
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True).select_related(
+            "organization"
+        )
+        if endpoint.wants("milestone.overdue")
+    }
+    announced = 0
+    for organization in listening:
+        today = now.astimezone(ZoneInfo(organization.time_zone)).date()
+        due = (
+            Milestone.objects.for_org(organization)
+            .overdue(today)
+            .filter(plan__archived_at=None)
+            .filter(Q(overdue_announced_for=None) | ~Q(overdue_announced_for=F("due_date")))
+            .select_related(
+                "plan", "plan__deal", "plan__deal__owner", "buyer_owner", "seller_owner"
+            )
+        )
+        for milestone in due:
+            with transaction.atomic():
+                claimed = (
+                    Milestone.objects.filter(pk=milestone.pk)
+                    .filter(
+                        Q(overdue_announced_for=None) | ~Q(overdue_announced_for=milestone.due_date)
+                    )
+                    .update(overdue_announced_for=milestone.due_date)
+                )
+                if not claimed:
+                    continue
+                days = (today - milestone.due_date).days
+                late = f"{days} day{'s' if days != 1 else ''}"
+                data = plan_payload(
+                    milestone.plan,
+                    actor=Actor.system(),
+                    summary=f"“{milestone.title}” is overdue ({late}).",
+                    milestone=milestone,
+                )
+                emit(organization.pk, "milestone.overdue", data, occurred_at=now)
+                announced += 1
+    return announced

@@ -147,6 +147,9 @@ class Milestone(models.Model):
         max_length=8, choices=Visibility.choices, default=Visibility.SHARED
     )
     created_by_side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    # The due date for which "milestone.overdue" was announced (a step moved and overdue
+    # again is announced again).
+    overdue_announced_for = models.DateField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

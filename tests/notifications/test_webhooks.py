@@ -620,3 +620,49 @@ def test_webhook_detail_query_count_is_constant(
         response = admin_client.get(url)
 
     assert response.content.count(b"plan.signed") >= 11
+
+
+def test_milestone_overdue_is_announced_once_per_due_date(
+    acme, alice, endpoint, receiver, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.digests import sweep
+    from plans.models import Milestone
+    from plans.services import update_milestone
+    from stakeholders.actors import Actor
+    from tests.factories import add_buyer, make_deal, make_plan
+
+    deal = make_deal(acme, alice)
+    add_buyer(deal)
+    make_plan(deal)
+    today = timezone.localdate()
+    overdue = Milestone.objects.filter(plan__deal=deal).order_by("position").first()
+    Milestone.objects.filter(plan__deal=deal).update(due_date=today + timedelta(days=5))
+    Milestone.objects.filter(pk=overdue.pk).update(due_date=today - timedelta(days=2))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first = sweep(inline=True)
+        second = sweep(inline=True)
+
+    assert first.overdue_announced == 1
+    assert second.overdue_announced == 0
+    bodies = [json.loads(request["body"]) for request in receiver.requests]
+    assert [event["type"] for event in bodies] == ["milestone.overdue"]
+    body = bodies[0]["data"]
+    assert body["milestone"]["title"] == overdue.title
+
+    # Moved, and overdue again: announced again.
+    step = Milestone.objects.get(pk=overdue.pk)
+    update_milestone(
+        step,
+        actor=Actor.seller(alice),
+        expected_version=None,
+        reason="later",
+        due_date=today - timedelta(days=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        third = sweep(inline=True)
+    assert third.overdue_announced == 1

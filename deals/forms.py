@@ -75,6 +75,14 @@ class WorkspaceSettingsForm(forms.ModelForm):
         labels = {"name": "Workspace name", "time_zone": "Time zone"}
 
 
+class WorkspaceSettingsAdminForm(WorkspaceSettingsForm):
+    """The Settings page's form: the creation fields plus the dashboard settings."""
+
+    class Meta(WorkspaceSettingsForm.Meta):
+        fields = [*WorkspaceSettingsForm.Meta.fields, "map_coverage_threshold"]
+        widgets = {"map_coverage_threshold": forms.NumberInput(attrs={"min": 0, "step": "0.01"})}
+
+
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
 

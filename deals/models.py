@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, PermissionsMixin
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -80,6 +81,16 @@ class Organization(models.Model):
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=50, unique=True)
     time_zone = models.CharField(max_length=64, choices=TIME_ZONE_CHOICES, default="UTC")
+    # The dashboard's MAP coverage counts open deals of at least this amount (0: every deal).
+    map_coverage_threshold = models.DecimalField(
+        "MAP coverage threshold",
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="The dashboard's MAP coverage counts open deals of at least this amount "
+        "(in the deal's own currency). 0 counts every open deal.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

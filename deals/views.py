@@ -16,6 +16,7 @@ from .forms import (
     DealForm,
     InvitationForm,
     MemberRoleForm,
+    WorkspaceSettingsAdminForm,
     WorkspaceSettingsForm,
 )
 from .models import Deal, Invitation, Membership, Organization, User
@@ -173,13 +174,15 @@ def deal_close(request, deal_id):
 def workspace_settings(request):
     organization = request.organization
     is_admin = request.membership.is_admin
-    settings_form = WorkspaceSettingsForm(instance=organization, prefix="ws")
+    settings_form = WorkspaceSettingsAdminForm(instance=organization, prefix="ws")
     invite_form = InvitationForm(organization=organization, prefix="invite")
     if request.method == "POST":
         if not is_admin:
             raise Http404("Only workspace admins can change settings.")
         if "ws-name" in request.POST:
-            settings_form = WorkspaceSettingsForm(request.POST, instance=organization, prefix="ws")
+            settings_form = WorkspaceSettingsAdminForm(
+                request.POST, instance=organization, prefix="ws"
+            )
             if settings_form.is_valid():
                 settings_form.save()
                 messages.success(request, "Workspace settings saved.")

@@ -1,0 +1,989 @@
+"""Manager dashboard: plan analytics over the deals of a workspace (or of one seller).
+
+Every metric is one function. The first paragraph of its docstring is the metric's
+definition, shown on the page as the metric's info tooltip (see `definition`); the rest are
+notes for developers. Each function runs a fixed number of aggregate queries (GROUP BY,
+filtered counts, window functions), whatever the number of deals: Python only classifies,
+sorts and pivots the aggregated rows.
+
+Amounts are never converted between currencies: every amount is summed per currency
+(`Amounts`), and a deal's amount is compared with the coverage threshold as entered.
+
+Two inputs come from features that do not exist yet and are read through clearly named
+sources, so the lead can switch them in one place:
+- `signed_map_q` — "signed MAP" is the plan status (signed, or amended since signature);
+- `buyer_visits` — "buyer visit" is the latest buyer-side `Activity` of the plan; it will
+  become the buyer's room visits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import NotSupportedError, connection
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate, TruncMonth
+from django.utils import timezone
+
+from deals.models import Deal, Organization
+from stakeholders.models import Side
+
+from .models import Activity, DueDateChange, Milestone, Phase, Plan
+
+# Thresholds shared with plans.services.plan_health.
+RECENT_DAYS = 14  # "recent" date changes and buyer visits
+LATE_DAYS = 7  # a close-plan step this many days overdue puts the plan off track
+MANY_OVERDUE = 3  # this many overdue steps put the plan off track
+
+OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
+MAX_MONTHS = 36
+LEVELS = {"off_track": 2, "at_risk": 1, "on_track": 0}
+LEVEL_LABELS = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track"}
+
+
+def definition(metric) -> str:
+    """The first paragraph of a metric function's docstring, on one line (the tooltip)."""
+    doc = inspect.getdoc(metric) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+# --- Sources that later features replace ---------------------------------------------
+
+SIGNED_MAP_STATUSES = (Plan.Status.SIGNED, Plan.Status.AMENDED)
+
+
+def signed_map_q(plan_path: str = "") -> Q:
+    """Signature source. A "signed MAP" is a plan whose status is signed or amended since
+    signature. `plan_path` is the lookup from the queried model to the plan ("plan__" from
+    a deal). Signatures are being built in another issue: switch them in here."""
+    return Q(**{f"{plan_path}status__in": SIGNED_MAP_STATUSES})
+
+
+def buyer_visits(plans: QuerySet) -> QuerySet:
+    """Buyer-visit source: one row per plan, `plan_id` and `last_visit` (a datetime).
+
+    For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
+    buyer room visits do not exist yet; the lead will switch this to room visits."""
+    return (
+        Activity.objects.filter(plan__in=plans, side=Side.BUYER)
+        .values("plan_id")
+        .annotate(last_visit=Max("created_at"))
+        .order_by()
+    )
+
+
+# --- Calendar arithmetic in SQL ------------------------------------------------------
+
+EPOCH = date(1970, 1, 5)  # a Monday
+
+
+class DayNumber(Func):
+    """Days from EPOCH to a date (or to a datetime's UTC date), as an integer, in SQL."""
+
+    arity = 1
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"(({sql})::date - DATE '{EPOCH.isoformat()}')", params
+        if connection.vendor == "sqlite":
+            return (
+                f"CAST(julianday({sql}) - julianday('{EPOCH.isoformat()}') AS INTEGER)",
+                params,
+            )
+        raise NotSupportedError(f"DayNumber is not implemented for {connection.vendor}.")
+
+
+class BusinessDayNumber(DayNumber):
+    """Business days (Monday–Friday) from EPOCH to a date, in SQL. A Saturday or Sunday
+    counts as the following Monday. `business_day_date` turns the number back into a date."""
+
+    def as_sql(self, compiler, connection, **extra_context):
+        days, params = super().as_sql(compiler, connection, **extra_context)
+        sql = f"(({days}) / 7 * 5 + CASE WHEN MOD({days}, 7) > 4 THEN 5 ELSE MOD({days}, 7) END)"
+        return sql, [*params, *params, *params]
+
+
+def business_day_number(day: date) -> int:
+    days = (day - EPOCH).days
+    return days // 7 * 5 + min(days % 7, 5)
+
+
+def business_day_date(number: int) -> date:
+    return EPOCH + timedelta(days=number // 5 * 7 + number % 5)
+
+
+# --- Scope: which deals the dashboard looks at ---------------------------------------
+
+
+class Amounts(dict):
+    """Money summed per currency: {"USD": Decimal("1200.00"), "EUR": …}."""
+
+    def add(self, currency: str, amount) -> None:
+        self[currency] = self.get(currency, Decimal(0)) + (amount or Decimal(0))
+
+    def main(self, currency: str) -> Decimal:
+        return self.get(currency, Decimal(0))
+
+    def __str__(self) -> str:
+        if not self:
+            return "0"
+        return " · ".join(f"{amount:,.0f} {currency}" for currency, amount in sorted(self.items()))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The deals a dashboard covers: a workspace's deals, or a seller's own, after filters."""
+
+    organization: Organization
+    deals: QuerySet  # Deal rows in scope (open and closed)
+    today: date
+    now: datetime
+
+    @classmethod
+    def build(
+        cls,
+        organization: Organization,
+        *,
+        owner=None,
+        stage: str = "",
+        close_from: date | None = None,
+        close_to: date | None = None,
+        amount_min: Decimal | None = None,
+        amount_max: Decimal | None = None,
+        now: datetime | None = None,
+    ) -> Scope:
+        """`owner` restricts to one owner's deals (a seller's dashboard always passes
+        themselves). The close period applies to the deal's close date: the date it closed,
+        or its target close date while open."""
+        now = now or timezone.now()
+        today = timezone.localtime(now, ZoneInfo(organization.time_zone)).date()
+        deals = Deal.objects.for_org(organization)
+        if owner is not None:
+            deals = deals.filter(owner=owner)
+        if stage == "open":
+            deals = deals.open()
+        elif stage:
+            deals = deals.filter(stage=stage)
+        if close_from or close_to:
+            deals = deals.alias(close_on=Coalesce("closed_date", "target_close_date"))
+            if close_from:
+                deals = deals.filter(close_on__gte=close_from)
+            if close_to:
+                deals = deals.filter(close_on__lte=close_to)
+        if amount_min is not None:
+            deals = deals.filter(amount__gte=amount_min)
+        if amount_max is not None:
+            deals = deals.filter(amount__lte=amount_max)
+        return cls(organization=organization, deals=deals.order_by(), today=today, now=now)
+
+    @property
+    def open_deals(self) -> QuerySet:
+        return self.deals.open()
+
+    @property
+    def plans(self) -> QuerySet:
+        """Plans of every deal in scope, archived ones included (history, outcomes)."""
+        return Plan.objects.for_org(self.organization).filter(deal__in=self.deals)
+
+    @property
+    def live_plans(self) -> QuerySet:
+        """Active (not archived) plans of the open deals in scope."""
+        return Plan.objects.for_org(self.organization).filter(
+            deal__in=self.open_deals, archived_at=None
+        )
+
+    def milestones(self, plans: QuerySet) -> QuerySet:
+        return Milestone.objects.for_org(self.organization).filter(plan__in=plans)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.organization.time_zone)
+
+
+def main_currency(*amounts: Amounts) -> str:
+    """The currency with the largest total: the one charts plot."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for group in amounts:
+        for currency, amount in group.items():
+            totals[currency] += amount
+    return max(totals, key=lambda c: (totals[c], c)) if totals else "USD"
+
+
+# --- Pipeline ------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineRow:
+    key: object  # a stage value or the first day of a month
+    label: str
+    count: int = 0
+    amounts: Amounts = field(default_factory=Amounts)
+
+
+def pipeline_by_stage(scope: Scope) -> list[PipelineRow]:
+    """Open deals (every stage except closed won and closed lost) by stage: how many, and
+    their amounts summed per currency.
+
+    One GROUP BY stage, currency. Every open stage is listed, empty ones with zeros."""
+    rows = {
+        stage: PipelineRow(stage, label)
+        for stage, label in Deal.Stage.choices
+        if stage not in Deal.CLOSED_STAGES
+    }
+    for item in (
+        scope.open_deals.values("stage", "currency")
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    ):
+        row = rows[item["stage"]]
+        row.count += item["count"]
+        row.amounts.add(item["currency"], item["amount"])
+    return list(rows.values())
+
+
+def pipeline_by_month(scope: Scope) -> list[PipelineRow]:
+    """Open deals by the month of their target close date: how many, and their amounts
+    summed per currency. Months with no deal between the first and the last are listed.
+
+    One GROUP BY month, currency."""
+    rows: dict[date, PipelineRow] = {}
+    for item in (
+        scope.open_deals.values("currency", month=TruncMonth("target_close_date"))
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    ):
+        month = _as_date(item["month"])
+        row = rows.setdefault(month, PipelineRow(month, f"{month:%b %Y}"))
+        row.count += item["count"]
+        row.amounts.add(item["currency"], item["amount"])
+    return [rows.get(month) or PipelineRow(month, f"{month:%b %Y}") for month in _months(rows)]
+
+
+@dataclass
+class Coverage:
+    threshold: Decimal
+    eligible: int
+    with_plan: int
+    with_shared_plan: int
+
+    @property
+    def plan_share(self) -> float | None:
+        return self.with_plan / self.eligible if self.eligible else None
+
+    @property
+    def shared_share(self) -> float | None:
+        return self.with_shared_plan / self.eligible if self.eligible else None
+
+
+def map_coverage(scope: Scope) -> Coverage:
+    """Among the open deals whose amount is at least the workspace's MAP coverage threshold
+    (set by admins in Settings; 0 counts every open deal): the share that have a plan (not
+    archived), and the share whose plan is shared with the buyer (shared, signed or
+    amended).
+
+    One aggregate with filtered counts."""
+    threshold = scope.organization.map_coverage_threshold
+    live = Q(plan__isnull=False, plan__archived_at=None)
+    counts = scope.open_deals.filter(amount__gte=threshold).aggregate(
+        eligible=Count("pk"),
+        with_plan=Count("pk", filter=live),
+        with_shared_plan=Count("pk", filter=live & ~Q(plan__status=Plan.Status.DRAFT)),
+    )
+    return Coverage(threshold=threshold, **counts)
+
+
+# --- MAP health ----------------------------------------------------------------------
+
+
+@dataclass
+class DealInfo:
+    """The deal columns every per-deal table shows."""
+
+    plan_id: int
+    deal_id: object  # the deal's public UUID
+    account: str
+    name: str
+    owner: str
+    amount: Decimal
+    currency: str
+    stage: str
+    target_close: date
+
+    @property
+    def stage_label(self) -> str:
+        return Deal.Stage(self.stage).label
+
+
+DEAL_COLUMNS = {
+    "plan_id": "pk",
+    "deal_uuid": "deal__public_id",
+    "account": "deal__account_name",
+    "name": "deal__name",
+    "owner_name": "deal__owner__full_name",
+    "owner_email": "deal__owner__email",
+    "amount": "deal__amount",
+    "currency": "deal__currency",
+    "stage": "deal__stage",
+    "target_close": "deal__target_close_date",
+}
+
+
+def _deal_columns() -> dict[str, F]:
+    """`values()` arguments that read DEAL_COLUMNS from a Plan query."""
+    return {name: F(path) for name, path in DEAL_COLUMNS.items()}
+
+
+def _deal_info(item: dict) -> DealInfo:
+    return DealInfo(
+        plan_id=item["plan_id"],
+        deal_id=item["deal_uuid"],
+        account=item["account"],
+        name=item["name"],
+        owner=item["owner_name"] or item["owner_email"],
+        amount=item["amount"],
+        currency=item["currency"],
+        stage=item["stage"],
+        target_close=item["target_close"],
+    )
+
+
+@dataclass
+class HealthRow:
+    deal: DealInfo
+    plan_status: str
+    target_signature: date
+    overdue: int
+    overdue_buyer: int
+    late_close: int
+    missing_buyer_owner: int
+    undated: int
+    recent_changes: int
+    last_buyer_visit: datetime | None
+    level: str = "on_track"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.level]
+
+    @property
+    def rank(self) -> int:
+        return LEVELS[self.level]
+
+
+@dataclass
+class HealthReport:
+    rows: list[HealthRow]
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def map_health(scope: Scope) -> HealthReport:
+    """Each open deal's active plan is off track, at risk or on track. Off track: unsigned
+    past its target signature date, a close-plan step more than 7 days overdue, or 3 or
+    more steps overdue. At risk: 1–2 steps overdue, a date changed in the last 14 days, a
+    shared plan with no buyer visit in 14 days (for now: the buyer's latest activity in the
+    plan), a close-plan step without a buyer owner, or a step without a date. On track:
+    none of these. Overdue: not done or cancelled, due before today (the workspace's
+    time zone).
+
+    The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
+    rule; "signed" is the signature source (signed or amended, where plan_health accepts
+    only signed). Three queries: per-plan filtered counts over milestones, recent date
+    changes per plan, and the last buyer visit per plan (`buyer_visits`).
+    """
+    plans = scope.live_plans
+    today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
+    close = Q(milestones__phase=Phase.CLOSE)
+    open_step = ~Q(milestones__status__in=Milestone.CLOSED_STATUSES)
+    overdue = open_step & Q(milestones__due_date__lt=today)
+    items = (
+        plans.values("status", "target_signature_date", **_deal_columns())
+        .annotate(
+            overdue=Count("milestones", filter=overdue),
+            overdue_buyer=Count(
+                "milestones", filter=overdue & Q(milestones__buyer_owner__isnull=False)
+            ),
+            late_close=Count(
+                "milestones",
+                filter=overdue & close & Q(milestones__due_date__lt=today - timedelta(LATE_DAYS)),
+            ),
+            missing_buyer_owner=Count(
+                "milestones", filter=open_step & close & Q(milestones__buyer_owner=None)
+            ),
+            undated=Count("milestones", filter=open_step & Q(milestones__due_date=None)),
+        )
+        .order_by()
+    )
+    changes = dict(
+        DueDateChange.objects.for_org(scope.organization)
+        .filter(created_at__gte=since, milestone__plan__in=plans)
+        .values_list("milestone__plan_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(plans)}
+    rows = []
+    counts = dict.fromkeys(LEVELS, 0)
+    for item in items:
+        row = HealthRow(
+            deal=_deal_info(item),
+            plan_status=item["status"],
+            target_signature=item["target_signature_date"],
+            overdue=item["overdue"],
+            overdue_buyer=item["overdue_buyer"],
+            late_close=item["late_close"],
+            missing_buyer_owner=item["missing_buyer_owner"],
+            undated=item["undated"],
+            recent_changes=changes.get(item["plan_id"], 0),
+            last_buyer_visit=visits.get(item["plan_id"]),
+        )
+        classify_health(row, today=today, since=since)
+        counts[row.level] += 1
+        rows.append(row)
+    return HealthReport(rows=rows, counts=counts)
+
+
+def classify_health(row: HealthRow, *, today: date, since: datetime) -> HealthRow:
+    """Set `row.level` and `row.reasons` from its counts (the rules of `map_health`)."""
+    off, risk = [], []
+    if row.plan_status not in SIGNED_MAP_STATUSES and row.target_signature < today:
+        off.append("unsigned past its target signature date")
+    if row.late_close:
+        off.append(f"{row.late_close} close-plan step(s) overdue by more than {LATE_DAYS} days")
+    overdue = f"{row.overdue} step(s) overdue ({row.overdue_buyer} with a buyer owner)"
+    if row.overdue >= MANY_OVERDUE:
+        off.append(overdue)
+    elif row.overdue:
+        risk.append(overdue)
+    if row.recent_changes:
+        risk.append(f"{row.recent_changes} date change(s) in the last {RECENT_DAYS} days")
+    if row.plan_status != Plan.Status.DRAFT and (
+        row.last_buyer_visit is None or row.last_buyer_visit < since
+    ):
+        risk.append(f"no buyer visit in {RECENT_DAYS} days")
+    if row.missing_buyer_owner:
+        risk.append(f"{row.missing_buyer_owner} close-plan step(s) without a buyer owner")
+    if row.undated:
+        risk.append(f"{row.undated} step(s) without a date")
+    row.level = "off_track" if off else "at_risk" if risk else "on_track"
+    row.reasons = off + risk
+    return row
+
+
+HEALTH_SORTS = {
+    "health": lambda r: (r.rank, len(r.reasons), r.deal.amount),
+    "deal": lambda r: (r.deal.account.lower(), r.deal.name.lower()),
+    "owner": lambda r: r.deal.owner.lower(),
+    "amount": lambda r: r.deal.amount,
+    "close": lambda r: r.deal.target_close,
+    "overdue": lambda r: (r.overdue, r.late_close),
+    "changes": lambda r: r.recent_changes,
+    "visit": lambda r: r.last_buyer_visit.timestamp() if r.last_buyer_visit else 0,
+}
+# Each column's natural first direction: the worst (or the biggest) first.
+HEALTH_DEFAULT_DESC = {"health", "amount", "overdue", "changes"}
+
+
+def sort_health(rows: list[HealthRow], sort: str) -> list[HealthRow]:
+    """Sort by a HEALTH_SORTS key; "-key" reverses it. Unknown keys sort by health."""
+    key = sort.lstrip("-")
+    if key not in HEALTH_SORTS:
+        key, sort = "health", "health"
+    descending = (key in HEALTH_DEFAULT_DESC) != sort.startswith("-")
+    return sorted(rows, key=HEALTH_SORTS[key], reverse=descending)
+
+
+# --- Forecast check ------------------------------------------------------------------
+
+
+@dataclass
+class ForecastRow:
+    deal: DealInfo
+    projected: date
+    remaining_steps: int
+
+    @property
+    def gap_days(self) -> int:
+        return (self.projected - self.deal.target_close).days
+
+    @property
+    def at_risk(self) -> bool:
+        return self.gap_days > 0
+
+
+@dataclass
+class ForecastMonth:
+    month: date
+    committed: Amounts = field(default_factory=Amounts)
+    projected: Amounts = field(default_factory=Amounts)
+    committed_count: int = 0
+    projected_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.month:%b %Y}"
+
+
+@dataclass
+class Forecast:
+    rows: list[ForecastRow]
+    months: list[ForecastMonth]
+
+    @property
+    def at_risk(self) -> list[ForecastRow]:
+        return [row for row in self.rows if row.at_risk]
+
+    @property
+    def amount_at_risk(self) -> Amounts:
+        amounts = Amounts()
+        for row in self.at_risk:
+            amounts.add(row.deal.currency, row.deal.amount)
+        return amounts
+
+
+# The critical path to signature, per plan, in business-day numbers. `steps` is the
+# ORM-built query of close-plan steps (one row per step, with its anchor and the position
+# of its plan's signature step); the window sums the durations of the open steps after
+# each step, up to the signature step.
+FORECAST_SQL = """
+SELECT chain.plan_id,
+       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
+       MAX(chain.due_bd),
+       SUM(chain.is_open)
+FROM (
+    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.due_bd,
+           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
+               PARTITION BY steps.plan_id ORDER BY steps.position DESC, steps.id DESC
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS after_bd
+    FROM ({steps}) steps
+    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
+) chain
+GROUP BY chain.plan_id
+"""
+
+
+def forecast_check(scope: Scope) -> Forecast:
+    """For each open deal with an active plan, the projected signature date next to the
+    deal's target close date; a projection later than the target is a forecast risk, and
+    the gap is in calendar days. The projection walks the close-plan steps up to the
+    signature step in plan order (each step follows the one before it, as the backward
+    schedule plans them): a step not done ends on its current due date, but no earlier than
+    today — or, when it has not started, than today plus its duration — and every later
+    step then takes its planned duration in business days. With no step left, the
+    projection is the latest close-plan due date (else the plan's target signature date).
+    Monthly totals: amounts by target close month (committed) and by projected signature
+    month (projected).
+
+    Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
+    which plan order already covers. Two queries: the per-plan critical path (window
+    function over the steps, wrapped in a GROUP BY) and the deals' columns.
+    """
+    plans = scope.live_plans
+    today_bd = business_day_number(scope.today)
+    not_started = Q(status=Milestone.Status.NOT_STARTED)
+    steps = (
+        scope.milestones(plans)
+        .filter(phase=Phase.CLOSE)
+        .exclude(status=Milestone.Status.CANCELLED)
+        .annotate(
+            is_open=Case(When(status=Milestone.Status.DONE, then=Value(0)), default=Value(1)),
+            due_bd=BusinessDayNumber("due_date"),
+            anchor_bd=Greatest(
+                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
+                Value(today_bd)
+                + Case(When(not_started, then=F("duration_days") - 1), default=Value(0)),
+            ),
+            signature_position=Window(
+                Max(Case(When(is_signature_step=True, then=F("position")))),
+                partition_by=[F("plan_id")],
+            ),
+        )
+        .values(
+            "id",
+            "plan_id",
+            "position",
+            "duration_days",
+            "is_open",
+            "due_bd",
+            "anchor_bd",
+            "signature_position",
+        )
+        .order_by()
+    )
+    inner_sql, params = steps.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(FORECAST_SQL.format(steps=inner_sql), params)
+        paths = {row[0]: row[1:] for row in cursor}
+    rows, months = [], {}
+    for item in plans.values("target_signature_date", **_deal_columns()).order_by():
+        deal = _deal_info(item)
+        projected_bd, last_due_bd, left = paths.get(deal.plan_id, (None, None, 0))
+        if projected_bd is not None:
+            projected = business_day_date(projected_bd)
+        elif last_due_bd is not None:
+            projected = business_day_date(last_due_bd)
+        else:
+            projected = item["target_signature_date"]
+        row = ForecastRow(deal=deal, projected=projected, remaining_steps=left or 0)
+        rows.append(row)
+        month = _month(deal.target_close)
+        committed = months.setdefault(month, ForecastMonth(month))
+        committed.committed.add(deal.currency, deal.amount)
+        committed.committed_count += 1
+        month = _month(projected)
+        later = months.setdefault(month, ForecastMonth(month))
+        later.projected.add(deal.currency, deal.amount)
+        later.projected_count += 1
+    rows.sort(key=lambda r: (-r.gap_days, -r.deal.amount))
+    return Forecast(rows=rows, months=[months.get(m) or ForecastMonth(m) for m in _months(months)])
+
+
+# --- Slips ---------------------------------------------------------------------------
+
+
+@dataclass
+class SlipSummary:
+    dated: int
+    slipped: int
+    slip_days: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.slipped / self.dated if self.dated else None
+
+
+def slip_summary(scope: Scope) -> SlipSummary:
+    """Slip rate: the share of steps (not cancelled, with a baseline and a current date)
+    whose current due date is later than their baseline (first committed) date. Total slip
+    days: the calendar days those dates lie after their baselines, summed. Over every plan
+    of the deals in scope, closed deals and archived plans included.
+
+    One aggregate with filtered counts."""
+    slipped = Q(due_date__gt=F("baseline_date"))
+    counts = (
+        scope.milestones(scope.plans)
+        .exclude(status=Milestone.Status.CANCELLED)
+        .filter(due_date__isnull=False, baseline_date__isnull=False)
+        .aggregate(
+            dated=Count("pk"),
+            slipped=Count("pk", filter=slipped),
+            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
+        )
+    )
+    return SlipSummary(counts["dated"], counts["slipped"], counts["slip_days"] or 0)
+
+
+@dataclass
+class ReasonRow:
+    reason: str
+    count: int
+    days: int
+
+
+def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
+    """The most frequent reasons given when a committed date moved later, with how many
+    moves and how many calendar days they added. Reasons are grouped ignoring case and
+    surrounding spaces; steps of every plan of the deals in scope.
+
+    One GROUP BY over the slip history."""
+    items = (
+        DueDateChange.objects.for_org(scope.organization)
+        .filter(milestone__plan__in=scope.plans, new_date__gt=F("old_date"))
+        .values(key=Lower(Trim("reason")))
+        .annotate(
+            reason=Min("reason"),
+            count=Count("pk"),
+            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+        )
+        .order_by("-count", "-days", "key")
+    )
+    if limit:
+        items = items[:limit]
+    return [ReasonRow(item["reason"], item["count"], item["days"]) for item in items]
+
+
+@dataclass
+class StepDurationRow:
+    title: str
+    steps: int
+    done: int
+    slipped: int
+    planned: float | None  # average planned duration of the done steps, business days
+    actual: float | None  # average actual duration of the done steps, business days
+
+    @property
+    def overrun(self) -> float | None:
+        if self.planned is None or self.actual is None:
+            return None
+        return self.actual - self.planned
+
+    @property
+    def slip_rate(self) -> float | None:
+        return self.slipped / self.steps if self.steps else None
+
+
+def step_durations(scope: Scope, *, limit: int | None = 10) -> list[StepDurationRow]:
+    """Which step types slip most, by step title across the deals in scope: planned vs
+    actual duration of the done steps, in business days. Planned: the step's duration.
+    Actual: the planned duration plus the business days between its baseline due date and
+    the day it was completed (at least 1). Sorted by overrun (actual − planned), then by
+    slip rate (share of the title's steps, done or not, later than their baseline).
+
+    One GROUP BY title with filtered counts and averages."""
+    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
+    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
+    actual = Greatest(
+        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
+        Value(1),
+    )
+    items = (
+        scope.milestones(scope.plans)
+        .exclude(status=Milestone.Status.CANCELLED)
+        .values("title")
+        .annotate(
+            steps=Count("pk"),
+            done=Count("pk", filter=done),
+            slipped=Count("pk", filter=Q(due_date__gt=F("baseline_date"))),
+            planned=Avg("duration_days", filter=done),
+            actual=Avg(actual, filter=done),
+        )
+        .order_by()
+    )
+    rows = [
+        StepDurationRow(
+            title=item["title"],
+            steps=item["steps"],
+            done=item["done"],
+            slipped=item["slipped"],
+            planned=_float(item["planned"]),
+            actual=_float(item["actual"]),
+        )
+        for item in items
+    ]
+    rows.sort(
+        key=lambda r: (
+            r.overrun is None,
+            -(r.overrun or 0),
+            -(r.slip_rate or 0),
+            r.title.lower(),
+        )
+    )
+    return rows[:limit] if limit else rows
+
+
+# --- Overdue by owner and side -------------------------------------------------------
+
+
+@dataclass
+class OwnerRow:
+    side: str
+    owner: str
+    account: str  # the buyer's account; empty for seller owners (they span deals)
+    overdue: int
+    oldest_due: date
+    days_overdue: int
+
+    @property
+    def side_label(self) -> str:
+        return Side(self.side).label
+
+
+@dataclass
+class OverdueReport:
+    rows: list[OwnerRow]
+    buyer_side: int
+    seller_side: int
+    total: int
+
+
+def overdue_by_owner(scope: Scope) -> OverdueReport:
+    """Overdue steps (not done or cancelled, due before today) of the open deals' active
+    plans, per owner and side. Every step has two owners: it counts once on the buyer side
+    under its buyer owner and once on the seller side under its seller owner ("No owner"
+    when that side has none). Days overdue: from the owner's oldest overdue due date.
+
+    Three queries: an aggregate of the totals, then one GROUP BY per side."""
+    overdue = scope.milestones(scope.live_plans).filter(OPEN_STEP).filter(due_date__lt=scope.today)
+    totals = overdue.aggregate(
+        total=Count("pk"),
+        buyer_side=Count("pk", filter=Q(buyer_owner__isnull=False)),
+        seller_side=Count("pk", filter=Q(seller_owner__isnull=False)),
+    )
+    rows = []
+    for item in (
+        overdue.values("buyer_owner_id", "buyer_owner__name", "plan__deal__account_name")
+        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .order_by()
+    ):
+        rows.append(
+            OwnerRow(
+                side=Side.BUYER,
+                owner=item["buyer_owner__name"] or "No owner",
+                account=item["plan__deal__account_name"],
+                overdue=item["n"],
+                oldest_due=item["oldest"],
+                days_overdue=(scope.today - item["oldest"]).days,
+            )
+        )
+    for item in (
+        overdue.values(name=Coalesce("seller_owner__name", Value("")))
+        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .order_by()
+    ):
+        rows.append(
+            OwnerRow(
+                side=Side.SELLER,
+                owner=item["name"] or "No owner",
+                account="",
+                overdue=item["n"],
+                oldest_due=item["oldest"],
+                days_overdue=(scope.today - item["oldest"]).days,
+            )
+        )
+    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner))
+    return OverdueReport(rows=rows, **totals)
+
+
+# --- Outcomes ------------------------------------------------------------------------
+
+
+@dataclass
+class OutcomeRow:
+    key: str  # "signed" | "unsigned" | "all"
+    label: str
+    closed: int = 0
+    won: int = 0
+    won_dated: int = 0  # won deals with a closed date
+    won_on_time: int = 0
+    cycles: list[int] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return self.closed - self.won
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / self.closed if self.closed else None
+
+    @property
+    def median_cycle(self) -> float | None:
+        return statistics.median(self.cycles) if self.cycles else None
+
+    @property
+    def on_time_share(self) -> float | None:
+        return self.won_on_time / self.won_dated if self.won_dated else None
+
+
+def outcomes(scope: Scope) -> list[OutcomeRow]:
+    """Closed deals (won or lost) with a signed MAP (for now: plan signed or amended since
+    signature) vs without (no plan, or a plan never signed): win rate (won ÷ closed) and
+    median cycle length (calendar days from the deal's creation to its closed date). On
+    time: the share of won deals whose closed date is on or before their original target
+    close date (the first one entered).
+
+    One query: one row per closed deal with three numbers (the median needs them all);
+    closed deals without a closed date count in the win rate only."""
+    signed = signed_map_q("plan__")
+    items = (
+        scope.deals.filter(stage__in=Deal.CLOSED_STAGES)
+        .annotate(
+            signed=Case(When(signed, then=Value(1)), default=Value(0)),
+            cycle=DayNumber("closed_date") - DayNumber(TruncDate("created_at", tzinfo=scope.tz)),
+            early=DayNumber("original_close_date") - DayNumber("closed_date"),
+        )
+        .values_list("signed", "stage", "cycle", "early")
+        .order_by()
+    )
+    groups = {
+        "signed": OutcomeRow("signed", "With a signed MAP"),
+        "unsigned": OutcomeRow("unsigned", "Without a signed MAP"),
+        "all": OutcomeRow("all", "All closed deals"),
+    }
+    for is_signed, stage, cycle, early in items:
+        for row in (groups["signed" if is_signed else "unsigned"], groups["all"]):
+            row.closed += 1
+            if cycle is not None:
+                row.cycles.append(cycle)
+            if stage == Deal.Stage.CLOSED_WON:
+                row.won += 1
+                if early is not None:
+                    row.won_dated += 1
+                    row.won_on_time += early >= 0
+    return list(groups.values())
+
+
+# --- Everything at once --------------------------------------------------------------
+
+METRICS = {
+    "pipeline_by_stage": pipeline_by_stage,
+    "pipeline_by_month": pipeline_by_month,
+    "map_coverage": map_coverage,
+    "map_health": map_health,
+    "forecast_check": forecast_check,
+    "slip_summary": slip_summary,
+    "slip_reasons": slip_reasons,
+    "step_durations": step_durations,
+    "overdue_by_owner": overdue_by_owner,
+    "outcomes": outcomes,
+}
+
+
+def definitions() -> dict[str, str]:
+    return {name: definition(metric) for name, metric in METRICS.items()}
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _months(keys) -> list[date]:
+    """Every first-of-month from the earliest to the latest of `keys` (only `keys` when
+    they span more than MAX_MONTHS: a far-off date should not draw a hundred empty bars)."""
+    if not keys:
+        return []
+    first, last = min(keys), max(keys)
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+        return sorted(keys)
+    months, month = [], first
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

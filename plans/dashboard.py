@@ -718,7 +718,7 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
         .filter(milestone__plan__in=scope.plans, new_date__gt=F("old_date"))
         .values(key=Lower(Trim("reason")))
         .annotate(
-            reason=Min("reason"),
+            reason=Min(Trim("reason")),
             count=Count("pk"),
             days=Sum(DayNumber("new_date") - DayNumber("old_date")),
         )

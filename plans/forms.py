@@ -299,6 +299,7 @@ class DashboardFilterForm(forms.Form):
     )
 
     def __init__(self, *args, organization: Organization, today, show_owner: bool, **kwargs):
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
         self.today = today
         if show_owner:

@@ -216,6 +216,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, quiet=False, port="8000", **options):
+        from plans import builtin_templates
+        from plans.models import PlanTemplate, TemplateStep
+
+        # A migration installs the built-in templates; a flushed database (transactional
+        # tests) has lost them, so the seed puts them back when they are missing.
+        if not PlanTemplate.objects.filter(organization=None).exists():
+            builtin_templates.install(PlanTemplate, TemplateStep)
         created = 0
         organizations = {}
         for spec in WORKSPACES:

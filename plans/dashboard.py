@@ -38,6 +38,7 @@ from django.db.models import (
     Min,
     Q,
     QuerySet,
+    RowRange,
     Sum,
     Value,
     When,
@@ -161,6 +162,16 @@ class Scope:
     deals: QuerySet  # Deal rows in scope (open and closed)
     today: date
     now: datetime
+    # No filter: every deal of the workspace. Queries then scope by organization alone,
+    # without joining through the deals.
+    whole_workspace: bool = False
+    # Rollups that several metrics read (one query each, run once per scope).
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: str, compute):
+        if key not in self.cache:
+            self.cache[key] = compute(self)
+        return self.cache[key]
 
     @classmethod
     def build(
@@ -197,7 +208,15 @@ class Scope:
             deals = deals.filter(amount__gte=amount_min)
         if amount_max is not None:
             deals = deals.filter(amount__lte=amount_max)
-        return cls(organization=organization, deals=deals.order_by(), today=today, now=now)
+        whole = owner is None and not stage and not close_from and not close_to
+        whole = whole and amount_min is None and amount_max is None
+        return cls(
+            organization=organization,
+            deals=deals.order_by(),
+            today=today,
+            now=now,
+            whole_workspace=whole,
+        )
 
     @property
     def open_deals(self) -> QuerySet:
@@ -206,17 +225,45 @@ class Scope:
     @property
     def plans(self) -> QuerySet:
         """Plans of every deal in scope, archived ones included (history, outcomes)."""
-        return Plan.objects.for_org(self.organization).filter(deal__in=self.deals)
+        plans = Plan.objects.for_org(self.organization)
+        return plans if self.whole_workspace else plans.filter(deal__in=self.deals)
 
     @property
     def live_plans(self) -> QuerySet:
         """Active (not archived) plans of the open deals in scope."""
-        return Plan.objects.for_org(self.organization).filter(
-            deal__in=self.open_deals, archived_at=None
-        )
+        plans = Plan.objects.for_org(self.organization).filter(archived_at=None)
+        if self.whole_workspace:
+            return plans.exclude(deal__stage__in=Deal.CLOSED_STAGES)
+        return plans.filter(deal__in=self.open_deals)
 
-    def milestones(self, plans: QuerySet) -> QuerySet:
-        return Milestone.objects.for_org(self.organization).filter(plan__in=plans)
+    def milestones(self) -> QuerySet:
+        """Steps of every plan in scope (archived plans and closed deals included)."""
+        steps = Milestone.objects.for_org(self.organization)
+        return steps if self.whole_workspace else steps.filter(plan__deal__in=self.deals)
+
+    def live_milestones(self) -> QuerySet:
+        """Steps of the live plans (see `live_plans`)."""
+        steps = Milestone.objects.for_org(self.organization).filter(plan__archived_at=None)
+        if self.whole_workspace:
+            return steps.exclude(plan__deal__stage__in=Deal.CLOSED_STAGES)
+        return steps.filter(plan__deal__in=self.open_deals)
+
+    def steps_by_plan(self) -> QuerySet:
+        """Steps to aggregate per plan when only the live plans' results are looked up: for
+        the whole workspace every step of the organization (no join through plans and
+        deals; the other plans' rows are computed and ignored), else the live steps."""
+        if self.whole_workspace:
+            return Milestone.objects.for_org(self.organization)
+        return self.live_milestones()
+
+    def date_changes(self) -> QuerySet:
+        """Slip history of every plan in scope."""
+        changes = DueDateChange.objects.for_org(self.organization)
+        return (
+            changes
+            if self.whole_workspace
+            else changes.filter(milestone__plan__deal__in=self.deals)
+        )
 
     @property
     def tz(self) -> ZoneInfo:
@@ -315,7 +362,7 @@ def map_coverage(scope: Scope) -> Coverage:
     return Coverage(threshold=threshold, **counts)
 
 
-# --- MAP health ----------------------------------------------------------------------
+# --- Per-plan rollup: MAP health and forecast ----------------------------------------
 
 
 @dataclass
@@ -337,37 +384,161 @@ class DealInfo:
         return Deal.Stage(self.stage).label
 
 
-DEAL_COLUMNS = {
-    "plan_id": "pk",
-    "deal_uuid": "deal__public_id",
-    "account": "deal__account_name",
-    "name": "deal__name",
-    "owner_name": "deal__owner__full_name",
-    "owner_email": "deal__owner__email",
-    "amount": "deal__amount",
-    "currency": "deal__currency",
-    "stage": "deal__stage",
-    "target_close": "deal__target_close_date",
-}
+@dataclass
+class LivePlan:
+    deal: DealInfo
+    status: str
+    target_signature: date
 
 
-def _deal_columns() -> dict[str, F]:
-    """`values()` arguments that read DEAL_COLUMNS from a Plan query."""
-    return {name: F(path) for name, path in DEAL_COLUMNS.items()}
+def _live_plans(scope: Scope) -> list[LivePlan]:
+    """The active plans of the open deals in scope with their deals' columns (one query)."""
+    items = scope.live_plans.values_list(
+        "pk",
+        "deal__public_id",
+        "deal__account_name",
+        "deal__name",
+        "deal__owner__full_name",
+        "deal__owner__email",
+        "deal__amount",
+        "deal__currency",
+        "deal__stage",
+        "deal__target_close_date",
+        "status",
+        "target_signature_date",
+    ).order_by()
+    return [
+        LivePlan(
+            deal=DealInfo(
+                plan, deal, account, name, owner or email, amount, currency, stage, close
+            ),
+            status=status,
+            target_signature=target,
+        )
+        for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target
+        in items
+    ]  # fmt: skip
 
 
-def _deal_info(item: dict) -> DealInfo:
-    return DealInfo(
-        plan_id=item["plan_id"],
-        deal_id=item["deal_uuid"],
-        account=item["account"],
-        name=item["name"],
-        owner=item["owner_name"] or item["owner_email"],
-        amount=item["amount"],
-        currency=item["currency"],
-        stage=item["stage"],
-        target_close=item["target_close"],
+@dataclass
+class StepCounts:
+    """Per plan: its open steps that make it late or incomplete (see map_health)."""
+
+    overdue: int = 0
+    overdue_buyer: int = 0
+    late_close: int = 0
+    missing_buyer_owner: int = 0
+    undated: int = 0
+
+
+def _step_counts(scope: Scope) -> dict[int, StepCounts]:
+    """StepCounts of the live plans that have any (one GROUP BY plan over the few open steps
+    that are overdue, undated, or close-plan steps without a buyer owner)."""
+    today = scope.today
+    overdue = Q(due_date__lt=today)
+    close = Q(phase=Phase.CLOSE)
+    items = (
+        scope.steps_by_plan()
+        .filter(OPEN_STEP)
+        .filter(overdue | Q(due_date=None) | (close & Q(buyer_owner=None)))
+        .values_list("plan_id")
+        .annotate(
+            overdue=Count("pk", filter=overdue),
+            overdue_buyer=Count("pk", filter=overdue & Q(buyer_owner__isnull=False)),
+            late_close=Count("pk", filter=close & Q(due_date__lt=today - timedelta(LATE_DAYS))),
+            missing_buyer_owner=Count("pk", filter=close & Q(buyer_owner=None)),
+            undated=Count("pk", filter=Q(due_date=None)),
+        )
+        .order_by()
     )
+    return {plan_id: StepCounts(*counts) for plan_id, *counts in items}
+
+
+@dataclass
+class SignaturePath:
+    """Per plan: its critical path to signature, in business-day numbers."""
+
+    projected_bd: int | None = None  # the latest "anchor + durations after" of an open step
+    signature_bd: int | None = None  # the signature step's due date
+    remaining: int = 0  # open steps on the path
+
+
+# The steps the critical path reads: the open close-plan steps and the signature steps. The
+# partial index milestone_path_idx (plans/models.py) holds exactly these rows, in plan and
+# position order, with the columns the path needs.
+PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
+
+# The critical path to signature of every live plan. `steps` is the ORM-built query of the
+# open close-plan steps and the signature steps: one row per step with its anchor (the
+# earliest day it can end) and the position of its plan's signature step. The window adds
+# up, for each step, the durations of the open steps after it up to the signature step; the
+# GROUP BY keeps, per plan, the latest "anchor + durations after".
+PATH_SQL = """
+SELECT chain.plan_id,
+       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
+       MAX(chain.signature_bd),
+       SUM(chain.is_open)
+FROM (
+    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.signature_bd,
+           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
+               PARTITION BY steps.plan_id ORDER BY steps.position, steps.id
+               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS after_bd
+    FROM ({steps}) steps
+    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
+) chain
+GROUP BY chain.plan_id
+"""
+
+
+def _signature_paths(scope: Scope) -> dict[int, SignaturePath]:
+    """SignaturePath of every live plan with an open close-plan step or a signature step
+    (one query: a window function over those steps, wrapped in a GROUP BY)."""
+    today_bd = business_day_number(scope.today)
+    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
+    steps = (
+        scope.steps_by_plan()
+        # The condition of the index milestone_path_idx, which holds these rows in order.
+        .filter(PATH_STEPS)
+        .annotate(
+            is_open=Case(When(OPEN_STEP, then=Value(1)), default=Value(0)),
+            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
+            # The earliest day a step can end: its due date, but not before today, and for
+            # a step not started, not before today plus its duration.
+            anchor_bd=Greatest(
+                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
+                Value(today_bd)
+                + Case(
+                    When(status=Milestone.Status.NOT_STARTED, then=F("duration_days") - 1),
+                    default=Value(0),
+                ),
+            ),
+            # Ordered like the path window below (and the index), so one sort serves both.
+            signature_position=Window(
+                Max(Case(When(signature, then=F("position")))),
+                partition_by=[F("plan_id")],
+                order_by=[F("position"), F("id")],
+                frame=RowRange(start=None, end=None),
+            ),
+        )
+        .values(
+            "id",
+            "plan_id",
+            "position",
+            "duration_days",
+            "is_open",
+            "signature_bd",
+            "anchor_bd",
+            "signature_position",
+        )
+        .order_by()
+    )
+    inner_sql, params = steps.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(PATH_SQL.format(steps=inner_sql), params)
+        return {
+            plan_id: SignaturePath(projected, signature, remaining or 0)
+            for plan_id, projected, signature, remaining in cursor
+        }
 
 
 @dataclass
@@ -415,54 +586,39 @@ def map_health(scope: Scope) -> HealthReport:
 
     The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
-    only signed). Three queries: per-plan filtered counts over milestones, recent date
-    changes per plan, and the last buyer visit per plan (`buyer_visits`).
+    only signed). Queries: the live plans with their deals and the per-plan rollup (both
+    shared with forecast_check), recent date changes per plan, and the last buyer visit per
+    plan (`buyer_visits`).
     """
-    plans = scope.live_plans
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
-    close = Q(milestones__phase=Phase.CLOSE)
-    open_step = ~Q(milestones__status__in=Milestone.CLOSED_STATUSES)
-    overdue = open_step & Q(milestones__due_date__lt=today)
-    items = (
-        plans.values("status", "target_signature_date", **_deal_columns())
-        .annotate(
-            overdue=Count("milestones", filter=overdue),
-            overdue_buyer=Count(
-                "milestones", filter=overdue & Q(milestones__buyer_owner__isnull=False)
-            ),
-            late_close=Count(
-                "milestones",
-                filter=overdue & close & Q(milestones__due_date__lt=today - timedelta(LATE_DAYS)),
-            ),
-            missing_buyer_owner=Count(
-                "milestones", filter=open_step & close & Q(milestones__buyer_owner=None)
-            ),
-            undated=Count("milestones", filter=open_step & Q(milestones__due_date=None)),
-        )
-        .order_by()
-    )
+    plans = scope.cached("live_plans", _live_plans)
+    figures = scope.cached("step_counts", _step_counts)
+    # Changes of plans outside the live ones are counted too, and never looked up.
     changes = dict(
-        DueDateChange.objects.for_org(scope.organization)
-        .filter(created_at__gte=since, milestone__plan__in=plans)
+        scope.date_changes()
+        .filter(created_at__gte=since)
         .values_list("milestone__plan_id")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(plans)}
+    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(scope.live_plans)}
     rows = []
     counts = dict.fromkeys(LEVELS, 0)
-    for item in items:
+    empty = StepCounts()
+    for plan in plans:
+        plan_id = plan.deal.plan_id
+        counted = figures.get(plan_id, empty)
         row = HealthRow(
-            deal=_deal_info(item),
-            plan_status=item["status"],
-            target_signature=item["target_signature_date"],
-            overdue=item["overdue"],
-            overdue_buyer=item["overdue_buyer"],
-            late_close=item["late_close"],
-            missing_buyer_owner=item["missing_buyer_owner"],
-            undated=item["undated"],
-            recent_changes=changes.get(item["plan_id"], 0),
-            last_buyer_visit=visits.get(item["plan_id"]),
+            deal=plan.deal,
+            plan_status=plan.status,
+            target_signature=plan.target_signature,
+            overdue=counted.overdue,
+            overdue_buyer=counted.overdue_buyer,
+            late_close=counted.late_close,
+            missing_buyer_owner=counted.missing_buyer_owner,
+            undated=counted.undated,
+            recent_changes=changes.get(plan_id, 0),
+            last_buyer_visit=visits.get(plan_id),
         )
         classify_health(row, today=today, since=since)
         counts[row.level] += 1
@@ -568,27 +724,6 @@ class Forecast:
         return amounts
 
 
-# The critical path to signature, per plan, in business-day numbers. `steps` is the
-# ORM-built query of close-plan steps (one row per step, with its anchor and the position
-# of its plan's signature step); the window sums the durations of the open steps after
-# each step, up to the signature step.
-FORECAST_SQL = """
-SELECT chain.plan_id,
-       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
-       MAX(chain.due_bd),
-       SUM(chain.is_open)
-FROM (
-    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.due_bd,
-           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
-               PARTITION BY steps.plan_id ORDER BY steps.position DESC, steps.id DESC
-               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS after_bd
-    FROM ({steps}) steps
-    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
-) chain
-GROUP BY chain.plan_id
-"""
-
-
 def forecast_check(scope: Scope) -> Forecast:
     """For each open deal with an active plan, the projected signature date next to the
     deal's target close date; a projection later than the target is a forecast risk, and
@@ -597,71 +732,49 @@ def forecast_check(scope: Scope) -> Forecast:
     schedule plans them): a step not done ends on its current due date, but no earlier than
     today — or, when it has not started, than today plus its duration — and every later
     step then takes its planned duration in business days. With no step left, the
-    projection is the latest close-plan due date (else the plan's target signature date).
+    projection is the signature step's due date (else the plan's target signature date).
     Monthly totals: amounts by target close month (committed) and by projected signature
     month (projected).
 
     Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
-    which plan order already covers. Two queries: the per-plan critical path (window
-    function over the steps, wrapped in a GROUP BY) and the deals' columns.
+    which plan order already covers. Two queries, run once per scope and shared with
+    map_health: the live plans with their deals, and the per-plan rollup (a window function
+    over the open steps wrapped in a GROUP BY).
     """
-    plans = scope.live_plans
-    today_bd = business_day_number(scope.today)
-    not_started = Q(status=Milestone.Status.NOT_STARTED)
-    steps = (
-        scope.milestones(plans)
-        .filter(phase=Phase.CLOSE)
-        .exclude(status=Milestone.Status.CANCELLED)
-        .annotate(
-            is_open=Case(When(status=Milestone.Status.DONE, then=Value(0)), default=Value(1)),
-            due_bd=BusinessDayNumber("due_date"),
-            anchor_bd=Greatest(
-                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
-                Value(today_bd)
-                + Case(When(not_started, then=F("duration_days") - 1), default=Value(0)),
-            ),
-            signature_position=Window(
-                Max(Case(When(is_signature_step=True, then=F("position")))),
-                partition_by=[F("plan_id")],
-            ),
-        )
-        .values(
-            "id",
-            "plan_id",
-            "position",
-            "duration_days",
-            "is_open",
-            "due_bd",
-            "anchor_bd",
-            "signature_position",
-        )
-        .order_by()
-    )
-    inner_sql, params = steps.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(FORECAST_SQL.format(steps=inner_sql), params)
-        paths = {row[0]: row[1:] for row in cursor}
-    rows, months = [], {}
-    for item in plans.values("target_signature_date", **_deal_columns()).order_by():
-        deal = _deal_info(item)
-        projected_bd, last_due_bd, left = paths.get(deal.plan_id, (None, None, 0))
-        if projected_bd is not None:
-            projected = business_day_date(projected_bd)
-        elif last_due_bd is not None:
-            projected = business_day_date(last_due_bd)
+    plans = scope.cached("live_plans", _live_plans)
+    paths = scope.cached("signature_paths", _signature_paths)
+    rows = []
+    # (month, currency) → [committed count, amount, projected count, amount]
+    totals: dict[tuple[date, str], list] = defaultdict(lambda: [0, Decimal(0), 0, Decimal(0)])
+    empty = SignaturePath()
+    for plan in plans:
+        deal = plan.deal
+        path = paths.get(deal.plan_id, empty)
+        if path.projected_bd is not None:
+            projected = business_day_date(path.projected_bd)
+        elif path.signature_bd is not None:
+            projected = business_day_date(path.signature_bd)
         else:
-            projected = item["target_signature_date"]
-        row = ForecastRow(deal=deal, projected=projected, remaining_steps=left or 0)
-        rows.append(row)
-        month = _month(deal.target_close)
-        committed = months.setdefault(month, ForecastMonth(month))
-        committed.committed.add(deal.currency, deal.amount)
-        committed.committed_count += 1
-        month = _month(projected)
-        later = months.setdefault(month, ForecastMonth(month))
-        later.projected.add(deal.currency, deal.amount)
-        later.projected_count += 1
-    rows.sort(key=lambda r: (-r.gap_days, -r.deal.amount))
+            projected = plan.target_signature
+        rows.append(ForecastRow(deal, projected, path.remaining))
+        committed = totals[deal.target_close.replace(day=1), deal.currency]
+        committed[0] += 1
+        committed[1] += deal.amount
+        later = totals[projected.replace(day=1), deal.currency]
+        later[2] += 1
+        later[3] += deal.amount
+    months: dict[date, ForecastMonth] = {}
+    for (month, currency), (committed_count, committed, projected_count, projected) in sorted(
+        totals.items()
+    ):
+        row = months.setdefault(month, ForecastMonth(month))
+        row.committed_count += committed_count
+        row.projected_count += projected_count
+        if committed_count:
+            row.committed.add(currency, committed)
+        if projected_count:
+            row.projected.add(currency, projected)
+    rows.sort(key=lambda r: (r.deal.target_close - r.projected, -r.deal.amount))
     return Forecast(rows=rows, months=[months.get(m) or ForecastMonth(m) for m in _months(months)])
 
 
@@ -685,19 +798,41 @@ def slip_summary(scope: Scope) -> SlipSummary:
     days: the calendar days those dates lie after their baselines, summed. Over every plan
     of the deals in scope, closed deals and archived plans included.
 
-    One aggregate with filtered counts."""
+    Sums of the per-title rollup (one GROUP BY, run once per scope, shared with
+    step_durations)."""
+    titles = scope.cached("title_rollup", _title_rollup)
+    return SlipSummary(
+        dated=sum(item["dated"] for item in titles),
+        slipped=sum(item["slipped"] for item in titles),
+        slip_days=sum(item["slip_days"] or 0 for item in titles),
+    )
+
+
+def _title_rollup(scope: Scope) -> list[dict]:
+    """Per step title, over the steps (not cancelled) of every plan in scope: counts, slips
+    and the planned and actual durations of the done steps (one GROUP BY title)."""
     slipped = Q(due_date__gt=F("baseline_date"))
-    counts = (
-        scope.milestones(scope.plans)
+    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
+    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
+    actual = Greatest(
+        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
+        Value(1),
+    )
+    return list(
+        scope.milestones()
         .exclude(status=Milestone.Status.CANCELLED)
-        .filter(due_date__isnull=False, baseline_date__isnull=False)
-        .aggregate(
-            dated=Count("pk"),
+        .values("title")
+        .annotate(
+            steps=Count("pk"),
+            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
             slipped=Count("pk", filter=slipped),
             slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
+            done=Count("pk", filter=done),
+            planned=Avg("duration_days", filter=done),
+            actual=Avg(actual, filter=done),
         )
+        .order_by()
     )
-    return SlipSummary(counts["dated"], counts["slipped"], counts["slip_days"] or 0)
 
 
 @dataclass
@@ -714,8 +849,8 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
 
     One GROUP BY over the slip history."""
     items = (
-        DueDateChange.objects.for_org(scope.organization)
-        .filter(milestone__plan__in=scope.plans, new_date__gt=F("old_date"))
+        scope.date_changes()
+        .filter(new_date__gt=F("old_date"))
         .values(key=Lower(Trim("reason")))
         .annotate(
             reason=Min(Trim("reason")),
@@ -756,26 +891,9 @@ def step_durations(scope: Scope, *, limit: int | None = 10) -> list[StepDuration
     the day it was completed (at least 1). Sorted by overrun (actual − planned), then by
     slip rate (share of the title's steps, done or not, later than their baseline).
 
-    One GROUP BY title with filtered counts and averages."""
-    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
-    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
-    actual = Greatest(
-        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
-        Value(1),
-    )
-    items = (
-        scope.milestones(scope.plans)
-        .exclude(status=Milestone.Status.CANCELLED)
-        .values("title")
-        .annotate(
-            steps=Count("pk"),
-            done=Count("pk", filter=done),
-            slipped=Count("pk", filter=Q(due_date__gt=F("baseline_date"))),
-            planned=Avg("duration_days", filter=done),
-            actual=Avg(actual, filter=done),
-        )
-        .order_by()
-    )
+    The per-title rollup: one GROUP BY title, run once per scope, shared with
+    slip_summary."""
+    items = scope.cached("title_rollup", _title_rollup)
     rows = [
         StepDurationRow(
             title=item["title"],
@@ -829,46 +947,49 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
     under its buyer owner and once on the seller side under its seller owner ("No owner"
     when that side has none). Days overdue: from the owner's oldest overdue due date.
 
-    Three queries: an aggregate of the totals, then one GROUP BY per side."""
-    overdue = scope.milestones(scope.live_plans).filter(OPEN_STEP).filter(due_date__lt=scope.today)
-    totals = overdue.aggregate(
-        total=Count("pk"),
-        buyer_side=Count("pk", filter=Q(buyer_owner__isnull=False)),
-        seller_side=Count("pk", filter=Q(seller_owner__isnull=False)),
+    One GROUP BY (plan, buyer owner, seller owner) over the overdue steps; the sides are
+    added up from it, with the accounts of the live plans (shared with map_health)."""
+    accounts = {
+        plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", _live_plans)
+    }
+    items = (
+        scope.steps_by_plan()
+        .filter(OPEN_STEP, due_date__lt=scope.today)
+        .values_list(
+            "plan_id",
+            "buyer_owner_id",
+            "buyer_owner__name",
+            "seller_owner_id",
+            "seller_owner__name",
+        )
+        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .order_by()
     )
-    rows = []
-    for item in (
-        overdue.values("buyer_owner_id", "buyer_owner__name", "plan__deal__account_name")
-        .annotate(n=Count("pk"), oldest=Min("due_date"))
-        .order_by()
-    ):
-        rows.append(
-            OwnerRow(
-                side=Side.BUYER,
-                owner=item["buyer_owner__name"] or "No owner",
-                account=item["plan__deal__account_name"],
-                overdue=item["n"],
-                oldest_due=item["oldest"],
-                days_overdue=(scope.today - item["oldest"]).days,
-            )
-        )
-    for item in (
-        overdue.values(name=Coalesce("seller_owner__name", Value("")))
-        .annotate(n=Count("pk"), oldest=Min("due_date"))
-        .order_by()
-    ):
-        rows.append(
-            OwnerRow(
-                side=Side.SELLER,
-                owner=item["name"] or "No owner",
-                account="",
-                overdue=item["n"],
-                oldest_due=item["oldest"],
-                days_overdue=(scope.today - item["oldest"]).days,
-            )
-        )
+    buyers: dict[tuple, list] = {}
+    sellers: dict[str, list] = {}
+    total = buyer_side = seller_side = 0
+    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, oldest in items:
+        account = accounts.get(plan_id)
+        if account is None:
+            continue  # not a live plan (see Scope.steps_by_plan)
+        total += n
+        buyer_side += n if buyer_id else 0
+        seller_side += n if seller_id else 0
+        # Buyer owners are people of one account; seller owners span deals.
+        buyer = (buyer_id, buyer_name, account)
+        for groups, key in ((buyers, buyer), (sellers, seller_name or "")):
+            counted = groups.setdefault(key, [0, oldest])
+            counted[0] += n
+            counted[1] = min(counted[1], oldest)
+    rows = [
+        OwnerRow(Side.BUYER, name or "No owner", account, n, oldest, (scope.today - oldest).days)
+        for (_, name, account), (n, oldest) in buyers.items()
+    ] + [
+        OwnerRow(Side.SELLER, name or "No owner", "", n, oldest, (scope.today - oldest).days)
+        for name, (n, oldest) in sellers.items()
+    ]
     rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner))
-    return OverdueReport(rows=rows, **totals)
+    return OverdueReport(rows=rows, buyer_side=buyer_side, seller_side=seller_side, total=total)
 
 
 # --- Outcomes ------------------------------------------------------------------------

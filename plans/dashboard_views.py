@@ -189,15 +189,20 @@ def _sort_columns(sort: str) -> list[dict]:
 # --- Charts: Chart.js configurations, plain JSON (static/js/dashboard.js draws them) --
 
 
-def _bar(labels, datasets, *, horizontal=False, stacked=False, two_axes=False) -> dict:
+def _bar(labels, datasets, *, horizontal=False, counts=False, two_axes=False) -> dict:
     options: dict = {"responsive": True, "maintainAspectRatio": False, "animation": False}
     if horizontal:
         options["indexAxis"] = "y"
-    if stacked:
-        options["scales"] = {"x": {"stacked": True}, "y": {"stacked": True}}
+    if counts:
+        options["scales"] = {"y": {"beginAtZero": True, "ticks": {"precision": 0}}}
     if two_axes:
         options["scales"] = {
-            "count": {"type": "linear", "position": "left", "beginAtZero": True},
+            "count": {
+                "type": "linear",
+                "position": "left",
+                "beginAtZero": True,
+                "ticks": {"precision": 0},
+            },
             "amount": {
                 "type": "linear",
                 "position": "right",
@@ -287,6 +292,7 @@ def _charts(currency, *, by_stage, by_month, health, forecast, durations, overdu
                     "backgroundColor": [COLORS["purple"], COLORS["blue"]],
                 }
             ],
+            counts=True,
         ),
         "outcomes": _bar(
             [row.label for row in outcomes],

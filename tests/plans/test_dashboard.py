@@ -338,3 +338,15 @@ def test_every_metric_has_a_definition():
 
 def test_today_constant_matches_now():
     assert NOW.date() == TODAY
+
+
+def test_filtered_scope_computes_the_same_as_the_whole_workspace(acme, deals):
+    # The whole workspace scopes queries by organization alone; any filter scopes them
+    # through the deals. A filter that keeps every deal must not change a single figure.
+    whole = Scope.build(acme, now=NOW)
+    everything = Scope.build(acme, amount_min=Decimal(0), now=NOW)
+
+    assert whole.whole_workspace
+    assert not everything.whole_workspace
+    for name, metric in dashboard.METRICS.items():
+        assert metric(whole) == metric(everything), name

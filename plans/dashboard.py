@@ -389,24 +389,32 @@ class LivePlan:
     deal: DealInfo
     status: str
     target_signature: date
+    signed: bool  # a signed MAP (see signed_map_q)
 
 
 def _live_plans(scope: Scope) -> list[LivePlan]:
     """The active plans of the open deals in scope with their deals' columns (one query)."""
-    items = scope.live_plans.values_list(
-        "pk",
-        "deal__public_id",
-        "deal__account_name",
-        "deal__name",
-        "deal__owner__full_name",
-        "deal__owner__email",
-        "deal__amount",
-        "deal__currency",
-        "deal__stage",
-        "deal__target_close_date",
-        "status",
-        "target_signature_date",
-    ).order_by()
+    items = (
+        scope.live_plans.annotate(
+            signed=Case(When(signed_map_q(), then=Value(True)), default=Value(False))
+        )
+        .values_list(
+            "pk",
+            "deal__public_id",
+            "deal__account_name",
+            "deal__name",
+            "deal__owner__full_name",
+            "deal__owner__email",
+            "deal__amount",
+            "deal__currency",
+            "deal__stage",
+            "deal__target_close_date",
+            "status",
+            "target_signature_date",
+            "signed",
+        )
+        .order_by()
+    )
     return [
         LivePlan(
             deal=DealInfo(
@@ -414,9 +422,10 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             ),
             status=status,
             target_signature=target,
+            signed=signed,
         )
-        for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target
-        in items
+        for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target,
+            signed in items
     ]  # fmt: skip
 
 
@@ -545,6 +554,7 @@ def _signature_paths(scope: Scope) -> dict[int, SignaturePath]:
 class HealthRow:
     deal: DealInfo
     plan_status: str
+    signed: bool
     target_signature: date
     overdue: int
     overdue_buyer: int
@@ -611,6 +621,7 @@ def map_health(scope: Scope) -> HealthReport:
         row = HealthRow(
             deal=plan.deal,
             plan_status=plan.status,
+            signed=plan.signed,
             target_signature=plan.target_signature,
             overdue=counted.overdue,
             overdue_buyer=counted.overdue_buyer,
@@ -629,7 +640,7 @@ def map_health(scope: Scope) -> HealthReport:
 def classify_health(row: HealthRow, *, today: date, since: datetime) -> HealthRow:
     """Set `row.level` and `row.reasons` from its counts (the rules of `map_health`)."""
     off, risk = [], []
-    if row.plan_status not in SIGNED_MAP_STATUSES and row.target_signature < today:
+    if not row.signed and row.target_signature < today:
         off.append("unsigned past its target signature date")
     if row.late_close:
         off.append(f"{row.late_close} close-plan step(s) overdue by more than {LATE_DAYS} days")

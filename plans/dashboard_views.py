@@ -67,9 +67,11 @@ def dashboard(request):
         context = {"form": form, "invalid": True, "nav": "dashboard", **_scope_text(request)}
         return render(request, TEMPLATE, context, status=422)
     scope = _scope(request, form, now)
-    if export:
-        return _csv_response(request, scope, export)
-    return render(request, TEMPLATE, _context(request, form, scope))
+    with metrics.analytics():
+        if export:
+            return _csv_response(request, scope, export)
+        context = _context(request, form, scope)
+    return render(request, TEMPLATE, context)
 
 
 def _scope(request, form: DashboardFilterForm, now) -> metrics.Scope:

@@ -143,8 +143,8 @@ class BusinessDayNumber(DayNumber):
 
     def as_sql(self, compiler, connection, **extra_context):
         days, params = super().as_sql(compiler, connection, **extra_context)
-        sql = f"(({days}) / 7 * 5 + CASE WHEN MOD({days}, 7) > 4 THEN 5 ELSE MOD({days}, 7) END)"
-        return sql, [*params, *params, *params]
+        least = "LEAST" if connection.vendor == "postgresql" else "MIN"  # SQLite: scalar MIN
+        return f"(({days}) / 7 * 5 + {least}(MOD({days}, 7), 5))", [*params, *params]
 
 
 def business_day_number(day: date) -> int:

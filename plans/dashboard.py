@@ -608,7 +608,8 @@ class HealthReport:
 
 def map_health(scope: Scope) -> HealthReport:
     """Each open deal's active plan is off track, at risk or on track. Off track: unsigned
-    past its target signature date, a close-plan step more than 7 days overdue, or 3 or
+    (for now: plan status neither signed nor amended since signature) past its target
+    signature date, a close-plan step more than 7 days overdue, or 3 or
     more steps overdue. At risk: 1–2 steps overdue, a date changed in the last 14 days, a
     shared plan with no buyer visit in 14 days (for now: the buyer's latest activity in the
     plan), a close-plan step without a buyer owner, or a step without a date. On track:
@@ -617,9 +618,9 @@ def map_health(scope: Scope) -> HealthReport:
 
     The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
-    only signed). Queries: the live plans with their deals and the per-plan rollup (both
-    shared with forecast_check), recent date changes per plan, and the last buyer visit per
-    plan (`buyer_visits`).
+    only signed). Queries: the live plans with their deals (run once per scope, shared with
+    forecast_check and overdue_by_owner), the per-plan counts of late or incomplete steps,
+    recent date changes per plan, and the last buyer visit per plan (`buyer_visits`).
     """
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     plans = scope.cached("live_plans", _live_plans)

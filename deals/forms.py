@@ -93,6 +93,17 @@ class WorkspaceSettingsForm(forms.ModelForm):
         return logo
 
 
+class WorkspaceSettingsAdminForm(WorkspaceSettingsForm):
+    """The Settings page's form: the creation fields plus the dashboard settings."""
+
+    class Meta(WorkspaceSettingsForm.Meta):
+        fields = [*WorkspaceSettingsForm.Meta.fields, "map_coverage_threshold"]
+        widgets = {
+            **WorkspaceSettingsForm.Meta.widgets,
+            "map_coverage_threshold": forms.NumberInput(attrs={"min": 0, "step": "0.01"}),
+        }
+
+
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label="Role", choices=Membership.Role.choices)
 

@@ -102,6 +102,16 @@ class Organization(models.Model):
         help_text="A buyer-side step overdue by 7 days always notifies the deal owner; "
         "with this on, the buyer's champion too.",
     )
+    # The dashboard's MAP coverage counts open deals of at least this amount (0: every deal).
+    map_coverage_threshold = models.DecimalField(
+        "MAP coverage threshold",
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="The dashboard's MAP coverage counts open deals of at least this amount "
+        "(in the deal's own currency). 0 counts every open deal.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

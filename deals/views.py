@@ -21,7 +21,7 @@ from .forms import (
     InvitationForm,
     MemberRoleForm,
     WorkspaceCreateForm,
-    WorkspaceSettingsForm,
+    WorkspaceSettingsAdminForm,
 )
 from .models import ApiKey, Deal, Invitation, Membership, Organization, User
 from .tenancy import SESSION_LAST_ORG, org_view
@@ -178,14 +178,14 @@ def deal_close(request, deal_id):
 def workspace_settings(request):
     organization = request.organization
     is_admin = request.membership.is_admin
-    settings_form = WorkspaceSettingsForm(instance=organization, prefix="ws")
+    settings_form = WorkspaceSettingsAdminForm(instance=organization, prefix="ws")
     invite_form = InvitationForm(organization=organization, prefix="invite")
     api_key_form = ApiKeyForm(prefix="key")
     if request.method == "POST":
         if not is_admin:
             raise Http404("Only workspace admins can change settings.")
         if "ws-name" in request.POST:
-            settings_form = WorkspaceSettingsForm(
+            settings_form = WorkspaceSettingsAdminForm(
                 request.POST, request.FILES, instance=organization, prefix="ws"
             )
             if settings_form.is_valid():

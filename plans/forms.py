@@ -1,3 +1,5 @@
+from datetime import date, timedelta
+
 from django import forms
 
 from deals.forms import options_from
@@ -353,3 +355,138 @@ class VerifyForm(forms.Form):
         if head != b"%PDF-":
             raise forms.ValidationError("That is not a PDF.")
         return upload
+
+
+class OwnerChoiceField(forms.ModelChoiceField):
+    """Owners by public UUID: a malformed UUID is the same "choose from the list" error as
+    an unknown one (ModelChoiceField lets the UUID field's own message through)."""
+
+    def to_python(self, value):
+        try:
+            return super().to_python(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice"
+            ) from None
+
+
+class DashboardFilterForm(forms.Form):
+    """The dashboard's filters (a GET form). Sellers get no owner field: they always see
+    their own deals."""
+
+    PERIODS = [
+        ("", "Any close date"),
+        ("this_month", "This month"),
+        ("this_quarter", "This quarter"),
+        ("next_quarter", "Next quarter"),
+        ("this_year", "This year"),
+        ("custom", "Custom dates"),
+    ]
+
+    owner = OwnerChoiceField(
+        label="Owner",
+        queryset=User.objects.none(),
+        required=False,
+        to_field_name="public_id",
+        empty_label="All owners",
+        error_messages={"invalid_choice": "Choose an owner from the list."},
+    )
+    stage = forms.ChoiceField(
+        label="Stage",
+        required=False,
+        choices=[("", "All stages"), ("open", "Open deals"), *Deal.Stage.choices],
+        error_messages={"invalid_choice": "Choose a stage from the list."},
+    )
+    period = forms.ChoiceField(
+        label="Close period",
+        required=False,
+        choices=PERIODS,
+        error_messages={"invalid_choice": "Choose a period from the list."},
+    )
+    close_from = forms.DateField(
+        label="Closing from",
+        required=False,
+        widget=DATE_INPUT,
+        error_messages={"invalid": "Enter a date such as 2025-01-31."},
+    )
+    close_to = forms.DateField(
+        label="Closing until",
+        required=False,
+        widget=DATE_INPUT,
+        error_messages={"invalid": "Enter a date such as 2025-12-31."},
+    )
+    amount_min = forms.DecimalField(
+        label="Amount from",
+        required=False,
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        error_messages={"invalid": "Enter an amount such as 50000."},
+    )
+    amount_max = forms.DecimalField(
+        label="Amount up to",
+        required=False,
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+        error_messages={"invalid": "Enter an amount such as 250000."},
+    )
+
+    def __init__(self, *args, organization: Organization, today, show_owner: bool, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.today = today
+        if show_owner:
+            owner = self.fields["owner"]
+            owner.queryset = User.objects.filter(memberships__organization=organization).order_by(
+                "full_name", "email"
+            )
+            owner.label_from_instance = lambda user: user.display_name
+        else:
+            del self.fields["owner"]
+
+    def clean(self):
+        cleaned = super().clean()
+        period = cleaned.get("period")
+        close_from, close_to = cleaned.get("close_from"), cleaned.get("close_to")
+        if (close_from or close_to) and period not in {"", "custom", None}:
+            self.add_error(
+                "period", "Choose “Custom dates” to use your own dates, or clear the dates."
+            )
+        elif period == "custom" and not (close_from or close_to):
+            self.add_error("close_from", "Give a start or an end date for custom dates.")
+        if close_from and close_to and close_from > close_to:
+            self.add_error("close_to", "The end date is before the start date.")
+        low, high = cleaned.get("amount_min"), cleaned.get("amount_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("amount_max", "The maximum is below the minimum.")
+        return cleaned
+
+    def close_range(self):
+        """(from, to) of the close period: a preset relative to today, or custom dates."""
+        period = self.cleaned_data.get("period")
+        today = self.today
+        quarter_start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+        if period == "this_month":
+            return today.replace(day=1), _month_end(today)
+        if period == "this_quarter":
+            return quarter_start, _month_end(_add_months(quarter_start, 2))
+        if period == "next_quarter":
+            start = _add_months(quarter_start, 3)
+            return start, _month_end(_add_months(start, 2))
+        if period == "this_year":
+            return date(today.year, 1, 1), date(today.year, 12, 31)
+        return self.cleaned_data.get("close_from"), self.cleaned_data.get("close_to")
+
+    @property
+    def is_filtered(self) -> bool:
+        return self.is_bound and any(self.data.get(name) for name in self.fields)
+
+
+def _add_months(day, months: int):
+    index = day.month - 1 + months
+    return day.replace(year=day.year + index // 12, month=index % 12 + 1, day=1)
+
+
+def _month_end(day):
+    return _add_months(day, 1) - timedelta(days=1)

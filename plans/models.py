@@ -166,6 +166,24 @@ class Milestone(models.Model):
                 name="milestone_open_due_idx",
                 condition=~models.Q(status__in=["done", "cancelled"]),
             ),
+            # The dashboard's forecast walks the open close-plan steps (and the signature
+            # steps) of many plans in plan and position order: this index holds exactly
+            # those rows, with every column the walk reads (an index-only scan, no sort).
+            models.Index(
+                fields=[
+                    "plan",
+                    "position",
+                    "id",
+                    "organization",
+                    "due_date",
+                    "duration_days",
+                    "status",
+                    "is_signature_step",
+                ],
+                name="milestone_path_idx",
+                condition=models.Q(phase="close")
+                & (~models.Q(status__in=["done", "cancelled"]) | models.Q(is_signature_step=True)),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import signing_views, views
+from . import dashboard_views, signing_views, views
 
 app_name = "plans"
 
 # Mounted under /o/<org_slug>/ by config/urls.py.
 urlpatterns = [
+    path("dashboard/", dashboard_views.dashboard, name="dashboard"),
     path("deals/<uuid:deal_id>/", views.plan_detail, name="plan-detail"),
     path("deals/<uuid:deal_id>/plan/create/", views.plan_create, name="plan-create"),
     path("deals/<uuid:deal_id>/plan/overview/", views.plan_overview, name="plan-overview"),

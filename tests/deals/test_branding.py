@@ -25,6 +25,7 @@ def test_admin_sets_accent_logo_and_link_lifetime(client, acme_admin, acme):
             "ws-time_zone": "Europe/London",
             "ws-room_link_days": "14",
             "ws-accent_color": "#aa3300",
+            "ws-map_coverage_threshold": "0",
             "ws-logo": SimpleUploadedFile("logo.png", png_bytes(), content_type="image/png"),
         },
     )

@@ -286,6 +286,7 @@ def test_admin_turns_on_escalation_to_the_champion(client, acme, acme_admin):
             "ws-room_link_days": "30",
             "ws-accent_color": "#1f6feb",
             "ws-escalate_to_champion": "on",
+            "ws-map_coverage_threshold": "0",
         },
     )
 

@@ -1,6 +1,6 @@
 """Demo data for `make run`: idempotent, so running it twice changes nothing."""
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
@@ -103,6 +103,19 @@ ACME_DEALS = [
         "lost",
     ),
     ("Soylent", "Pilot", 12000, "discovery", "seller@example.com", 75, None, "no_plan"),
+    # Closed deals for the dashboard's outcomes: a win that closed after its original target
+    # date, and a loss without a plan.
+    (
+        "Cyberdyne Systems",
+        "Fleet analytics",
+        150000,
+        "closed_won",
+        "admin@example.com",
+        -10,
+        "Core (8 steps)",
+        "won_late",
+    ),
+    ("Tyrell Corp", "Replicant QA", 45000, "closed_lost", "admin@example.com", -50, None, "lost"),
 ]
 GLOBEX_DEALS = [
     (
@@ -164,6 +177,13 @@ BUYERS = {
     "Vandelay Industries": [
         ("Art Vandelay", "Owner", "art@vandelay.example.com", "economic_buyer"),
         ("George Costanza", "Importer", "george@vandelay.example.com", "champion"),
+    ],
+    "Cyberdyne Systems": [
+        ("Miles Dyson", "Director of R&D", "miles@cyberdyne.example.com", "champion"),
+        ("Sarah Connor", "COO", "sarah@cyberdyne.example.com", "economic_buyer"),
+        ("Kyle Reese", "Security", "kyle@cyberdyne.example.com", "security_reviewer"),
+        ("Peter Silberman", "Legal", "peter@cyberdyne.example.com", "legal_reviewer"),
+        ("John Connor", "Procurement", "john@cyberdyne.example.com", "procurement"),
     ],
     "Initrode": [
         ("Tom Smykowski", "Operations", "tom@initrode.example.com", "champion"),
@@ -310,6 +330,11 @@ def seed_deal(
             email="csm@acme.example.com",
             role="csm",
         )
+    # Deals started a quarter ago, so closed ones have a cycle length on the dashboard.
+    Deal.objects.filter(pk=deal.pk).update(created_at=timezone.now() - timedelta(days=90))
+    if story == "won_late":
+        # Closed 15 days after the first target date entered.
+        Deal.objects.filter(pk=deal.pk).update(original_close_date=target - timedelta(days=15))
     if template_name is None:
         return 1
     template = PlanTemplate.objects.get(organization=None, name=template_name)
@@ -328,11 +353,20 @@ def seed_deal(
         plan_services.share_plan(plan, actor=seller)
     milestones = list(plan.milestones.order_by("phase", "position"))
     close_steps = [m for m in milestones if m.phase == "close"]
+    if story == "won_late":
+        security = next(m for m in close_steps if m.risk == "security")
+        plan_services.update_milestone(
+            security,
+            actor=seller,
+            expected_version=security.version,
+            reason="Security team asked for a second questionnaire round",
+            due_date=security.due_date + timedelta(days=5),
+        )
     # Steps due before today are done, except where the story says otherwise.
-    for index, milestone in enumerate(close_steps):
+    for index, milestone in enumerate(Milestone.objects.filter(plan=plan, phase="close")):
         past = bool(milestone.due_date and milestone.due_date < today)
         done = (
-            story in {"won", "lost"}
+            story in {"won", "lost", "won_late"}
             or (past and story in {"on_track", "missing_owners"})
             or (past and story == "slipping" and index % 2 == 0)
             or (past and story == "overdue" and index < 2)
@@ -363,6 +397,8 @@ def seed_deal(
         plan_services.archive_plan(plan, actor=seller, archived=True)
     if story == "won" or account == "Massive Dynamic":
         sign_demo_plan(plan, seller, buyer_signs=story == "won")
+    _date_completions(plan)
+    _buyer_engagement(plan, story)
     return 1
 
 
@@ -421,3 +457,40 @@ def ensure_demo_room_link(organization) -> str | None:
             invited_at=timezone.now()
         )
     return access.room_url(token)
+
+
+# Days after its due date a done demo step was completed, by risk: security and procurement
+# take longer than planned, as they do in the field.
+COMPLETION_DELAY = {"security": 6, "procurement": 4, "legal": 2}
+
+
+def _date_completions(plan):
+    """Done demo steps were completed around their due dates, not all at seeding time."""
+    from plans.models import Milestone
+
+    now = timezone.now()
+    for milestone in Milestone.objects.filter(plan=plan, status="done"):
+        day = milestone.due_date + timedelta(days=COMPLETION_DELAY.get(milestone.risk, 0))
+        completed = timezone.make_aware(datetime.combine(day, time(16)))
+        Milestone.objects.filter(pk=milestone.pk).update(completed_at=min(completed, now))
+
+
+def _buyer_engagement(plan, story):
+    """The buyer's champion works in plans that are on track (this week) and in the slipping
+    one (three weeks ago): buyer activity is what the dashboard reads as buyer visits."""
+    from plans import services as plan_services
+    from plans.models import Activity, Milestone
+    from stakeholders.actors import Actor
+    from stakeholders.models import Stakeholder
+
+    if story not in {"on_track", "slipping"}:
+        return
+    champion = Stakeholder.objects.filter(deal=plan.deal, role="champion").first()
+    step = Milestone.objects.filter(plan=plan, phase="close", status="not_started").first()
+    if champion is None or step is None:
+        return
+    plan_services.set_milestone_status(step, actor=Actor.buyer(champion), status="in_progress")
+    if story == "slipping":
+        Activity.objects.filter(plan=plan, side="buyer").update(
+            created_at=timezone.now() - timedelta(days=21)
+        )

@@ -1,0 +1,1150 @@
+"""Manager dashboard: plan analytics over the deals of a workspace (or of one seller).
+
+Every metric is one function. The first paragraph of its docstring is the metric's
+definition, shown on the page as the metric's info tooltip (see `definition`); the rest are
+notes for developers. Each function runs a fixed number of aggregate queries (GROUP BY,
+filtered counts, window functions), whatever the number of deals: Python only classifies,
+sorts and pivots the aggregated rows.
+
+Amounts are never converted between currencies: every amount is summed per currency
+(`Amounts`), and a deal's amount is compared with the coverage threshold as entered.
+
+Two inputs come from features that do not exist yet and are read through clearly named
+sources, so the lead can switch them in one place:
+- `signed_map_q` — "signed MAP" is the plan status (signed, or amended since signature);
+- `buyer_visits` — "buyer visit" is the latest buyer-side `Activity` of the plan; it will
+  become the buyer's room visits.
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import NotSupportedError, connection, transaction
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    RowRange,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate, TruncMonth
+from django.utils import timezone
+
+from deals.models import Deal, Organization
+from stakeholders.models import Side
+
+from .models import Activity, DueDateChange, Milestone, Phase, Plan
+
+# Thresholds shared with plans.services.plan_health.
+RECENT_DAYS = 14  # "recent" date changes and buyer visits
+LATE_DAYS = 7  # a close-plan step this many days overdue puts the plan off track
+MANY_OVERDUE = 3  # this many overdue steps put the plan off track
+
+OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
+MAX_MONTHS = 36
+LEVELS = {"off_track": 2, "at_risk": 1, "on_track": 0}
+LEVEL_LABELS = {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track"}
+
+
+def definition(metric) -> str:
+    """The first paragraph of a metric function's docstring, on one line (the tooltip)."""
+    doc = inspect.getdoc(metric) or ""
+    return " ".join(doc.split("\n\n", 1)[0].split())
+
+
+# --- Sources that later features replace ---------------------------------------------
+
+SIGNED_MAP_STATUSES = (Plan.Status.SIGNED, Plan.Status.AMENDED)
+
+
+def signed_map_q(plan_path: str = "") -> Q:
+    """Signature source. A "signed MAP" is a plan whose status is signed or amended since
+    signature. `plan_path` is the lookup from the queried model to the plan ("plan__" from
+    a deal). Signatures are being built in another issue: switch them in here."""
+    return Q(**{f"{plan_path}status__in": SIGNED_MAP_STATUSES})
+
+
+def buyer_visits(plans: QuerySet) -> QuerySet:
+    """Buyer-visit source: one row per plan, `plan_id` and `last_visit` (a datetime).
+
+    For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
+    buyer room visits do not exist yet; the lead will switch this to room visits."""
+    return (
+        Activity.objects.filter(plan__in=plans, side=Side.BUYER)
+        .values("plan_id")
+        .annotate(last_visit=Max("created_at"))
+        .order_by()
+    )
+
+
+@contextmanager
+def analytics() -> Iterator[None]:
+    """Run the dashboard's queries in one transaction with PostgreSQL's JIT compiler off.
+
+    JIT (on by default) compiles a query whose estimated cost passes `jit_above_cost`: one
+    variant of these aggregates spent 0.77 s compiling for 0.1 s of work over 150,000 steps,
+    and bigger workspaces push more of them across. `SET LOCAL` lasts until the end of the
+    transaction only."""
+    if connection.vendor != "postgresql":
+        yield  # SQLite has no JIT (and its transactions here take the write lock)
+        return
+    with transaction.atomic(savepoint=False):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+# --- Calendar arithmetic in SQL ------------------------------------------------------
+
+EPOCH = date(1970, 1, 5)  # a Monday
+
+
+class DayNumber(Func):
+    """Days from EPOCH to a date (or to a datetime's UTC date), as an integer, in SQL."""
+
+    arity = 1
+    output_field = IntegerField()
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.source_expressions[0])
+        if connection.vendor == "postgresql":
+            return f"(({sql})::date - DATE '{EPOCH.isoformat()}')", params
+        if connection.vendor == "sqlite":
+            return (
+                f"CAST(julianday({sql}) - julianday('{EPOCH.isoformat()}') AS INTEGER)",
+                params,
+            )
+        raise NotSupportedError(f"DayNumber is not implemented for {connection.vendor}.")
+
+
+class BusinessDayNumber(DayNumber):
+    """Business days (Monday–Friday) from EPOCH to a date, in SQL. A Saturday or Sunday
+    counts as the following Monday. `business_day_date` turns the number back into a date."""
+
+    def as_sql(self, compiler, connection, **extra_context):
+        days, params = super().as_sql(compiler, connection, **extra_context)
+        least = "LEAST" if connection.vendor == "postgresql" else "MIN"  # SQLite: scalar MIN
+        return f"(({days}) / 7 * 5 + {least}(MOD({days}, 7), 5))", [*params, *params]
+
+
+def business_day_number(day: date) -> int:
+    days = (day - EPOCH).days
+    return days // 7 * 5 + min(days % 7, 5)
+
+
+def business_day_date(number: int) -> date:
+    return EPOCH + timedelta(days=number // 5 * 7 + number % 5)
+
+
+# --- Scope: which deals the dashboard looks at ---------------------------------------
+
+
+class Amounts(dict):
+    """Money summed per currency: {"USD": Decimal("1200.00"), "EUR": …}."""
+
+    def add(self, currency: str, amount) -> None:
+        self[currency] = self.get(currency, Decimal(0)) + (amount or Decimal(0))
+
+    def main(self, currency: str) -> Decimal:
+        return self.get(currency, Decimal(0))
+
+    def __str__(self) -> str:
+        if not self:
+            return "0"
+        return " · ".join(f"{amount:,.0f} {currency}" for currency, amount in sorted(self.items()))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The deals a dashboard covers: a workspace's deals, or a seller's own, after filters."""
+
+    organization: Organization
+    deals: QuerySet  # Deal rows in scope (open and closed)
+    today: date
+    now: datetime
+    # No filter: every deal of the workspace. Queries then scope by organization alone,
+    # without joining through the deals.
+    whole_workspace: bool = False
+    # Rollups that several metrics read (one query each, run once per scope).
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: str, compute):
+        if key not in self.cache:
+            self.cache[key] = compute(self)
+        return self.cache[key]
+
+    @classmethod
+    def build(
+        cls,
+        organization: Organization,
+        *,
+        owner=None,
+        stage: str = "",
+        close_from: date | None = None,
+        close_to: date | None = None,
+        amount_min: Decimal | None = None,
+        amount_max: Decimal | None = None,
+        now: datetime | None = None,
+    ) -> Scope:
+        """`owner` restricts to one owner's deals (a seller's dashboard always passes
+        themselves). The close period applies to the deal's close date: the date it closed,
+        or its target close date while open."""
+        now = now or timezone.now()
+        today = timezone.localtime(now, ZoneInfo(organization.time_zone)).date()
+        deals = Deal.objects.for_org(organization)
+        if owner is not None:
+            deals = deals.filter(owner=owner)
+        if stage == "open":
+            deals = deals.open()
+        elif stage:
+            deals = deals.filter(stage=stage)
+        if close_from or close_to:
+            deals = deals.alias(close_on=Coalesce("closed_date", "target_close_date"))
+            if close_from:
+                deals = deals.filter(close_on__gte=close_from)
+            if close_to:
+                deals = deals.filter(close_on__lte=close_to)
+        if amount_min is not None:
+            deals = deals.filter(amount__gte=amount_min)
+        if amount_max is not None:
+            deals = deals.filter(amount__lte=amount_max)
+        whole = owner is None and not stage and not close_from and not close_to
+        whole = whole and amount_min is None and amount_max is None
+        return cls(
+            organization=organization,
+            deals=deals.order_by(),
+            today=today,
+            now=now,
+            whole_workspace=whole,
+        )
+
+    @property
+    def open_deals(self) -> QuerySet:
+        return self.deals.open()
+
+    @property
+    def plans(self) -> QuerySet:
+        """Plans of every deal in scope, archived ones included (history, outcomes)."""
+        plans = Plan.objects.for_org(self.organization)
+        return plans if self.whole_workspace else plans.filter(deal__in=self.deals)
+
+    @property
+    def live_plans(self) -> QuerySet:
+        """Active (not archived) plans of the open deals in scope."""
+        plans = Plan.objects.for_org(self.organization).filter(archived_at=None)
+        if self.whole_workspace:
+            return plans.exclude(deal__stage__in=Deal.CLOSED_STAGES)
+        return plans.filter(deal__in=self.open_deals)
+
+    def milestones(self) -> QuerySet:
+        """Steps of every plan in scope (archived plans and closed deals included)."""
+        steps = Milestone.objects.for_org(self.organization)
+        return steps if self.whole_workspace else steps.filter(plan__deal__in=self.deals)
+
+    def live_milestones(self) -> QuerySet:
+        """Steps of the live plans (see `live_plans`)."""
+        steps = Milestone.objects.for_org(self.organization).filter(plan__archived_at=None)
+        if self.whole_workspace:
+            return steps.exclude(plan__deal__stage__in=Deal.CLOSED_STAGES)
+        return steps.filter(plan__deal__in=self.open_deals)
+
+    def steps_by_plan(self) -> QuerySet:
+        """Steps to aggregate per plan when only the live plans' results are looked up: for
+        the whole workspace every step of the organization (no join through plans and
+        deals; the other plans' rows are computed and ignored), else the live steps."""
+        if self.whole_workspace:
+            return Milestone.objects.for_org(self.organization)
+        return self.live_milestones()
+
+    def date_changes(self) -> QuerySet:
+        """Slip history of every plan in scope."""
+        changes = DueDateChange.objects.for_org(self.organization)
+        return (
+            changes
+            if self.whole_workspace
+            else changes.filter(milestone__plan__deal__in=self.deals)
+        )
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.organization.time_zone)
+
+
+def main_currency(*amounts: Amounts) -> str:
+    """The currency with the largest total: the one charts plot."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for group in amounts:
+        for currency, amount in group.items():
+            totals[currency] += amount
+    return max(totals, key=lambda c: (totals[c], c)) if totals else "USD"
+
+
+# --- Pipeline ------------------------------------------------------------------------
+
+
+@dataclass
+class PipelineRow:
+    key: object  # a stage value or the first day of a month
+    label: str
+    count: int = 0
+    amounts: Amounts = field(default_factory=Amounts)
+
+
+def pipeline_by_stage(scope: Scope) -> list[PipelineRow]:
+    """Open deals (every stage except closed won and closed lost) by stage: how many, and
+    their amounts summed per currency.
+
+    One GROUP BY stage, currency. Every open stage is listed, empty ones with zeros."""
+    rows = {
+        stage: PipelineRow(stage, label)
+        for stage, label in Deal.Stage.choices
+        if stage not in Deal.CLOSED_STAGES
+    }
+    for item in (
+        scope.open_deals.values("stage", "currency")
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    ):
+        row = rows[item["stage"]]
+        row.count += item["count"]
+        row.amounts.add(item["currency"], item["amount"])
+    return list(rows.values())
+
+
+def pipeline_by_month(scope: Scope) -> list[PipelineRow]:
+    """Open deals by the month of their target close date: how many, and their amounts
+    summed per currency. Months with no deal between the first and the last are listed.
+
+    One GROUP BY month, currency."""
+    rows: dict[date, PipelineRow] = {}
+    for item in (
+        scope.open_deals.values("currency", month=TruncMonth("target_close_date"))
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    ):
+        month = _as_date(item["month"])
+        row = rows.setdefault(month, PipelineRow(month, f"{month:%b %Y}"))
+        row.count += item["count"]
+        row.amounts.add(item["currency"], item["amount"])
+    return [rows.get(month) or PipelineRow(month, f"{month:%b %Y}") for month in _months(rows)]
+
+
+@dataclass
+class Coverage:
+    threshold: Decimal
+    eligible: int
+    with_plan: int
+    with_shared_plan: int
+
+    @property
+    def plan_share(self) -> float | None:
+        return self.with_plan / self.eligible if self.eligible else None
+
+    @property
+    def shared_share(self) -> float | None:
+        return self.with_shared_plan / self.eligible if self.eligible else None
+
+
+def map_coverage(scope: Scope) -> Coverage:
+    """Among the open deals whose amount is at least the workspace's MAP coverage threshold
+    (set by admins in Settings; 0 counts every open deal): the share that have a plan (not
+    archived), and the share whose plan is shared with the buyer (shared, signed or
+    amended).
+
+    One aggregate with filtered counts."""
+    threshold = scope.organization.map_coverage_threshold
+    live = Q(plan__isnull=False, plan__archived_at=None)
+    counts = scope.open_deals.filter(amount__gte=threshold).aggregate(
+        eligible=Count("pk"),
+        with_plan=Count("pk", filter=live),
+        with_shared_plan=Count("pk", filter=live & ~Q(plan__status=Plan.Status.DRAFT)),
+    )
+    return Coverage(threshold=threshold, **counts)
+
+
+# --- Per-plan rollup: MAP health and forecast ----------------------------------------
+
+
+@dataclass
+class DealInfo:
+    """The deal columns every per-deal table shows."""
+
+    plan_id: int
+    deal_id: object  # the deal's public UUID
+    account: str
+    name: str
+    owner: str
+    amount: Decimal
+    currency: str
+    stage: str
+    target_close: date
+
+    @property
+    def stage_label(self) -> str:
+        return Deal.Stage(self.stage).label
+
+
+@dataclass
+class LivePlan:
+    deal: DealInfo
+    status: str
+    target_signature: date
+    signed: bool  # a signed MAP (see signed_map_q)
+
+
+def _live_plans(scope: Scope) -> list[LivePlan]:
+    """The active plans of the open deals in scope with their deals' columns (one query)."""
+    items = (
+        scope.live_plans.annotate(
+            signed=Case(When(signed_map_q(), then=Value(True)), default=Value(False))
+        )
+        .values_list(
+            "pk",
+            "deal__public_id",
+            "deal__account_name",
+            "deal__name",
+            "deal__owner__full_name",
+            "deal__owner__email",
+            "deal__amount",
+            "deal__currency",
+            "deal__stage",
+            "deal__target_close_date",
+            "status",
+            "target_signature_date",
+            "signed",
+        )
+        .order_by()
+    )
+    return [
+        LivePlan(
+            deal=DealInfo(
+                plan, deal, account, name, owner or email, amount, currency, stage, close
+            ),
+            status=status,
+            target_signature=target,
+            signed=signed,
+        )
+        for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target,
+            signed in items
+    ]  # fmt: skip
+
+
+@dataclass
+class StepCounts:
+    """Per plan: its open steps that make it late or incomplete (see map_health)."""
+
+    overdue: int = 0
+    overdue_buyer: int = 0
+    late_close: int = 0
+    missing_buyer_owner: int = 0
+    undated: int = 0
+
+
+def _step_counts(scope: Scope) -> dict[int, StepCounts]:
+    """StepCounts of the live plans that have any (one GROUP BY plan over the few open steps
+    that are overdue, undated, or close-plan steps without a buyer owner)."""
+    today = scope.today
+    overdue = Q(due_date__lt=today)
+    close = Q(phase=Phase.CLOSE)
+    items = (
+        scope.steps_by_plan()
+        .filter(OPEN_STEP)
+        .filter(overdue | Q(due_date=None) | (close & Q(buyer_owner=None)))
+        .values_list("plan_id")
+        .annotate(
+            overdue=Count("pk", filter=overdue),
+            overdue_buyer=Count("pk", filter=overdue & Q(buyer_owner__isnull=False)),
+            late_close=Count("pk", filter=close & Q(due_date__lt=today - timedelta(LATE_DAYS))),
+            missing_buyer_owner=Count("pk", filter=close & Q(buyer_owner=None)),
+            undated=Count("pk", filter=Q(due_date=None)),
+        )
+        .order_by()
+    )
+    return {plan_id: StepCounts(*counts) for plan_id, *counts in items}
+
+
+@dataclass
+class SignaturePath:
+    """Per plan: its critical path to signature, in business-day numbers."""
+
+    projected_bd: int | None = None  # the latest "anchor + durations after" of an open step
+    signature_bd: int | None = None  # the signature step's due date
+    remaining: int = 0  # open steps on the path
+
+
+# The steps the critical path reads: the open close-plan steps and the signature steps. The
+# partial index milestone_path_idx (plans/models.py) holds exactly these rows, in plan and
+# position order, with the columns the path needs.
+PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
+
+# The critical path to signature of every live plan. `steps` is the ORM-built query of the
+# open close-plan steps and the signature steps: one row per step with its anchor (the
+# earliest day it can end) and the position of its plan's signature step. The window adds
+# up, for each step, the durations of the open steps after it up to the signature step; the
+# GROUP BY keeps, per plan, the latest "anchor + durations after".
+PATH_SQL = """
+SELECT chain.plan_id,
+       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
+       MAX(chain.signature_bd),
+       SUM(chain.is_open)
+FROM (
+    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.signature_bd,
+           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
+               PARTITION BY steps.plan_id ORDER BY steps.position, steps.id
+               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS after_bd
+    FROM ({steps}) steps
+    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
+) chain
+GROUP BY chain.plan_id
+"""
+
+
+def _signature_paths(scope: Scope) -> dict[int, SignaturePath]:
+    """SignaturePath of every live plan with an open close-plan step or a signature step
+    (one query: a window function over those steps, wrapped in a GROUP BY)."""
+    today_bd = business_day_number(scope.today)
+    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
+    steps = (
+        scope.steps_by_plan()
+        # The condition of the index milestone_path_idx, which holds these rows in order.
+        .filter(PATH_STEPS)
+        .annotate(
+            is_open=Case(When(OPEN_STEP, then=Value(1)), default=Value(0)),
+            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
+            # The earliest day a step can end: its due date, but not before today, and for
+            # a step not started, not before today plus its duration.
+            anchor_bd=Greatest(
+                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
+                Value(today_bd)
+                + Case(
+                    When(status=Milestone.Status.NOT_STARTED, then=F("duration_days") - 1),
+                    default=Value(0),
+                ),
+            ),
+            # Ordered like the path window below (and the index), so one sort serves both.
+            signature_position=Window(
+                Max(Case(When(signature, then=F("position")))),
+                partition_by=[F("plan_id")],
+                order_by=[F("position"), F("id")],
+                frame=RowRange(start=None, end=None),
+            ),
+        )
+        .values(
+            "id",
+            "plan_id",
+            "position",
+            "duration_days",
+            "is_open",
+            "signature_bd",
+            "anchor_bd",
+            "signature_position",
+        )
+        .order_by()
+    )
+    inner_sql, params = steps.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(PATH_SQL.format(steps=inner_sql), params)
+        return {
+            plan_id: SignaturePath(projected, signature, remaining or 0)
+            for plan_id, projected, signature, remaining in cursor
+        }
+
+
+@dataclass
+class HealthRow:
+    deal: DealInfo
+    plan_status: str
+    signed: bool
+    target_signature: date
+    overdue: int
+    overdue_buyer: int
+    late_close: int
+    missing_buyer_owner: int
+    undated: int
+    recent_changes: int
+    last_buyer_visit: datetime | None
+    level: str = "on_track"
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.level]
+
+    @property
+    def rank(self) -> int:
+        return LEVELS[self.level]
+
+
+@dataclass
+class HealthReport:
+    rows: list[HealthRow]
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+
+def map_health(scope: Scope) -> HealthReport:
+    """Each open deal's active plan is off track, at risk or on track. Off track: unsigned
+    (for now: plan status neither signed nor amended since signature) past its target
+    signature date, a close-plan step more than 7 days overdue, or 3 or
+    more steps overdue. At risk: 1–2 steps overdue, a date changed in the last 14 days, a
+    shared plan with no buyer visit in 14 days (for now: the buyer's latest activity in the
+    plan), a close-plan step without a buyer owner, or a step without a date. On track:
+    none of these. Overdue: not done or cancelled, due before today (the workspace's
+    time zone).
+
+    The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
+    rule; "signed" is the signature source (signed or amended, where plan_health accepts
+    only signed). Queries: the live plans with their deals (run once per scope, shared with
+    forecast_check and overdue_by_owner), the per-plan counts of late or incomplete steps,
+    recent date changes per plan, and the last buyer visit per plan (`buyer_visits`).
+    """
+    today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
+    plans = scope.cached("live_plans", _live_plans)
+    figures = scope.cached("step_counts", _step_counts)
+    # Changes of plans outside the live ones are counted too, and never looked up. The plan
+    # of each recent change is read by primary key (a handful of index lookups), so the
+    # query never scans the whole milestone table to join it.
+    plan_of_step = (
+        Milestone.objects.filter(pk=OuterRef("milestone_id")).order_by().values("plan_id")
+    )
+    changes = dict(
+        scope.date_changes()
+        .filter(created_at__gte=since)
+        .annotate(plan_id=Subquery(plan_of_step))
+        .values_list("plan_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(scope.live_plans)}
+    rows = []
+    counts = dict.fromkeys(LEVELS, 0)
+    empty = StepCounts()
+    for plan in plans:
+        plan_id = plan.deal.plan_id
+        counted = figures.get(plan_id, empty)
+        row = HealthRow(
+            deal=plan.deal,
+            plan_status=plan.status,
+            signed=plan.signed,
+            target_signature=plan.target_signature,
+            overdue=counted.overdue,
+            overdue_buyer=counted.overdue_buyer,
+            late_close=counted.late_close,
+            missing_buyer_owner=counted.missing_buyer_owner,
+            undated=counted.undated,
+            recent_changes=changes.get(plan_id, 0),
+            last_buyer_visit=visits.get(plan_id),
+        )
+        classify_health(row, today=today, since=since)
+        counts[row.level] += 1
+        rows.append(row)
+    return HealthReport(rows=rows, counts=counts)
+
+
+def classify_health(row: HealthRow, *, today: date, since: datetime) -> HealthRow:
+    """Set `row.level` and `row.reasons` from its counts (the rules of `map_health`)."""
+    off, risk = [], []
+    if not row.signed and row.target_signature < today:
+        off.append("unsigned past its target signature date")
+    if row.late_close:
+        off.append(f"{row.late_close} close-plan step(s) overdue by more than {LATE_DAYS} days")
+    overdue = f"{row.overdue} step(s) overdue ({row.overdue_buyer} with a buyer owner)"
+    if row.overdue >= MANY_OVERDUE:
+        off.append(overdue)
+    elif row.overdue:
+        risk.append(overdue)
+    if row.recent_changes:
+        risk.append(f"{row.recent_changes} date change(s) in the last {RECENT_DAYS} days")
+    if row.plan_status != Plan.Status.DRAFT and (
+        row.last_buyer_visit is None or row.last_buyer_visit < since
+    ):
+        risk.append(f"no buyer visit in {RECENT_DAYS} days")
+    if row.missing_buyer_owner:
+        risk.append(f"{row.missing_buyer_owner} close-plan step(s) without a buyer owner")
+    if row.undated:
+        risk.append(f"{row.undated} step(s) without a date")
+    row.level = "off_track" if off else "at_risk" if risk else "on_track"
+    row.reasons = off + risk
+    return row
+
+
+HEALTH_SORTS = {
+    "health": lambda r: (r.rank, len(r.reasons), r.deal.amount),
+    "deal": lambda r: (r.deal.account.lower(), r.deal.name.lower()),
+    "owner": lambda r: r.deal.owner.lower(),
+    "amount": lambda r: r.deal.amount,
+    "close": lambda r: r.deal.target_close,
+    "overdue": lambda r: (r.overdue, r.late_close),
+    "changes": lambda r: r.recent_changes,
+    "visit": lambda r: r.last_buyer_visit.timestamp() if r.last_buyer_visit else 0,
+}
+# Each column's natural first direction: the worst (or the biggest) first.
+HEALTH_DEFAULT_DESC = {"health", "amount", "overdue", "changes"}
+
+
+def sort_health(rows: list[HealthRow], sort: str) -> list[HealthRow]:
+    """Sort by a HEALTH_SORTS key; "-key" reverses it. Unknown keys sort by health."""
+    key = sort.lstrip("-")
+    if key not in HEALTH_SORTS:
+        key, sort = "health", "health"
+    descending = (key in HEALTH_DEFAULT_DESC) != sort.startswith("-")
+    return sorted(rows, key=HEALTH_SORTS[key], reverse=descending)
+
+
+# --- Forecast check ------------------------------------------------------------------
+
+
+@dataclass
+class ForecastRow:
+    deal: DealInfo
+    projected: date
+    remaining_steps: int
+
+    @property
+    def gap_days(self) -> int:
+        return (self.projected - self.deal.target_close).days
+
+    @property
+    def at_risk(self) -> bool:
+        return self.gap_days > 0
+
+
+@dataclass
+class ForecastMonth:
+    month: date
+    committed: Amounts = field(default_factory=Amounts)
+    projected: Amounts = field(default_factory=Amounts)
+    committed_count: int = 0
+    projected_count: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.month:%b %Y}"
+
+
+@dataclass
+class Forecast:
+    rows: list[ForecastRow]
+    months: list[ForecastMonth]
+
+    @property
+    def at_risk(self) -> list[ForecastRow]:
+        return [row for row in self.rows if row.at_risk]
+
+    @property
+    def amount_at_risk(self) -> Amounts:
+        amounts = Amounts()
+        for row in self.at_risk:
+            amounts.add(row.deal.currency, row.deal.amount)
+        return amounts
+
+
+def forecast_check(scope: Scope) -> Forecast:
+    """For each open deal with an active plan, the projected signature date next to the
+    deal's target close date; a projection later than the target is a forecast risk, and
+    the gap is in calendar days. The projection walks the close-plan steps up to the
+    signature step in plan order (each step follows the one before it, as the backward
+    schedule plans them): a step not done ends on its current due date, but no earlier than
+    today — or, when it has not started, than today plus its duration — and every later
+    step then takes its planned duration in business days. With no step left, the
+    projection is the signature step's due date (else the plan's target signature date).
+    Monthly totals: amounts by target close month (committed) and by projected signature
+    month (projected).
+
+    Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
+    which plan order already covers. Two queries, run once per scope and shared with
+    map_health: the live plans with their deals, and the per-plan rollup (a window function
+    over the open steps wrapped in a GROUP BY).
+    """
+    plans = scope.cached("live_plans", _live_plans)
+    paths = scope.cached("signature_paths", _signature_paths)
+    rows = []
+    # (month, currency) → [committed count, amount, projected count, amount]
+    totals: dict[tuple[date, str], list] = defaultdict(lambda: [0, Decimal(0), 0, Decimal(0)])
+    empty = SignaturePath()
+    for plan in plans:
+        deal = plan.deal
+        path = paths.get(deal.plan_id, empty)
+        if path.projected_bd is not None:
+            projected = business_day_date(path.projected_bd)
+        elif path.signature_bd is not None:
+            projected = business_day_date(path.signature_bd)
+        else:
+            projected = plan.target_signature
+        rows.append(ForecastRow(deal, projected, path.remaining))
+        committed = totals[deal.target_close.replace(day=1), deal.currency]
+        committed[0] += 1
+        committed[1] += deal.amount
+        later = totals[projected.replace(day=1), deal.currency]
+        later[2] += 1
+        later[3] += deal.amount
+    months: dict[date, ForecastMonth] = {}
+    for (month, currency), (committed_count, committed, projected_count, projected) in sorted(
+        totals.items()
+    ):
+        row = months.setdefault(month, ForecastMonth(month))
+        row.committed_count += committed_count
+        row.projected_count += projected_count
+        if committed_count:
+            row.committed.add(currency, committed)
+        if projected_count:
+            row.projected.add(currency, projected)
+    rows.sort(key=lambda r: (r.deal.target_close - r.projected, -r.deal.amount))
+    return Forecast(rows=rows, months=[months.get(m) or ForecastMonth(m) for m in _months(months)])
+
+
+# --- Slips ---------------------------------------------------------------------------
+
+
+@dataclass
+class SlipSummary:
+    dated: int
+    slipped: int
+    slip_days: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.slipped / self.dated if self.dated else None
+
+
+def slip_summary(scope: Scope) -> SlipSummary:
+    """Slip rate: the share of steps (not cancelled, with a baseline and a current date)
+    whose current due date is later than their baseline (first committed) date. Total slip
+    days: the calendar days those dates lie after their baselines, summed. Over every plan
+    of the deals in scope, closed deals and archived plans included.
+
+    Sums of the per-title rollup (one GROUP BY, run once per scope, shared with
+    step_durations)."""
+    titles = scope.cached("title_rollup", _title_rollup)
+    return SlipSummary(
+        dated=sum(item["dated"] for item in titles),
+        slipped=sum(item["slipped"] for item in titles),
+        slip_days=sum(item["slip_days"] or 0 for item in titles),
+    )
+
+
+def _title_rollup(scope: Scope) -> list[dict]:
+    """Per step title, over the steps (not cancelled) of every plan in scope: counts, slips
+    and the planned and actual durations of the done steps (one GROUP BY title)."""
+    slipped = Q(due_date__gt=F("baseline_date"))
+    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
+    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
+    actual = Greatest(
+        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
+        Value(1),
+    )
+    return list(
+        scope.milestones()
+        .exclude(status=Milestone.Status.CANCELLED)
+        .values("title")
+        .annotate(
+            steps=Count("pk"),
+            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
+            slipped=Count("pk", filter=slipped),
+            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
+            done=Count("pk", filter=done),
+            planned=Avg("duration_days", filter=done),
+            actual=Avg(actual, filter=done),
+        )
+        .order_by()
+    )
+
+
+@dataclass
+class ReasonRow:
+    reason: str
+    count: int
+    days: int
+
+
+def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
+    """The most frequent reasons given when a committed date moved later, with how many
+    moves and how many calendar days they added. Reasons are grouped ignoring case and
+    surrounding spaces; steps of every plan of the deals in scope.
+
+    One GROUP BY over the slip history."""
+    items = (
+        scope.date_changes()
+        .filter(new_date__gt=F("old_date"))
+        .values(key=Lower(Trim("reason")))
+        .annotate(
+            reason=Min(Trim("reason")),
+            count=Count("pk"),
+            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+        )
+        .order_by("-count", "-days", "key")
+    )
+    if limit:
+        items = items[:limit]
+    return [ReasonRow(item["reason"], item["count"], item["days"]) for item in items]
+
+
+@dataclass
+class StepDurationRow:
+    title: str
+    steps: int
+    done: int
+    slipped: int
+    planned: float | None  # average planned duration of the done steps, business days
+    actual: float | None  # average actual duration of the done steps, business days
+
+    @property
+    def overrun(self) -> float | None:
+        if self.planned is None or self.actual is None:
+            return None
+        return self.actual - self.planned
+
+    @property
+    def slip_rate(self) -> float | None:
+        return self.slipped / self.steps if self.steps else None
+
+
+def step_durations(scope: Scope, *, limit: int | None = 10) -> list[StepDurationRow]:
+    """Which step types slip most, by step title across the deals in scope: planned vs
+    actual duration of the done steps, in business days. Planned: the step's duration.
+    Actual: the planned duration plus the business days between its baseline due date and
+    the day it was completed (at least 1). Sorted by overrun (actual − planned), then by
+    slip rate (share of the title's steps, done or not, later than their baseline).
+
+    The per-title rollup: one GROUP BY title, run once per scope, shared with
+    slip_summary."""
+    items = scope.cached("title_rollup", _title_rollup)
+    rows = [
+        StepDurationRow(
+            title=item["title"],
+            steps=item["steps"],
+            done=item["done"],
+            slipped=item["slipped"],
+            planned=_float(item["planned"]),
+            actual=_float(item["actual"]),
+        )
+        for item in items
+    ]
+    rows.sort(
+        key=lambda r: (
+            r.overrun is None,
+            -(r.overrun or 0),
+            -(r.slip_rate or 0),
+            r.title.lower(),
+        )
+    )
+    return rows[:limit] if limit else rows
+
+
+# --- Overdue by owner and side -------------------------------------------------------
+
+
+@dataclass
+class OwnerRow:
+    side: str
+    owner: str
+    account: str  # the buyer's account; empty for seller owners (they span deals)
+    overdue: int
+    oldest_due: date
+    days_overdue: int
+
+    @property
+    def side_label(self) -> str:
+        return Side(self.side).label
+
+
+@dataclass
+class OverdueReport:
+    rows: list[OwnerRow]
+    buyer_side: int
+    seller_side: int
+    total: int
+
+
+def overdue_by_owner(scope: Scope) -> OverdueReport:
+    """Overdue steps (not done or cancelled, due before today) of the open deals' active
+    plans, per owner and side. Every step has two owners: it counts once on the buyer side
+    under its buyer owner and once on the seller side under its seller owner ("No owner"
+    when that side has none). Days overdue: from the owner's oldest overdue due date.
+
+    One GROUP BY (plan, buyer owner, seller owner) over the overdue steps; the sides are
+    added up from it, with the accounts of the live plans (shared with map_health)."""
+    accounts = {
+        plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", _live_plans)
+    }
+
+    items = (
+        scope.steps_by_plan()
+        .filter(OPEN_STEP, due_date__lt=scope.today)
+        .values_list(
+            "plan_id",
+            "buyer_owner_id",
+            "buyer_owner__name",
+            "seller_owner_id",
+            "seller_owner__name",
+        )
+        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .order_by()
+    )
+    buyers: dict[tuple, list] = {}
+    sellers: dict[str, list] = {}
+    total = buyer_side = seller_side = 0
+    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, oldest in items:
+        account = accounts.get(plan_id)
+        if account is None:
+            continue  # not a live plan (see Scope.steps_by_plan)
+        total += n
+        buyer_side += n if buyer_id else 0
+        seller_side += n if seller_id else 0
+        # Buyer owners are people of one account; seller owners span deals.
+        buyer = (buyer_id, buyer_name, account)
+        for groups, key in ((buyers, buyer), (sellers, seller_name or "")):
+            counted = groups.setdefault(key, [0, oldest])
+            counted[0] += n
+            counted[1] = min(counted[1], oldest)
+    rows = [
+        OwnerRow(Side.BUYER, name or "No owner", account, n, oldest, (scope.today - oldest).days)
+        for (_, name, account), (n, oldest) in buyers.items()
+    ] + [
+        OwnerRow(Side.SELLER, name or "No owner", "", n, oldest, (scope.today - oldest).days)
+        for name, (n, oldest) in sellers.items()
+    ]
+    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner))
+    return OverdueReport(rows=rows, buyer_side=buyer_side, seller_side=seller_side, total=total)
+
+
+# --- Outcomes ------------------------------------------------------------------------
+
+
+@dataclass
+class OutcomeRow:
+    key: str  # "signed" | "unsigned" | "all"
+    label: str
+    closed: int = 0
+    won: int = 0
+    won_dated: int = 0  # won deals with a closed date
+    won_on_time: int = 0
+    cycles: list[int] = field(default_factory=list)
+
+    @property
+    def lost(self) -> int:
+        return self.closed - self.won
+
+    @property
+    def win_rate(self) -> float | None:
+        return self.won / self.closed if self.closed else None
+
+    @property
+    def median_cycle(self) -> float | None:
+        return statistics.median(self.cycles) if self.cycles else None
+
+    @property
+    def on_time_share(self) -> float | None:
+        return self.won_on_time / self.won_dated if self.won_dated else None
+
+
+def outcomes(scope: Scope) -> list[OutcomeRow]:
+    """Closed deals (won or lost) with a signed MAP (for now: plan signed or amended since
+    signature) vs without (no plan, or a plan never signed): win rate (won ÷ closed) and
+    median cycle length (calendar days from the deal's creation to its closed date). On
+    time: the share of won deals whose closed date is on or before their original target
+    close date (the first one entered).
+
+    One query: one row per closed deal with three numbers (the median needs them all);
+    closed deals without a closed date count in the win rate only."""
+    signed = signed_map_q("plan__")
+    items = (
+        scope.deals.filter(stage__in=Deal.CLOSED_STAGES)
+        .annotate(
+            signed=Case(When(signed, then=Value(1)), default=Value(0)),
+            cycle=DayNumber("closed_date") - DayNumber(TruncDate("created_at", tzinfo=scope.tz)),
+            early=DayNumber("original_close_date") - DayNumber("closed_date"),
+        )
+        .values_list("signed", "stage", "cycle", "early")
+        .order_by()
+    )
+    groups = {
+        "signed": OutcomeRow("signed", "With a signed MAP"),
+        "unsigned": OutcomeRow("unsigned", "Without a signed MAP"),
+        "all": OutcomeRow("all", "All closed deals"),
+    }
+    for is_signed, stage, cycle, early in items:
+        for row in (groups["signed" if is_signed else "unsigned"], groups["all"]):
+            row.closed += 1
+            if cycle is not None:
+                row.cycles.append(cycle)
+            if stage == Deal.Stage.CLOSED_WON:
+                row.won += 1
+                if early is not None:
+                    row.won_dated += 1
+                    row.won_on_time += early >= 0
+    return list(groups.values())
+
+
+# --- Everything at once --------------------------------------------------------------
+
+METRICS = {
+    "pipeline_by_stage": pipeline_by_stage,
+    "pipeline_by_month": pipeline_by_month,
+    "map_coverage": map_coverage,
+    "map_health": map_health,
+    "forecast_check": forecast_check,
+    "slip_summary": slip_summary,
+    "slip_reasons": slip_reasons,
+    "step_durations": step_durations,
+    "overdue_by_owner": overdue_by_owner,
+    "outcomes": outcomes,
+}
+
+
+def definitions() -> dict[str, str]:
+    return {name: definition(metric) for name, metric in METRICS.items()}
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _as_date(value) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _months(keys) -> list[date]:
+    """Every first-of-month from the earliest to the latest of `keys` (only `keys` when
+    they span more than MAX_MONTHS: a far-off date should not draw a hundred empty bars)."""
+    if not keys:
+        return []
+    first, last = min(keys), max(keys)
+    if (last.year - first.year) * 12 + last.month - first.month >= MAX_MONTHS:
+        return sorted(keys)
+    months, month = [], first
+    while month <= last:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)

@@ -48,6 +48,8 @@ def _eager_tasks(request):
     that start a real worker mark themselves `real_worker`."""
     from config.celery import app
 
+    # A test that made another Celery app current (a probe) must not redirect shared tasks.
+    app.set_current()
     if request.node.get_closest_marker("real_worker"):
         yield
         return

@@ -177,7 +177,8 @@ def test_real_worker_sends_digests_once_even_when_killed_mid_run(client, tmp_pat
         "NOTIFICATION_CLAIM_SECONDS": "3",
     }
     worker = Worker(env, tmp_path / "worker.log")
-    probe = Celery("probe", broker=broker_url)
+    # Not the current app: shared tasks of later tests must keep resolving to config.celery.
+    probe = Celery("probe", broker=broker_url, set_as_current=False)
     try:
         worker.start()
         probe.send_task("notifications.sweep_reminders", kwargs={"now": NOW}, queue="tandem")

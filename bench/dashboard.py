@@ -202,7 +202,7 @@ def generate(deal_count: int, rng: random.Random) -> None:
                 (buyers if side == "buyer" else seller_people).append(person)
                 rows["stakeholders_stakeholder"].append((
                     person, uuid.uuid4(), side, f"{role.title()} {person}", "", "", role,
-                    role in {"economic_buyer", "ae"}, now, now, deal_id, org, None,
+                    role in {"economic_buyer", "ae"}, now, now, deal_id, org, None, False, 0,
                 ))  # fmt: skip
 
             plan_id = ids["plans_plan"]
@@ -216,7 +216,7 @@ def generate(deal_count: int, rng: random.Random) -> None:
             archived = now if stage == "closed_lost" and rng.random() < 0.3 else None
             rows["plans_plan"].append((
                 plan_id, uuid.uuid4(), "Cut onboarding time in half", "[]", target, status, 0,
-                1, "Bench (30 steps)", None, archived, created, now, deal_id, org,
+                1, "Bench (30 steps)", None, archived, created, now, deal_id, org, "",
             ))  # fmt: skip
 
             for index, (due, step, spec) in enumerate(
@@ -280,10 +280,11 @@ def generate(deal_count: int, rng: random.Random) -> None:
             "target_close_date, original_close_date, closed_date, created_at, updated_at, "
             "organization_id, owner_id",
             "stakeholders_stakeholder": "id, public_id, side, name, title, email, role, "
-            "is_required_signer, created_at, updated_at, deal_id, organization_id, user_id",
+            "is_required_signer, created_at, updated_at, deal_id, organization_id, user_id, "
+            "added_by_buyer, visit_count",
             "plans_plan": "id, public_id, business_outcome, success_criteria, "
             "target_signature_date, status, review_weekday, version, template_name, shared_at, "
-            "archived_at, created_at, updated_at, deal_id, organization_id",
+            "archived_at, created_at, updated_at, deal_id, organization_id, signed_content_hash",
             "plans_milestone": "id, public_id, title, description, phase, position, due_date, "
             "baseline_date, duration_days, template_duration_days, is_signature_step, "
             "buyer_role_hint, seller_role_hint, status, completed_at, completed_by_name, risk, "

@@ -32,9 +32,14 @@ class PlansConfig(AppConfig):
         from .models import Activity, DueDateChange, Milestone, Plan, SignatureEvent
         from .signals import plan_amended, plan_event, plan_signed
 
-        models = (Organization, Deal, Stakeholder, Plan, Milestone, DueDateChange, Activity)
-        for model in (*models, SignatureEvent):
-            for signal in (post_save, post_delete):
+        # post_delete only on the models deleted one by one: a receiver on a model stops
+        # Django from fast-deleting it in cascades (steps, slips and activities would be
+        # loaded one by one). Steps are deleted by services.delete_milestone, which records
+        # an activity in the same transaction (and bumps at its commit).
+        deleted = (Organization, Deal, Stakeholder, Plan)
+        saved = (*deleted, Milestone, DueDateChange, Activity, SignatureEvent)
+        for model in saved:
+            for signal in (post_save, post_delete) if model in deleted else (post_save,):
                 signal.connect(
                     dashboard_cache.on_row_change,
                     sender=model,

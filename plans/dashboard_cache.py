@@ -1,9 +1,10 @@
 """The dashboard's metrics, cached per workspace until anything they read changes.
 
 A workspace has a generation counter in the cache. Every change of a row the dashboard reads
-bumps it: a save or delete of a deal, plan, milestone, slip (DueDateChange), activity,
-signature event, stakeholder or of the workspace itself (model signals), and the domain
-events (plans.signals, deals.signals, stakeholders.signals). A user's save (an owner's
+bumps it: a save of a deal, plan, milestone, slip (DueDateChange), activity, signature
+event, stakeholder or of the workspace itself, a delete of a deal, plan, stakeholder or
+workspace (model signals; a step's deletion records an activity), and the domain events
+(plans.signals, deals.signals, stakeholders.signals). A user's save (an owner's
 name) bumps a global counter. Results are stored under a key made of both counters, the
 scope's filters and today's date, so a change makes the next request compute afresh: the
 numbers are never older than the last change. The counter is bumped at once and again when

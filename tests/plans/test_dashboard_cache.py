@@ -81,6 +81,17 @@ def test_dashboard_cache_is_invalidated_by_a_plain_save_of_a_step(client, bob, d
     assert after.context["overdue"].total == before.context["overdue"].total - 1
 
 
+def test_dashboard_cache_is_invalidated_by_a_step_deletion(client, bob, deals):
+    client.force_login(bob)
+    before, _ = _get(client)
+    step = Milestone.objects.get(plan__deal=deals["Bravo"], title="Business case")
+
+    services.delete_milestone(step, actor=Actor.seller(bob))
+    after, _ = _get(client)
+
+    assert after.context["overdue"].total == before.context["overdue"].total - 1
+
+
 def test_dashboard_cache_is_invalidated_by_a_deal_change(client, bob, deals):
     client.force_login(bob)
     before, _ = _get(client)

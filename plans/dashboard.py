@@ -186,6 +186,9 @@ class Scope:
     # No filter: every deal of the workspace. Queries then scope by organization alone,
     # without joining through the deals.
     whole_workspace: bool = False
+    # What the scope was built from (the owner's pk, stage, period, amounts): with the date,
+    # the cache key of its results (plans.dashboard_cache).
+    filters: tuple = ()
     # Rollups that several metrics read (one query each, run once per scope).
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -237,6 +240,15 @@ class Scope:
             today=today,
             now=now,
             whole_workspace=whole,
+            filters=(
+                getattr(owner, "pk", owner),
+                stage,
+                close_from,
+                close_to,
+                amount_min,
+                amount_max,
+                today,
+            ),
         )
 
     @property
@@ -1114,6 +1126,41 @@ METRICS = {
     "overdue_by_owner": overdue_by_owner,
     "outcomes": outcomes,
 }
+
+
+@dataclass
+class Results:
+    """Every metric of one scope (what the page shows; plans.dashboard_cache keeps it)."""
+
+    by_stage: list[PipelineRow]
+    by_month: list[PipelineRow]
+    coverage: Coverage
+    health: HealthReport
+    forecast: Forecast
+    slips: SlipSummary
+    reasons: list[ReasonRow]
+    durations: list[StepDurationRow]
+    overdue: OverdueReport
+    outcomes: list[OutcomeRow]
+    computed_at: datetime
+
+
+def compute(scope: Scope) -> Results:
+    """Every metric of the page, in one transaction (see `analytics`)."""
+    with analytics():
+        return Results(
+            by_stage=pipeline_by_stage(scope),
+            by_month=pipeline_by_month(scope),
+            coverage=map_coverage(scope),
+            health=map_health(scope),
+            forecast=forecast_check(scope),
+            slips=slip_summary(scope),
+            reasons=slip_reasons(scope),
+            durations=step_durations(scope),
+            overdue=overdue_by_owner(scope),
+            outcomes=outcomes(scope),
+            computed_at=scope.now,
+        )
 
 
 def definitions() -> dict[str, str]:

@@ -4,6 +4,7 @@ this module picks the scope from the request, and shapes tables, charts and CSV 
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
@@ -14,6 +15,7 @@ from django.utils import timezone
 from deals.tenancy import org_view
 
 from . import dashboard as metrics
+from . import dashboard_cache
 from .forms import DashboardFilterForm
 
 TEMPLATE = "plans/dashboard.html"
@@ -67,11 +69,17 @@ def dashboard(request):
         context = {"form": form, "invalid": True, "nav": "dashboard", **_scope_text(request)}
         return render(request, TEMPLATE, context, status=422)
     scope = _scope(request, form, now)
-    with metrics.analytics():
-        if export:
+    if export:
+        with metrics.analytics():
             return _csv_response(request, scope, export)
-        context = _context(request, form, scope)
-    return render(request, TEMPLATE, context)
+    sort = _sort(request)
+    page = dashboard_cache.cached_results(
+        organization.pk,
+        (*scope.filters, sort),
+        lambda: _page(metrics.compute(scope), sort),
+        size=lambda page: page["health"].total,
+    )
+    return render(request, TEMPLATE, _context(request, form, scope, page))
 
 
 def _scope(request, form: DashboardFilterForm, now) -> metrics.Scope:
@@ -96,43 +104,64 @@ def _scope_text(request) -> dict:
     return {"scope_label": "Your deals (managers see the whole workspace)"}
 
 
-def _context(request, form, scope: metrics.Scope) -> dict:
-    by_stage = metrics.pipeline_by_stage(scope)
-    by_month = metrics.pipeline_by_month(scope)
-    coverage = metrics.map_coverage(scope)
-    health = metrics.map_health(scope)
-    forecast = metrics.forecast_check(scope)
-    slips = metrics.slip_summary(scope)
-    reasons = metrics.slip_reasons(scope)
-    durations = metrics.step_durations(scope)
-    overdue = metrics.overdue_by_owner(scope)
-    outcomes = metrics.outcomes(scope)
+@dataclass
+class HealthSummary:
+    counts: dict[str, int]
+    total: int
+
+
+@dataclass
+class ForecastSummary:
+    months: list[metrics.ForecastMonth]
+    total: int  # deals with a projection
+    at_risk_count: int
+    amount_at_risk: metrics.Amounts
+
+
+@dataclass
+class OverdueSummary:
+    buyer_side: int
+    seller_side: int
+    total: int
+    owners: int  # rows of the full table
+
+
+def _page(results: metrics.Results, sort: str) -> dict:
+    """What the page shows of a scope's results, for one sort of the health table: the
+    tables' first rows and the totals, not every row (this is what the cache keeps)."""
+    by_stage, by_month = results.by_stage, results.by_month
+    health, forecast, overdue = results.health, results.forecast, results.overdue
+    durations, outcomes = results.durations, results.outcomes
     currency = metrics.main_currency(*(row.amounts for row in by_stage))
-    sort = request.GET.get("sort", "health")
-    health_rows = metrics.sort_health(health.rows, sort)[:HEALTH_LIMIT]
+    at_risk = forecast.at_risk
     return {
-        "form": form,
-        "nav": "dashboard",
-        **_scope_text(request),
-        "today": scope.today,
+        "computed_at": results.computed_at,
         "currency": currency,
-        "definitions": metrics.definitions(),
         "pipeline": {
             "by_stage": by_stage,
             "by_month": by_month,
             "count": sum(row.count for row in by_stage),
             "amounts": _total(row.amounts for row in by_stage),
         },
-        "coverage": coverage,
-        "health": health,
-        "health_rows": health_rows,
-        "health_columns": _sort_columns(sort),
-        "forecast": forecast,
+        "coverage": results.coverage,
+        "health": HealthSummary(counts=health.counts, total=health.total),
+        "health_rows": metrics.sort_health(health.rows, sort)[:HEALTH_LIMIT],
+        "forecast": ForecastSummary(
+            months=forecast.months,
+            total=len(forecast.rows),
+            at_risk_count=len(at_risk),
+            amount_at_risk=forecast.amount_at_risk,
+        ),
         "forecast_rows": forecast.rows[:FORECAST_LIMIT],
-        "slips": slips,
-        "reasons": reasons,
+        "slips": results.slips,
+        "reasons": results.reasons,
         "durations": durations,
-        "overdue": overdue,
+        "overdue": OverdueSummary(
+            buyer_side=overdue.buyer_side,
+            seller_side=overdue.seller_side,
+            total=overdue.total,
+            owners=len(overdue.rows),
+        ),
         "overdue_rows": overdue.rows[:OWNER_LIMIT],
         "outcomes": outcomes,
         "charts": _charts(
@@ -145,6 +174,25 @@ def _context(request, form, scope: metrics.Scope) -> dict:
             overdue=overdue,
             outcomes=outcomes,
         ),
+    }
+
+
+def _sort(request) -> str:
+    sort = request.GET.get("sort", "health")
+    return sort if sort.lstrip("-") in metrics.HEALTH_SORTS else "health"
+
+
+def _context(request, form, scope: metrics.Scope, page: dict) -> dict:
+    sort = _sort(request)
+    return {
+        **page,
+        "form": form,
+        "nav": "dashboard",
+        **_scope_text(request),
+        "today": scope.today,
+        "as_of": timezone.localtime(page["computed_at"], scope.tz),
+        "definitions": metrics.definitions(),
+        "health_columns": _sort_columns(sort),
         "limits": {"health": HEALTH_LIMIT, "forecast": FORECAST_LIMIT, "owners": OWNER_LIMIT},
     }
 

@@ -129,3 +129,41 @@ def render_rows(request, milestones: list[Milestone], *, can_edit: bool) -> None
         milestone.row_html = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
     if rendered:
         django_cache.set_many(rendered, timeout=ROW_CACHE_SECONDS)
+
+
+# Regions of the plan page ------------------------------------------------------------
+#
+# The header, the stakeholder panel, the activity feed and the timeline are rendered once per
+# content and then served from the cache, like the rows. Their key is a digest of every
+# loaded value they draw (all concrete fields of the plan, deal, milestones and stakeholders,
+# the active links, the feed's rows, the workspace's members, today, the viewer for the
+# header's "Sign plan"), so any change of what a region shows — however it was written,
+# service, signal or QuerySet.update() — changes its key: a cached region is never stale.
+
+REGION_CACHE_SECONDS = 60 * 60 * 24
+
+
+def model_state(obj) -> tuple:
+    """Every concrete field value of a loaded model instance (and the annotations named in
+    `extra` by the caller): what a key needs to change whenever the row changes."""
+    return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
+
+
+def clock_part(now, times) -> str:
+    """The part of a key for relative times ("5 minutes ago", naturaltime): the minute, and
+    the second when one of `times` is less than a minute old (naturaltime counts seconds)."""
+    recent = any(t is not None and (now - t).total_seconds() < 90 for t in times)
+    return now.strftime("%Y-%m-%dT%H:%M:%S" if recent else "%Y-%m-%dT%H:%M")
+
+
+def render_region(request, name: str, context: dict, *parts) -> SafeString:
+    """The HTML of region `name` of the plan page: from the cache under the digest of
+    `parts`, or rendered (with a CSRF placeholder) and cached. This request's token is put
+    in on the way out."""
+    key = f"plans:region:{name}:{request.organization.slug}:{fingerprint(name, *parts)}"
+    html = django_cache.get(key)
+    if html is None:
+        template = get_template(f"plans/plan_detail.html#{name}")
+        html = template.render({**context, "csrf_token": CSRF_PLACEHOLDER}, request)
+        django_cache.set(key, html, timeout=REGION_CACHE_SECONDS)
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308

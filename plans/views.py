@@ -153,6 +153,8 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     )
     me = request.user
     return {
+        "slips_recent": slips["recent"],
+        "members": SimpleLazyObject(lambda: [(u.pk, u.display_name, u.email) for u in members]),
         "signature_statuses": block,
         "my_signature": SimpleLazyObject(
             lambda: next(
@@ -246,7 +248,78 @@ def plan_detail(request, deal_id):
     if request.htmx and request.htmx.target in REGIONS:
         region = request.htmx.target
         template += f"#{region}"
-    return render(request, template, plan_context(request, plan, region))
+    context = plan_context(request, plan, region)
+    if region is None:
+        context["region_html"] = _cached_regions(request, context)
+    return render(request, template, context)
+
+
+def _cached_regions(request, context: dict) -> dict:
+    """The page's costliest regions, from the cache (plans.rows.render_region) under a
+    digest of everything each one draws; the page template places them."""
+    plan, deal = context["plan"], context["deal"]
+    milestones = [
+        (
+            rows.model_state(m),
+            getattr(m, "comment_count", 0),
+            getattr(m, "attachment_count", 0),
+            getattr(m, "pending_proposals", 0),
+        )
+        for m in context["milestones"]
+    ]
+    people = [
+        (rows.model_state(s), [(link.pk, link.created_at) for link in s.active_links])
+        for s in (*context["buyers"], *context["sellers"])
+    ]
+    activities = context["activities"]
+    members = list(context["members"])  # the options of the header's and panel's forms
+    # The pieces every region shares: the plan, its deal and owner, today, edit rights.
+    common = (
+        rows.model_state(plan),
+        rows.model_state(deal),
+        deal.owner_id,
+        deal.owner.display_name if deal.owner_id else "",
+        context["today"],
+        context["can_edit"],
+    )
+    now = timezone.now()
+    user = request.user
+    return {
+        # The signature block's events are covered by the feed: requesting, signing and
+        # declining each record an activity, so the latest activity id moves with them.
+        "header": rows.render_region(
+            request,
+            "plan-header",
+            context,
+            common,
+            milestones,
+            people,
+            context["slips_recent"],
+            activities[0].pk if activities else None,
+            members,
+            (user.pk, user.email),
+        ),
+        "stakeholders": rows.render_region(
+            request,
+            "stakeholder-panel",
+            context,
+            common,
+            people,
+            members,
+            rows.clock_part(
+                now, [t for s in context["buyers"] for t in (s.last_visit_at, s.invited_at)]
+            ),
+        ),
+        "activity": rows.render_region(
+            request,
+            "activity-feed",
+            context,
+            common,
+            [rows.model_state(a) for a in activities],
+            rows.clock_part(now, [a.created_at for a in activities]),
+        ),
+        "timeline": rows.render_region(request, "timeline", context, common, milestones),
+    }
 
 
 @require_POST

@@ -156,14 +156,25 @@ def clock_part(now, times) -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S" if recent else "%Y-%m-%dT%H:%M")
 
 
-def render_region(request, name: str, context: dict, *parts) -> SafeString:
-    """The HTML of region `name` of the plan page: from the cache under the digest of
-    `parts`, or rendered (with a CSRF placeholder) and cached. This request's token is put
-    in on the way out."""
-    key = f"plans:region:{name}:{request.organization.slug}:{fingerprint(name, *parts)}"
-    html = django_cache.get(key)
-    if html is None:
-        template = get_template(f"plans/plan_detail.html#{name}")
-        html = template.render({**context, "csrf_token": CSRF_PLACEHOLDER}, request)
-        django_cache.set(key, html, timeout=REGION_CACHE_SECONDS)
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308
+def render_regions(request, context: dict, parts_by_name: dict[str, tuple]) -> dict:
+    """The HTML of the named regions of the plan page: from the cache under the digest of
+    each one's parts (one round trip), the missing ones rendered with a CSRF placeholder
+    and cached. This request's token is put in on the way out."""
+    slug = request.organization.slug
+    keys = {
+        name: f"plans:region:{name}:{slug}:{fingerprint(name, *parts)}"
+        for name, parts in parts_by_name.items()
+    }
+    cached = django_cache.get_many(list(keys.values()))
+    rendered, token, html_by_name = {}, get_token(request), {}
+    for name, key in keys.items():
+        html = cached.get(key)
+        if html is None:
+            template = get_template(f"plans/plan_detail.html#{name}")
+            html = rendered[key] = template.render(
+                {**context, "csrf_token": CSRF_PLACEHOLDER}, request
+            )
+        html_by_name[name] = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
+    if rendered:
+        django_cache.set_many(rendered, timeout=REGION_CACHE_SECONDS)
+    return html_by_name

@@ -109,6 +109,15 @@ def _attach_related(milestones: list[Milestone], stakeholders: list[Stakeholder]
         Milestone.depends_on.field.set_cached_value(milestone, steps.get(milestone.depends_on_id))
 
 
+class UnboundForm(SimpleLazyObject):
+    """An unbound form built only when a template draws it: the page asks every form
+    `is_bound`/`errors` (to open a popover on a bound invalid one), which this answers
+    without building it, so a form inside a cached fragment or region costs nothing."""
+
+    is_bound = False
+    errors: dict = {}  # noqa: RUF012 - read-only, like an unbound form's
+
+
 def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     """Everything the plan page and its regions need, in a constant number of queries. The
     milestone rows are rendered (or fetched from the cache) only for the page and the table."""
@@ -154,7 +163,7 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     me = request.user
     return {
         "slips_recent": slips["recent"],
-        "members": SimpleLazyObject(lambda: [(u.pk, u.display_name, u.email) for u in members]),
+        "members": SimpleLazyObject(lambda: [(u.pk, u.full_name, u.email) for u in members]),
         "signature_statuses": block,
         "my_signature": SimpleLazyObject(
             lambda: next(
@@ -189,7 +198,9 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
         "progress": {"done": done, "total": len(milestones)},
         "timeline": timeline_data(plan, milestones),
         "can_edit": not plan.is_archived,
-        "add_form": MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add"),
+        "add_form": UnboundForm(
+            lambda: MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add")
+        ),
         # The unbound add forms are cached by their options ({% cache %} in the template).
         "fragment_keys": {
             "add": rows.fingerprint(
@@ -200,14 +211,24 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
                 lambda: rows.fingerprint([(u.pk, u.display_name) for u in members])
             ),
         },
-        "stakeholder_form": StakeholderForm(deal=plan.deal, members=members, prefix="sh"),
-        "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
-        "close_form": DealCloseForm(initial={"closed_date": today}),
-        "transfer_form": DealTransferForm(
-            organization=request.organization, members=members, initial={"owner": plan.deal.owner}
+        "stakeholder_form": UnboundForm(
+            lambda: StakeholderForm(deal=plan.deal, members=members, prefix="sh")
         ),
-        "template_form": TemplateSaveForm(
-            prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
+        "reschedule_form": UnboundForm(
+            lambda: RescheduleForm(initial={"target_date": plan.target_signature_date})
+        ),
+        "close_form": UnboundForm(lambda: DealCloseForm(initial={"closed_date": today})),
+        "transfer_form": UnboundForm(
+            lambda: DealTransferForm(
+                organization=request.organization,
+                members=members,
+                initial={"owner": plan.deal.owner},
+            )
+        ),
+        "template_form": UnboundForm(
+            lambda: TemplateSaveForm(
+                prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
+            )
         ),
         "nav": "deals",
     }
@@ -284,41 +305,43 @@ def _cached_regions(request, context: dict) -> dict:
     )
     now = timezone.now()
     user = request.user
-    return {
-        # The signature block's events are covered by the feed: requesting, signing and
-        # declining each record an activity, so the latest activity id moves with them.
-        "header": rows.render_region(
-            request,
-            "plan-header",
-            context,
-            common,
-            milestones,
-            people,
-            context["slips_recent"],
-            activities[0].pk if activities else None,
-            members,
-            (user.pk, user.email),
-        ),
-        "stakeholders": rows.render_region(
-            request,
-            "stakeholder-panel",
-            context,
-            common,
-            people,
-            members,
-            rows.clock_part(
-                now, [t for s in context["buyers"] for t in (s.last_visit_at, s.invited_at)]
+    html = rows.render_regions(
+        request,
+        context,
+        {
+            # The signature block's events are covered by the feed: requesting, signing
+            # and declining each record an activity, so the latest activity id moves too.
+            # The viewer is in the key for "Sign plan" (only the signer sees it).
+            "plan-header": (
+                common,
+                milestones,
+                people,
+                context["slips_recent"],
+                activities[0].pk if activities else None,
+                members,
+                (user.pk, user.email),
             ),
-        ),
-        "activity": rows.render_region(
-            request,
-            "activity-feed",
-            context,
-            common,
-            [rows.model_state(a) for a in activities],
-            rows.clock_part(now, [a.created_at for a in activities]),
-        ),
-        "timeline": rows.render_region(request, "timeline", context, common, milestones),
+            "stakeholder-panel": (
+                common,
+                people,
+                members,
+                rows.clock_part(
+                    now, [t for s in context["buyers"] for t in (s.last_visit_at, s.invited_at)]
+                ),
+            ),
+            "activity-feed": (
+                common,
+                [rows.model_state(a) for a in activities],
+                rows.clock_part(now, [a.created_at for a in activities]),
+            ),
+            "timeline": (common, milestones),
+        },
+    )
+    return {
+        "header": html["plan-header"],
+        "stakeholders": html["stakeholder-panel"],
+        "activity": html["activity-feed"],
+        "timeline": html["timeline"],
     }
 
 

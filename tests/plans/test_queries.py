@@ -255,7 +255,7 @@ def test_milestone_move_query_count_is_constant(
         ),
         small,
         large,
-        18,
+        17,  # was +1: unbound forms are built only where drawn
     )
 
 
@@ -309,7 +309,7 @@ def test_milestone_delete_query_count_is_constant(
         ),
         small,
         large,
-        24,
+        23,  # was +1: unbound forms are built only where drawn
     )
 
 
@@ -347,8 +347,10 @@ def test_stakeholder_edit_and_remove_query_counts_are_constant(
             url("plans:stakeholder-remove", stakeholder_id=stakeholder.public_id), **htmx()
         )
 
-    same_count(django_assert_num_queries, edit, small, large, 24)
-    same_count(django_assert_num_queries, remove, small, large, 30)
+    # 23 and 29 (were 24 and 30): unbound forms (the stakeholder form reads the members)
+    # are built only where drawn.
+    same_count(django_assert_num_queries, edit, small, large, 23)
+    same_count(django_assert_num_queries, remove, small, large, 29)
 
 
 def test_plan_overview_query_counts_are_constant(

@@ -109,13 +109,40 @@ def _attach_related(milestones: list[Milestone], stakeholders: list[Stakeholder]
         Milestone.depends_on.field.set_cached_value(milestone, steps.get(milestone.depends_on_id))
 
 
-class UnboundForm(SimpleLazyObject):
+class UnboundForm:
     """An unbound form built only when a template draws it: the page asks every form
     `is_bound`/`errors` (to open a popover on a bound invalid one), which this answers
     without building it, so a form inside a cached fragment or region costs nothing."""
 
     is_bound = False
     errors: dict = {}  # noqa: RUF012 - read-only, like an unbound form's
+
+    def __init__(self, build):
+        self._build, self._form = build, None
+
+    def _get(self):
+        if self._form is None:
+            self._form = self._build()
+        return self._form
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def __getitem__(self, name):
+        # The template engine tries form["errors"] before form.errors: answer that lookup
+        # without building the form too.
+        if name in ("is_bound", "errors"):
+            raise KeyError(name)
+        return self._get()[name]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __str__(self):
+        return str(self._get())
+
+    def __html__(self):
+        return self._get().__html__()
 
 
 def plan_context(request, plan: Plan, region: str | None = None) -> dict:

@@ -8,7 +8,8 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -160,9 +161,12 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     _attach_related(milestones, stakeholders)
     # Options of two forms (transfer, stakeholder's user); loaded only if they are drawn.
     members = SimpleLazyObject(lambda: list(members_of(request.organization)))
-    slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
-        recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
-    )
+    # Date changes of the last 14 days: annotated on the plan by plan_detail, else counted.
+    recent_slips = getattr(plan, "recent_slips", None)
+    if recent_slips is None:
+        recent_slips = DueDateChange.objects.filter(
+            milestone__plan=plan, created_at__gte=timezone.now() - SLIP_WINDOW
+        ).count()
     close_steps = [m for m in milestones if m.phase == Phase.CLOSE]
     post_steps = [m for m in milestones if m.phase == Phase.POST]
     for group in (close_steps, post_steps):
@@ -173,7 +177,7 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
     if region in (None, "milestone-table"):
         rows.render_rows(request, milestones, can_edit=not plan.is_archived)
-    health = services.plan_health(plan, milestones, today=today, recent_slips=slips["recent"])
+    health = services.plan_health(plan, milestones, today=today, recent_slips=recent_slips)
     activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
     from .signatures import content_hash, signature_block
@@ -189,7 +193,7 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     )
     me = request.user
     return {
-        "slips_recent": slips["recent"],
+        "slips_recent": recent_slips,
         "members": SimpleLazyObject(lambda: [(u.pk, u.full_name, u.email) for u in members]),
         "signature_statuses": block,
         "my_signature": SimpleLazyObject(
@@ -261,6 +265,23 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     }
 
 
+SLIP_WINDOW = timedelta(days=14)
+
+
+def _recent_slips():
+    """The plan's date changes of the last 14 days, as a subquery of the plan's query (one
+    query fewer than counting them apart)."""
+    since = timezone.now() - SLIP_WINDOW
+    changes = (
+        DueDateChange.objects.filter(milestone__plan=OuterRef("pk"), created_at__gte=since)
+        .order_by()
+        .values("milestone__plan")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(changes[:1]), 0)
+
+
 def _render_page(request, plan: Plan, *, status: int, **forms) -> HttpResponse:
     """The whole plan page, e.g. with a bound invalid form of the header in place."""
     return render(request, PAGE, {**plan_context(request, plan), **forms}, status=status)
@@ -285,6 +306,7 @@ def plan_detail(request, deal_id):
         Plan.objects.for_org(request.organization)
         .select_related("deal", "deal__owner")
         .filter(deal__public_id=deal_id)
+        .annotate(recent_slips=_recent_slips())
         .first()
     )
     if plan is None:

@@ -98,21 +98,22 @@ def first_step(plan) -> Milestone:
 
 
 # The counts are exact: a change that adds a query to a page should be deliberate. The plan
-# page: session, user, membership, plan with deal, milestones, stakeholders, slip count,
-# activity, the navigation's memberships, the workspace's members (options of forms), the
-# stakeholders' active room links and the signature events (signature block).
-PAGE = 13  # + the notification bell's unread count
-# Warm, the header comes from the region cache (plans.rows.render_region) and its signature
-# block is not computed: no signature events query. Cold (first view after a change), 13.
+# page: session, user, membership, plan with deal (and its recent slip count, a subquery),
+# milestones, stakeholders, activity, the navigation's memberships, the workspace's members
+# (options of forms), the stakeholders' active room links and the signature events
+# (signature block).
+PAGE = 12  # + the notification bell's unread count
+# Warm, the header comes from the region cache (plans.rows.render_regions) and its signature
+# block is not computed: no signature events query. Cold (first view after a change), 12.
 PAGE_WARM = PAGE - 1
 REGIONS = {
-    "plan-header": 11,
-    "plan-overview": 9,
-    "stakeholder-panel": 10,
-    "milestone-table": 9,
-    "plan-warnings": 9,
-    "activity-feed": 9,
-    "timeline": 9,
+    "plan-header": 10,
+    "plan-overview": 8,
+    "stakeholder-panel": 9,
+    "milestone-table": 8,
+    "plan-warnings": 8,
+    "activity-feed": 8,
+    "timeline": 8,
 }
 
 

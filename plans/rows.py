@@ -25,6 +25,7 @@ from django.utils.safestring import SafeString, mark_safe
 from .models import Milestone
 
 ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
+PAGE_TEMPLATES = ("plan_detail.html", "signature_block.html")
 CSRF_PLACEHOLDER = "csrf-placeholder-7d1f0c5e"
 ROW_CACHE_SECONDS = 60 * 60 * 24
 _ANY_UUID = "00000000-0000-0000-0000-000000000000"
@@ -33,7 +34,9 @@ _ANY_UUID = "00000000-0000-0000-0000-000000000000"
 @cache
 def _template_fingerprint() -> str:
     """Changes with the page template, so a deploy never serves rows of the old markup."""
-    source = (settings.BASE_DIR / "templates" / "plans" / "plan_detail.html").read_bytes()
+    folder = settings.BASE_DIR / "templates" / "plans"
+    # The header region includes the signature block's template.
+    source = b"".join((folder / name).read_bytes() for name in PAGE_TEMPLATES)
     return hashlib.sha256(source).hexdigest()[:12]
 
 
@@ -129,3 +132,52 @@ def render_rows(request, milestones: list[Milestone], *, can_edit: bool) -> None
         milestone.row_html = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
     if rendered:
         django_cache.set_many(rendered, timeout=ROW_CACHE_SECONDS)
+
+
+# Regions of the plan page ------------------------------------------------------------
+#
+# The header, the stakeholder panel, the activity feed and the timeline are rendered once per
+# content and then served from the cache, like the rows. Their key is a digest of every
+# loaded value they draw (all concrete fields of the plan, deal, milestones and stakeholders,
+# the active links, the feed's rows, the workspace's members, today, the viewer for the
+# header's "Sign plan"), so any change of what a region shows — however it was written,
+# service, signal or QuerySet.update() — changes its key: a cached region is never stale.
+
+REGION_CACHE_SECONDS = 60 * 60 * 24
+
+
+def model_state(obj) -> tuple:
+    """Every concrete field value of a loaded model instance (and the annotations named in
+    `extra` by the caller): what a key needs to change whenever the row changes."""
+    return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
+
+
+def clock_part(now, times) -> str:
+    """The part of a key for relative times ("5 minutes ago", naturaltime): the minute, and
+    the second when one of `times` is less than a minute old (naturaltime counts seconds)."""
+    recent = any(t is not None and (now - t).total_seconds() < 90 for t in times)
+    return now.strftime("%Y-%m-%dT%H:%M:%S" if recent else "%Y-%m-%dT%H:%M")
+
+
+def render_regions(request, context: dict, parts_by_name: dict[str, tuple]) -> dict:
+    """The HTML of the named regions of the plan page: from the cache under the digest of
+    each one's parts (one round trip), the missing ones rendered with a CSRF placeholder
+    and cached. This request's token is put in on the way out."""
+    slug = request.organization.slug
+    keys = {
+        name: f"plans:region:{name}:{slug}:{fingerprint(name, *parts)}"
+        for name, parts in parts_by_name.items()
+    }
+    cached = django_cache.get_many(list(keys.values()))
+    rendered, token, html_by_name = {}, get_token(request), {}
+    for name, key in keys.items():
+        html = cached.get(key)
+        if html is None:
+            template = get_template(f"plans/plan_detail.html#{name}")
+            html = rendered[key] = template.render(
+                {**context, "csrf_token": CSRF_PLACEHOLDER}, request
+            )
+        html_by_name[name] = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
+    if rendered:
+        django_cache.set_many(rendered, timeout=REGION_CACHE_SECONDS)
+    return html_by_name

@@ -8,7 +8,8 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -109,6 +110,42 @@ def _attach_related(milestones: list[Milestone], stakeholders: list[Stakeholder]
         Milestone.depends_on.field.set_cached_value(milestone, steps.get(milestone.depends_on_id))
 
 
+class UnboundForm:
+    """An unbound form built only when a template draws it: the page asks every form
+    `is_bound`/`errors` (to open a popover on a bound invalid one), which this answers
+    without building it, so a form inside a cached fragment or region costs nothing."""
+
+    is_bound = False
+    errors: dict = {}  # noqa: RUF012 - read-only, like an unbound form's
+
+    def __init__(self, build):
+        self._build, self._form = build, None
+
+    def _get(self):
+        if self._form is None:
+            self._form = self._build()
+        return self._form
+
+    def __getattr__(self, name):
+        return getattr(self._get(), name)
+
+    def __getitem__(self, name):
+        # The template engine tries form["errors"] before form.errors: answer that lookup
+        # without building the form too.
+        if name in ("is_bound", "errors"):
+            raise KeyError(name)
+        return self._get()[name]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __str__(self):
+        return str(self._get())
+
+    def __html__(self):
+        return self._get().__html__()
+
+
 def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     """Everything the plan page and its regions need, in a constant number of queries. The
     milestone rows are rendered (or fetched from the cache) only for the page and the table."""
@@ -124,9 +161,12 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     _attach_related(milestones, stakeholders)
     # Options of two forms (transfer, stakeholder's user); loaded only if they are drawn.
     members = SimpleLazyObject(lambda: list(members_of(request.organization)))
-    slips = DueDateChange.objects.filter(milestone__plan=plan).aggregate(
-        recent=Count("id", filter=Q(created_at__gte=timezone.now() - timedelta(days=14)))
-    )
+    # Date changes of the last 14 days: annotated on the plan by plan_detail, else counted.
+    recent_slips = getattr(plan, "recent_slips", None)
+    if recent_slips is None:
+        recent_slips = DueDateChange.objects.filter(
+            milestone__plan=plan, created_at__gte=timezone.now() - SLIP_WINDOW
+        ).count()
     close_steps = [m for m in milestones if m.phase == Phase.CLOSE]
     post_steps = [m for m in milestones if m.phase == Phase.POST]
     for group in (close_steps, post_steps):
@@ -137,7 +177,7 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
     if region in (None, "milestone-table"):
         rows.render_rows(request, milestones, can_edit=not plan.is_archived)
-    health = services.plan_health(plan, milestones, today=today, recent_slips=slips["recent"])
+    health = services.plan_health(plan, milestones, today=today, recent_slips=recent_slips)
     activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
     from .signatures import content_hash, signature_block
@@ -153,6 +193,8 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     )
     me = request.user
     return {
+        "slips_recent": recent_slips,
+        "members": SimpleLazyObject(lambda: [(u.pk, u.full_name, u.email) for u in members]),
         "signature_statuses": block,
         "my_signature": SimpleLazyObject(
             lambda: next(
@@ -187,7 +229,9 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
         "progress": {"done": done, "total": len(milestones)},
         "timeline": timeline_data(plan, milestones),
         "can_edit": not plan.is_archived,
-        "add_form": MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add"),
+        "add_form": UnboundForm(
+            lambda: MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add")
+        ),
         # The unbound add forms are cached by their options ({% cache %} in the template).
         "fragment_keys": {
             "add": rows.fingerprint(
@@ -198,17 +242,44 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
                 lambda: rows.fingerprint([(u.pk, u.display_name) for u in members])
             ),
         },
-        "stakeholder_form": StakeholderForm(deal=plan.deal, members=members, prefix="sh"),
-        "reschedule_form": RescheduleForm(initial={"target_date": plan.target_signature_date}),
-        "close_form": DealCloseForm(initial={"closed_date": today}),
-        "transfer_form": DealTransferForm(
-            organization=request.organization, members=members, initial={"owner": plan.deal.owner}
+        "stakeholder_form": UnboundForm(
+            lambda: StakeholderForm(deal=plan.deal, members=members, prefix="sh")
         ),
-        "template_form": TemplateSaveForm(
-            prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
+        "reschedule_form": UnboundForm(
+            lambda: RescheduleForm(initial={"target_date": plan.target_signature_date})
+        ),
+        "close_form": UnboundForm(lambda: DealCloseForm(initial={"closed_date": today})),
+        "transfer_form": UnboundForm(
+            lambda: DealTransferForm(
+                organization=request.organization,
+                members=members,
+                initial={"owner": plan.deal.owner},
+            )
+        ),
+        "template_form": UnboundForm(
+            lambda: TemplateSaveForm(
+                prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
+            )
         ),
         "nav": "deals",
     }
+
+
+SLIP_WINDOW = timedelta(days=14)
+
+
+def _recent_slips():
+    """The plan's date changes of the last 14 days, as a subquery of the plan's query (one
+    query fewer than counting them apart)."""
+    since = timezone.now() - SLIP_WINDOW
+    changes = (
+        DueDateChange.objects.filter(milestone__plan=OuterRef("pk"), created_at__gte=since)
+        .order_by()
+        .values("milestone__plan")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(changes[:1]), 0)
 
 
 def _render_page(request, plan: Plan, *, status: int, **forms) -> HttpResponse:
@@ -235,6 +306,7 @@ def plan_detail(request, deal_id):
         Plan.objects.for_org(request.organization)
         .select_related("deal", "deal__owner")
         .filter(deal__public_id=deal_id)
+        .annotate(recent_slips=_recent_slips())
         .first()
     )
     if plan is None:
@@ -246,7 +318,80 @@ def plan_detail(request, deal_id):
     if request.htmx and request.htmx.target in REGIONS:
         region = request.htmx.target
         template += f"#{region}"
-    return render(request, template, plan_context(request, plan, region))
+    context = plan_context(request, plan, region)
+    if region is None:
+        context["region_html"] = _cached_regions(request, context)
+    return render(request, template, context)
+
+
+def _cached_regions(request, context: dict) -> dict:
+    """The page's costliest regions, from the cache (plans.rows.render_region) under a
+    digest of everything each one draws; the page template places them."""
+    plan, deal = context["plan"], context["deal"]
+    milestones = [
+        (
+            rows.model_state(m),
+            getattr(m, "comment_count", 0),
+            getattr(m, "attachment_count", 0),
+            getattr(m, "pending_proposals", 0),
+        )
+        for m in context["milestones"]
+    ]
+    people = [
+        (rows.model_state(s), [(link.pk, link.created_at) for link in s.active_links])
+        for s in (*context["buyers"], *context["sellers"])
+    ]
+    activities = context["activities"]
+    members = list(context["members"])  # the options of the header's and panel's forms
+    # The pieces every region shares: the plan, its deal and owner, today, edit rights.
+    common = (
+        rows.model_state(plan),
+        rows.model_state(deal),
+        deal.owner_id,
+        deal.owner.display_name if deal.owner_id else "",
+        context["today"],
+        context["can_edit"],
+    )
+    now = timezone.now()
+    user = request.user
+    html = rows.render_regions(
+        request,
+        context,
+        {
+            # The signature block's events are covered by the feed: requesting, signing
+            # and declining each record an activity, so the latest activity id moves too.
+            # The viewer is in the key for "Sign plan" (only the signer sees it).
+            "plan-header": (
+                common,
+                milestones,
+                people,
+                context["slips_recent"],
+                activities[0].pk if activities else None,
+                members,
+                (user.pk, user.email),
+            ),
+            "stakeholder-panel": (
+                common,
+                people,
+                members,
+                rows.clock_part(
+                    now, [t for s in context["buyers"] for t in (s.last_visit_at, s.invited_at)]
+                ),
+            ),
+            "activity-feed": (
+                common,
+                [rows.model_state(a) for a in activities],
+                rows.clock_part(now, [a.created_at for a in activities]),
+            ),
+            "timeline": (common, milestones),
+        },
+    )
+    return {
+        "header": html["plan-header"],
+        "stakeholders": html["stakeholder-panel"],
+        "activity": html["activity-feed"],
+        "timeline": html["timeline"],
+    }
 
 
 @require_POST

@@ -5,6 +5,7 @@ budget."""
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 
 from plans import services
 from plans.models import Milestone
@@ -97,30 +98,52 @@ def first_step(plan) -> Milestone:
 
 
 # The counts are exact: a change that adds a query to a page should be deliberate. The plan
-# page: session, user, membership, plan with deal, milestones, stakeholders, slip count,
-# activity, the navigation's memberships, the workspace's members (options of forms), the
-# stakeholders' active room links and the signature events (signature block).
-PAGE = 13  # + the notification bell's unread count
+# page: session, user, membership, plan with deal (and its recent slip count, a subquery),
+# milestones, stakeholders, activity, the navigation's memberships, the workspace's members
+# (options of forms), the stakeholders' active room links and the signature events
+# (signature block).
+PAGE = 12  # + the notification bell's unread count
+# Warm, the header comes from the region cache (plans.rows.render_regions) and its signature
+# block is not computed: no signature events query. Cold (first view after a change), 12.
+PAGE_WARM = PAGE - 1
 REGIONS = {
-    "plan-header": 11,
-    "plan-overview": 9,
-    "stakeholder-panel": 10,
-    "milestone-table": 9,
-    "plan-warnings": 9,
-    "activity-feed": 9,
-    "timeline": 9,
+    "plan-header": 10,
+    "plan-overview": 8,
+    "stakeholder-panel": 9,
+    "milestone-table": 8,
+    "plan-warnings": 8,
+    "activity-feed": 8,
+    "timeline": 8,
 }
 
 
 def test_plan_page_query_count_is_constant(alice_client, django_assert_num_queries, small, large):
     assert large.milestones.count() == 60
 
+    def cold_view(plan):  # the first view after a change renders (and caches) the regions
+        cache.clear()
+        return alice_client.get(plan.get_absolute_url())
+
+    same_count(
+        django_assert_num_queries,
+        cold_view,
+        small,
+        large,
+        PAGE,
+    )
+
+
+def test_plan_page_warm_query_count_is_constant(
+    alice_client, django_assert_num_queries, small, large
+):
+    for plan in (small, large):  # fill the region caches
+        alice_client.get(plan.get_absolute_url())
     same_count(
         django_assert_num_queries,
         lambda plan: alice_client.get(plan.get_absolute_url()),
         small,
         large,
-        PAGE,
+        PAGE_WARM,
     )
 
 
@@ -233,7 +256,7 @@ def test_milestone_move_query_count_is_constant(
         ),
         small,
         large,
-        18,
+        17,  # was +1: unbound forms are built only where drawn
     )
 
 
@@ -287,7 +310,7 @@ def test_milestone_delete_query_count_is_constant(
         ),
         small,
         large,
-        24,
+        23,  # was +1: unbound forms are built only where drawn
     )
 
 
@@ -325,8 +348,10 @@ def test_stakeholder_edit_and_remove_query_counts_are_constant(
             url("plans:stakeholder-remove", stakeholder_id=stakeholder.public_id), **htmx()
         )
 
-    same_count(django_assert_num_queries, edit, small, large, 24)
-    same_count(django_assert_num_queries, remove, small, large, 30)
+    # 23 and 29 (were 24 and 30): unbound forms (the stakeholder form reads the members)
+    # are built only where drawn.
+    same_count(django_assert_num_queries, edit, small, large, 23)
+    same_count(django_assert_num_queries, remove, small, large, 29)
 
 
 def test_plan_overview_query_counts_are_constant(

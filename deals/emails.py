@@ -7,6 +7,8 @@ It lives in deals/, the lowest app, because workspace invitations (deals), buyer
 
 from __future__ import annotations
 
+from html import unescape
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -22,8 +24,10 @@ def render_email(
 ) -> EmailMultiAlternatives:
     """Build (but do not send) a multipart email from the three templates of `name`."""
     context = {"site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}-subject.txt", context).split())
-    text = render_to_string(f"emails/{name}-body.txt", context)
+    # Subjects and plain-text parts are not HTML: undo the template engine's autoescaping
+    # (a name like "O'Brien" must not arrive as "O&#x27;Brien").
+    subject = " ".join(unescape(render_to_string(f"emails/{name}-subject.txt", context)).split())
+    text = unescape(render_to_string(f"emails/{name}-body.txt", context))
     html = render_to_string(f"emails/{name}-body.html", context)
     message = EmailMultiAlternatives(
         subject=subject,

@@ -76,7 +76,7 @@ def test_buyer_and_seller_see_each_others_edits_live(browser, live_server, live_
     form.get_by_label("Title").fill("Business case signed off")
     started = time.monotonic()
     form.get_by_role("button", name="Save").click()
-    expect(buyer.get_by_text("Business case signed off")).to_be_visible(timeout=1000)
+    expect(buyer.get_by_text("Business case signed off", exact=True)).to_be_visible(timeout=1000)
     seller_to_buyer = time.monotonic() - started
 
     assert buyer_to_seller < 1 and seller_to_buyer < 1

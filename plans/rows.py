@@ -32,7 +32,7 @@ _ANY_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @cache
-def _template_fingerprint() -> str:
+def template_fingerprint() -> str:
     """Changes with the page template, so a deploy never serves rows of the old markup."""
     folder = settings.BASE_DIR / "templates" / "plans"
     # The header region includes the signature block's template.
@@ -84,13 +84,13 @@ def prepare_stakeholders(stakeholders: list, *, org_slug: str) -> None:
 
 def fingerprint(*parts) -> str:
     """A short digest of `parts` and of the page template, for cache keys of fragments."""
-    return hashlib.sha256(repr((_template_fingerprint(), parts)).encode()).hexdigest()[:32]
+    return hashlib.sha256(repr((template_fingerprint(), parts)).encode()).hexdigest()[:32]
 
 
 def _row_key(milestone: Milestone, *, can_edit: bool, org_slug: str) -> str:
     buyer, seller = milestone.buyer_owner, milestone.seller_owner
     parts = (
-        _template_fingerprint(),
+        template_fingerprint(),
         org_slug,
         milestone.pk,
         milestone.version,
@@ -111,9 +111,12 @@ def _row_key(milestone: Milestone, *, can_edit: bool, org_slug: str) -> str:
     return "plans:row:" + hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
-def render_rows(request, milestones: list[Milestone], *, can_edit: bool) -> None:
+def render_rows(
+    request, milestones: list[Milestone], *, can_edit: bool, token: str | None = None
+) -> None:
     """Set `row_html` on each (prepared) milestone: cached rows with this request's CSRF
-    token, and the missing ones rendered and cached. One cache round trip each way."""
+    token (or `token`: the placeholder, for a page body that is cached whole), and the
+    missing ones rendered and cached. One cache round trip each way."""
     org_slug = request.organization.slug
     keys = {
         milestone.pk: _row_key(milestone, can_edit=can_edit, org_slug=org_slug)
@@ -121,7 +124,7 @@ def render_rows(request, milestones: list[Milestone], *, can_edit: bool) -> None
     }
     cached = django_cache.get_many(list(keys.values())) if keys else {}
     template = get_template(ROW_TEMPLATE)
-    token = get_token(request)
+    token = token or get_token(request)
     rendered = {}
     for milestone in milestones:
         key = keys[milestone.pk]
@@ -139,9 +142,10 @@ def render_rows(request, milestones: list[Milestone], *, can_edit: bool) -> None
 # The header, the stakeholder panel, the activity feed and the timeline are rendered once per
 # content and then served from the cache, like the rows. Their key is a digest of every
 # loaded value they draw (all concrete fields of the plan, deal, milestones and stakeholders,
-# the active links, the feed's rows, the workspace's members, today, the viewer for the
-# header's "Sign plan"), so any change of what a region shows — however it was written,
-# service, signal or QuerySet.update() — changes its key: a cached region is never stale.
+# the active links, the feed's rows, the workspace's members, today and the time zone, the
+# viewer for the header's "Sign plan"), so any change of what a region shows — however it
+# was written, service, signal or QuerySet.update() — changes its key: a cached region is
+# never stale. (The whole page is cached on top of them: plans/page_cache.py.)
 
 REGION_CACHE_SECONDS = 60 * 60 * 24
 
@@ -152,24 +156,19 @@ def model_state(obj) -> tuple:
     return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
 
 
-def clock_part(now, times) -> str:
-    """The part of a key for relative times ("5 minutes ago", naturaltime): the minute, and
-    the second when one of `times` is less than a minute old (naturaltime counts seconds)."""
-    recent = any(t is not None and (now - t).total_seconds() < 90 for t in times)
-    return now.strftime("%Y-%m-%dT%H:%M:%S" if recent else "%Y-%m-%dT%H:%M")
-
-
-def render_regions(request, context: dict, parts_by_name: dict[str, tuple]) -> dict:
+def render_regions(
+    request, context: dict, parts_by_name: dict[str, tuple], *, token: str | None = None
+) -> dict:
     """The HTML of the named regions of the plan page: from the cache under the digest of
     each one's parts (one round trip), the missing ones rendered with a CSRF placeholder
-    and cached. This request's token is put in on the way out."""
+    and cached. This request's token (or `token`) is put in on the way out."""
     slug = request.organization.slug
     keys = {
         name: f"plans:region:{name}:{slug}:{fingerprint(name, *parts)}"
         for name, parts in parts_by_name.items()
     }
     cached = django_cache.get_many(list(keys.values()))
-    rendered, token, html_by_name = {}, get_token(request), {}
+    rendered, token, html_by_name = {}, token or get_token(request), {}
     for name, key in keys.items():
         html = cached.get(key)
         if html is None:

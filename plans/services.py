@@ -15,7 +15,7 @@ from deals.models import Deal, Organization
 from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
-from . import attachments, scheduling, signals
+from . import attachments, page_cache, scheduling, signals
 from .models import (
     Activity,
     Attachment,
@@ -85,6 +85,7 @@ def bump_version(plan: Plan) -> None:
     """Count a content change of the plan (signatures and live updates use the counter).
     A signed plan whose signed content changed becomes "amended since signature"."""
     Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
+    page_cache.bump_plan(plan.pk)
     plan.version += 1
     from .signatures import mark_amended_if_changed
 
@@ -171,6 +172,8 @@ def fill_owner_gaps(plan: Plan, stakeholder: Stakeholder) -> int:
     else:
         gaps = plan.milestones.open().filter(seller_owner=None, seller_role_hint=stakeholder.role)
         filled = gaps.update(seller_owner=stakeholder, version=F("version") + 1)
+    if filled:
+        page_cache.bump_plan(plan.pk)
     return filled
 
 

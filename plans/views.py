@@ -8,12 +8,15 @@ import uuid
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Min, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
@@ -24,7 +27,7 @@ from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import rows, services
+from . import page_cache, rows, services
 from .forms import (
     MilestoneAddForm,
     MilestoneForm,
@@ -146,9 +149,12 @@ class UnboundForm:
         return self._get().__html__()
 
 
-def plan_context(request, plan: Plan, region: str | None = None) -> dict:
+def plan_context(
+    request, plan: Plan, region: str | None = None, *, csrf_token: str | None = None
+) -> dict:
     """Everything the plan page and its regions need, in a constant number of queries. The
-    milestone rows are rendered (or fetched from the cache) only for the page and the table."""
+    milestone rows are rendered (or fetched from the cache) only for the page and the table,
+    with this request's CSRF token (or `csrf_token`)."""
     today = timezone.localdate()
     milestones = list(
         with_counts(Milestone.objects.filter(plan=plan)).order_by("phase", "position")
@@ -176,7 +182,7 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
     rows.prepare_rows(milestones, org_slug=request.organization.slug, today=today)
     rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
     if region in (None, "milestone-table"):
-        rows.render_rows(request, milestones, can_edit=not plan.is_archived)
+        rows.render_rows(request, milestones, can_edit=not plan.is_archived, token=csrf_token)
     health = services.plan_health(plan, milestones, today=today, recent_slips=recent_slips)
     activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
@@ -268,18 +274,22 @@ def plan_context(request, plan: Plan, region: str | None = None) -> dict:
 SLIP_WINDOW = timedelta(days=14)
 
 
-def _recent_slips():
-    """The plan's date changes of the last 14 days, as a subquery of the plan's query (one
-    query fewer than counting them apart)."""
+def _recent_slips() -> dict:
+    """Annotations of the plan's query (one query fewer than reading them apart): the
+    number of its date changes of the last 14 days, and when the oldest of them was made
+    (the page's health changes when it leaves the window)."""
     since = timezone.now() - SLIP_WINDOW
     changes = (
         DueDateChange.objects.filter(milestone__plan=OuterRef("pk"), created_at__gte=since)
         .order_by()
         .values("milestone__plan")
-        .annotate(n=Count("id"))
-        .values("n")
     )
-    return Coalesce(Subquery(changes[:1]), 0)
+    return {
+        "recent_slips": Coalesce(Subquery(changes.annotate(n=Count("id")).values("n")[:1]), 0),
+        "oldest_recent_slip": Subquery(
+            changes.annotate(first=Min("created_at")).values("first")[:1]
+        ),
+    }
 
 
 def _render_page(request, plan: Plan, *, status: int, **forms) -> HttpResponse:
@@ -301,30 +311,70 @@ def _render_region(request, plan: Plan, region: str, status: int = 200, **extra)
 
 @org_view
 def plan_detail(request, deal_id):
-    """The deal's plan page, or the form that creates its plan when it has none."""
-    plan = (
-        Plan.objects.for_org(request.organization)
-        .select_related("deal", "deal__owner")
-        .filter(deal__public_id=deal_id)
-        .annotate(recent_slips=_recent_slips())
-        .first()
-    )
+    """The deal's plan page, or the form that creates its plan when it has none. An htmx
+    request that targets a region gets just that region. The page's body is served from
+    plans.page_cache while nothing it shows has changed (a warm page loads nothing of it)."""
+    region = request.htmx.target if request.htmx and request.htmx.target in REGIONS else None
+    if region is None and request.method in ("GET", "HEAD"):
+        ref = page_cache.lookup(request.organization, deal_id)
+        if ref is not None:
+            return _whole_page(request, ref)
+    plan = _plan_for_page(request, Q(deal__public_id=deal_id))
     if plan is None:
         deal = _deal(request, deal_id)
         context = {"deal": deal, "form": _plan_create_form(request, deal), "nav": "deals"}
         return render(request, "plans/plan_create.html", context)
-    plan.organization = plan.deal.organization = request.organization
-    template, region = PAGE, None
-    if request.htmx and request.htmx.target in REGIONS:
-        region = request.htmx.target
-        template += f"#{region}"
-    context = plan_context(request, plan, region)
     if region is None:
-        context["region_html"] = _cached_regions(request, context)
-    return render(request, template, context)
+        return _render_page(request, plan, status=200)
+    return render(request, f"{PAGE}#{region}", plan_context(request, plan, region))
 
 
-def _cached_regions(request, context: dict) -> dict:
+def _plan_for_page(request, where: Q) -> Plan | None:
+    plan = (
+        Plan.objects.for_org(request.organization)
+        .select_related("deal", "deal__owner")
+        .filter(where)
+        .annotate(**_recent_slips())
+        .first()
+    )
+    if plan is not None:
+        plan.organization = plan.deal.organization = request.organization
+    return plan
+
+
+def _whole_page(request, ref: page_cache.PageRef) -> HttpResponse:
+    """The page around its body: from the cache, or rendered (regions from their caches)
+    and cached until something it shows changes. The body is cached with a CSRF
+    placeholder; this request's token is put in on the way out."""
+    key = page_cache.body_key(request, ref)  # the generations, read before loading
+    body = page_cache.get(key)
+    if body is None:
+        plan = _plan_for_page(request, Q(pk=ref.plan_id))
+        if plan is None:  # deleted since the lookup
+            raise Http404("No such plan.")
+        token = rows.CSRF_PLACEHOLDER
+        context = plan_context(request, plan, csrf_token=token)
+        context["region_html"] = _cached_regions(request, context, token=token)
+        body = render_to_string(f"{PAGE}#plan-body", {**context, "csrf_token": token}, request)
+        page_cache.put(key, body, valid_until=_valid_until(context))
+    # The body is our template's output (escaped when rendered).
+    html = mark_safe(body.replace(rows.CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308
+    context = {"page_body": html, "deal": {"account_name": ref.account_name}, "nav": "deals"}
+    return render(request, PAGE, context)
+
+
+def _valid_until(context: dict):
+    """When the clock alone changes the page: the next midnight, the first active room link
+    to expire, the first date change to leave the health's 14-day window."""
+    oldest_slip = getattr(context["plan"], "oldest_recent_slip", None)
+    people = (*context["buyers"], *context["sellers"])
+    links = [link.expires_at for person in people for link in person.active_links]
+    return page_cache.valid_until(
+        timezone.now(), [*links, oldest_slip + SLIP_WINDOW if oldest_slip else None]
+    )
+
+
+def _cached_regions(request, context: dict, *, token: str | None = None) -> dict:
     """The page's costliest regions, from the cache (plans.rows.render_region) under a
     digest of everything each one draws; the page template places them."""
     plan, deal = context["plan"], context["deal"]
@@ -343,16 +393,17 @@ def _cached_regions(request, context: dict) -> dict:
     ]
     activities = context["activities"]
     members = list(context["members"])  # the options of the header's and panel's forms
-    # The pieces every region shares: the plan, its deal and owner, today, edit rights.
+    # The pieces every region shares: the plan, its deal and owner, today and the time zone
+    # (moments are written in it), edit rights.
     common = (
         rows.model_state(plan),
         rows.model_state(deal),
         deal.owner_id,
         deal.owner.display_name if deal.owner_id else "",
         context["today"],
+        timezone.get_current_timezone_name(),
         context["can_edit"],
     )
-    now = timezone.now()
     user = request.user
     html = rows.render_regions(
         request,
@@ -370,21 +421,11 @@ def _cached_regions(request, context: dict) -> dict:
                 members,
                 (user.pk, user.email),
             ),
-            "stakeholder-panel": (
-                common,
-                people,
-                members,
-                rows.clock_part(
-                    now, [t for s in context["buyers"] for t in (s.last_visit_at, s.invited_at)]
-                ),
-            ),
-            "activity-feed": (
-                common,
-                [rows.model_state(a) for a in activities],
-                rows.clock_part(now, [a.created_at for a in activities]),
-            ),
+            "stakeholder-panel": (common, people, members),
+            "activity-feed": (common, [rows.model_state(a) for a in activities]),
             "timeline": (common, milestones),
         },
+        token=token,
     )
     return {
         "header": html["plan-header"],

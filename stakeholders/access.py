@@ -24,6 +24,7 @@ from deals.models import hash_token
 from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
+from .signals import stakeholder_written
 
 # A visit counts again after this much inactivity; "last seen" is written at most this often.
 VISIT_IDLE = timedelta(minutes=30)
@@ -91,6 +92,7 @@ def start_buyer_session(request, link: RoomLink) -> RoomVisit:
     Stakeholder.objects.filter(pk=stakeholder.pk, first_visit_at=None).update(first_visit_at=now)
     Stakeholder.objects.filter(pk=stakeholder.pk).update(last_visit_at=now)
     _count_visit(stakeholder)
+    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
     rooms = dict(request.session.get(SESSION_ROOMS, {}))
     rooms[str(stakeholder.deal.public_id)] = {
         "link": link.pk,
@@ -188,6 +190,7 @@ def _touch(request, rooms: dict, access: dict) -> None:
         access = {**access, "visit": visit.pk}
     else:
         RoomVisit.objects.filter(pk=access.get("visit")).update(last_seen_at=now)
+    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
     rooms = dict(rooms)
     rooms[str(stakeholder.deal.public_id)] = {**access, "seen": now.isoformat()}
     request.session[SESSION_ROOMS] = rooms

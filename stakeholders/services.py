@@ -15,7 +15,7 @@ from deals.models import Deal, hash_token
 from . import access
 from .actors import Actor
 from .models import DEFAULT_SIGNER_ROLES, RoomLink, Side, Stakeholder, side_of_role
-from .signals import buyer_invited, stakeholder_changed
+from .signals import buyer_invited, stakeholder_changed, stakeholder_written
 
 
 def _announce(stakeholder: Stakeholder, actor: Actor, action: str) -> None:
@@ -89,6 +89,7 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
     link, token = issue_room_link(stakeholder, created_by=actor.user)
     url = access.room_url(token)
     Stakeholder.objects.filter(pk=stakeholder.pk).update(invited_at=timezone.now())
+    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
     deal = stakeholder.deal
     organization = deal.organization
     context = {
@@ -113,6 +114,7 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
 def revoke_room_link(link: RoomLink) -> None:
     """Revoke a link; sessions started from it end at their next request (idempotent)."""
     RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
+    stakeholder_written.send(sender=Stakeholder, stakeholder=link.stakeholder)
 
 
 def buyer_domains(deal: Deal) -> set[str]:

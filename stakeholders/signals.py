@@ -12,3 +12,7 @@ buyer_invited = Signal()
 
 # kwargs: stakeholder, link, visit
 room_opened = Signal()
+
+# kwargs: stakeholder — its row or its links were written without a model save
+# (QuerySet.update: visits, invitations, revocations), for caches of what shows them.
+stakeholder_written = Signal()

@@ -39,3 +39,41 @@ document.addEventListener("htmx:afterSettle", function () {
     link.click();
   });
 });
+
+// <time data-relative datetime="…">: the server writes the moment in full (true however long
+// the HTML was cached); here it reads "5 minutes ago", with the full moment as its title, and
+// stays current while the page is open.
+(function () {
+  "use strict";
+  var format = window.Intl && Intl.RelativeTimeFormat
+    ? new Intl.RelativeTimeFormat("en", { numeric: "auto" })
+    : null;
+  var units = [
+    ["year", 365 * 24 * 3600], ["month", 30 * 24 * 3600], ["week", 7 * 24 * 3600],
+    ["day", 24 * 3600], ["hour", 3600], ["minute", 60]
+  ];
+
+  function relative(date) {
+    var seconds = (date.getTime() - Date.now()) / 1000;
+    if (Math.abs(seconds) < 45) return "just now";
+    for (var i = 0; i < units.length; i++) {
+      if (Math.abs(seconds) >= units[i][1] || units[i][0] === "minute") {
+        return format.format(Math.round(seconds / units[i][1]), units[i][0]);
+      }
+    }
+  }
+
+  function refresh() {
+    if (!format) return;
+    document.querySelectorAll("time[data-relative]").forEach(function (element) {
+      var date = new Date(element.getAttribute("datetime"));
+      if (isNaN(date.getTime())) return;
+      if (!element.title) element.title = element.textContent.trim();
+      element.textContent = relative(date);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", refresh);
+  document.addEventListener("htmx:afterSettle", refresh);
+  setInterval(refresh, 30000);
+})();

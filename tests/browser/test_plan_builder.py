@@ -98,6 +98,10 @@ def test_seller_builds_a_plan_from_the_enterprise_template(page, transactional_d
 
     page.reload()
     expect(statuses.first).to_have_accessible_name(f"Status of {step}")
+    # The feed's moments are written in full by the server and read relative here (app.js).
+    latest = page.locator("#activity-feed time").first
+    expect(latest).to_have_text(re.compile(r"^(just now|\d+ minutes? ago)$"))
+    expect(latest).to_have_attribute("title", re.compile(r"\d{4}, \d\d:\d\d"))
     # Chromium logs the deliberate 422 (date moved without a reason) as a console error;
     # nothing else may show up: no CSP violation, no script error.
     expected = "the server responded with a status of 422"

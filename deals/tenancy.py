@@ -1,10 +1,12 @@
 """Tenant resolution: /o/<org_slug>/… → request.organization and request.membership."""
 
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from .models import Membership
 
@@ -45,7 +47,9 @@ def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False)
             request.membership = membership
             if request.session.get(SESSION_LAST_ORG) != org_slug:
                 request.session[SESSION_LAST_ORG] = org_slug
-            return view(request, *args, **kwargs)
+            # "Today" (due, overdue, days left) and the moments shown are the workspace's.
+            with timezone.override(ZoneInfo(membership.organization.time_zone)):
+                return view(request, *args, **kwargs)
 
         return buyer_guard
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from functools import wraps
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
@@ -167,7 +168,9 @@ def buyer_view(view):
         request.deal = link.stakeholder.deal
         request.organization = link.organization
         _touch(request, rooms, access)
-        return view(request, *args, **kwargs)
+        # "Today" and the moments shown are the workspace's, as on the seller's pages.
+        with timezone.override(ZoneInfo(link.organization.time_zone)):
+            return view(request, *args, **kwargs)
 
     return wrapper
 

@@ -184,8 +184,9 @@ def test_feed_times_are_absolute_so_cached_html_stays_true(alice_client, plan, s
     with time_machine.travel(moment + timedelta(hours=5), tick=False):
         later = region(page(alice_client, plan), "activity-feed")
 
-    # The moment in full (app.js shows it relative in the browser), the same hours later.
-    expected = f'datetime="{moment.isoformat()}" data-relative>{moment:%-d %b %Y}, 09:41 UTC<'
+    # The moment in full in the workspace's time zone (Acme: Europe/London, GMT in
+    # November), the same hours later; app.js shows it relative in the browser.
+    expected = f'datetime="{moment.isoformat()}" data-relative>{moment:%-d %b %Y}, 09:41 GMT<'
     assert expected in first
     assert expected in later
 

@@ -4,7 +4,9 @@ way the product makes it, and requires the next view to equal a page computed fr
 and to differ from the page before (the change shows, so the test can fail)."""
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -15,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
-from plans import page_cache, services, signatures, views
+from plans import page_cache, rows, services, signatures, views
 from plans.models import Milestone, Plan
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -341,6 +343,32 @@ def test_cached_page_is_not_kept_when_the_clock_passes_a_change_while_it_is_draw
 
         assert shows not in served
         assert served == fresh(alice_client, plan)
+
+
+def test_cached_page_is_not_served_after_a_template_it_draws_changes(
+    alice_client, plan, settings, tmp_path
+):
+    # A deploy that changes any of our templates drawn in the body (the page's, the ones it
+    # includes) changes the body's key: the old markup is not served.
+    cache.clear()
+    cold = alice_client.get(plan.get_absolute_url())
+    warm = alice_client.get(plan.get_absolute_url())
+    drawn = {t.name for t in cold.templates} - {t.name for t in warm.templates}
+    ours = Path(settings.BASE_DIR) / "templates"
+    drawn = sorted({"plans/plan_detail.html"} | {n for n in drawn if (ours / n).exists()})
+    assert "includes/time.html" in drawn
+    shutil.copytree(ours, tmp_path / "templates")
+    settings.BASE_DIR = tmp_path
+    try:
+        for name in drawn:
+            rows.template_fingerprint.cache_clear()
+            before = rows.template_fingerprint()
+            with open(tmp_path / "templates" / name, "a") as template:
+                template.write("\n")
+            rows.template_fingerprint.cache_clear()
+            assert rows.template_fingerprint() != before, name
+    finally:
+        rows.template_fingerprint.cache_clear()
 
 
 def test_warm_page_loads_nothing_of_the_plan(alice_client, plan):

@@ -33,7 +33,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
@@ -164,17 +164,18 @@ def put(key: str | None, html: str, *, valid_until: datetime) -> None:
         logger.warning("plan page cache: could not store a page", exc_info=True)
 
 
-def valid_until(now: datetime, moments) -> datetime:
-    """The first moment after `now` at which the clock alone changes the page: the next
-    local midnight, or an earlier one of `moments` (link expiries, slips leaving the health's
-    window); None entries are ignored."""
-    local = timezone.localtime(now)
+def valid_until(now: datetime, moments, *, today: date | None = None) -> datetime:
+    """The first moment at which the clock alone changes the page: the local midnight that
+    ends `today` (the day the page was drawn for; now's by default), or an earlier one of
+    `moments` (link expiries, slips leaving the health's window); None entries are ignored.
+    A moment that passed while the page was drawn is returned as it is: the page is stale
+    already, and put() does not store it."""
+    day = today or timezone.localtime(now).date()
     midnight = timezone.make_aware(
-        datetime.combine(local.date() + timedelta(days=1), datetime.min.time()),
+        datetime.combine(day + timedelta(days=1), datetime.min.time()),
         timezone.get_current_timezone(),
     )
-    future = [moment for moment in moments if moment is not None and moment > now]
-    return min([midnight, *future])
+    return min([midnight, *(moment for moment in moments if moment is not None)])
 
 
 # --- Receivers (connected in PlansConfig.ready) ---------------------------------------------

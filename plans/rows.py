@@ -25,7 +25,9 @@ from django.utils.safestring import SafeString, mark_safe
 from .models import Milestone
 
 ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
-PAGE_TEMPLATES = ("plan_detail.html", "signature_block.html")
+# Our templates the page draws (the header includes the signature block; moments are drawn
+# by includes/time.html), under templates/.
+PAGE_TEMPLATES = ("plans/plan_detail.html", "plans/signature_block.html", "includes/time.html")
 CSRF_PLACEHOLDER = "csrf-placeholder-7d1f0c5e"
 ROW_CACHE_SECONDS = 60 * 60 * 24
 _ANY_UUID = "00000000-0000-0000-0000-000000000000"
@@ -34,8 +36,7 @@ _ANY_UUID = "00000000-0000-0000-0000-000000000000"
 @cache
 def template_fingerprint() -> str:
     """Changes with the page template, so a deploy never serves rows of the old markup."""
-    folder = settings.BASE_DIR / "templates" / "plans"
-    # The header region includes the signature block's template.
+    folder = settings.BASE_DIR / "templates"
     source = b"".join((folder / name).read_bytes() for name in PAGE_TEMPLATES)
     return hashlib.sha256(source).hexdigest()[:12]
 

@@ -364,13 +364,16 @@ def _whole_page(request, ref: page_cache.PageRef) -> HttpResponse:
 
 
 def _valid_until(context: dict):
-    """When the clock alone changes the page: the next midnight, the first active room link
-    to expire, the first date change to leave the health's 14-day window."""
+    """When the clock alone changes the page: the midnight that ends the day it was drawn
+    for, the first active room link to expire, the first date change to leave the health's
+    14-day window (any of them may have passed while the page was drawn)."""
     oldest_slip = getattr(context["plan"], "oldest_recent_slip", None)
     people = (*context["buyers"], *context["sellers"])
     links = [link.expires_at for person in people for link in person.active_links]
     return page_cache.valid_until(
-        timezone.now(), [*links, oldest_slip + SLIP_WINDOW if oldest_slip else None]
+        timezone.now(),
+        [*links, oldest_slip + SLIP_WINDOW if oldest_slip else None],
+        today=context["today"],
     )
 
 

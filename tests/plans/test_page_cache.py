@@ -4,7 +4,9 @@ way the product makes it, and requires the next view to equal a page computed fr
 and to differ from the page before (the change shows, so the test can fail)."""
 
 import re
+import shutil
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -15,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
-from plans import page_cache, services, signatures
+from plans import page_cache, rows, services, signatures, views
 from plans.models import Milestone, Plan
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -302,6 +304,73 @@ def test_cached_page_is_not_served_after_a_date_change_leaves_the_health_window(
         assert served == fresh(alice_client, plan)
 
 
+def _draw_a_link_expiring_in(plan, moment, seconds):
+    link, _ = stakeholder_services.issue_room_link(buyer(plan))
+    link.expires_at = moment + timedelta(seconds=seconds)
+    link.save()
+
+
+@pytest.mark.parametrize(
+    ("start", "shows"),
+    [
+        # A room link expires while the page is drawn: it is drawn active.
+        (datetime(2026, 11, 24, 10, 0, tzinfo=UTC), "Revoke link"),
+        # Midnight passes while the page is drawn: it is drawn for the day before.
+        (datetime(2026, 11, 24, 23, 59, 59, 500000, tzinfo=UTC), "<dt>Days left</dt><dd>2</dd>"),
+    ],
+    ids=["link expires", "midnight"],
+)
+def test_cached_page_is_not_kept_when_the_clock_passes_a_change_while_it_is_drawn(
+    alice_client, plan, monkeypatch, start, shows
+):
+    plan.target_signature_date = start.date() + timedelta(days=2)
+    plan.save()
+    with time_machine.travel(start, tick=False) as clock:
+        _draw_a_link_expiring_in(plan, start, seconds=0.5)
+        drawn = views.plan_context
+
+        def slow_plan_context(*args, **kwargs):  # the rows are loaded, then a second passes
+            context = drawn(*args, **kwargs)
+            clock.shift(timedelta(seconds=1))
+            return context
+
+        with monkeypatch.context() as patch:
+            patch.setattr(views, "plan_context", slow_plan_context)
+            before = view(alice_client, plan)
+        assert shows in before
+
+        served = view(alice_client, plan)
+
+        assert shows not in served
+        assert served == fresh(alice_client, plan)
+
+
+def test_cached_page_is_not_served_after_a_template_it_draws_changes(
+    alice_client, plan, settings, tmp_path
+):
+    # A deploy that changes any of our templates drawn in the body (the page's, the ones it
+    # includes) changes the body's key: the old markup is not served.
+    cache.clear()
+    cold = alice_client.get(plan.get_absolute_url())
+    warm = alice_client.get(plan.get_absolute_url())
+    drawn = {t.name for t in cold.templates} - {t.name for t in warm.templates}
+    ours = Path(settings.BASE_DIR) / "templates"
+    drawn = sorted({"plans/plan_detail.html"} | {n for n in drawn if (ours / n).exists()})
+    assert "includes/time.html" in drawn
+    shutil.copytree(ours, tmp_path / "templates")
+    settings.BASE_DIR = tmp_path
+    try:
+        for name in drawn:
+            rows.template_fingerprint.cache_clear()
+            before = rows.template_fingerprint()
+            with open(tmp_path / "templates" / name, "a") as template:
+                template.write("\n")
+            rows.template_fingerprint.cache_clear()
+            assert rows.template_fingerprint() != before, name
+    finally:
+        rows.template_fingerprint.cache_clear()
+
+
 def test_warm_page_loads_nothing_of_the_plan(alice_client, plan):
     view(alice_client, plan)
     with CaptureQueriesContext(connection) as warm:
@@ -354,6 +423,12 @@ def test_valid_until_is_the_first_clock_change():
     midnight = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 
     assert page_cache.valid_until(now, []) == midnight
-    assert page_cache.valid_until(now, [None, now - timedelta(hours=1)]) == midnight
+    assert page_cache.valid_until(now, [None]) == midnight
     soon = now + timedelta(minutes=5)
     assert page_cache.valid_until(now, [midnight + timedelta(hours=1), soon, None]) == soon
+    # A moment passed while the page was drawn, or the page was drawn for the day before:
+    # it is stale already.
+    past = now - timedelta(seconds=1)
+    assert page_cache.valid_until(now, [soon, past]) == past
+    yesterday = now.date() - timedelta(days=1)
+    assert page_cache.valid_until(now, [], today=yesterday) == midnight - timedelta(days=1)

@@ -192,7 +192,9 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and live events. Absent → eager tasks, local memory cache and an
-# in-process event channel, which is enough for the single process of `make run`.
+# in-process event channel, which is enough for the single process of `make run` — and only
+# for one process: live events, and the generation counters that invalidate the cached plan
+# pages and dashboards, would not reach the other processes.
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
     CACHES = {
@@ -204,6 +206,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# How long a cached plan page body is kept at most (plans/page_cache.py); 0 turns it off.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 15 * 60)
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None

@@ -1,6 +1,13 @@
 from django.urls import path
 
-from . import dashboard_views, signing_views, views
+from . import (
+    dashboard_views,
+    milestone_views,
+    signing_views,
+    stakeholder_views,
+    template_views,
+    views,
+)
 
 app_name = "plans"
 
@@ -28,35 +35,83 @@ urlpatterns = [
     path("deals/<uuid:deal_id>/plan/decline/", signing_views.plan_decline, name="plan-decline"),
     path("deals/<uuid:deal_id>/plan/audit/", signing_views.plan_audit, name="plan-audit"),
     path("deals/<uuid:deal_id>/plan/pdf/", signing_views.plan_pdf, name="plan-pdf"),
-    path("deals/<uuid:deal_id>/milestones/add/", views.milestone_add, name="milestone-add"),
-    path("deals/<uuid:deal_id>/stakeholders/add/", views.stakeholder_add, name="stakeholder-add"),
-    path("milestones/<uuid:milestone_id>/", views.milestone_row, name="milestone-row"),
-    path("milestones/<uuid:milestone_id>/edit/", views.milestone_edit, name="milestone-edit"),
-    path("milestones/<uuid:milestone_id>/status/", views.milestone_status, name="milestone-status"),
-    path("milestones/<uuid:milestone_id>/move/", views.milestone_move, name="milestone-move"),
-    path("milestones/<uuid:milestone_id>/delete/", views.milestone_delete, name="milestone-delete"),
     path(
-        "stakeholders/<uuid:stakeholder_id>/edit/", views.stakeholder_edit, name="stakeholder-edit"
+        "deals/<uuid:deal_id>/milestones/add/", milestone_views.milestone_add, name="milestone-add"
+    ),
+    path(
+        "deals/<uuid:deal_id>/stakeholders/add/",
+        stakeholder_views.stakeholder_add,
+        name="stakeholder-add",
+    ),
+    path("milestones/<uuid:milestone_id>/", milestone_views.milestone_row, name="milestone-row"),
+    path(
+        "milestones/<uuid:milestone_id>/edit/",
+        milestone_views.milestone_edit,
+        name="milestone-edit",
+    ),
+    path(
+        "milestones/<uuid:milestone_id>/status/",
+        milestone_views.milestone_status,
+        name="milestone-status",
+    ),
+    path(
+        "milestones/<uuid:milestone_id>/move/",
+        milestone_views.milestone_move,
+        name="milestone-move",
+    ),
+    path(
+        "milestones/<uuid:milestone_id>/delete/",
+        milestone_views.milestone_delete,
+        name="milestone-delete",
+    ),
+    path(
+        "stakeholders/<uuid:stakeholder_id>/edit/",
+        stakeholder_views.stakeholder_edit,
+        name="stakeholder-edit",
     ),
     path(
         "stakeholders/<uuid:stakeholder_id>/remove/",
-        views.stakeholder_remove,
+        stakeholder_views.stakeholder_remove,
         name="stakeholder-remove",
     ),
-    path("milestones/<uuid:milestone_id>/thread/", views.milestone_thread, name="milestone-thread"),
     path(
-        "milestones/<uuid:milestone_id>/comment/", views.milestone_comment, name="milestone-comment"
+        "milestones/<uuid:milestone_id>/thread/",
+        milestone_views.milestone_thread,
+        name="milestone-thread",
     ),
-    path("milestones/<uuid:milestone_id>/attach/", views.milestone_attach, name="milestone-attach"),
-    path("files/<uuid:attachment_id>/", views.attachment_download, name="attachment-download"),
-    path("proposals/<uuid:proposal_id>/decide/", views.proposal_decide, name="proposal-decide"),
+    path(
+        "milestones/<uuid:milestone_id>/comment/",
+        milestone_views.milestone_comment,
+        name="milestone-comment",
+    ),
+    path(
+        "milestones/<uuid:milestone_id>/attach/",
+        milestone_views.milestone_attach,
+        name="milestone-attach",
+    ),
+    path(
+        "files/<uuid:attachment_id>/",
+        milestone_views.attachment_download,
+        name="attachment-download",
+    ),
+    path(
+        "proposals/<uuid:proposal_id>/decide/",
+        milestone_views.proposal_decide,
+        name="proposal-decide",
+    ),
     path(
         "stakeholders/<uuid:stakeholder_id>/invite/",
-        views.stakeholder_invite,
+        stakeholder_views.stakeholder_invite,
         name="stakeholder-invite",
     ),
-    path("links/<uuid:link_id>/revoke/", views.room_link_revoke, name="room-link-revoke"),
-    path("templates/", views.template_list, name="template-list"),
-    path("templates/<uuid:template_id>/", views.template_edit, name="template-edit"),
-    path("templates/<uuid:template_id>/delete/", views.template_delete, name="template-delete"),
+    path(
+        "links/<uuid:link_id>/revoke/", stakeholder_views.room_link_revoke, name="room-link-revoke"
+    ),
+    path("templates/", template_views.template_list, name="template-list"),
+    path("templates/<uuid:template_id>/", template_views.template_edit, name="template-edit"),
+    path(
+        "templates/<uuid:template_id>/delete/",
+        template_views.template_delete,
+        name="template-delete",
+    ),
 ]

@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 
 from django.db import NotSupportedError, connection, transaction
 from django.db.models import (
-    Avg,
     Case,
     Count,
     F,
@@ -41,19 +40,18 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    RowRange,
     Subquery,
     Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, Lower, Trim, TruncDate, TruncMonth
 from django.utils import timezone
 
 from deals.models import Deal, Organization
 from stakeholders.models import Side
 
+from . import dashboard_summaries
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
 
 # Thresholds shared with plans.services.plan_health.
@@ -423,10 +421,18 @@ class LivePlan:
     status: str
     target_signature: date
     signed: bool  # a signed MAP (see signed_map_q)
+    path: SignaturePath
+    missing_buyer_owner: int
+    undated: int
+    last_buyer_visit: datetime | None
 
 
 def _live_plans(scope: Scope) -> list[LivePlan]:
-    """The active plans of the open deals in scope with their deals' columns (one query)."""
+    """The active plans of the open deals in scope with their deals' columns and their
+    date-independent figures (plans.dashboard_summaries: one statement recomputes the
+    summaries that are behind, one query reads them with the plans)."""
+    dashboard_summaries.refresh_plans(scope.organization)
+    today_bd = business_day_number(scope.today)
     items = (
         scope.live_plans.annotate(
             signed=Case(When(signed_map_q(), then=Value(True)), default=Value(False))
@@ -445,6 +451,14 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             "status",
             "target_signature_date",
             "signed",
+            "dashboard_summary__path_total",
+            "dashboard_summary__due_term",
+            "dashboard_summary__start_term",
+            "dashboard_summary__signature_bd",
+            "dashboard_summary__remaining",
+            "dashboard_summary__missing_buyer_owner",
+            "dashboard_summary__undated",
+            "dashboard_summary__last_buyer_visit",
         )
         .order_by()
     )
@@ -456,10 +470,33 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             status=status,
             target_signature=target,
             signed=signed,
+            path=SignaturePath(
+                projected_bd=_projected_bd(total, due_term, start_term, today_bd),
+                signature_bd=signature_bd,
+                remaining=remaining or 0,
+            ),
+            missing_buyer_owner=missing or 0,
+            undated=undated or 0,
+            last_buyer_visit=visit,
         )
         for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target,
-            signed in items
+            signed, total, due_term, start_term, signature_bd, remaining, missing, undated,
+            visit in items
     ]  # fmt: skip
+
+
+def _projected_bd(total, due_term, start_term, today_bd: int) -> int | None:
+    """The critical path's projection from its stored components (PlanSummary): every open
+    step i on the path ends at the earliest on max(its due date, today + its start offset),
+    and the open steps after it take their durations, so the projection is the largest
+    max(due_i, today + offset_i) + (total - S_i) = total + max(due_term, today + start_term).
+    None when no step is open on the path."""
+    if start_term is None:
+        return None
+    latest = today_bd + start_term
+    if due_term is not None:
+        latest = max(latest, due_term)
+    return total + latest
 
 
 @dataclass
@@ -473,27 +510,47 @@ class StepCounts:
     undated: int = 0
 
 
-def _step_counts(scope: Scope) -> dict[int, StepCounts]:
-    """StepCounts of the live plans that have any (one GROUP BY plan over the few open steps
-    that are overdue, undated, or close-plan steps without a buyer owner)."""
+def _overdue_steps(scope: Scope) -> list[tuple]:
+    """The overdue steps (open, due before today) of the plans in scope, grouped by plan,
+    buyer owner and seller owner: (plan, buyer owner id and name, seller owner id and name,
+    steps, close-plan steps more than LATE_DAYS overdue, oldest due date). One GROUP BY over
+    the partial index of open dated steps; map_health and overdue_by_owner share it."""
     today = scope.today
-    overdue = Q(due_date__lt=today)
-    close = Q(phase=Phase.CLOSE)
-    items = (
+    late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
+    return list(
         scope.steps_by_plan()
-        .filter(OPEN_STEP)
-        .filter(overdue | Q(due_date=None) | (close & Q(buyer_owner=None)))
-        .values_list("plan_id")
-        .annotate(
-            overdue=Count("pk", filter=overdue),
-            overdue_buyer=Count("pk", filter=overdue & Q(buyer_owner__isnull=False)),
-            late_close=Count("pk", filter=close & Q(due_date__lt=today - timedelta(LATE_DAYS))),
-            missing_buyer_owner=Count("pk", filter=close & Q(buyer_owner=None)),
-            undated=Count("pk", filter=Q(due_date=None)),
+        .filter(OPEN_STEP, due_date__lt=today)
+        .values_list(
+            "plan_id",
+            "buyer_owner_id",
+            "buyer_owner__name",
+            "seller_owner_id",
+            "seller_owner__name",
         )
+        .annotate(n=Count("pk"), late=Count("pk", filter=late), oldest=Min("due_date"))
         .order_by()
     )
-    return {plan_id: StepCounts(*counts) for plan_id, *counts in items}
+
+
+def _step_counts(scope: Scope) -> dict[int, StepCounts]:
+    """StepCounts of the live plans: the overdue counts from the overdue steps (date
+    dependent, read each time), the others from the plans' summaries."""
+    counts: dict[int, StepCounts] = {}
+    for plan in scope.cached("live_plans", _live_plans):
+        if plan.missing_buyer_owner or plan.undated:
+            counts[plan.deal.plan_id] = StepCounts(
+                missing_buyer_owner=plan.missing_buyer_owner, undated=plan.undated
+            )
+    for plan_id, buyer_id, _name, _seller, _seller_name, n, late, _oldest in scope.cached(
+        "overdue_steps", _overdue_steps
+    ):
+        counted = counts.get(plan_id)
+        if counted is None:
+            counted = counts[plan_id] = StepCounts()
+        counted.overdue += n
+        counted.overdue_buyer += n if buyer_id else 0
+        counted.late_close += late
+    return counts
 
 
 @dataclass
@@ -503,84 +560,6 @@ class SignaturePath:
     projected_bd: int | None = None  # the latest "anchor + durations after" of an open step
     signature_bd: int | None = None  # the signature step's due date
     remaining: int = 0  # open steps on the path
-
-
-# The steps the critical path reads: the open close-plan steps and the signature steps. The
-# partial index milestone_path_idx (plans/models.py) holds exactly these rows, in plan and
-# position order, with the columns the path needs.
-PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
-
-# The critical path to signature of every live plan. `steps` is the ORM-built query of the
-# open close-plan steps and the signature steps: one row per step with its anchor (the
-# earliest day it can end) and the position of its plan's signature step. The window adds
-# up, for each step, the durations of the open steps after it up to the signature step; the
-# GROUP BY keeps, per plan, the latest "anchor + durations after".
-PATH_SQL = """
-SELECT chain.plan_id,
-       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
-       MAX(chain.signature_bd),
-       SUM(chain.is_open)
-FROM (
-    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.signature_bd,
-           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
-               PARTITION BY steps.plan_id ORDER BY steps.position, steps.id
-               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS after_bd
-    FROM ({steps}) steps
-    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
-) chain
-GROUP BY chain.plan_id
-"""
-
-
-def _signature_paths(scope: Scope) -> dict[int, SignaturePath]:
-    """SignaturePath of every live plan with an open close-plan step or a signature step
-    (one query: a window function over those steps, wrapped in a GROUP BY)."""
-    today_bd = business_day_number(scope.today)
-    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
-    steps = (
-        scope.steps_by_plan()
-        # The condition of the index milestone_path_idx, which holds these rows in order.
-        .filter(PATH_STEPS)
-        .annotate(
-            is_open=Case(When(OPEN_STEP, then=Value(1)), default=Value(0)),
-            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
-            # The earliest day a step can end: its due date, but not before today, and for
-            # a step not started, not before today plus its duration.
-            anchor_bd=Greatest(
-                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
-                Value(today_bd)
-                + Case(
-                    When(status=Milestone.Status.NOT_STARTED, then=F("duration_days") - 1),
-                    default=Value(0),
-                ),
-            ),
-            # Ordered like the path window below (and the index), so one sort serves both.
-            signature_position=Window(
-                Max(Case(When(signature, then=F("position")))),
-                partition_by=[F("plan_id")],
-                order_by=[F("position"), F("id")],
-                frame=RowRange(start=None, end=None),
-            ),
-        )
-        .values(
-            "id",
-            "plan_id",
-            "position",
-            "duration_days",
-            "is_open",
-            "signature_bd",
-            "anchor_bd",
-            "signature_position",
-        )
-        .order_by()
-    )
-    inner_sql, params = steps.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(PATH_SQL.format(steps=inner_sql), params)
-        return {
-            plan_id: SignaturePath(projected, signature, remaining or 0)
-            for plan_id, projected, signature, remaining in cursor
-        }
 
 
 @dataclass
@@ -630,9 +609,10 @@ def map_health(scope: Scope) -> HealthReport:
 
     The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
-    only signed). Queries: the live plans with their deals (run once per scope, shared with
-    forecast_check and overdue_by_owner), the per-plan counts of late or incomplete steps,
-    recent date changes per plan, and the last buyer visit per plan (`buyer_visits`).
+    only signed). Queries: the live plans with their deals and their summaries (undated
+    steps, close-plan steps without a buyer owner, the last buyer visit from
+    `buyer_visits`; run once per scope, shared with forecast_check and overdue_by_owner),
+    the overdue steps (shared with overdue_by_owner) and recent date changes per plan.
     """
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     plans = scope.cached("live_plans", _live_plans)
@@ -651,7 +631,6 @@ def map_health(scope: Scope) -> HealthReport:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(scope.live_plans)}
     rows = []
     counts = dict.fromkeys(LEVELS, 0)
     empty = StepCounts()
@@ -669,7 +648,7 @@ def map_health(scope: Scope) -> HealthReport:
             missing_buyer_owner=counted.missing_buyer_owner,
             undated=counted.undated,
             recent_changes=changes.get(plan_id, 0),
-            last_buyer_visit=visits.get(plan_id),
+            last_buyer_visit=plan.last_buyer_visit,
         )
         classify_health(row, today=today, since=since)
         counts[row.level] += 1
@@ -788,19 +767,18 @@ def forecast_check(scope: Scope) -> Forecast:
     month (projected).
 
     Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
-    which plan order already covers. Two queries, run once per scope and shared with
-    map_health: the live plans with their deals, and the per-plan rollup (a window function
-    over the open steps wrapped in a GROUP BY).
+    which plan order already covers. The query of the live plans (run once per scope and
+    shared with map_health) reads each plan's path components, kept current in PlanSummary
+    (plans.dashboard_summaries: a window function over the open close-plan steps of the
+    plans that changed); today's date is applied here (see `_projected_bd`).
     """
     plans = scope.cached("live_plans", _live_plans)
-    paths = scope.cached("signature_paths", _signature_paths)
     rows = []
     # (month, currency) → [committed count, amount, projected count, amount]
     totals: dict[tuple[date, str], list] = defaultdict(lambda: [0, Decimal(0), 0, Decimal(0)])
-    empty = SignaturePath()
     for plan in plans:
         deal = plan.deal
-        path = paths.get(deal.plan_id, empty)
+        path = plan.path
         if path.projected_bd is not None:
             projected = business_day_date(path.projected_bd)
         elif path.signature_bd is not None:
@@ -861,29 +839,19 @@ def slip_summary(scope: Scope) -> SlipSummary:
 
 def _title_rollup(scope: Scope) -> list[dict]:
     """Per step title, over the steps (not cancelled) of every plan in scope: counts, slips
-    and the planned and actual durations of the done steps (one GROUP BY title)."""
-    slipped = Q(due_date__gt=F("baseline_date"))
-    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
-    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
-    actual = Greatest(
-        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
-        Value(1),
-    )
-    return list(
-        scope.milestones()
-        .exclude(status=Milestone.Status.CANCELLED)
-        .values("title")
-        .annotate(
-            steps=Count("pk"),
-            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
-            slipped=Count("pk", filter=slipped),
-            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
-            done=Count("pk", filter=done),
-            planned=Avg("duration_days", filter=done),
-            actual=Avg(actual, filter=done),
-        )
-        .order_by()
-    )
+    and the planned and actual durations of the done steps. The whole workspace reads its
+    TitleSummary rows, after recomputing those that changed (plans.dashboard_summaries);
+    a filtered scope runs the GROUP BY title over its steps."""
+    if scope.whole_workspace:
+        dashboard_summaries.refresh_titles(scope.organization)
+        return dashboard_summaries.title_rollup(scope.organization)
+    rows = list(dashboard_summaries.title_rollup_query(scope.milestones(), tz=scope.tz))
+    for row in rows:
+        done, planned, actual = row.pop("done"), row.pop("planned_sum"), row.pop("actual_sum")
+        row["done"] = done
+        row["planned"] = planned / done if done and planned is not None else None
+        row["actual"] = actual / done if done and actual is not None else None
+    return rows
 
 
 @dataclass
@@ -1004,23 +972,11 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
         plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", _live_plans)
     }
 
-    items = (
-        scope.steps_by_plan()
-        .filter(OPEN_STEP, due_date__lt=scope.today)
-        .values_list(
-            "plan_id",
-            "buyer_owner_id",
-            "buyer_owner__name",
-            "seller_owner_id",
-            "seller_owner__name",
-        )
-        .annotate(n=Count("pk"), oldest=Min("due_date"))
-        .order_by()
-    )
+    items = scope.cached("overdue_steps", _overdue_steps)
     buyers: dict[tuple, list] = {}
     sellers: dict[str, list] = {}
     total = buyer_side = seller_side = 0
-    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, oldest in items:
+    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, _late, oldest in items:
         account = accounts.get(plan_id)
         if account is None:
             continue  # not a live plan (see Scope.steps_by_plan)

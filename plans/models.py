@@ -184,6 +184,13 @@ class Milestone(models.Model):
                 condition=models.Q(phase="close")
                 & (~models.Q(status__in=["done", "cancelled"]) | models.Q(is_signature_step=True)),
             ),
+            # The dashboard recomputes its per-title rollup one title at a time
+            # (TitleSummary): an index-only scan of that title's steps on PostgreSQL.
+            models.Index(
+                fields=["organization", "title"],
+                include=["status", "due_date", "baseline_date", "duration_days", "completed_at"],
+                name="milestone_title_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -572,3 +579,76 @@ class PlanDocument(models.Model):
     @property
     def reference(self) -> str:
         return f"TDM-{str(self.plan.public_id)[:8].upper()}-V{self.plan_version}"
+
+
+class PlanSummary(models.Model):
+    """The manager dashboard's figures of one plan's steps that do not depend on the date
+    (plans.dashboard_summaries): the components of its critical path to signature, its open
+    close-plan steps without a buyer owner, its undated open steps and its last buyer visit.
+
+    Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
+    plan's steps and activities and on the plan's creation, whatever the code path
+    (QuerySet.update, bulk_create, cascades and raw SQL included), and delete the row with
+    the plan. The figures are current when `computed == stamp`; the dashboard recomputes the
+    other rows before reading them. Never written by application code otherwise."""
+
+    plan = models.OneToOneField(
+        Plan,
+        on_delete=models.DO_NOTHING,  # the plan's delete trigger removes the row
+        db_constraint=False,
+        primary_key=True,
+        related_name="dashboard_summary",
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    # The critical path (see dashboard.forecast_check), in business days. Over the open
+    # close-plan steps up to the signature step, with S(i) the durations of the open steps
+    # up to step i: the projection is path_total + max(due_term, today + start_term).
+    path_total = models.IntegerField(null=True)  # durations of the open steps on the path
+    due_term = models.IntegerField(null=True)  # max of due date - S(i), dated open steps
+    start_term = models.IntegerField(null=True)  # max of earliest end offset - S(i)
+    signature_bd = models.IntegerField(null=True)  # the signature step's due date
+    remaining = models.IntegerField(db_default=0)  # open steps on the path
+    missing_buyer_owner = models.IntegerField(db_default=0)  # open close-plan steps
+    undated = models.IntegerField(db_default=0)  # open steps without a due date
+    last_buyer_visit = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization"], name="plan_summary_org_idx")]
+
+    def __str__(self) -> str:
+        return f"Dashboard summary of plan {self.plan_id}"
+
+
+class TitleSummary(models.Model):
+    """The dashboard's per-title rollup of a whole workspace's steps (slip_summary,
+    step_durations): sums, so that the averages are sum ÷ done. Triggers bump `stamp` of the
+    old and new title of every inserted, updated or deleted step; rows whose `computed` is
+    behind, or computed in another time zone than the workspace's, are recomputed before
+    being read. Filtered dashboards compute the rollup from the steps."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    time_zone = models.CharField(max_length=64, db_default="")
+    steps = models.IntegerField(db_default=0)
+    dated = models.IntegerField(db_default=0)
+    slipped = models.IntegerField(db_default=0)
+    slip_days = models.IntegerField(null=True)
+    done = models.IntegerField(db_default=0)
+    planned_sum = models.IntegerField(null=True)
+    actual_sum = models.IntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "title"], name="title_summary_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.title

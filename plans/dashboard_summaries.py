@@ -1,0 +1,390 @@
+"""Figures the manager dashboard keeps per plan and per step title, so that a request after
+a change recomputes only what the change touched (plans.models.PlanSummary, TitleSummary).
+
+How they stay current, whatever writes the data:
+- Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
+  insert, update or delete of a step (its plan's row, and its old and new title's row), of a
+  buyer-side activity (its plan's row) and on a plan's creation; deleting a plan or a
+  workspace deletes its rows. Triggers see every write: services, signals, QuerySet.update,
+  bulk_create, Django's cascades and SET NULLs, raw SQL, the admin.
+- Before reading, the dashboard recomputes every row whose `computed` differs from its
+  `stamp` (and title rows computed in another time zone than the workspace's), in one
+  statement per table, from the steps themselves. The statement stores the stamp it read in
+  the same snapshot as the steps, and only overwrites a row whose stamp has not moved since
+  (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
+  computes leaves the row behind, and the next request recomputes it.
+
+Nothing here depends on today's date: the date-dependent parts (overdue steps, the
+projection's "not before today") are computed when the page is read, from these components.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, Value, When, Window
+from django.db.models.expressions import RawSQL, RowRange
+from django.db.models.functions import Coalesce, Greatest, TruncDate
+
+from stakeholders.models import Side
+
+from .models import Milestone, Phase, Plan
+
+OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
+PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
+
+# --- Triggers ------------------------------------------------------------------------
+
+_PLAN_UPSERT = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+    "SELECT {row}.plan_id, {row}.organization_id, 1 WHERE {condition} "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
+_TITLE_UPSERT = (
+    "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+    "SELECT {row}.organization_id, {row}.title, 1 WHERE {condition} "
+    "ON CONFLICT (organization_id, title) DO UPDATE SET stamp = plans_titlesummary.stamp + 1"
+)
+
+
+def _bumps(table: str, row: str) -> list[str]:
+    """The statements a trigger on `table` runs for its OLD or NEW `row`."""
+    if table == "plans_milestone":
+        return [
+            _PLAN_UPSERT.format(row=row, condition="1 = 1"),
+            _TITLE_UPSERT.format(row=row, condition="1 = 1"),
+        ]
+    if table == "plans_activity":
+        return [_PLAN_UPSERT.format(row=row, condition=f"{row}.side = '{Side.BUYER}'")]
+    if table == "plans_plan":
+        if row == "NEW":
+            return [
+                "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+                "SELECT NEW.id, NEW.organization_id, 1 WHERE 1 = 1 "
+                "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+            ]
+        return ["DELETE FROM plans_plansummary WHERE plan_id = OLD.id"]
+    if table == "deals_organization":
+        return [
+            "DELETE FROM plans_plansummary WHERE organization_id = OLD.id",
+            "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id",
+        ]
+    raise ValueError(table)
+
+
+# (table, events, rows whose bumps run)
+TRIGGERS = [
+    ("plans_milestone", "INSERT", ["NEW"]),
+    ("plans_milestone", "UPDATE", ["OLD", "NEW"]),
+    ("plans_milestone", "DELETE", ["OLD"]),
+    ("plans_activity", "INSERT", ["NEW"]),
+    ("plans_activity", "UPDATE", ["OLD", "NEW"]),
+    ("plans_activity", "DELETE", ["OLD"]),
+    ("plans_plan", "INSERT", ["NEW"]),
+    ("plans_plan", "DELETE", ["OLD"]),
+    ("deals_organization", "DELETE", ["OLD"]),
+]
+
+
+def _name(table: str, event: str) -> str:
+    return f"{table}_dashboard_{event.lower()}"
+
+
+def install_triggers(schema_editor) -> None:
+    """Create the triggers (migration 0007). PostgreSQL and SQLite."""
+    vendor = schema_editor.connection.vendor
+    for table, event, rows in TRIGGERS:
+        statements = [s for row in rows for s in _bumps(table, row)]
+        name = _name(table, event)
+        if vendor == "postgresql":
+            body = "; ".join(statements)
+            schema_editor.execute(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN {body}; RETURN NULL; END $$"
+            )
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+            )
+        elif vendor == "sqlite":
+            body = "".join(f"{s}; " for s in statements)
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {body}END"
+            )
+        else:
+            raise NotImplementedError(f"No dashboard triggers for {vendor}.")
+
+
+def remove_triggers(schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    for table, event, _rows in TRIGGERS:
+        name = _name(table, event)
+        if vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+        else:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def create_rows(schema_editor) -> None:
+    """One row, to compute, for every existing plan and (workspace, step title)."""
+    schema_editor.execute(
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT id, organization_id, 1 FROM plans_plan"
+    )
+    schema_editor.execute(
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+        "SELECT DISTINCT organization_id, title, 1 FROM plans_milestone"
+    )
+
+
+PLANS_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_plansummary (
+    plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
+    signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit
+)
+SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
+       path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
+       COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit
+FROM dirty
+LEFT JOIN (
+    SELECT chain.plan_id,
+           SUM(chain.is_open * chain.duration_days) AS total,
+           MAX(CASE WHEN chain.is_open = 1 AND chain.due_bd IS NOT NULL
+                    THEN chain.due_bd - chain.through END) AS due_term,
+           MAX(CASE WHEN chain.is_open = 1 THEN chain.start_offset - chain.through END)
+               AS start_term,
+           MAX(chain.signature_bd) AS signature_bd,
+           SUM(chain.is_open) AS remaining
+    FROM ({steps}) chain
+    WHERE chain.signature_position IS NULL OR chain.position <= chain.signature_position
+    GROUP BY chain.plan_id
+) path ON path.plan_id = dirty.id
+LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
+LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
+WHERE 1 = 1
+ORDER BY dirty.id
+ON CONFLICT (plan_id) DO UPDATE SET
+    organization_id = excluded.organization_id,
+    computed = excluded.computed,
+    path_total = excluded.path_total,
+    due_term = excluded.due_term,
+    start_term = excluded.start_term,
+    signature_bd = excluded.signature_bd,
+    remaining = excluded.remaining,
+    missing_buyer_owner = excluded.missing_buyer_owner,
+    undated = excluded.undated,
+    last_buyer_visit = excluded.last_buyer_visit
+WHERE plans_plansummary.stamp = excluded.stamp
+"""
+
+# --- Recomputing the rows that are behind ------------------------------------------------
+
+
+def _sql(queryset) -> tuple[str, list]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, list(params)
+
+
+def refresh_plans(organization) -> None:
+    """Recompute the PlanSummary rows of `organization` that are missing or behind their
+    stamp (one statement).
+
+    Side effects: inserts or updates PlanSummary rows. Idempotent."""
+    from .dashboard import BusinessDayNumber, buyer_visits
+
+    current = Q(dashboard_summary__computed=F("dashboard_summary__stamp"))
+    dirty = (
+        Plan.objects.for_org(organization)
+        .annotate(
+            seen=Coalesce(F("dashboard_summary__stamp"), Value(0)),
+            behind=Case(When(current, then=Value(0)), default=Value(1)),
+        )
+        .filter(behind=1)
+        .values("id", "organization_id", "seen")
+        .order_by()
+    )
+    in_dirty = RawSQL("SELECT id FROM dirty", [])
+    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
+    is_open = Case(When(OPEN_STEP, then=Value(1)), default=Value(0))
+    by_position = {"partition_by": [F("plan_id")], "order_by": [F("position"), F("id")]}
+    steps = (
+        Milestone.objects.filter(plan_id__in=in_dirty)
+        # The condition of the index milestone_path_idx, which holds these rows in order.
+        .filter(PATH_STEPS)
+        .annotate(
+            is_open=is_open,
+            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
+            due_bd=BusinessDayNumber("due_date"),
+            # How many business days after today a step can end at the earliest, before the
+            # steps after it: 0, or for a step not started its duration less one. An undated
+            # step ends no earlier than today (see forecast_check).
+            start_offset=Case(
+                When(
+                    status=Milestone.Status.NOT_STARTED,
+                    then=Case(
+                        When(due_date=None, then=Greatest(F("duration_days") - 1, Value(0))),
+                        default=F("duration_days") - 1,
+                    ),
+                ),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            # The durations of the open steps up to this one, this one included.
+            through=Window(
+                Sum(Case(When(OPEN_STEP, then=F("duration_days")), default=Value(0))),
+                **by_position,
+                frame=RowRange(start=None, end=0),
+            ),
+            signature_position=Window(
+                Max(Case(When(signature, then=F("position")))),
+                **by_position,
+                frame=RowRange(start=None, end=None),
+            ),
+        )
+        .values(
+            "plan_id",
+            "position",
+            "duration_days",
+            "is_open",
+            "signature_bd",
+            "due_bd",
+            "start_offset",
+            "through",
+            "signature_position",
+        )
+        .order_by()
+    )
+    steps_sql, steps_params = _sql(steps)
+    counts = (
+        Milestone.objects.filter(plan_id__in=in_dirty)
+        .filter(OPEN_STEP)
+        .values("plan_id")
+        .annotate(
+            missing=Count("id", filter=Q(phase=Phase.CLOSE, buyer_owner=None)),
+            undated=Count("id", filter=Q(due_date=None)),
+        )
+        .order_by()
+    )
+    counts_sql, counts_params = _sql(counts)
+    # The dashboard's buyer-visit source, for the plans that changed. Its rows bump the
+    # plan's stamp through the activity triggers: a new source needs its own trigger.
+    visits = buyer_visits(Plan.objects.filter(id__in=in_dirty))
+    visits_sql, visits_params = _sql(visits)
+    dirty_sql, dirty_params = _sql(dirty)
+    sql = PLANS_SQL.format(dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*dirty_params, *steps_params, *counts_params, *visits_params])
+
+
+TITLES_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_titlesummary (
+    organization_id, title, stamp, computed, time_zone, steps, dated, slipped, slip_days,
+    done, planned_sum, actual_sum
+)
+SELECT dirty.organization_id, dirty.title, dirty.seen, dirty.seen, %s,
+       COALESCE(rollup.steps, 0), COALESCE(rollup.dated, 0), COALESCE(rollup.slipped, 0),
+       rollup.slip_days, COALESCE(rollup.done, 0), rollup.planned_sum, rollup.actual_sum
+FROM dirty
+LEFT JOIN ({rollup}) rollup ON rollup.title = dirty.title
+WHERE 1 = 1
+ORDER BY dirty.title
+ON CONFLICT (organization_id, title) DO UPDATE SET
+    computed = excluded.computed,
+    time_zone = excluded.time_zone,
+    steps = excluded.steps,
+    dated = excluded.dated,
+    slipped = excluded.slipped,
+    slip_days = excluded.slip_days,
+    done = excluded.done,
+    planned_sum = excluded.planned_sum,
+    actual_sum = excluded.actual_sum
+WHERE plans_titlesummary.stamp = excluded.stamp
+"""
+
+
+def title_rollup_query(steps, *, tz) -> object:
+    """Per title of `steps` (not cancelled): counts, slips, and the sums of the planned and
+    actual durations of the done steps (see dashboard.step_durations), one GROUP BY title."""
+    from .dashboard import BusinessDayNumber, DayNumber
+
+    slipped = Q(due_date__gt=F("baseline_date"))
+    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
+    completed_on = TruncDate("completed_at", tzinfo=tz)
+    actual = Greatest(
+        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
+        Value(1),
+    )
+    return (
+        steps.exclude(status=Milestone.Status.CANCELLED)
+        .values("title")
+        .annotate(
+            steps=Count("pk"),
+            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
+            slipped=Count("pk", filter=slipped),
+            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
+            done=Count("pk", filter=done),
+            planned_sum=Sum("duration_days", filter=done),
+            actual_sum=Sum(actual, filter=done),
+        )
+        .order_by()
+    )
+
+
+def refresh_titles(organization) -> None:
+    """Recompute the TitleSummary rows of `organization` that are behind their stamp or were
+    computed in another time zone (one statement).
+
+    Side effects: updates TitleSummary rows. Idempotent."""
+    from zoneinfo import ZoneInfo
+
+    from .models import TitleSummary
+
+    tz_name = organization.time_zone
+    dirty = (
+        TitleSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"), time_zone=tz_name)
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "title", "seen")
+        .order_by()
+    )
+    steps = Milestone.objects.for_org(organization).filter(
+        title__in=RawSQL("SELECT title FROM dirty", [])
+    )
+    rollup = title_rollup_query(steps, tz=ZoneInfo(tz_name))
+    dirty_sql, dirty_params = _sql(dirty)
+    rollup_sql, rollup_params = _sql(rollup)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            TITLES_SQL.format(dirty=dirty_sql, rollup=rollup_sql),
+            [*dirty_params, tz_name, *rollup_params],
+        )
+
+
+def title_rollup(organization) -> list[dict]:
+    """The per-title rollup of a whole workspace, from its current TitleSummary rows (refresh
+    them first), shaped like dashboard._title_rollup's rows."""
+    from .models import TitleSummary
+
+    rows = []
+    for title, steps, dated, slipped, slip_days, done, planned, actual in (
+        TitleSummary.objects.filter(organization=organization, steps__gt=0)
+        .values_list(
+            "title", "steps", "dated", "slipped", "slip_days", "done", "planned_sum", "actual_sum"
+        )
+        .order_by()
+    ):
+        rows.append(
+            {
+                "title": title,
+                "steps": steps,
+                "dated": dated,
+                "slipped": slipped,
+                "slip_days": slip_days,
+                "done": done,
+                "planned": planned / done if done and planned is not None else None,
+                "actual": actual / done if done and actual is not None else None,
+            }
+        )
+    return rows

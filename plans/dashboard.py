@@ -32,7 +32,6 @@ from django.db import NotSupportedError, connection, transaction
 from django.db.models import (
     Case,
     Count,
-    F,
     Func,
     IntegerField,
     Max,
@@ -45,7 +44,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Lower, Trim, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from deals.models import Deal, Organization
@@ -517,19 +516,32 @@ def _overdue_steps(scope: Scope) -> list[tuple]:
     the partial index of open dated steps; map_health and overdue_by_owner share it."""
     today = scope.today
     late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
-    return list(
+    groups = (
         scope.steps_by_plan()
         .filter(OPEN_STEP, due_date__lt=today)
-        .values_list(
-            "plan_id",
-            "buyer_owner_id",
-            "buyer_owner__name",
-            "seller_owner_id",
-            "seller_owner__name",
-        )
+        .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
         .annotate(n=Count("pk"), late=Count("pk", filter=late), oldest=Min("due_date"))
         .order_by()
     )
+    # The owners' names are looked up per group, after grouping: PostgreSQL overestimates
+    # the overdue steps (most open steps are in the future) and would otherwise hash every
+    # stakeholder of the workspace, twice.
+    sql, params = groups.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(OVERDUE_SQL.format(groups=sql), params)
+        # SQLite returns dates as text through a raw cursor.
+        return [(*row[:-1], _parse_date(row[-1])) for row in cursor]
+
+
+OVERDUE_SQL = """
+SELECT g.plan_id,
+       g.buyer_owner_id,
+       (SELECT s.name FROM stakeholders_stakeholder s WHERE s.id = g.buyer_owner_id),
+       g.seller_owner_id,
+       (SELECT s.name FROM stakeholders_stakeholder s WHERE s.id = g.seller_owner_id),
+       g.n, g.late, g.oldest
+FROM ({groups}) g
+"""
 
 
 def _step_counts(scope: Scope) -> dict[int, StepCounts]:
@@ -866,18 +878,15 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
     moves and how many calendar days they added. Reasons are grouped ignoring case and
     surrounding spaces; steps of every plan of the deals in scope.
 
-    One GROUP BY over the slip history."""
-    items = (
-        scope.date_changes()
-        .filter(new_date__gt=F("old_date"))
-        .values(key=Lower(Trim("reason")))
-        .annotate(
-            reason=Min(Trim("reason")),
-            count=Count("pk"),
-            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+    One GROUP BY over the slip history; the whole workspace reads its ReasonSummary rows
+    instead, after recomputing the reasons that changed (plans.dashboard_summaries)."""
+    if scope.whole_workspace:
+        dashboard_summaries.refresh_reasons(scope.organization)
+        items = dashboard_summaries.reasons(scope.organization)
+    else:
+        items = dashboard_summaries.reason_moves_query(scope.date_changes()).order_by(
+            "-count", "-days", "key"
         )
-        .order_by("-count", "-days", "key")
-    )
     if limit:
         items = items[:limit]
     return [ReasonRow(item["reason"], item["count"], item["days"]) for item in items]
@@ -1124,6 +1133,10 @@ def definitions() -> dict[str, str]:
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _parse_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _as_date(value) -> date:

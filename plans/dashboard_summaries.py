@@ -21,9 +21,9 @@ projection's "not before today") are computed when the page is read, from these 
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Q, Sum, Value, When, Window
+from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When, Window
 from django.db.models.expressions import RawSQL, RowRange
-from django.db.models.functions import Coalesce, Greatest, TruncDate
+from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate
 
 from stakeholders.models import Side
 
@@ -53,6 +53,13 @@ def _bumps(table: str, row: str) -> list[str]:
             _PLAN_UPSERT.format(row=row, condition="1 = 1"),
             _TITLE_UPSERT.format(row=row, condition="1 = 1"),
         ]
+    if table == "plans_duedatechange":
+        return [
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+            f"SELECT {row}.organization_id, LOWER(TRIM({row}.reason)), 1 WHERE 1 = 1 "
+            "ON CONFLICT (organization_id, key) "
+            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1"
+        ]
     if table == "plans_activity":
         return [_PLAN_UPSERT.format(row=row, condition=f"{row}.side = '{Side.BUYER}'")]
     if table == "plans_plan":
@@ -67,6 +74,7 @@ def _bumps(table: str, row: str) -> list[str]:
         return [
             "DELETE FROM plans_plansummary WHERE organization_id = OLD.id",
             "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id",
+            "DELETE FROM plans_reasonsummary WHERE organization_id = OLD.id",
         ]
     raise ValueError(table)
 
@@ -76,6 +84,9 @@ TRIGGERS = [
     ("plans_milestone", "INSERT", ["NEW"]),
     ("plans_milestone", "UPDATE", ["OLD", "NEW"]),
     ("plans_milestone", "DELETE", ["OLD"]),
+    ("plans_duedatechange", "INSERT", ["NEW"]),
+    ("plans_duedatechange", "UPDATE", ["OLD", "NEW"]),
+    ("plans_duedatechange", "DELETE", ["OLD"]),
     ("plans_activity", "INSERT", ["NEW"]),
     ("plans_activity", "UPDATE", ["OLD", "NEW"]),
     ("plans_activity", "DELETE", ["OLD"]),
@@ -126,7 +137,8 @@ def remove_triggers(schema_editor) -> None:
 
 
 def create_rows(schema_editor) -> None:
-    """One row, to compute, for every existing plan and (workspace, step title)."""
+    """One row, to compute, for every existing plan, (workspace, step title) and
+    (workspace, reason)."""
     schema_editor.execute(
         "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
         "SELECT id, organization_id, 1 FROM plans_plan"
@@ -134,6 +146,10 @@ def create_rows(schema_editor) -> None:
     schema_editor.execute(
         "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
         "SELECT DISTINCT organization_id, title, 1 FROM plans_milestone"
+    )
+    schema_editor.execute(
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+        "SELECT DISTINCT organization_id, LOWER(TRIM(reason)), 1 FROM plans_duedatechange"
     )
 
 
@@ -388,3 +404,75 @@ def title_rollup(organization) -> list[dict]:
             }
         )
     return rows
+
+
+REASONS_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_reasonsummary (organization_id, key, stamp, computed, reason, count, days)
+SELECT dirty.organization_id, dirty.key, dirty.seen, dirty.seen,
+       COALESCE(moves.reason, ''), COALESCE(moves.count, 0), moves.days
+FROM dirty
+LEFT JOIN ({moves}) moves ON moves.key = dirty.key
+WHERE 1 = 1
+ORDER BY dirty.key
+ON CONFLICT (organization_id, key) DO UPDATE SET
+    computed = excluded.computed,
+    reason = excluded.reason,
+    count = excluded.count,
+    days = excluded.days
+WHERE plans_reasonsummary.stamp = excluded.stamp
+"""
+
+
+def reason_moves_query(changes):
+    """Per reason (ignoring case and surrounding spaces) of `changes`: the moves to a later
+    date, the first spelling and the calendar days they added (one GROUP BY)."""
+    from .dashboard import DayNumber
+
+    return (
+        changes.filter(new_date__gt=F("old_date"))
+        .values(key=Lower(Trim("reason")))
+        .annotate(
+            reason=Min(Trim("reason")),
+            count=Count("pk"),
+            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+        )
+    )
+
+
+def refresh_reasons(organization) -> None:
+    """Recompute the ReasonSummary rows of `organization` that are behind their stamp (one
+    statement).
+
+    Side effects: updates ReasonSummary rows. Idempotent."""
+    from .models import DueDateChange, ReasonSummary
+
+    dirty = (
+        ReasonSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"))
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "key", "seen")
+        .order_by()
+    )
+    changes = DueDateChange.objects.for_org(organization).alias(key=Lower(Trim("reason")))
+    moves = reason_moves_query(
+        changes.filter(key__in=RawSQL("SELECT key FROM dirty", []))
+    ).order_by()
+    dirty_sql, dirty_params = _sql(dirty)
+    moves_sql, moves_params = _sql(moves)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            REASONS_SQL.format(dirty=dirty_sql, moves=moves_sql), [*dirty_params, *moves_params]
+        )
+
+
+def reasons(organization):
+    """The slip reasons of a whole workspace from its current ReasonSummary rows (refresh
+    them first), most moves first: a QuerySet of dicts with reason, count and days."""
+    from .models import ReasonSummary
+
+    return (
+        ReasonSummary.objects.filter(organization=organization, count__gt=0)
+        .values("reason", "count", "days")
+        .order_by("-count", "-days", "key")
+    )

@@ -7,6 +7,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower, Trim
 from django.urls import reverse
 
 from deals.models import Deal, Organization, TenantQuerySet
@@ -245,6 +246,12 @@ class DueDateChange(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The dashboard recomputes its reasons one reason at a time (ReasonSummary).
+            models.Index(
+                models.F("organization"), Lower(Trim("reason")), name="date_change_reason_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.milestone_id}: {self.old_date} → {self.new_date}"
@@ -652,3 +659,28 @@ class TitleSummary(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ReasonSummary(models.Model):
+    """The dashboard's slip reasons of a whole workspace (slip_reasons), per reason ignoring
+    case and surrounding spaces: the date moves to a later date and the days they added.
+    Triggers bump `stamp` of the old and new reason of every inserted, updated or deleted
+    date change; rows whose `computed` is behind are recomputed before being read."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    key = models.TextField()  # lower(trim(reason)), as the database computes it
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    reason = models.TextField(db_default="")  # the first spelling, trimmed
+    count = models.IntegerField(db_default=0)
+    days = models.IntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="reason_summary_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.reason

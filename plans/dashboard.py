@@ -459,7 +459,8 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             "dashboard_summary__undated",
             "dashboard_summary__last_buyer_visit",
         )
-        .order_by()
+        # In plan order, as dashboard_page reads them: rows that sort equal keep that order.
+        .order_by("pk")
     )
     return [
         LivePlan(
@@ -1046,8 +1047,9 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
     time: the share of won deals whose closed date is on or before their original target
     close date (the first one entered).
 
-    One query: one row per closed deal with three numbers (the median needs them all);
-    closed deals without a closed date count in the win rate only."""
+    One query: closed deals counted per signature, stage, cycle length and on-time flag
+    (the median needs every cycle length); closed deals without a closed date count in the
+    win rate only."""
     signed = signed_map_q("plan__")
     items = (
         scope.deals.filter(stage__in=Deal.CLOSED_STAGES)
@@ -1055,8 +1057,15 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
             signed=Case(When(signed, then=Value(1)), default=Value(0)),
             cycle=DayNumber("closed_date") - DayNumber(TruncDate("created_at", tzinfo=scope.tz)),
             early=DayNumber("original_close_date") - DayNumber("closed_date"),
+            on_time=Case(
+                When(early__isnull=True, then=Value(None)),
+                When(early__gte=0, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
         )
-        .values_list("signed", "stage", "cycle", "early")
+        .values_list("signed", "stage", "cycle", "on_time")
+        .annotate(n=Count("pk"))
         .order_by()
     )
     groups = {
@@ -1064,16 +1073,16 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
         "unsigned": OutcomeRow("unsigned", "Without a signed MAP"),
         "all": OutcomeRow("all", "All closed deals"),
     }
-    for is_signed, stage, cycle, early in items:
+    for is_signed, stage, cycle, on_time, n in items:
         for row in (groups["signed" if is_signed else "unsigned"], groups["all"]):
-            row.closed += 1
+            row.closed += n
             if cycle is not None:
-                row.cycles.append(cycle)
+                row.cycles.extend([cycle] * n)
             if stage == Deal.Stage.CLOSED_WON:
-                row.won += 1
-                if early is not None:
-                    row.won_dated += 1
-                    row.won_on_time += early >= 0
+                row.won += n
+                if on_time is not None:
+                    row.won_dated += n
+                    row.won_on_time += n * on_time
     return list(groups.values())
 
 

@@ -372,12 +372,10 @@ def _deals(plan_ids: set[int], scope: Scope) -> dict[int, tuple]:
 OWNERS_SQL = """
 WITH groups AS ({groups}),
 buyers AS (
-    SELECT groups.buyer_owner_id AS owner_id, deal.account_name AS account,
+    SELECT groups.buyer_owner_id AS owner_id, groups.account,
            SUM(groups.n) AS n, MIN(groups.oldest) AS oldest
     FROM groups
-    JOIN plans_plan plan ON plan.id = groups.plan_id
-    JOIN deals_deal deal ON deal.id = plan.deal_id
-    GROUP BY groups.buyer_owner_id, deal.account_name
+    GROUP BY groups.buyer_owner_id, groups.account
 ),
 sellers AS (
     SELECT groups.seller_owner_id AS owner_id, SUM(groups.n) AS n, MIN(groups.oldest) AS oldest
@@ -416,10 +414,10 @@ def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) ->
     """The overdue panel: `totals` (buyer side, seller side, all, from the plan rows) and the
     first `limit` rows of overdue_by_owner's table, ranked in the database (one query)."""
     groups = (
-        scope.steps_by_plan()
-        .filter(OPEN_STEP, due_date__lt=scope.today, plan__in=scope.live_plans.values("pk"))
+        scope.live_milestones()
+        .filter(OPEN_STEP, due_date__lt=scope.today)
         .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
-        .annotate(n=Count("pk"), oldest=Min("due_date"))
+        .annotate(account=F("plan__deal__account_name"), n=Count("pk"), oldest=Min("due_date"))
         .order_by()
     )
     sql, params = groups.query.sql_with_params()

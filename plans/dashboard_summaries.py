@@ -23,7 +23,7 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When, Window
 from django.db.models.expressions import RawSQL, RowRange
-from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate
+from django.db.models.functions import Greatest, Lower, Trim, TruncDate
 
 from stakeholders.models import Side
 
@@ -203,20 +203,19 @@ def _sql(queryset) -> tuple[str, list]:
 
 
 def refresh_plans(organization) -> None:
-    """Recompute the PlanSummary rows of `organization` that are missing or behind their
-    stamp (one statement).
+    """Recompute the PlanSummary rows of `organization` that are behind their stamp (one
+    statement).
 
     Side effects: inserts or updates PlanSummary rows. Idempotent."""
     from .dashboard import BusinessDayNumber, buyer_visits
+    from .models import PlanSummary
 
-    current = Q(dashboard_summary__computed=F("dashboard_summary__stamp"))
+    # Every plan has a row from its creation (the plan's insert trigger, or the migration
+    # for older plans).
     dirty = (
-        Plan.objects.for_org(organization)
-        .annotate(
-            seen=Coalesce(F("dashboard_summary__stamp"), Value(0)),
-            behind=Case(When(current, then=Value(0)), default=Value(1)),
-        )
-        .filter(behind=1)
+        PlanSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"))
+        .annotate(id=F("plan_id"), seen=F("stamp"))
         .values("id", "organization_id", "seen")
         .order_by()
     )

@@ -624,7 +624,14 @@ class PlanSummary(models.Model):
     last_buyer_visit = models.DateTimeField(null=True)
 
     class Meta:
-        indexes = [models.Index(fields=["organization"], name="plan_summary_org_idx")]
+        indexes = [
+            # The rows to recompute: few, found without reading the others.
+            models.Index(
+                fields=["organization"],
+                condition=~models.Q(computed=models.F("stamp")),
+                name="plan_summary_behind_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Dashboard summary of plan {self.plan_id}"

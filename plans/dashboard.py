@@ -102,14 +102,19 @@ def analytics() -> Iterator[None]:
     JIT (on by default) compiles a query whose estimated cost passes `jit_above_cost`: one
     variant of these aggregates spent 0.77 s compiling for 0.1 s of work over 150,000 steps,
     and bigger workspaces push more of them across. `SET LOCAL` lasts until the end of the
-    transaction only."""
-    if connection.vendor != "postgresql":
+    transaction only. Nested uses run in the outer one (the summaries' refreshes use it on
+    their own and inside the page's)."""
+    if connection.vendor != "postgresql" or getattr(connection, "_dashboard_analytics", False):
         yield  # SQLite has no JIT (and its transactions here take the write lock)
         return
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
-        yield
+        connection._dashboard_analytics = True
+        try:
+            yield
+        finally:
+            connection._dashboard_analytics = False
 
 
 # --- Calendar arithmetic in SQL ------------------------------------------------------
@@ -528,7 +533,7 @@ def _overdue_steps(scope: Scope) -> list[tuple]:
     # the overdue steps (most open steps are in the future) and would otherwise hash every
     # stakeholder of the workspace, twice.
     sql, params = groups.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with analytics(), connection.cursor() as cursor:
         cursor.execute(OVERDUE_SQL.format(groups=sql), params)
         # SQLite returns dates as text through a raw cursor.
         return [(*row[:-1], _parse_date(row[-1])) for row in cursor]

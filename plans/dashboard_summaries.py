@@ -21,7 +21,20 @@ projection's "not before today") are computed when the page is read, from these 
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Sum, Value, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.expressions import RawSQL, RowRange
 from django.db.models.functions import Greatest, Lower, Trim, TruncDate
 
@@ -197,6 +210,19 @@ WHERE plans_plansummary.stamp = excluded.stamp
 # --- Recomputing the rows that are behind ------------------------------------------------
 
 
+def _in_dirty(column: str, key: str) -> RawSQL:
+    """A condition: `column` (SQL) is one of the `key` values of the rows to recompute (the
+    CTE "dirty"). On PostgreSQL, `= ANY(ARRAY(…))`: the planner cannot estimate how few rows
+    are behind and, given `IN (SELECT …)`, may scan every step of the workspace; an array
+    parameter makes it read the few matching rows through the index."""
+    # `column` and `key` are constants of this module, never input.
+    if connection.vendor == "postgresql":
+        sql = f"{column} = ANY(ARRAY(SELECT dirty.{key} FROM dirty))"  # noqa: S608
+    else:
+        sql = f"{column} IN (SELECT dirty.{key} FROM dirty)"  # noqa: S608
+    return RawSQL(sql, [], output_field=BooleanField())  # noqa: S611
+
+
 def _sql(queryset) -> tuple[str, list]:
     sql, params = queryset.query.sql_with_params()
     return sql, list(params)
@@ -207,7 +233,7 @@ def refresh_plans(organization) -> None:
     statement).
 
     Side effects: inserts or updates PlanSummary rows. Idempotent."""
-    from .dashboard import BusinessDayNumber, buyer_visits
+    from .dashboard import BusinessDayNumber, analytics, buyer_visits
     from .models import PlanSummary
 
     # Every plan has a row from its creation (the plan's insert trigger, or the migration
@@ -219,12 +245,12 @@ def refresh_plans(organization) -> None:
         .values("id", "organization_id", "seen")
         .order_by()
     )
-    in_dirty = RawSQL("SELECT id FROM dirty", [])
+    steps_of_dirty = _in_dirty('"plans_milestone"."plan_id"', "id")
     signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
     is_open = Case(When(OPEN_STEP, then=Value(1)), default=Value(0))
     by_position = {"partition_by": [F("plan_id")], "order_by": [F("position"), F("id")]}
     steps = (
-        Milestone.objects.filter(plan_id__in=in_dirty)
+        Milestone.objects.filter(steps_of_dirty)
         # The condition of the index milestone_path_idx, which holds these rows in order.
         .filter(PATH_STEPS)
         .annotate(
@@ -272,7 +298,7 @@ def refresh_plans(organization) -> None:
     )
     steps_sql, steps_params = _sql(steps)
     counts = (
-        Milestone.objects.filter(plan_id__in=in_dirty)
+        Milestone.objects.filter(steps_of_dirty)
         .filter(OPEN_STEP)
         .values("plan_id")
         .annotate(
@@ -284,11 +310,13 @@ def refresh_plans(organization) -> None:
     counts_sql, counts_params = _sql(counts)
     # The dashboard's buyer-visit source, for the plans that changed. Its rows bump the
     # plan's stamp through the activity triggers: a new source needs its own trigger.
-    visits = buyer_visits(Plan.objects.filter(id__in=in_dirty))
+    visits = buyer_visits(Plan.objects.filter(_in_dirty('"plans_plan"."id"', "id")))
     visits_sql, visits_params = _sql(visits)
     dirty_sql, dirty_params = _sql(dirty)
     sql = PLANS_SQL.format(dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql)
-    with connection.cursor() as cursor:
+    # With JIT off: the planner cannot know how few rows are behind, and its estimate
+    # for a whole workspace would have PostgreSQL compile the statement first.
+    with analytics(), connection.cursor() as cursor:
         cursor.execute(sql, [*dirty_params, *steps_params, *counts_params, *visits_params])
 
 
@@ -354,6 +382,7 @@ def refresh_titles(organization) -> None:
     Side effects: updates TitleSummary rows. Idempotent."""
     from zoneinfo import ZoneInfo
 
+    from .dashboard import analytics
     from .models import TitleSummary
 
     tz_name = organization.time_zone
@@ -365,12 +394,12 @@ def refresh_titles(organization) -> None:
         .order_by()
     )
     steps = Milestone.objects.for_org(organization).filter(
-        title__in=RawSQL("SELECT title FROM dirty", [])
+        _in_dirty('"plans_milestone"."title"', "title")
     )
     rollup = title_rollup_query(steps, tz=ZoneInfo(tz_name))
     dirty_sql, dirty_params = _sql(dirty)
     rollup_sql, rollup_params = _sql(rollup)
-    with connection.cursor() as cursor:
+    with analytics(), connection.cursor() as cursor:
         cursor.execute(
             TITLES_SQL.format(dirty=dirty_sql, rollup=rollup_sql),
             [*dirty_params, tz_name, *rollup_params],
@@ -444,6 +473,7 @@ def refresh_reasons(organization) -> None:
     statement).
 
     Side effects: updates ReasonSummary rows. Idempotent."""
+    from .dashboard import analytics
     from .models import DueDateChange, ReasonSummary
 
     dirty = (
@@ -455,11 +485,11 @@ def refresh_reasons(organization) -> None:
     )
     changes = DueDateChange.objects.for_org(organization).alias(key=Lower(Trim("reason")))
     moves = reason_moves_query(
-        changes.filter(key__in=RawSQL("SELECT key FROM dirty", []))
+        changes.filter(_in_dirty('LOWER(TRIM("plans_duedatechange"."reason"))', "key"))
     ).order_by()
     dirty_sql, dirty_params = _sql(dirty)
     moves_sql, moves_params = _sql(moves)
-    with connection.cursor() as cursor:
+    with analytics(), connection.cursor() as cursor:
         cursor.execute(
             REASONS_SQL.format(dirty=dirty_sql, moves=moves_sql), [*dirty_params, *moves_params]
         )

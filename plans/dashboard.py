@@ -36,10 +36,8 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -429,13 +427,14 @@ class LivePlan:
     missing_buyer_owner: int
     undated: int
     last_buyer_visit: datetime | None
+    recent_changes: int  # date changes in the last RECENT_DAYS
 
 
 def _live_plans(scope: Scope) -> list[LivePlan]:
     """The active plans of the open deals in scope with their deals' columns and their
     date-independent figures (plans.dashboard_summaries: one statement recomputes the
     summaries that are behind, one query reads them with the plans)."""
-    dashboard_summaries.refresh_plans(scope.organization)
+    dashboard_summaries.refresh_plans(scope.organization, now=scope.now)
     today_bd = business_day_number(scope.today)
     items = (
         scope.live_plans.annotate(
@@ -463,6 +462,7 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             "dashboard_summary__missing_buyer_owner",
             "dashboard_summary__undated",
             "dashboard_summary__last_buyer_visit",
+            "dashboard_summary__recent_changes",
         )
         # In plan order, as dashboard_page reads them: rows that sort equal keep that order.
         .order_by("pk")
@@ -483,10 +483,11 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             missing_buyer_owner=missing or 0,
             undated=undated or 0,
             last_buyer_visit=visit,
+            recent_changes=changes or 0,
         )
         for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target,
             signed, total, due_term, start_term, signature_bd, remaining, missing, undated,
-            visit in items
+            visit, changes in items
     ]  # fmt: skip
 
 
@@ -628,27 +629,13 @@ def map_health(scope: Scope) -> HealthReport:
     The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
     only signed). Queries: the live plans with their deals and their summaries (undated
-    steps, close-plan steps without a buyer owner, the last buyer visit from
-    `buyer_visits`; run once per scope, shared with forecast_check and overdue_by_owner),
-    the overdue steps (shared with overdue_by_owner) and recent date changes per plan.
+    steps, close-plan steps without a buyer owner, recent date changes, the last buyer
+    visit from `buyer_visits`; run once per scope, shared with forecast_check and
+    overdue_by_owner) and the overdue steps (shared with overdue_by_owner).
     """
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     plans = scope.cached("live_plans", _live_plans)
     figures = scope.cached("step_counts", _step_counts)
-    # Changes of plans outside the live ones are counted too, and never looked up. The plan
-    # of each recent change is read by primary key (a handful of index lookups), so the
-    # query never scans the whole milestone table to join it.
-    plan_of_step = (
-        Milestone.objects.filter(pk=OuterRef("milestone_id")).order_by().values("plan_id")
-    )
-    changes = dict(
-        scope.date_changes()
-        .filter(created_at__gte=since)
-        .annotate(plan_id=Subquery(plan_of_step))
-        .values_list("plan_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
     rows = []
     counts = dict.fromkeys(LEVELS, 0)
     empty = StepCounts()
@@ -665,7 +652,7 @@ def map_health(scope: Scope) -> HealthReport:
             late_close=counted.late_close,
             missing_buyer_owner=counted.missing_buyer_owner,
             undated=counted.undated,
-            recent_changes=changes.get(plan_id, 0),
+            recent_changes=plan.recent_changes,
             last_buyer_visit=plan.last_buyer_visit,
         )
         classify_health(row, today=today, since=since)

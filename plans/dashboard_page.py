@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Min, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, CharField, Count, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
 from . import dashboard as metrics
@@ -40,7 +40,7 @@ from .dashboard import (
     classify_health,
     signed_map_q,
 )
-from .models import Milestone, Phase, Plan
+from .models import Phase, Plan
 
 
 @dataclass
@@ -93,8 +93,8 @@ def health_level(
 # The narrow row of a live plan (see _plan_rows), by position.
 (
     PK, AMOUNT, CURRENCY, CLOSE, STATUS, TARGET, SIGNED, TOTAL, DUE_TERM, START_TERM,
-    SIGNATURE_BD, REMAINING, MISSING, UNDATED, NO_VISIT, KEY1, KEY2,
-    OVERDUE, OVERDUE_BUYER, OVERDUE_SELLER, LATE, CHANGES,
+    SIGNATURE_BD, REMAINING, MISSING, UNDATED, NO_VISIT, CHANGES, KEY1, KEY2,
+    OVERDUE, OVERDUE_BUYER, OVERDUE_SELLER, LATE,
 ) = range(22)  # fmt: skip
 
 # The health table's sorts (dashboard.HEALTH_SORTS) on narrow rows; `level` and `reasons`
@@ -107,7 +107,7 @@ SORT_KEYS = {
     "amount": lambda r: r[AMOUNT],
     "close": lambda r: r[CLOSE],
     "overdue": lambda r: (r[OVERDUE], r[LATE]),
-    "changes": lambda r: r[CHANGES],
+    "changes": lambda r: r[CHANGES] or 0,
     "visit": lambda r: r[KEY1].timestamp() if r[KEY1] else 0,
 }
 assert set(SORT_KEYS) == set(metrics.HEALTH_SORTS)  # noqa: S101 (kept in step)
@@ -115,10 +115,9 @@ assert set(SORT_KEYS) == set(metrics.HEALTH_SORTS)  # noqa: S101 (kept in step)
 PLAN_ROWS_SQL = """
 SELECT live.*,
        COALESCE(overdue.n, 0), COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0),
-       COALESCE(overdue.late, 0), COALESCE(changes.n, 0)
+       COALESCE(overdue.late, 0)
 FROM ({live}) live
 LEFT JOIN ({overdue}) overdue ON overdue.plan_id = live.pk
-LEFT JOIN ({changes}) changes ON changes.plan_id = live.pk
 ORDER BY live.pk
 """
 
@@ -134,10 +133,10 @@ def _owner_name():
 
 def _plan_rows(scope: Scope, sort: str) -> list[list]:
     """One narrow row per live plan: the deal's amount, currency and target close date, the
-    plan's status and signature, its summary (plans.dashboard_summaries), whether a buyer
-    visited in the last 14 days, two columns the requested sort needs, and its overdue
-    steps (all, with a buyer owner, with a seller owner, close-plan steps more than
-    LATE_DAYS late) and date changes of the last 14 days. One query."""
+    plan's status and signature, its summary (plans.dashboard_summaries: path components,
+    incomplete steps, date changes of the last 14 days), whether a buyer visited in the last
+    14 days, two columns the requested sort needs, and its overdue steps (all, with a buyer
+    owner, with a seller owner, close-plan steps more than LATE_DAYS late). One query."""
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     visit = F("dashboard_summary__last_buyer_visit")
     key = sort.lstrip("-")
@@ -172,6 +171,7 @@ def _plan_rows(scope: Scope, sort: str) -> list[list]:
             "dashboard_summary__missing_buyer_owner",
             "dashboard_summary__undated",
             "no_visit",
+            "dashboard_summary__recent_changes",
             "key1",
             "key2",
         )
@@ -190,20 +190,8 @@ def _plan_rows(scope: Scope, sort: str) -> list[list]:
         )
         .order_by()
     )
-    # As in map_health: the plan of each recent change is read by primary key.
-    plan_of_step = (
-        Milestone.objects.filter(pk=OuterRef("milestone_id")).order_by().values("plan_id")
-    )
-    changes = (
-        scope.date_changes()
-        .filter(created_at__gte=since)
-        .annotate(plan_id=Subquery(plan_of_step))
-        .values("plan_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    parts = [query.query.sql_with_params() for query in (live, overdue, changes)]
-    sql = PLAN_ROWS_SQL.format(live=parts[0][0], overdue=parts[1][0], changes=parts[2][0])
+    parts = [query.query.sql_with_params() for query in (live, overdue)]
+    sql = PLAN_ROWS_SQL.format(live=parts[0][0], overdue=parts[1][0])
     with connection.cursor() as cursor:
         cursor.execute(sql, [param for _sql, params in parts for param in params])
         rows = [list(row) for row in cursor]
@@ -225,7 +213,7 @@ def health_and_forecast(
     projected amounts, deals at risk, the first `forecast_limit` rows) and the overdue
     totals (buyer side, seller side, all). Three queries: the summaries' refresh, the
     narrow rows, the deals of the rows shown."""
-    dashboard_summaries.refresh_plans(scope.organization)
+    dashboard_summaries.refresh_plans(scope.organization, now=scope.now)
     rows = _plan_rows(scope, sort)
     today = scope.today
     today_bd = business_day_number(today)
@@ -240,7 +228,7 @@ def health_and_forecast(
             target_signature=row[TARGET],
             late_close=row[LATE],
             overdue=row[OVERDUE],
-            recent_changes=row[CHANGES],
+            recent_changes=row[CHANGES] or 0,
             plan_status=row[STATUS],
             no_recent_visit=bool(row[NO_VISIT]),
             missing_buyer_owner=row[MISSING] or 0,
@@ -308,7 +296,7 @@ def health_and_forecast(
                     late_close=row[LATE],
                     missing_buyer_owner=row[MISSING] or 0,
                     undated=row[UNDATED] or 0,
-                    recent_changes=row[CHANGES],
+                    recent_changes=row[CHANGES] or 0,
                     last_buyer_visit=visit,
                 ),
                 today=today,

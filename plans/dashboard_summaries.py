@@ -20,6 +20,8 @@ projection's "not before today") are computed when the page is read, from these 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -52,6 +54,12 @@ _PLAN_UPSERT = (
     "SELECT {row}.plan_id, {row}.organization_id, 1 WHERE {condition} "
     "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
 )
+_STEP_PLAN_UPSERT = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+    "SELECT step.plan_id, step.organization_id, 1 FROM plans_milestone step "
+    "WHERE step.id = {row}.milestone_id "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
 _TITLE_UPSERT = (
     "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
     "SELECT {row}.organization_id, {row}.title, 1 WHERE {condition} "
@@ -68,10 +76,11 @@ def _bumps(table: str, row: str) -> list[str]:
         ]
     if table == "plans_duedatechange":
         return [
+            _STEP_PLAN_UPSERT.format(row=row),  # the plan's recent date changes
             "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
             f"SELECT {row}.organization_id, LOWER(TRIM({row}.reason)), 1 WHERE 1 = 1 "
             "ON CONFLICT (organization_id, key) "
-            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1"
+            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1",
         ]
     if table == "plans_activity":
         return [_PLAN_UPSERT.format(row=row, condition=f"{row}.side = '{Side.BUYER}'")]
@@ -170,11 +179,13 @@ PLANS_SQL = """
 WITH dirty AS ({dirty})
 INSERT INTO plans_plansummary (
     plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
-    signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit
+    signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
+    recent_oldest
 )
 SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
        path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
-       COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit
+       COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
+       COALESCE(recent.n, 0), recent.oldest
 FROM dirty
 LEFT JOIN (
     SELECT chain.plan_id,
@@ -191,6 +202,7 @@ LEFT JOIN (
 ) path ON path.plan_id = dirty.id
 LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
 LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
+LEFT JOIN ({recent}) recent ON recent.plan_id = dirty.id
 WHERE 1 = 1
 ORDER BY dirty.id
 ON CONFLICT (plan_id) DO UPDATE SET
@@ -203,7 +215,9 @@ ON CONFLICT (plan_id) DO UPDATE SET
     remaining = excluded.remaining,
     missing_buyer_owner = excluded.missing_buyer_owner,
     undated = excluded.undated,
-    last_buyer_visit = excluded.last_buyer_visit
+    last_buyer_visit = excluded.last_buyer_visit,
+    recent_changes = excluded.recent_changes,
+    recent_oldest = excluded.recent_oldest
 WHERE plans_plansummary.stamp = excluded.stamp
 """
 
@@ -228,19 +242,21 @@ def _sql(queryset) -> tuple[str, list]:
     return sql, list(params)
 
 
-def refresh_plans(organization) -> None:
-    """Recompute the PlanSummary rows of `organization` that are behind their stamp (one
-    statement).
+def refresh_plans(organization, *, now) -> None:
+    """Recompute the PlanSummary rows of `organization` that are behind their stamp, or
+    whose oldest recent date change left the RECENT_DAYS before `now` (one statement).
 
     Side effects: inserts or updates PlanSummary rows. Idempotent."""
-    from .dashboard import BusinessDayNumber, analytics, buyer_visits
-    from .models import PlanSummary
+    from .dashboard import RECENT_DAYS, BusinessDayNumber, analytics, buyer_visits
+    from .models import DueDateChange, PlanSummary
+
+    since = now - timedelta(days=RECENT_DAYS)
 
     # Every plan has a row from its creation (the plan's insert trigger, or the migration
     # for older plans).
     dirty = (
         PlanSummary.objects.filter(organization=organization)
-        .exclude(computed=F("stamp"))
+        .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since))
         .annotate(id=F("plan_id"), seen=F("stamp"))
         .values("id", "organization_id", "seen")
         .order_by()
@@ -312,12 +328,25 @@ def refresh_plans(organization) -> None:
     # plan's stamp through the activity triggers: a new source needs its own trigger.
     visits = buyer_visits(Plan.objects.filter(_in_dirty('"plans_plan"."id"', "id")))
     visits_sql, visits_params = _sql(visits)
+    recent = (
+        DueDateChange.objects.filter(
+            _in_dirty('"plans_milestone"."plan_id"', "id"), created_at__gte=since
+        )
+        .values(plan_id=F("milestone__plan_id"))
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by()
+    )
+    recent_sql, recent_params = _sql(recent)
     dirty_sql, dirty_params = _sql(dirty)
-    sql = PLANS_SQL.format(dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql)
+    sql = PLANS_SQL.format(
+        dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql, recent=recent_sql
+    )
     # With JIT off: the planner cannot know how few rows are behind, and its estimate
     # for a whole workspace would have PostgreSQL compile the statement first.
     with analytics(), connection.cursor() as cursor:
-        cursor.execute(sql, [*dirty_params, *steps_params, *counts_params, *visits_params])
+        cursor.execute(
+            sql, [*dirty_params, *steps_params, *counts_params, *visits_params, *recent_params]
+        )
 
 
 TITLES_SQL = """

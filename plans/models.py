@@ -185,6 +185,14 @@ class Milestone(models.Model):
                 condition=models.Q(phase="close")
                 & (~models.Q(status__in=["done", "cancelled"]) | models.Q(is_signature_step=True)),
             ),
+            # The dashboard's overdue steps (open, due before today) per plan and owner: an
+            # index-only scan.
+            models.Index(
+                fields=["organization", "due_date"],
+                include=["plan", "phase", "buyer_owner", "seller_owner"],
+                condition=~models.Q(status__in=["done", "cancelled"]),
+                name="milestone_overdue_idx",
+            ),
             # The dashboard recomputes its per-title rollup one title at a time
             # (TitleSummary): an index-only scan of that title's steps on PostgreSQL.
             models.Index(
@@ -622,6 +630,10 @@ class PlanSummary(models.Model):
     missing_buyer_owner = models.IntegerField(db_default=0)  # open close-plan steps
     undated = models.IntegerField(db_default=0)  # open steps without a due date
     last_buyer_visit = models.DateTimeField(null=True)
+    # Date changes of the plan's steps in the RECENT_DAYS before `computed`, and the oldest
+    # of them: the count holds until that one leaves the window (then the row is behind).
+    recent_changes = models.IntegerField(db_default=0)
+    recent_oldest = models.DateTimeField(null=True)
 
     class Meta:
         indexes = [
@@ -630,7 +642,8 @@ class PlanSummary(models.Model):
                 fields=["organization"],
                 condition=~models.Q(computed=models.F("stamp")),
                 name="plan_summary_behind_idx",
-            )
+            ),
+            models.Index(fields=["organization", "recent_oldest"], name="plan_summary_recent_idx"),
         ]
 
     def __str__(self) -> str:

@@ -283,7 +283,7 @@ def test_a_write_leaves_the_plans_row_behind_until_it_is_recomputed(acme, deals)
 
     plan = deals["Bravo"].plan
 
-    dashboard_summaries.refresh_plans(acme)
+    dashboard_summaries.refresh_plans(acme, now=NOW)
     row = PlanSummary.objects.get(plan=plan)
     assert row.computed == row.stamp
 
@@ -291,9 +291,33 @@ def test_a_write_leaves_the_plans_row_behind_until_it_is_recomputed(acme, deals)
     row.refresh_from_db()
 
     assert row.computed < row.stamp  # behind: the next read recomputes it
-    dashboard_summaries.refresh_plans(acme)
+    dashboard_summaries.refresh_plans(acme, now=NOW)
     row.refresh_from_db()
     assert row.computed == row.stamp
+
+
+def test_recent_date_changes_leave_the_window_with_the_clock(acme, deals):
+    # No write at all: a date change that was recent is not after the clock moved on.
+    step = _step(deals, "Bravo", "Business case")
+    Builder(acme).moved(
+        step, old=TODAY, new=TODAY + timedelta(days=2), reason="Late", on=TODAY - timedelta(13)
+    )
+    counted = figures(acme)
+
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        later = Scope.build(acme)
+        bravo = next(row for row in dashboard.map_health(later).rows if row.deal.account == "Bravo")
+        PlanSummary.objects.update(computed=-1)
+        scratch = next(
+            row
+            for row in dashboard.map_health(Scope.build(acme)).rows
+            if row.deal.account == "Bravo"
+        )
+
+    before = next(row for row in counted["health"] if row[0] == "Bravo")
+    assert any("date change" in reason for reason in before[2])
+    assert bravo.recent_changes == scratch.recent_changes
+    assert bravo.reasons == scratch.reasons
 
 
 def test_summaries_of_another_workspace_are_untouched(acme, globex, deals):

@@ -349,10 +349,10 @@ def test_dashboard_export_query_count_does_not_grow_with_deals(
     client.force_login(bob)
     client.get(URL)
 
-    with django_assert_num_queries(7 + EXTRA):
+    with django_assert_num_queries(6 + EXTRA):
         client.get(URL, {"export": "health"})
     _grow(acme, alice, 40)
-    with django_assert_num_queries(7 + EXTRA):
+    with django_assert_num_queries(6 + EXTRA):
         assert len(_csv(client.get(URL, {"export": "health"}))) == 1 + 3 + 20
 
 

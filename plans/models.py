@@ -185,14 +185,6 @@ class Milestone(models.Model):
                 condition=models.Q(phase="close")
                 & (~models.Q(status__in=["done", "cancelled"]) | models.Q(is_signature_step=True)),
             ),
-            # The dashboard's overdue steps (open, due before today) per plan and owner: an
-            # index-only scan.
-            models.Index(
-                fields=["organization", "due_date"],
-                include=["plan", "phase", "buyer_owner", "seller_owner"],
-                condition=~models.Q(status__in=["done", "cancelled"]),
-                name="milestone_overdue_idx",
-            ),
             # The dashboard recomputes its per-title rollup one title at a time
             # (TitleSummary): an index-only scan of that title's steps on PostgreSQL.
             models.Index(

@@ -80,10 +80,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='milestone',
-            index=models.Index(condition=models.Q(('status__in', ['done', 'cancelled']), _negated=True), fields=['organization', 'due_date'], include=('plan', 'phase', 'buyer_owner', 'seller_owner'), name='milestone_overdue_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='milestone',
             index=models.Index(fields=['organization', 'title'], include=('status', 'due_date', 'baseline_date', 'duration_days', 'completed_at'), name='milestone_title_idx'),
         ),
         migrations.AddField(

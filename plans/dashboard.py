@@ -327,34 +327,36 @@ def pipeline_by_stage(scope: Scope) -> list[PipelineRow]:
     """Open deals (every stage except closed won and closed lost) by stage: how many, and
     their amounts summed per currency.
 
-    One GROUP BY stage, currency. Every open stage is listed, empty ones with zeros."""
+    One GROUP BY stage, month, currency (shared with pipeline_by_month). Every open stage
+    is listed, empty ones with zeros."""
     rows = {
         stage: PipelineRow(stage, label)
         for stage, label in Deal.Stage.choices
         if stage not in Deal.CLOSED_STAGES
     }
-    for item in (
-        scope.open_deals.values("stage", "currency")
-        .annotate(count=Count("pk"), amount=Sum("amount"))
-        .order_by()
-    ):
+    for item in scope.cached("pipeline", _pipeline):
         row = rows[item["stage"]]
         row.count += item["count"]
         row.amounts.add(item["currency"], item["amount"])
     return list(rows.values())
 
 
+def _pipeline(scope: Scope) -> list[dict]:
+    """Open deals counted and summed per stage, target close month and currency."""
+    return list(
+        scope.open_deals.values("stage", "currency", month=TruncMonth("target_close_date"))
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    )
+
+
 def pipeline_by_month(scope: Scope) -> list[PipelineRow]:
     """Open deals by the month of their target close date: how many, and their amounts
     summed per currency. Months with no deal between the first and the last are listed.
 
-    One GROUP BY month, currency."""
+    One GROUP BY stage, month, currency (shared with pipeline_by_stage)."""
     rows: dict[date, PipelineRow] = {}
-    for item in (
-        scope.open_deals.values("currency", month=TruncMonth("target_close_date"))
-        .annotate(count=Count("pk"), amount=Sum("amount"))
-        .order_by()
-    ):
+    for item in scope.cached("pipeline", _pipeline):
         month = _as_date(item["month"])
         row = rows.setdefault(month, PipelineRow(month, f"{month:%b %Y}"))
         row.count += item["count"]

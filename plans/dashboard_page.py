@@ -12,6 +12,7 @@ reads those rows' deals, and a third ranks the owners in the database.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -285,9 +286,10 @@ def health_and_forecast(
     if key not in SORT_KEYS:
         key, sort = "health", "health"
     descending = (key in metrics.HEALTH_DEFAULT_DESC) != sort.startswith("-")
-    shown_health = sorted(rows, key=SORT_KEYS[key], reverse=descending)[:health_limit]
-    forecast_keys.sort(key=lambda item: item[:3])
-    shown_forecast = forecast_keys[:forecast_limit]
+    # heapq's nsmallest and nlargest equal sorted(…)[:n], ties in the same order.
+    pick = heapq.nlargest if descending else heapq.nsmallest
+    shown_health = pick(health_limit, rows, key=SORT_KEYS[key])
+    shown_forecast = heapq.nsmallest(forecast_limit, forecast_keys, key=lambda item: item[:3])
     deals = _deals({row[PK] for row in shown_health} | {i[3][PK] for i in shown_forecast}, scope)
     since = scope.now - timedelta(days=RECENT_DAYS)
     health_rows = []

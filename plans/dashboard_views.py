@@ -166,6 +166,10 @@ def _context(request, form, scope: metrics.Scope, page: dict) -> dict:
         "as_of": timezone.localtime(page["computed_at"], scope.tz),
         "definitions": metrics.definitions(),
         "health_columns": _sort_columns(sort),
+        "plan_url": reverse(
+            "plans:plan-detail",
+            kwargs={"org_slug": request.organization.slug, "deal_id": PLACEHOLDER},
+        ),
         "limits": {"health": HEALTH_LIMIT, "forecast": FORECAST_LIMIT, "owners": OWNER_LIMIT},
     }
 

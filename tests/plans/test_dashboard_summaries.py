@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import connection
+from django.urls import reverse
 
 from deals.models import Organization
 from plans import dashboard, dashboard_page, services
@@ -430,3 +431,13 @@ def test_health_level_matches_classify_health():
             undated=undated,
             today=TODAY,
         ) == (row.level, len(row.reasons))
+
+
+def test_dashboard_rows_link_to_their_plans(client, bob, deals):
+    client.force_login(bob)
+
+    html = client.get(reverse("plans:dashboard", kwargs={"org_slug": "acme"})).content.decode()
+
+    for account in ("Alpha", "Bravo", "Charlie"):
+        url = deals[account].plan.get_absolute_url()
+        assert f'<a href="{url}">{account}</a>' in html

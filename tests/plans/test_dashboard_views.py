@@ -335,10 +335,10 @@ def test_dashboard_query_count_does_not_grow_with_deals(
     client.force_login(bob)
     client.get(URL)  # the session and the site's first-request work
 
-    with django_assert_num_queries(18 + EXTRA):  # + the notification bell
+    with django_assert_num_queries(17 + EXTRA):  # + the notification bell
         assert client.get(URL).status_code == 200
     _grow(acme, alice, 40)
-    with django_assert_num_queries(18 + EXTRA):  # + the notification bell
+    with django_assert_num_queries(17 + EXTRA):  # + the notification bell
         response = client.get(URL)
     assert response.context["health"].total == 3 + 20
 

@@ -303,6 +303,16 @@ class Scope:
         return ZoneInfo(self.organization.time_zone)
 
 
+def refresh_summaries(scope: Scope) -> None:
+    """Bring the summaries this scope reads up to date, once per scope (see
+    plans.dashboard_summaries.refresh)."""
+    if "summaries" not in scope.cache:
+        dashboard_summaries.refresh(
+            scope.organization, now=scope.now, titles_and_reasons=scope.whole_workspace
+        )
+        scope.cache["summaries"] = True
+
+
 def main_currency(*amounts: Amounts) -> str:
     """The currency with the largest total: the one charts plot."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -436,7 +446,7 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
     """The active plans of the open deals in scope with their deals' columns and their
     date-independent figures (plans.dashboard_summaries: one statement recomputes the
     summaries that are behind, one query reads them with the plans)."""
-    dashboard_summaries.refresh_plans(scope.organization, now=scope.now)
+    refresh_summaries(scope)
     today_bd = business_day_number(scope.today)
     items = (
         scope.live_plans.annotate(
@@ -850,7 +860,7 @@ def _title_rollup(scope: Scope) -> list[dict]:
     TitleSummary rows, after recomputing those that changed (plans.dashboard_summaries);
     a filtered scope runs the GROUP BY title over its steps."""
     if scope.whole_workspace:
-        dashboard_summaries.refresh_titles(scope.organization)
+        refresh_summaries(scope)
         return dashboard_summaries.title_rollup(scope.organization)
     rows = list(dashboard_summaries.title_rollup_query(scope.milestones(), tz=scope.tz))
     for row in rows:
@@ -876,7 +886,7 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
     One GROUP BY over the slip history; the whole workspace reads its ReasonSummary rows
     instead, after recomputing the reasons that changed (plans.dashboard_summaries)."""
     if scope.whole_workspace:
-        dashboard_summaries.refresh_reasons(scope.organization)
+        refresh_summaries(scope)
         items = dashboard_summaries.reasons(scope.organization)
     else:
         items = dashboard_summaries.reason_moves_query(scope.date_changes()).order_by(

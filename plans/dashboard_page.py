@@ -22,7 +22,6 @@ from django.db.models import Case, CharField, Count, F, Min, Q, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
 from . import dashboard as metrics
-from . import dashboard_summaries
 from .dashboard import (
     LATE_DAYS,
     LEVELS,
@@ -214,7 +213,7 @@ def health_and_forecast(
     projected amounts, deals at risk, the first `forecast_limit` rows) and the overdue
     totals (buyer side, seller side, all). Three queries: the summaries' refresh, the
     narrow rows, the deals of the rows shown."""
-    dashboard_summaries.refresh_plans(scope.organization, now=scope.now)
+    metrics.refresh_summaries(scope)
     rows = _plan_rows(scope, sort)
     today = scope.today
     today_bd = business_day_number(today)

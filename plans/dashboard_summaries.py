@@ -242,25 +242,80 @@ def _sql(queryset) -> tuple[str, list]:
     return sql, list(params)
 
 
-def refresh_plans(organization, *, now) -> None:
-    """Recompute the PlanSummary rows of `organization` that are behind their stamp, or
-    whose oldest recent date change left the RECENT_DAYS before `now` (one statement).
-
-    Side effects: inserts or updates PlanSummary rows. Idempotent."""
-    from .dashboard import RECENT_DAYS, BusinessDayNumber, analytics, buyer_visits
-    from .models import DueDateChange, PlanSummary
+def _plans_behind(organization, *, now):
+    """PlanSummary rows to recompute: `id` (the plan), `organization_id`, `seen` (the stamp
+    read). Every plan has a row from its creation (the plan's insert trigger, or the
+    migration for older plans)."""
+    from .dashboard import RECENT_DAYS
+    from .models import PlanSummary
 
     since = now - timedelta(days=RECENT_DAYS)
-
-    # Every plan has a row from its creation (the plan's insert trigger, or the migration
-    # for older plans).
-    dirty = (
+    return (
         PlanSummary.objects.filter(organization=organization)
         .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since))
         .annotate(id=F("plan_id"), seen=F("stamp"))
         .values("id", "organization_id", "seen")
         .order_by()
     )
+
+
+def _titles_behind(organization):
+    from .models import TitleSummary
+
+    return (
+        TitleSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"), time_zone=organization.time_zone)
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "title", "seen")
+        .order_by()
+    )
+
+
+def _reasons_behind(organization):
+    from .models import ReasonSummary
+
+    return (
+        ReasonSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"))
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "key", "seen")
+        .order_by()
+    )
+
+
+def refresh(organization, *, now, titles_and_reasons: bool) -> None:
+    """Bring up to date the summaries the dashboard is about to read: one query finds which
+    tables have rows behind (usually none, or one plan and one title after a change), then
+    one statement recomputes each of those tables (refresh_plans, refresh_titles,
+    refresh_reasons). The title and reason rows serve the whole workspace only.
+
+    Side effects: updates summary rows. Idempotent."""
+    checks = [_plans_behind(organization, now=now)]
+    if titles_and_reasons:
+        checks += [_titles_behind(organization), _reasons_behind(organization)]
+    parts = [query[:1].query.sql_with_params() for query in checks]
+    sql = "SELECT " + ", ".join(f"EXISTS({part})" for part, _params in parts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param for _part, params in parts for param in params])
+        behind = cursor.fetchone()
+    if behind[0]:
+        refresh_plans(organization, now=now)
+    if titles_and_reasons and behind[1]:
+        refresh_titles(organization)
+    if titles_and_reasons and behind[2]:
+        refresh_reasons(organization)
+
+
+def refresh_plans(organization, *, now) -> None:
+    """Recompute the PlanSummary rows of `organization` that are behind their stamp, or
+    whose oldest recent date change left the RECENT_DAYS before `now` (one statement).
+
+    Side effects: inserts or updates PlanSummary rows. Idempotent."""
+    from .dashboard import RECENT_DAYS, BusinessDayNumber, analytics, buyer_visits
+    from .models import DueDateChange
+
+    since = now - timedelta(days=RECENT_DAYS)
+    dirty = _plans_behind(organization, now=now)
     steps_of_dirty = _in_dirty('"plans_milestone"."plan_id"', "id")
     signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
     is_open = Case(When(OPEN_STEP, then=Value(1)), default=Value(0))
@@ -412,16 +467,9 @@ def refresh_titles(organization) -> None:
     from zoneinfo import ZoneInfo
 
     from .dashboard import analytics
-    from .models import TitleSummary
 
     tz_name = organization.time_zone
-    dirty = (
-        TitleSummary.objects.filter(organization=organization)
-        .exclude(computed=F("stamp"), time_zone=tz_name)
-        .annotate(seen=F("stamp"))
-        .values("organization_id", "title", "seen")
-        .order_by()
-    )
+    dirty = _titles_behind(organization)
     steps = Milestone.objects.for_org(organization).filter(
         _in_dirty('"plans_milestone"."title"', "title")
     )
@@ -503,15 +551,9 @@ def refresh_reasons(organization) -> None:
 
     Side effects: updates ReasonSummary rows. Idempotent."""
     from .dashboard import analytics
-    from .models import DueDateChange, ReasonSummary
+    from .models import DueDateChange
 
-    dirty = (
-        ReasonSummary.objects.filter(organization=organization)
-        .exclude(computed=F("stamp"))
-        .annotate(seen=F("stamp"))
-        .values("organization_id", "key", "seen")
-        .order_by()
-    )
+    dirty = _reasons_behind(organization)
     changes = DueDateChange.objects.for_org(organization).alias(key=Lower(Trim("reason")))
     moves = reason_moves_query(
         changes.filter(_in_dirty('LOWER(TRIM("plans_duedatechange"."reason"))', "key"))

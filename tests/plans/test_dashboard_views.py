@@ -329,16 +329,23 @@ def _grow(acme, owner, count: int) -> None:
 EXTRA = 1 if connection.vendor == "postgresql" else 0
 
 
+# After a change, one more statement per summary table with rows behind (plans, titles,
+# reasons: plans.dashboard_summaries.refresh) recomputes those rows, whatever their number.
+BEHIND = 3
+
+
 def test_dashboard_query_count_does_not_grow_with_deals(
     client, bob, acme, alice, deals, django_assert_num_queries
 ):
     client.force_login(bob)
     client.get(URL)  # the session and the site's first-request work
 
-    with django_assert_num_queries(17 + EXTRA):  # + the notification bell
+    with django_assert_num_queries(15 + EXTRA):  # + the notification bell
         assert client.get(URL).status_code == 200
     _grow(acme, alice, 40)
-    with django_assert_num_queries(17 + EXTRA):  # + the notification bell
+    with django_assert_num_queries(15 + BEHIND + EXTRA):
+        client.get(URL)
+    with django_assert_num_queries(15 + EXTRA):
         response = client.get(URL)
     assert response.context["health"].total == 3 + 20
 
@@ -352,6 +359,8 @@ def test_dashboard_export_query_count_does_not_grow_with_deals(
     with django_assert_num_queries(6 + EXTRA):
         client.get(URL, {"export": "health"})
     _grow(acme, alice, 40)
+    with django_assert_num_queries(6 + BEHIND + EXTRA):
+        client.get(URL, {"export": "health"})
     with django_assert_num_queries(6 + EXTRA):
         assert len(_csv(client.get(URL, {"export": "health"}))) == 1 + 3 + 20
 

@@ -457,7 +457,10 @@ class PageResults:
 def compute(
     scope: Scope, *, sort: str, health_limit: int, forecast_limit: int, owner_limit: int
 ) -> PageResults:
-    """The page's figures, in one transaction (see dashboard.analytics)."""
+    """The page's figures, in one transaction (see dashboard.analytics). The summaries are
+    brought up to date first, each table in a short transaction of its own, so that writers
+    of the same plans never wait for the whole page."""
+    metrics.refresh_summaries(scope)
     with metrics.analytics():
         health, forecast, totals = health_and_forecast(
             scope, sort=sort, health_limit=health_limit, forecast_limit=forecast_limit

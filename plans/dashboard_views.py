@@ -69,6 +69,7 @@ def dashboard(request):
         return render(request, TEMPLATE, context, status=422)
     scope = _scope(request, form, now)
     if export:
+        metrics.refresh_summaries(scope)  # in short transactions of their own
         with metrics.analytics():
             return _csv_response(request, scope, export)
     sort = _sort(request)

@@ -3,12 +3,13 @@ write — services, plain saves, QuerySet.update, bulk_create, deletions and the
 raw SQL — the figures read from the kept summaries equal the figures recomputed from scratch,
 and the page's set-based panels (plans.dashboard_page) equal the full metrics."""
 
+import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
 
 from deals.models import Organization
@@ -25,6 +26,7 @@ from plans.models import (
 )
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
+from tests.conftest import needs_postgres
 
 from .dashboard_data import NOW, TODAY, Builder, at, build, build_globex
 
@@ -441,3 +443,58 @@ def test_dashboard_rows_link_to_their_plans(client, bob, deals):
     for account in ("Alpha", "Bravo", "Charlie"):
         url = deals[account].plan.get_absolute_url()
         assert f'<a href="{url}">{account}</a>' in html
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
+    # The dashboard recomputes a plan while a writer holds an uncommitted change of it: the
+    # refresh reads the committed steps, waits for the writer's lock, and must not mark its
+    # figures as current once the writer commits.
+    from plans import dashboard_summaries
+
+    builder = Builder(acme)
+    deal = builder.deal(
+        "Race", owner=alice, stage="proposal", amount=1, target=TODAY, created=TODAY
+    )
+    plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=30))
+    step = builder.step(plan, "Only step", 1, due=TODAY + timedelta(days=5), signature=True)
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    Milestone.objects.filter(pk=step.pk).update(duration_days=3)  # committed: plan behind
+    locked, go = threading.Event(), threading.Event()
+
+    def write():
+        from django.db import connection as writer_connection
+
+        try:
+            with transaction.atomic():
+                Milestone.objects.filter(pk=step.pk).update(duration_days=9)
+                locked.set()
+                go.wait(5)
+        finally:
+            writer_connection.close()
+
+    def refresh():
+        from django.db import connection as reader_connection
+
+        try:
+            dashboard_summaries.refresh_plans(acme, now=NOW)
+        finally:
+            reader_connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert locked.wait(5)
+    reader = threading.Thread(target=refresh)
+    reader.start()
+    reader.join(0.5)  # the refresh now waits for the writer's row lock
+    go.set()
+    writer.join()
+    reader.join()
+
+    row = PlanSummary.objects.get(plan=plan)
+    assert row.computed != row.stamp  # behind: computed before the write committed
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    row.refresh_from_db()
+    assert row.computed == row.stamp
+    assert row.path_total == 9  # the committed duration

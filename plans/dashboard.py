@@ -3,8 +3,12 @@
 Every metric is one function. The first paragraph of its docstring is the metric's
 definition, shown on the page as the metric's info tooltip (see `definition`); the rest are
 notes for developers. Each function runs a fixed number of aggregate queries (GROUP BY,
-filtered counts, window functions), whatever the number of deals: Python only classifies,
-sorts and pivots the aggregated rows.
+filtered counts), whatever the number of deals: Python only classifies, sorts and pivots
+the aggregated rows. What would read every step on each request (the critical path, the
+per-title rollup, the slip reasons, undated and unowned steps, recent date changes, buyer
+visits) is read from summaries kept current by database triggers
+(plans.dashboard_summaries); the page itself shows these metrics through
+plans.dashboard_page, which builds only the rows it shows.
 
 Amounts are never converted between currencies: every amount is summed per currency
 (`Amounts`), and a deal's amount is compared with the coverage threshold as entered.
@@ -84,7 +88,10 @@ def buyer_visits(plans: QuerySet) -> QuerySet:
     """Buyer-visit source: one row per plan, `plan_id` and `last_visit` (a datetime).
 
     For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
-    buyer room visits do not exist yet; the lead will switch this to room visits."""
+    buyer room visits do not exist yet; the lead will switch this to room visits. Its
+    result is kept in PlanSummary.last_buyer_visit, recomputed when a trigger bumps the
+    plan's row: a new source needs its own trigger in plans.dashboard_summaries.TRIGGERS
+    (a new migration) so that a new visit marks the plan's row behind."""
     return (
         Activity.objects.filter(plan__in=plans, side=Side.BUYER)
         .values("plan_id")

@@ -594,10 +594,12 @@ class PlanSummary(models.Model):
     close-plan steps without a buyer owner, its undated open steps and its last buyer visit.
 
     Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
-    plan's steps and activities and on the plan's creation, whatever the code path
-    (QuerySet.update, bulk_create, cascades and raw SQL included), and delete the row with
-    the plan. The figures are current when `computed == stamp`; the dashboard recomputes the
-    other rows before reading them. Never written by application code otherwise."""
+    plan's steps, of its steps' date changes and of its buyer-side activities, and on the
+    plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
+    SQL included), and delete the row with the plan. The figures are current when
+    `computed == stamp` (and the oldest recent date change is still recent); the dashboard
+    recomputes the other rows before reading them. Never written by application code
+    otherwise."""
 
     plan = models.OneToOneField(
         Plan,

@@ -1017,7 +1017,8 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
         OwnerRow(Side.SELLER, name or "No owner", "", n, oldest, (scope.today - oldest).days)
         for name, (n, oldest) in sellers.items()
     ]
-    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner))
+    # The account last: two buyers of the same name in two accounts keep one order.
+    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner, r.account))
     return OverdueReport(rows=rows, buyer_side=buyer_side, seller_side=seller_side, total=total)
 
 

@@ -376,31 +376,39 @@ buyers AS (
     GROUP BY groups.buyer_owner_id, groups.account
 ),
 sellers AS (
-    SELECT groups.seller_owner_id AS owner_id, SUM(groups.n) AS n, MIN(groups.oldest) AS oldest
-    FROM groups
-    GROUP BY groups.seller_owner_id
+    SELECT COALESCE((SELECT person.name FROM stakeholders_stakeholder person
+                     WHERE person.id = ids.owner_id), '') AS owner,
+           SUM(ids.n) AS n, MIN(ids.oldest) AS oldest
+    FROM (
+        SELECT groups.seller_owner_id AS owner_id, SUM(groups.n) AS n,
+               MIN(groups.oldest) AS oldest
+        FROM groups
+        GROUP BY groups.seller_owner_id
+    ) ids
+    GROUP BY 1
 ),
-owners AS (
+-- A buyer row can only be among the first rows if fewer than `limit` buyer rows have more
+-- overdue steps, or as many and an older one: only those are named.
+candidates AS (
     SELECT 'buyer' AS side,
            COALESCE((SELECT person.name FROM stakeholders_stakeholder person
-                     WHERE person.id = buyers.owner_id), '') AS owner,
-           buyers.account, buyers.n, buyers.oldest
-    FROM buyers
-    UNION ALL
-    SELECT 'seller', named.owner, '', SUM(named.n), MIN(named.oldest)
+                     WHERE person.id = placed.owner_id), '') AS owner,
+           placed.account, placed.n, placed.oldest
     FROM (
-        SELECT COALESCE((SELECT person.name FROM stakeholders_stakeholder person
-                         WHERE person.id = sellers.owner_id), '') AS owner,
-               sellers.n, sellers.oldest
-        FROM sellers
-    ) named
-    GROUP BY named.owner
+        SELECT buyers.*, RANK() OVER (ORDER BY buyers.n DESC, buyers.oldest) AS place
+        FROM buyers
+    ) placed
+    WHERE placed.place <= %s
+    UNION ALL
+    SELECT 'seller', sellers.owner, '', sellers.n, sellers.oldest
+    FROM sellers
 )
-SELECT ranked.side, ranked.label, ranked.account, ranked.n, ranked.oldest, ranked.owners
+SELECT ranked.side, ranked.label, ranked.account, ranked.n, ranked.oldest,
+       (SELECT COUNT(*) FROM buyers) + (SELECT COUNT(*) FROM sellers)
 FROM (
     SELECT side, CASE WHEN owner = '' THEN 'No owner' ELSE owner END AS label, account, n,
-           oldest, COUNT(*) OVER () AS owners
-    FROM owners
+           oldest
+    FROM candidates
 ) ranked
 ORDER BY ranked.n DESC, ranked.oldest, ranked.side, ranked.label {collate},
          ranked.account {collate}
@@ -423,7 +431,7 @@ def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) ->
     # default compares bytes, the same order).
     collate = 'COLLATE "C"' if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute(OWNERS_SQL.format(groups=sql, collate=collate), [*params, limit])
+        cursor.execute(OWNERS_SQL.format(groups=sql, collate=collate), [*params, limit, limit])
         ranked = cursor.fetchall()
     rows = []
     for side, owner, account, n, oldest, _owners in ranked:

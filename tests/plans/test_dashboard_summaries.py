@@ -498,3 +498,38 @@ def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
     row.refresh_from_db()
     assert row.computed == row.stamp
     assert row.path_total == 9  # the committed duration
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 40])
+def test_page_owner_ranking_equals_the_full_table_with_ties(acme, alice, deals, limit):
+    # Buyers and sellers with equal counts and oldest dates: the names decide.
+    builder = Builder(acme)
+    for index, name in enumerate(["Zed", "Amy", "Bob", "Amy", "Cyd", "Bea"]):
+        deal = builder.deal(
+            f"Tie {index}", owner=alice, stage="proposal", amount=10, target=TODAY, created=TODAY
+        )
+        plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=20))
+        buyer = builder.person(deal, name, Side.BUYER)
+        seller = builder.person(deal, name if index % 2 else "Sam", Side.SELLER)
+        for position in range(1 + index % 2):
+            builder.step(
+                plan,
+                f"Late {position}",
+                position + 1,
+                due=TODAY - timedelta(days=3),
+                buyer=buyer,
+                seller=seller,
+            )
+    scope = Scope.build(acme, now=NOW)
+    full = dashboard.overdue_by_owner(scope)
+
+    page = dashboard_page.compute(
+        Scope.build(acme, now=NOW),
+        sort="health",
+        health_limit=5,
+        forecast_limit=5,
+        owner_limit=limit,
+    )
+
+    assert page.overdue.rows == full.rows[:limit]
+    assert page.overdue.owners == len(full.rows)

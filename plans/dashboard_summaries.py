@@ -4,9 +4,11 @@ a change recomputes only what the change touched (plans.models.PlanSummary, Titl
 How they stay current, whatever writes the data:
 - Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
   insert, update or delete of a step (its plan's row, and its old and new title's row), of a
-  buyer-side activity (its plan's row) and on a plan's creation; deleting a plan or a
-  workspace deletes its rows. Triggers see every write: services, signals, QuerySet.update,
-  bulk_create, Django's cascades and SET NULLs, raw SQL, the admin.
+  date change (its step's plan's row, its old and new reason's row), of a buyer-side
+  activity (its plan's row) and on a plan's creation; deleting a plan or a workspace
+  deletes its rows. Triggers see every write: services, signals, QuerySet.update,
+  bulk_create, COPY, Django's cascades and SET NULLs, raw SQL, the admin. On PostgreSQL
+  they run once per statement, over its transition tables; on SQLite once per row.
 - Before reading, the dashboard recomputes every row whose `computed` differs from its
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in
@@ -17,6 +19,10 @@ How they stay current, whatever writes the data:
 Nothing here depends on today's date: the date-dependent parts (overdue steps, the
 projection's "not before today") are computed when the page is read, from these components.
 """
+
+# The SQL below is put together from this module's constants and table names, never from
+# input: S608 (string-built SQL) does not apply.
+# ruff: noqa: S608
 
 from __future__ import annotations
 
@@ -70,7 +76,8 @@ _TITLE_UPSERT = (
 
 
 def _bumps(table: str, row: str) -> list[str]:
-    """The statements a trigger on `table` runs for its OLD or NEW `row`."""
+    """SQLite: the statements a row-level trigger on `table` runs for its OLD or NEW
+    `row`."""
     if table == "plans_milestone":
         return [
             _PLAN_UPSERT.format(row=row, condition="1 = 1"),
@@ -103,7 +110,64 @@ def _bumps(table: str, row: str) -> list[str]:
     raise ValueError(table)
 
 
-# (table, events, rows whose bumps run)
+_PLAN_BUMP = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) {select} "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
+
+
+def _set_bumps(table: str, source: str) -> list[str]:
+    """PostgreSQL: the statements a statement-level trigger on `table` runs over `source`,
+    the rows the statement wrote (its transition tables). Each summary row is bumped once
+    per statement, in key order: bumping it once per written row would, in a bulk write,
+    pile thousands of versions of the same row into one transaction."""
+    if table == "plans_milestone":
+        return [
+            _PLAN_BUMP.format(
+                select=f"SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM {source} r ORDER BY 1"
+            ),
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+            f"SELECT DISTINCT r.organization_id, r.title, 1 FROM {source} r ORDER BY 1, 2 "
+            "ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1",
+        ]
+    if table == "plans_duedatechange":
+        return [
+            _PLAN_BUMP.format(
+                select="SELECT DISTINCT step.plan_id, step.organization_id, 1 "
+                f"FROM plans_milestone step JOIN {source} r ON step.id = r.milestone_id "
+                "ORDER BY 1"
+            ),
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+            f"SELECT DISTINCT r.organization_id, LOWER(TRIM(r.reason)), 1 FROM {source} r "
+            "ORDER BY 1, 2 "
+            "ON CONFLICT (organization_id, key) "
+            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1",
+        ]
+    if table == "plans_activity":
+        return [
+            _PLAN_BUMP.format(
+                select=f"SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM {source} r "
+                f"WHERE r.side = '{Side.BUYER}' ORDER BY 1"
+            )
+        ]
+    if table == "plans_plan":
+        if source == "new_rows":
+            return [
+                _PLAN_BUMP.format(
+                    select="SELECT r.id, r.organization_id, 1 FROM new_rows r ORDER BY 1"
+                )
+            ]
+        return ["DELETE FROM plans_plansummary WHERE plan_id IN (SELECT id FROM old_rows)"]
+    if table == "deals_organization":
+        return [
+            f"DELETE FROM plans_{summary} WHERE organization_id IN (SELECT id FROM old_rows)"
+            for summary in ("plansummary", "titlesummary", "reasonsummary")
+        ]
+    raise ValueError(table)
+
+
+# (table, event, the rows a row-level trigger's bumps run for)
 TRIGGERS = [
     ("plans_milestone", "INSERT", ["NEW"]),
     ("plans_milestone", "UPDATE", ["OLD", "NEW"]),
@@ -118,6 +182,15 @@ TRIGGERS = [
     ("plans_plan", "DELETE", ["OLD"]),
     ("deals_organization", "DELETE", ["OLD"]),
 ]
+# PostgreSQL's statement-level triggers read the written rows from transition tables.
+TRANSITIONS = {
+    "INSERT": ("REFERENCING NEW TABLE AS new_rows", "new_rows"),
+    "UPDATE": (
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows)",
+    ),
+    "DELETE": ("REFERENCING OLD TABLE AS old_rows", "old_rows"),
+}
 
 
 def _name(table: str, event: str) -> str:
@@ -125,23 +198,24 @@ def _name(table: str, event: str) -> str:
 
 
 def install_triggers(schema_editor) -> None:
-    """Create the triggers (migration 0007). PostgreSQL and SQLite."""
+    """Create the triggers (migration 0007): statement-level on PostgreSQL, row-level on
+    SQLite (which has no statement-level triggers)."""
     vendor = schema_editor.connection.vendor
     for table, event, rows in TRIGGERS:
-        statements = [s for row in rows for s in _bumps(table, row)]
         name = _name(table, event)
         if vendor == "postgresql":
-            body = "; ".join(statements)
+            referencing, source = TRANSITIONS[event]
+            body = "; ".join(_set_bumps(table, source))
             schema_editor.execute(
                 f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
                 f"BEGIN {body}; RETURN NULL; END $$"
             )
             schema_editor.execute(
-                f"CREATE TRIGGER {name} AFTER {event} ON {table} "
-                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
             )
         elif vendor == "sqlite":
-            body = "".join(f"{s}; " for s in statements)
+            body = "".join(f"{s}; " for row in rows for s in _bumps(table, row))
             schema_editor.execute(
                 f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {body}END"
             )
@@ -233,9 +307,9 @@ def _in_dirty(column: str, key: str) -> RawSQL:
     parameter makes it read the few matching rows through the index."""
     # `column` and `key` are constants of this module, never input.
     if connection.vendor == "postgresql":
-        sql = f"{column} = ANY(ARRAY(SELECT dirty.{key} FROM dirty))"  # noqa: S608
+        sql = f"{column} = ANY(ARRAY(SELECT dirty.{key} FROM dirty))"
     else:
-        sql = f"{column} IN (SELECT dirty.{key} FROM dirty)"  # noqa: S608
+        sql = f"{column} IN (SELECT dirty.{key} FROM dirty)"
     return RawSQL(sql, [], output_field=BooleanField())  # noqa: S611
 
 

@@ -550,16 +550,22 @@ def title_rollup_query(steps, *, tz) -> object:
 
 def refresh_titles(organization) -> None:
     """Recompute the TitleSummary rows of `organization` that are behind their stamp or were
-    computed in another time zone (one statement).
+    computed in another time zone (two queries: their titles, then one statement).
+
+    The titles are passed as values: the planner then knows how few steps it reads (one
+    title of thirty) and reads them through milestone_title_idx, where a subquery left it
+    guessing and, on a large table, scanning every step. A title that falls behind between
+    the two queries stays behind for the next request.
 
     Side effects: updates TitleSummary rows. Idempotent."""
     from zoneinfo import ZoneInfo
 
     tz_name = organization.time_zone
-    dirty = _titles_behind(organization)
-    steps = Milestone.objects.for_org(organization).filter(
-        _in_dirty('"plans_milestone"."title"', "title")
-    )
+    titles = list(_titles_behind(organization).values_list("title", flat=True))
+    if not titles:
+        return
+    dirty = _titles_behind(organization).filter(title__in=titles)
+    steps = Milestone.objects.for_org(organization).filter(title__in=titles)
     rollup = title_rollup_query(steps, tz=ZoneInfo(tz_name))
     dirty_sql, dirty_params = _sql(dirty)
     rollup_sql, rollup_params = _sql(rollup)
@@ -633,17 +639,19 @@ def reason_moves_query(changes):
 
 
 def refresh_reasons(organization) -> None:
-    """Recompute the ReasonSummary rows of `organization` that are behind their stamp (one
-    statement).
+    """Recompute the ReasonSummary rows of `organization` that are behind their stamp (two
+    queries: their reasons, then one statement; the reasons are passed as values, as in
+    refresh_titles, so that the planner reads them through date_change_reason_idx).
 
     Side effects: updates ReasonSummary rows. Idempotent."""
     from .models import DueDateChange
 
-    dirty = _reasons_behind(organization)
+    keys = list(_reasons_behind(organization).values_list("key", flat=True))
+    if not keys:
+        return
+    dirty = _reasons_behind(organization).filter(key__in=keys)
     changes = DueDateChange.objects.for_org(organization).alias(key=Lower(Trim("reason")))
-    moves = reason_moves_query(
-        changes.filter(_in_dirty('LOWER(TRIM("plans_duedatechange"."reason"))', "key"))
-    ).order_by()
+    moves = reason_moves_query(changes.filter(key__in=keys)).order_by()
     dirty_sql, dirty_params = _sql(dirty)
     moves_sql, moves_params = _sql(moves)
     with _refreshing(), connection.cursor() as cursor:

@@ -4,7 +4,7 @@ every live plan, and only the first rows of each table as full rows.
 
 The metrics' definitions and their full tables (the CSV exports) are plans.dashboard's
 `map_health`, `forecast_check` and `overdue_by_owner`; this module gives the same figures
-and the same first rows (tests/plans/test_dashboard_page.py compares them) without building
+and the same first rows (tests/plans/test_dashboard_summaries.py compares them) without building
 a row object per deal: one query returns a narrow row per live plan (its summary, overdue
 and recent-change counts), Python adds them up and picks the rows shown, a second query
 reads those rows' deals, and a third ranks the owners in the database.
@@ -211,8 +211,8 @@ def health_and_forecast(
     """The MAP health panel (counts by level, the first `health_limit` rows in the order
     `sort` asks, see dashboard.sort_health), the forecast panel (monthly committed and
     projected amounts, deals at risk, the first `forecast_limit` rows) and the overdue
-    totals (buyer side, seller side, all). Three queries: the summaries' refresh, the
-    narrow rows, the deals of the rows shown."""
+    totals (buyer side, seller side, all). Two queries, after the summaries' refresh
+    (dashboard.refresh_summaries): the narrow rows, the deals of the rows shown."""
     metrics.refresh_summaries(scope)
     rows = _plan_rows(scope, sort)
     today = scope.today

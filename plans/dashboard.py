@@ -3,8 +3,12 @@
 Every metric is one function. The first paragraph of its docstring is the metric's
 definition, shown on the page as the metric's info tooltip (see `definition`); the rest are
 notes for developers. Each function runs a fixed number of aggregate queries (GROUP BY,
-filtered counts, window functions), whatever the number of deals: Python only classifies,
-sorts and pivots the aggregated rows.
+filtered counts), whatever the number of deals: Python only classifies, sorts and pivots
+the aggregated rows. What would read every step on each request (the critical path, the
+per-title rollup, the slip reasons, undated and unowned steps, recent date changes, buyer
+visits) is read from summaries kept current by database triggers
+(plans.dashboard_summaries); the page itself shows these metrics through
+plans.dashboard_page, which builds only the rows it shows.
 
 Amounts are never converted between currencies: every amount is summed per currency
 (`Amounts`), and a deal's amount is compared with the coverage threshold as entered.
@@ -30,30 +34,25 @@ from zoneinfo import ZoneInfo
 
 from django.db import NotSupportedError, connection, transaction
 from django.db.models import (
-    Avg,
     Case,
     Count,
-    F,
     Func,
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    RowRange,
-    Subquery,
     Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.functions import Coalesce, Greatest, Lower, Trim, TruncDate, TruncMonth
+from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from deals.models import Deal, Organization
 from stakeholders.models import Side
 
+from . import dashboard_summaries
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
 
 # Thresholds shared with plans.services.plan_health.
@@ -89,7 +88,10 @@ def buyer_visits(plans: QuerySet) -> QuerySet:
     """Buyer-visit source: one row per plan, `plan_id` and `last_visit` (a datetime).
 
     For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
-    buyer room visits do not exist yet; the lead will switch this to room visits."""
+    buyer room visits do not exist yet; the lead will switch this to room visits. Its
+    result is kept in PlanSummary.last_buyer_visit, recomputed when a trigger bumps the
+    plan's row: a new source needs its own trigger in plans.dashboard_summaries.TRIGGERS
+    (a new migration) so that a new visit marks the plan's row behind."""
     return (
         Activity.objects.filter(plan__in=plans, side=Side.BUYER)
         .values("plan_id")
@@ -105,14 +107,19 @@ def analytics() -> Iterator[None]:
     JIT (on by default) compiles a query whose estimated cost passes `jit_above_cost`: one
     variant of these aggregates spent 0.77 s compiling for 0.1 s of work over 150,000 steps,
     and bigger workspaces push more of them across. `SET LOCAL` lasts until the end of the
-    transaction only."""
-    if connection.vendor != "postgresql":
+    transaction only. Nested uses run in the outer one (the summaries' refreshes use it on
+    their own and inside the page's)."""
+    if connection.vendor != "postgresql" or getattr(connection, "_dashboard_analytics", False):
         yield  # SQLite has no JIT (and its transactions here take the write lock)
         return
     with transaction.atomic(savepoint=False):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")
-        yield
+        connection._dashboard_analytics = True
+        try:
+            yield
+        finally:
+            connection._dashboard_analytics = False
 
 
 # --- Calendar arithmetic in SQL ------------------------------------------------------
@@ -303,6 +310,16 @@ class Scope:
         return ZoneInfo(self.organization.time_zone)
 
 
+def refresh_summaries(scope: Scope) -> None:
+    """Bring the summaries this scope reads up to date, once per scope (see
+    plans.dashboard_summaries.refresh)."""
+    if "summaries" not in scope.cache:
+        dashboard_summaries.refresh(
+            scope.organization, now=scope.now, titles_and_reasons=scope.whole_workspace
+        )
+        scope.cache["summaries"] = True
+
+
 def main_currency(*amounts: Amounts) -> str:
     """The currency with the largest total: the one charts plot."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -327,34 +344,36 @@ def pipeline_by_stage(scope: Scope) -> list[PipelineRow]:
     """Open deals (every stage except closed won and closed lost) by stage: how many, and
     their amounts summed per currency.
 
-    One GROUP BY stage, currency. Every open stage is listed, empty ones with zeros."""
+    One GROUP BY stage, month, currency (shared with pipeline_by_month). Every open stage
+    is listed, empty ones with zeros."""
     rows = {
         stage: PipelineRow(stage, label)
         for stage, label in Deal.Stage.choices
         if stage not in Deal.CLOSED_STAGES
     }
-    for item in (
-        scope.open_deals.values("stage", "currency")
-        .annotate(count=Count("pk"), amount=Sum("amount"))
-        .order_by()
-    ):
+    for item in scope.cached("pipeline", _pipeline):
         row = rows[item["stage"]]
         row.count += item["count"]
         row.amounts.add(item["currency"], item["amount"])
     return list(rows.values())
 
 
+def _pipeline(scope: Scope) -> list[dict]:
+    """Open deals counted and summed per stage, target close month and currency."""
+    return list(
+        scope.open_deals.values("stage", "currency", month=TruncMonth("target_close_date"))
+        .annotate(count=Count("pk"), amount=Sum("amount"))
+        .order_by()
+    )
+
+
 def pipeline_by_month(scope: Scope) -> list[PipelineRow]:
     """Open deals by the month of their target close date: how many, and their amounts
     summed per currency. Months with no deal between the first and the last are listed.
 
-    One GROUP BY month, currency."""
+    One GROUP BY stage, month, currency (shared with pipeline_by_stage)."""
     rows: dict[date, PipelineRow] = {}
-    for item in (
-        scope.open_deals.values("currency", month=TruncMonth("target_close_date"))
-        .annotate(count=Count("pk"), amount=Sum("amount"))
-        .order_by()
-    ):
+    for item in scope.cached("pipeline", _pipeline):
         month = _as_date(item["month"])
         row = rows.setdefault(month, PipelineRow(month, f"{month:%b %Y}"))
         row.count += item["count"]
@@ -423,10 +442,19 @@ class LivePlan:
     status: str
     target_signature: date
     signed: bool  # a signed MAP (see signed_map_q)
+    path: SignaturePath
+    missing_buyer_owner: int
+    undated: int
+    last_buyer_visit: datetime | None
+    recent_changes: int  # date changes in the last RECENT_DAYS
 
 
 def _live_plans(scope: Scope) -> list[LivePlan]:
-    """The active plans of the open deals in scope with their deals' columns (one query)."""
+    """The active plans of the open deals in scope with their deals' columns and their
+    date-independent figures (plans.dashboard_summaries: one statement recomputes the
+    summaries that are behind, one query reads them with the plans)."""
+    refresh_summaries(scope)
+    today_bd = business_day_number(scope.today)
     items = (
         scope.live_plans.annotate(
             signed=Case(When(signed_map_q(), then=Value(True)), default=Value(False))
@@ -445,8 +473,18 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             "status",
             "target_signature_date",
             "signed",
+            "dashboard_summary__path_total",
+            "dashboard_summary__due_term",
+            "dashboard_summary__start_term",
+            "dashboard_summary__signature_bd",
+            "dashboard_summary__remaining",
+            "dashboard_summary__missing_buyer_owner",
+            "dashboard_summary__undated",
+            "dashboard_summary__last_buyer_visit",
+            "dashboard_summary__recent_changes",
         )
-        .order_by()
+        # In plan order, as dashboard_page reads them: rows that sort equal keep that order.
+        .order_by("pk")
     )
     return [
         LivePlan(
@@ -456,10 +494,34 @@ def _live_plans(scope: Scope) -> list[LivePlan]:
             status=status,
             target_signature=target,
             signed=signed,
+            path=SignaturePath(
+                projected_bd=_projected_bd(total, due_term, start_term, today_bd),
+                signature_bd=signature_bd,
+                remaining=remaining or 0,
+            ),
+            missing_buyer_owner=missing or 0,
+            undated=undated or 0,
+            last_buyer_visit=visit,
+            recent_changes=changes or 0,
         )
         for plan, deal, account, name, owner, email, amount, currency, stage, close, status, target,
-            signed in items
+            signed, total, due_term, start_term, signature_bd, remaining, missing, undated,
+            visit, changes in items
     ]  # fmt: skip
+
+
+def _projected_bd(total, due_term, start_term, today_bd: int) -> int | None:
+    """The critical path's projection from its stored components (PlanSummary): every open
+    step i on the path ends at the earliest on max(its due date, today + its start offset),
+    and the open steps after it take their durations, so the projection is the largest
+    max(due_i, today + offset_i) + (total - S_i) = total + max(due_term, today + start_term).
+    None when no step is open on the path."""
+    if start_term is None:
+        return None
+    latest = today_bd + start_term
+    if due_term is not None:
+        latest = max(latest, due_term)
+    return total + latest
 
 
 @dataclass
@@ -473,27 +535,60 @@ class StepCounts:
     undated: int = 0
 
 
-def _step_counts(scope: Scope) -> dict[int, StepCounts]:
-    """StepCounts of the live plans that have any (one GROUP BY plan over the few open steps
-    that are overdue, undated, or close-plan steps without a buyer owner)."""
+def _overdue_steps(scope: Scope) -> list[tuple]:
+    """The overdue steps (open, due before today) of the plans in scope, grouped by plan,
+    buyer owner and seller owner: (plan, buyer owner id and name, seller owner id and name,
+    steps, close-plan steps more than LATE_DAYS overdue, oldest due date). One GROUP BY over
+    the partial index of open dated steps; map_health and overdue_by_owner share it."""
     today = scope.today
-    overdue = Q(due_date__lt=today)
-    close = Q(phase=Phase.CLOSE)
-    items = (
+    late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
+    groups = (
         scope.steps_by_plan()
-        .filter(OPEN_STEP)
-        .filter(overdue | Q(due_date=None) | (close & Q(buyer_owner=None)))
-        .values_list("plan_id")
-        .annotate(
-            overdue=Count("pk", filter=overdue),
-            overdue_buyer=Count("pk", filter=overdue & Q(buyer_owner__isnull=False)),
-            late_close=Count("pk", filter=close & Q(due_date__lt=today - timedelta(LATE_DAYS))),
-            missing_buyer_owner=Count("pk", filter=close & Q(buyer_owner=None)),
-            undated=Count("pk", filter=Q(due_date=None)),
-        )
+        .filter(OPEN_STEP, due_date__lt=today)
+        .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
+        .annotate(n=Count("pk"), late=Count("pk", filter=late), oldest=Min("due_date"))
         .order_by()
     )
-    return {plan_id: StepCounts(*counts) for plan_id, *counts in items}
+    # The owners' names are looked up per group, after grouping: PostgreSQL overestimates
+    # the overdue steps (most open steps are in the future) and would otherwise hash every
+    # stakeholder of the workspace, twice.
+    sql, params = groups.query.sql_with_params()
+    with analytics(), connection.cursor() as cursor:
+        cursor.execute(OVERDUE_SQL.format(groups=sql), params)
+        # SQLite returns dates as text through a raw cursor.
+        return [(*row[:-1], _parse_date(row[-1])) for row in cursor]
+
+
+OVERDUE_SQL = """
+SELECT g.plan_id,
+       g.buyer_owner_id,
+       (SELECT s.name FROM stakeholders_stakeholder s WHERE s.id = g.buyer_owner_id),
+       g.seller_owner_id,
+       (SELECT s.name FROM stakeholders_stakeholder s WHERE s.id = g.seller_owner_id),
+       g.n, g.late, g.oldest
+FROM ({groups}) g
+"""
+
+
+def _step_counts(scope: Scope) -> dict[int, StepCounts]:
+    """StepCounts of the live plans: the overdue counts from the overdue steps (date
+    dependent, read each time), the others from the plans' summaries."""
+    counts: dict[int, StepCounts] = {}
+    for plan in scope.cached("live_plans", _live_plans):
+        if plan.missing_buyer_owner or plan.undated:
+            counts[plan.deal.plan_id] = StepCounts(
+                missing_buyer_owner=plan.missing_buyer_owner, undated=plan.undated
+            )
+    for plan_id, buyer_id, _name, _seller, _seller_name, n, late, _oldest in scope.cached(
+        "overdue_steps", _overdue_steps
+    ):
+        counted = counts.get(plan_id)
+        if counted is None:
+            counted = counts[plan_id] = StepCounts()
+        counted.overdue += n
+        counted.overdue_buyer += n if buyer_id else 0
+        counted.late_close += late
+    return counts
 
 
 @dataclass
@@ -503,84 +598,6 @@ class SignaturePath:
     projected_bd: int | None = None  # the latest "anchor + durations after" of an open step
     signature_bd: int | None = None  # the signature step's due date
     remaining: int = 0  # open steps on the path
-
-
-# The steps the critical path reads: the open close-plan steps and the signature steps. The
-# partial index milestone_path_idx (plans/models.py) holds exactly these rows, in plan and
-# position order, with the columns the path needs.
-PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
-
-# The critical path to signature of every live plan. `steps` is the ORM-built query of the
-# open close-plan steps and the signature steps: one row per step with its anchor (the
-# earliest day it can end) and the position of its plan's signature step. The window adds
-# up, for each step, the durations of the open steps after it up to the signature step; the
-# GROUP BY keeps, per plan, the latest "anchor + durations after".
-PATH_SQL = """
-SELECT chain.plan_id,
-       MAX(CASE WHEN chain.is_open = 1 THEN chain.anchor_bd + chain.after_bd END),
-       MAX(chain.signature_bd),
-       SUM(chain.is_open)
-FROM (
-    SELECT steps.plan_id, steps.is_open, steps.anchor_bd, steps.signature_bd,
-           COALESCE(SUM(steps.is_open * steps.duration_days) OVER (
-               PARTITION BY steps.plan_id ORDER BY steps.position, steps.id
-               ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS after_bd
-    FROM ({steps}) steps
-    WHERE steps.signature_position IS NULL OR steps.position <= steps.signature_position
-) chain
-GROUP BY chain.plan_id
-"""
-
-
-def _signature_paths(scope: Scope) -> dict[int, SignaturePath]:
-    """SignaturePath of every live plan with an open close-plan step or a signature step
-    (one query: a window function over those steps, wrapped in a GROUP BY)."""
-    today_bd = business_day_number(scope.today)
-    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
-    steps = (
-        scope.steps_by_plan()
-        # The condition of the index milestone_path_idx, which holds these rows in order.
-        .filter(PATH_STEPS)
-        .annotate(
-            is_open=Case(When(OPEN_STEP, then=Value(1)), default=Value(0)),
-            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
-            # The earliest day a step can end: its due date, but not before today, and for
-            # a step not started, not before today plus its duration.
-            anchor_bd=Greatest(
-                Coalesce(BusinessDayNumber("due_date"), Value(today_bd)),
-                Value(today_bd)
-                + Case(
-                    When(status=Milestone.Status.NOT_STARTED, then=F("duration_days") - 1),
-                    default=Value(0),
-                ),
-            ),
-            # Ordered like the path window below (and the index), so one sort serves both.
-            signature_position=Window(
-                Max(Case(When(signature, then=F("position")))),
-                partition_by=[F("plan_id")],
-                order_by=[F("position"), F("id")],
-                frame=RowRange(start=None, end=None),
-            ),
-        )
-        .values(
-            "id",
-            "plan_id",
-            "position",
-            "duration_days",
-            "is_open",
-            "signature_bd",
-            "anchor_bd",
-            "signature_position",
-        )
-        .order_by()
-    )
-    inner_sql, params = steps.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(PATH_SQL.format(steps=inner_sql), params)
-        return {
-            plan_id: SignaturePath(projected, signature, remaining or 0)
-            for plan_id, projected, signature, remaining in cursor
-        }
 
 
 @dataclass
@@ -630,28 +647,14 @@ def map_health(scope: Scope) -> HealthReport:
 
     The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
-    only signed). Queries: the live plans with their deals (run once per scope, shared with
-    forecast_check and overdue_by_owner), the per-plan counts of late or incomplete steps,
-    recent date changes per plan, and the last buyer visit per plan (`buyer_visits`).
+    only signed). Queries: the live plans with their deals and their summaries (undated
+    steps, close-plan steps without a buyer owner, recent date changes, the last buyer
+    visit from `buyer_visits`; run once per scope, shared with forecast_check and
+    overdue_by_owner) and the overdue steps (shared with overdue_by_owner).
     """
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     plans = scope.cached("live_plans", _live_plans)
     figures = scope.cached("step_counts", _step_counts)
-    # Changes of plans outside the live ones are counted too, and never looked up. The plan
-    # of each recent change is read by primary key (a handful of index lookups), so the
-    # query never scans the whole milestone table to join it.
-    plan_of_step = (
-        Milestone.objects.filter(pk=OuterRef("milestone_id")).order_by().values("plan_id")
-    )
-    changes = dict(
-        scope.date_changes()
-        .filter(created_at__gte=since)
-        .annotate(plan_id=Subquery(plan_of_step))
-        .values_list("plan_id")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    visits = {row["plan_id"]: row["last_visit"] for row in buyer_visits(scope.live_plans)}
     rows = []
     counts = dict.fromkeys(LEVELS, 0)
     empty = StepCounts()
@@ -668,8 +671,8 @@ def map_health(scope: Scope) -> HealthReport:
             late_close=counted.late_close,
             missing_buyer_owner=counted.missing_buyer_owner,
             undated=counted.undated,
-            recent_changes=changes.get(plan_id, 0),
-            last_buyer_visit=visits.get(plan_id),
+            recent_changes=plan.recent_changes,
+            last_buyer_visit=plan.last_buyer_visit,
         )
         classify_health(row, today=today, since=since)
         counts[row.level] += 1
@@ -788,19 +791,18 @@ def forecast_check(scope: Scope) -> Forecast:
     month (projected).
 
     Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
-    which plan order already covers. Two queries, run once per scope and shared with
-    map_health: the live plans with their deals, and the per-plan rollup (a window function
-    over the open steps wrapped in a GROUP BY).
+    which plan order already covers. The query of the live plans (run once per scope and
+    shared with map_health) reads each plan's path components, kept current in PlanSummary
+    (plans.dashboard_summaries: a window function over the open close-plan steps of the
+    plans that changed); today's date is applied here (see `_projected_bd`).
     """
     plans = scope.cached("live_plans", _live_plans)
-    paths = scope.cached("signature_paths", _signature_paths)
     rows = []
     # (month, currency) → [committed count, amount, projected count, amount]
     totals: dict[tuple[date, str], list] = defaultdict(lambda: [0, Decimal(0), 0, Decimal(0)])
-    empty = SignaturePath()
     for plan in plans:
         deal = plan.deal
-        path = paths.get(deal.plan_id, empty)
+        path = plan.path
         if path.projected_bd is not None:
             projected = business_day_date(path.projected_bd)
         elif path.signature_bd is not None:
@@ -861,29 +863,19 @@ def slip_summary(scope: Scope) -> SlipSummary:
 
 def _title_rollup(scope: Scope) -> list[dict]:
     """Per step title, over the steps (not cancelled) of every plan in scope: counts, slips
-    and the planned and actual durations of the done steps (one GROUP BY title)."""
-    slipped = Q(due_date__gt=F("baseline_date"))
-    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
-    completed_on = TruncDate("completed_at", tzinfo=scope.tz)
-    actual = Greatest(
-        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
-        Value(1),
-    )
-    return list(
-        scope.milestones()
-        .exclude(status=Milestone.Status.CANCELLED)
-        .values("title")
-        .annotate(
-            steps=Count("pk"),
-            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
-            slipped=Count("pk", filter=slipped),
-            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
-            done=Count("pk", filter=done),
-            planned=Avg("duration_days", filter=done),
-            actual=Avg(actual, filter=done),
-        )
-        .order_by()
-    )
+    and the planned and actual durations of the done steps. The whole workspace reads its
+    TitleSummary rows, after recomputing those that changed (plans.dashboard_summaries);
+    a filtered scope runs the GROUP BY title over its steps."""
+    if scope.whole_workspace:
+        refresh_summaries(scope)
+        return dashboard_summaries.title_rollup(scope.organization)
+    rows = list(dashboard_summaries.title_rollup_query(scope.milestones(), tz=scope.tz))
+    for row in rows:
+        done, planned, actual = row.pop("done"), row.pop("planned_sum"), row.pop("actual_sum")
+        row["done"] = done
+        row["planned"] = planned / done if done and planned is not None else None
+        row["actual"] = actual / done if done and actual is not None else None
+    return rows
 
 
 @dataclass
@@ -898,18 +890,15 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
     moves and how many calendar days they added. Reasons are grouped ignoring case and
     surrounding spaces; steps of every plan of the deals in scope.
 
-    One GROUP BY over the slip history."""
-    items = (
-        scope.date_changes()
-        .filter(new_date__gt=F("old_date"))
-        .values(key=Lower(Trim("reason")))
-        .annotate(
-            reason=Min(Trim("reason")),
-            count=Count("pk"),
-            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+    One GROUP BY over the slip history; the whole workspace reads its ReasonSummary rows
+    instead, after recomputing the reasons that changed (plans.dashboard_summaries)."""
+    if scope.whole_workspace:
+        refresh_summaries(scope)
+        items = dashboard_summaries.reasons(scope.organization)
+    else:
+        items = dashboard_summaries.reason_moves_query(scope.date_changes()).order_by(
+            "-count", "-days", "key"
         )
-        .order_by("-count", "-days", "key")
-    )
     if limit:
         items = items[:limit]
     return [ReasonRow(item["reason"], item["count"], item["days"]) for item in items]
@@ -1004,23 +993,11 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
         plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", _live_plans)
     }
 
-    items = (
-        scope.steps_by_plan()
-        .filter(OPEN_STEP, due_date__lt=scope.today)
-        .values_list(
-            "plan_id",
-            "buyer_owner_id",
-            "buyer_owner__name",
-            "seller_owner_id",
-            "seller_owner__name",
-        )
-        .annotate(n=Count("pk"), oldest=Min("due_date"))
-        .order_by()
-    )
+    items = scope.cached("overdue_steps", _overdue_steps)
     buyers: dict[tuple, list] = {}
     sellers: dict[str, list] = {}
     total = buyer_side = seller_side = 0
-    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, oldest in items:
+    for plan_id, buyer_id, buyer_name, seller_id, seller_name, n, _late, oldest in items:
         account = accounts.get(plan_id)
         if account is None:
             continue  # not a live plan (see Scope.steps_by_plan)
@@ -1040,7 +1017,8 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
         OwnerRow(Side.SELLER, name or "No owner", "", n, oldest, (scope.today - oldest).days)
         for name, (n, oldest) in sellers.items()
     ]
-    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner))
+    # The account last: two buyers of the same name in two accounts keep one order.
+    rows.sort(key=lambda r: (-r.overdue, -r.days_overdue, r.side, r.owner, r.account))
     return OverdueReport(rows=rows, buyer_side=buyer_side, seller_side=seller_side, total=total)
 
 
@@ -1081,8 +1059,9 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
     time: the share of won deals whose closed date is on or before their original target
     close date (the first one entered).
 
-    One query: one row per closed deal with three numbers (the median needs them all);
-    closed deals without a closed date count in the win rate only."""
+    One query: closed deals counted per signature, stage, cycle length and on-time flag
+    (the median needs every cycle length); closed deals without a closed date count in the
+    win rate only."""
     signed = signed_map_q("plan__")
     items = (
         scope.deals.filter(stage__in=Deal.CLOSED_STAGES)
@@ -1090,8 +1069,15 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
             signed=Case(When(signed, then=Value(1)), default=Value(0)),
             cycle=DayNumber("closed_date") - DayNumber(TruncDate("created_at", tzinfo=scope.tz)),
             early=DayNumber("original_close_date") - DayNumber("closed_date"),
+            on_time=Case(
+                When(early__isnull=True, then=Value(None)),
+                When(early__gte=0, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
         )
-        .values_list("signed", "stage", "cycle", "early")
+        .values_list("signed", "stage", "cycle", "on_time")
+        .annotate(n=Count("pk"))
         .order_by()
     )
     groups = {
@@ -1099,16 +1085,16 @@ def outcomes(scope: Scope) -> list[OutcomeRow]:
         "unsigned": OutcomeRow("unsigned", "Without a signed MAP"),
         "all": OutcomeRow("all", "All closed deals"),
     }
-    for is_signed, stage, cycle, early in items:
+    for is_signed, stage, cycle, on_time, n in items:
         for row in (groups["signed" if is_signed else "unsigned"], groups["all"]):
-            row.closed += 1
+            row.closed += n
             if cycle is not None:
-                row.cycles.append(cycle)
+                row.cycles.extend([cycle] * n)
             if stage == Deal.Stage.CLOSED_WON:
-                row.won += 1
-                if early is not None:
-                    row.won_dated += 1
-                    row.won_on_time += early >= 0
+                row.won += n
+                if on_time is not None:
+                    row.won_dated += n
+                    row.won_on_time += n * on_time
     return list(groups.values())
 
 
@@ -1168,6 +1154,10 @@ def definitions() -> dict[str, str]:
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _parse_date(value) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _as_date(value) -> date:

@@ -4,7 +4,6 @@ this module picks the scope from the request, and shapes tables, charts and CSV 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
@@ -15,7 +14,7 @@ from django.utils import timezone
 from deals.tenancy import org_view
 
 from . import dashboard as metrics
-from . import dashboard_cache
+from . import dashboard_cache, dashboard_page
 from .forms import DashboardFilterForm
 
 TEMPLATE = "plans/dashboard.html"
@@ -70,13 +69,22 @@ def dashboard(request):
         return render(request, TEMPLATE, context, status=422)
     scope = _scope(request, form, now)
     if export:
+        metrics.refresh_summaries(scope)  # in short transactions of their own
         with metrics.analytics():
             return _csv_response(request, scope, export)
     sort = _sort(request)
     page = dashboard_cache.cached_results(
         organization.pk,
         (*scope.filters, sort),
-        lambda: _page(metrics.compute(scope), sort),
+        lambda: _page(
+            dashboard_page.compute(
+                scope,
+                sort=sort,
+                health_limit=HEALTH_LIMIT,
+                forecast_limit=FORECAST_LIMIT,
+                owner_limit=OWNER_LIMIT,
+            )
+        ),
         size=lambda page: page["health"].total,
     )
     return render(request, TEMPLATE, _context(request, form, scope, page))
@@ -104,36 +112,12 @@ def _scope_text(request) -> dict:
     return {"scope_label": "Your deals (managers see the whole workspace)"}
 
 
-@dataclass
-class HealthSummary:
-    counts: dict[str, int]
-    total: int
-
-
-@dataclass
-class ForecastSummary:
-    months: list[metrics.ForecastMonth]
-    total: int  # deals with a projection
-    at_risk_count: int
-    amount_at_risk: metrics.Amounts
-
-
-@dataclass
-class OverdueSummary:
-    buyer_side: int
-    seller_side: int
-    total: int
-    owners: int  # rows of the full table
-
-
-def _page(results: metrics.Results, sort: str) -> dict:
-    """What the page shows of a scope's results, for one sort of the health table: the
-    tables' first rows and the totals, not every row (this is what the cache keeps)."""
+def _page(results: dashboard_page.PageResults) -> dict:
+    """What the page shows of a scope's figures (this is what the cache keeps)."""
     by_stage, by_month = results.by_stage, results.by_month
     health, forecast, overdue = results.health, results.forecast, results.overdue
     durations, outcomes = results.durations, results.outcomes
     currency = metrics.main_currency(*(row.amounts for row in by_stage))
-    at_risk = forecast.at_risk
     return {
         "computed_at": results.computed_at,
         "currency": currency,
@@ -144,25 +128,15 @@ def _page(results: metrics.Results, sort: str) -> dict:
             "amounts": _total(row.amounts for row in by_stage),
         },
         "coverage": results.coverage,
-        "health": HealthSummary(counts=health.counts, total=health.total),
-        "health_rows": metrics.sort_health(health.rows, sort)[:HEALTH_LIMIT],
-        "forecast": ForecastSummary(
-            months=forecast.months,
-            total=len(forecast.rows),
-            at_risk_count=len(at_risk),
-            amount_at_risk=forecast.amount_at_risk,
-        ),
-        "forecast_rows": forecast.rows[:FORECAST_LIMIT],
+        "health": health,
+        "health_rows": health.rows,
+        "forecast": forecast,
+        "forecast_rows": forecast.rows,
         "slips": results.slips,
         "reasons": results.reasons,
         "durations": durations,
-        "overdue": OverdueSummary(
-            buyer_side=overdue.buyer_side,
-            seller_side=overdue.seller_side,
-            total=overdue.total,
-            owners=len(overdue.rows),
-        ),
-        "overdue_rows": overdue.rows[:OWNER_LIMIT],
+        "overdue": overdue,
+        "overdue_rows": overdue.rows,
         "outcomes": outcomes,
         "charts": _charts(
             currency,
@@ -193,6 +167,10 @@ def _context(request, form, scope: metrics.Scope, page: dict) -> dict:
         "as_of": timezone.localtime(page["computed_at"], scope.tz),
         "definitions": metrics.definitions(),
         "health_columns": _sort_columns(sort),
+        "plan_url": reverse(
+            "plans:plan-detail",
+            kwargs={"org_slug": request.organization.slug, "deal_id": PLACEHOLDER},
+        ),
         "limits": {"health": HEALTH_LIMIT, "forecast": FORECAST_LIMIT, "owners": OWNER_LIMIT},
     }
 

@@ -7,6 +7,7 @@ from datetime import date
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower, Trim
 from django.urls import reverse
 
 from deals.models import Deal, Organization, TenantQuerySet
@@ -184,6 +185,13 @@ class Milestone(models.Model):
                 condition=models.Q(phase="close")
                 & (~models.Q(status__in=["done", "cancelled"]) | models.Q(is_signature_step=True)),
             ),
+            # The dashboard recomputes its per-title rollup one title at a time
+            # (TitleSummary): an index-only scan of that title's steps on PostgreSQL.
+            models.Index(
+                fields=["organization", "title"],
+                include=["status", "due_date", "baseline_date", "duration_days", "completed_at"],
+                name="milestone_title_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,6 +246,12 @@ class DueDateChange(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # The dashboard recomputes its reasons one reason at a time (ReasonSummary).
+            models.Index(
+                models.F("organization"), Lower(Trim("reason")), name="date_change_reason_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.milestone_id}: {self.old_date} → {self.new_date}"
@@ -572,3 +586,115 @@ class PlanDocument(models.Model):
     @property
     def reference(self) -> str:
         return f"TDM-{str(self.plan.public_id)[:8].upper()}-V{self.plan_version}"
+
+
+class PlanSummary(models.Model):
+    """The manager dashboard's figures of one plan's steps that do not depend on the date
+    (plans.dashboard_summaries): the components of its critical path to signature, its open
+    close-plan steps without a buyer owner, its undated open steps and its last buyer visit.
+
+    Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
+    plan's steps, of its steps' date changes and of its buyer-side activities, and on the
+    plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
+    SQL included), and delete the row with the plan. The figures are current when
+    `computed == stamp` (and the oldest recent date change is still recent); the dashboard
+    recomputes the other rows before reading them. Never written by application code
+    otherwise."""
+
+    plan = models.OneToOneField(
+        Plan,
+        on_delete=models.DO_NOTHING,  # the plan's delete trigger removes the row
+        db_constraint=False,
+        primary_key=True,
+        related_name="dashboard_summary",
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    # The critical path (see dashboard.forecast_check), in business days. Over the open
+    # close-plan steps up to the signature step, with S(i) the durations of the open steps
+    # up to step i: the projection is path_total + max(due_term, today + start_term).
+    path_total = models.IntegerField(null=True)  # durations of the open steps on the path
+    due_term = models.IntegerField(null=True)  # max of due date - S(i), dated open steps
+    start_term = models.IntegerField(null=True)  # max of earliest end offset - S(i)
+    signature_bd = models.IntegerField(null=True)  # the signature step's due date
+    remaining = models.IntegerField(db_default=0)  # open steps on the path
+    missing_buyer_owner = models.IntegerField(db_default=0)  # open close-plan steps
+    undated = models.IntegerField(db_default=0)  # open steps without a due date
+    last_buyer_visit = models.DateTimeField(null=True)
+    # Date changes of the plan's steps in the RECENT_DAYS before `computed`, and the oldest
+    # of them: the count holds until that one leaves the window (then the row is behind).
+    recent_changes = models.IntegerField(db_default=0)
+    recent_oldest = models.DateTimeField(null=True)
+
+    class Meta:
+        indexes = [
+            # The rows to recompute: few, found without reading the others.
+            models.Index(
+                fields=["organization"],
+                condition=~models.Q(computed=models.F("stamp")),
+                name="plan_summary_behind_idx",
+            ),
+            models.Index(fields=["organization", "recent_oldest"], name="plan_summary_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dashboard summary of plan {self.plan_id}"
+
+
+class TitleSummary(models.Model):
+    """The dashboard's per-title rollup of a whole workspace's steps (slip_summary,
+    step_durations): sums, so that the averages are sum ÷ done. Triggers bump `stamp` of the
+    old and new title of every inserted, updated or deleted step; rows whose `computed` is
+    behind, or computed in another time zone than the workspace's, are recomputed before
+    being read. Filtered dashboards compute the rollup from the steps."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    title = models.CharField(max_length=200)
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    time_zone = models.CharField(max_length=64, db_default="")
+    steps = models.IntegerField(db_default=0)
+    dated = models.IntegerField(db_default=0)
+    slipped = models.IntegerField(db_default=0)
+    slip_days = models.IntegerField(null=True)
+    done = models.IntegerField(db_default=0)
+    planned_sum = models.IntegerField(null=True)
+    actual_sum = models.IntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "title"], name="title_summary_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ReasonSummary(models.Model):
+    """The dashboard's slip reasons of a whole workspace (slip_reasons), per reason ignoring
+    case and surrounding spaces: the date moves to a later date and the days they added.
+    Triggers bump `stamp` of the old and new reason of every inserted, updated or deleted
+    date change; rows whose `computed` is behind are recomputed before being read."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    key = models.TextField()  # lower(trim(reason)), as the database computes it
+    stamp = models.BigIntegerField(db_default=0)
+    computed = models.BigIntegerField(db_default=-1)
+    reason = models.TextField(db_default="")  # the first spelling, trimmed
+    count = models.IntegerField(db_default=0)
+    days = models.IntegerField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="reason_summary_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.reason

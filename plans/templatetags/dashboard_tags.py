@@ -1,4 +1,4 @@
-"""Number formats of the dashboard."""
+"""Number formats and links of the dashboard."""
 
 from django import template
 
@@ -27,3 +27,12 @@ def signed_days(value: int) -> str:
     if not value:
         return "on the day"
     return f"{value:+d} days"
+
+
+@register.filter
+def plan_link(deal_id, pattern: str) -> str:
+    """The plan page of a deal, from the address `pattern` whose placeholder deal is
+    replaced (plans.dashboard_views.PLACEHOLDER): one reverse() for every row."""
+    from plans.dashboard_views import PLACEHOLDER
+
+    return pattern.replace(PLACEHOLDER, str(deal_id))

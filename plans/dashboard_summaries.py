@@ -1,0 +1,672 @@
+"""Figures the manager dashboard keeps per plan and per step title, so that a request after
+a change recomputes only what the change touched (plans.models.PlanSummary, TitleSummary).
+
+How they stay current, whatever writes the data:
+- Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
+  insert, update or delete of a step (its plan's row, and its old and new title's row), of a
+  date change (its step's plan's row, its old and new reason's row), of a buyer-side
+  activity (its plan's row) and on a plan's creation; deleting a plan or a workspace
+  deletes its rows. Triggers see every write: services, signals, QuerySet.update,
+  bulk_create, COPY, Django's cascades and SET NULLs, raw SQL, the admin. On PostgreSQL
+  they run once per statement, over its transition tables; on SQLite once per row.
+- Before reading, the dashboard recomputes every row whose `computed` differs from its
+  `stamp` (and title rows computed in another time zone than the workspace's), in one
+  statement per table, from the steps themselves. The statement stores the stamp it read in
+  the same snapshot as the steps, and only overwrites a row whose stamp has not moved since
+  (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
+  computes leaves the row behind, and the next request recomputes it.
+
+Nothing here depends on today's date: the date-dependent parts (overdue steps, the
+projection's "not before today") are computed when the page is read, from these components.
+"""
+
+# The SQL below is put together from this module's constants and table names, never from
+# input: S608 (string-built SQL) does not apply.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.expressions import RawSQL, RowRange
+from django.db.models.functions import Greatest, Lower, Trim, TruncDate
+
+from stakeholders.models import Side
+
+from .models import Milestone, Phase, Plan
+
+OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
+PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
+
+# --- Triggers ------------------------------------------------------------------------
+
+_PLAN_UPSERT = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+    "SELECT {row}.plan_id, {row}.organization_id, 1 WHERE {condition} "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
+_STEP_PLAN_UPSERT = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+    "SELECT step.plan_id, step.organization_id, 1 FROM plans_milestone step "
+    "WHERE step.id = {row}.milestone_id "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
+_TITLE_UPSERT = (
+    "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+    "SELECT {row}.organization_id, {row}.title, 1 WHERE {condition} "
+    "ON CONFLICT (organization_id, title) DO UPDATE SET stamp = plans_titlesummary.stamp + 1"
+)
+
+
+def _bumps(table: str, row: str) -> list[str]:
+    """SQLite: the statements a row-level trigger on `table` runs for its OLD or NEW
+    `row`."""
+    if table == "plans_milestone":
+        return [
+            _PLAN_UPSERT.format(row=row, condition="1 = 1"),
+            _TITLE_UPSERT.format(row=row, condition="1 = 1"),
+        ]
+    if table == "plans_duedatechange":
+        return [
+            _STEP_PLAN_UPSERT.format(row=row),  # the plan's recent date changes
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+            f"SELECT {row}.organization_id, LOWER(TRIM({row}.reason)), 1 WHERE 1 = 1 "
+            "ON CONFLICT (organization_id, key) "
+            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1",
+        ]
+    if table == "plans_activity":
+        return [_PLAN_UPSERT.format(row=row, condition=f"{row}.side = '{Side.BUYER}'")]
+    if table == "plans_plan":
+        if row == "NEW":
+            return [
+                "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+                "SELECT NEW.id, NEW.organization_id, 1 WHERE 1 = 1 "
+                "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+            ]
+        return ["DELETE FROM plans_plansummary WHERE plan_id = OLD.id"]
+    if table == "deals_organization":
+        return [
+            "DELETE FROM plans_plansummary WHERE organization_id = OLD.id",
+            "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id",
+            "DELETE FROM plans_reasonsummary WHERE organization_id = OLD.id",
+        ]
+    raise ValueError(table)
+
+
+_PLAN_BUMP = (
+    "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) {select} "
+    "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+)
+
+
+def _set_bumps(table: str, source: str) -> list[str]:
+    """PostgreSQL: the statements a statement-level trigger on `table` runs over `source`,
+    the rows the statement wrote (its transition tables). Each summary row is bumped once
+    per statement, in key order: bumping it once per written row would, in a bulk write,
+    pile thousands of versions of the same row into one transaction."""
+    if table == "plans_milestone":
+        return [
+            _PLAN_BUMP.format(
+                select=f"SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM {source} r ORDER BY 1"
+            ),
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+            f"SELECT DISTINCT r.organization_id, r.title, 1 FROM {source} r ORDER BY 1, 2 "
+            "ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1",
+        ]
+    if table == "plans_duedatechange":
+        return [
+            _PLAN_BUMP.format(
+                select="SELECT DISTINCT step.plan_id, step.organization_id, 1 "
+                f"FROM plans_milestone step JOIN {source} r ON step.id = r.milestone_id "
+                "ORDER BY 1"
+            ),
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+            f"SELECT DISTINCT r.organization_id, LOWER(TRIM(r.reason)), 1 FROM {source} r "
+            "ORDER BY 1, 2 "
+            "ON CONFLICT (organization_id, key) "
+            "DO UPDATE SET stamp = plans_reasonsummary.stamp + 1",
+        ]
+    if table == "plans_activity":
+        return [
+            _PLAN_BUMP.format(
+                select=f"SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM {source} r "
+                f"WHERE r.side = '{Side.BUYER}' ORDER BY 1"
+            )
+        ]
+    if table == "plans_plan":
+        if source == "new_rows":
+            return [
+                _PLAN_BUMP.format(
+                    select="SELECT r.id, r.organization_id, 1 FROM new_rows r ORDER BY 1"
+                )
+            ]
+        return ["DELETE FROM plans_plansummary WHERE plan_id IN (SELECT id FROM old_rows)"]
+    if table == "deals_organization":
+        return [
+            f"DELETE FROM plans_{summary} WHERE organization_id IN (SELECT id FROM old_rows)"
+            for summary in ("plansummary", "titlesummary", "reasonsummary")
+        ]
+    raise ValueError(table)
+
+
+# (table, event, the rows a row-level trigger's bumps run for)
+TRIGGERS = [
+    ("plans_milestone", "INSERT", ["NEW"]),
+    ("plans_milestone", "UPDATE", ["OLD", "NEW"]),
+    ("plans_milestone", "DELETE", ["OLD"]),
+    ("plans_duedatechange", "INSERT", ["NEW"]),
+    ("plans_duedatechange", "UPDATE", ["OLD", "NEW"]),
+    ("plans_duedatechange", "DELETE", ["OLD"]),
+    ("plans_activity", "INSERT", ["NEW"]),
+    ("plans_activity", "UPDATE", ["OLD", "NEW"]),
+    ("plans_activity", "DELETE", ["OLD"]),
+    ("plans_plan", "INSERT", ["NEW"]),
+    ("plans_plan", "DELETE", ["OLD"]),
+    ("deals_organization", "DELETE", ["OLD"]),
+]
+# PostgreSQL's statement-level triggers read the written rows from transition tables.
+TRANSITIONS = {
+    "INSERT": ("REFERENCING NEW TABLE AS new_rows", "new_rows"),
+    "UPDATE": (
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        "(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows)",
+    ),
+    "DELETE": ("REFERENCING OLD TABLE AS old_rows", "old_rows"),
+}
+
+
+def _name(table: str, event: str) -> str:
+    return f"{table}_dashboard_{event.lower()}"
+
+
+def install_triggers(schema_editor) -> None:
+    """Create the triggers (migration 0007): statement-level on PostgreSQL, row-level on
+    SQLite (which has no statement-level triggers)."""
+    vendor = schema_editor.connection.vendor
+    for table, event, rows in TRIGGERS:
+        name = _name(table, event)
+        if vendor == "postgresql":
+            referencing, source = TRANSITIONS[event]
+            body = "; ".join(_set_bumps(table, source))
+            schema_editor.execute(
+                f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN {body}; RETURN NULL; END $$"
+            )
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} {referencing} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+            )
+        elif vendor == "sqlite":
+            body = "".join(f"{s}; " for row in rows for s in _bumps(table, row))
+            schema_editor.execute(
+                f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN {body}END"
+            )
+        else:
+            raise NotImplementedError(f"No dashboard triggers for {vendor}.")
+
+
+def remove_triggers(schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    for table, event, _rows in TRIGGERS:
+        name = _name(table, event)
+        if vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+        else:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def create_rows(schema_editor) -> None:
+    """One row, to compute, for every existing plan, (workspace, step title) and
+    (workspace, reason)."""
+    schema_editor.execute(
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT id, organization_id, 1 FROM plans_plan"
+    )
+    schema_editor.execute(
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) "
+        "SELECT DISTINCT organization_id, title, 1 FROM plans_milestone"
+    )
+    schema_editor.execute(
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) "
+        "SELECT DISTINCT organization_id, LOWER(TRIM(reason)), 1 FROM plans_duedatechange"
+    )
+
+
+PLANS_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_plansummary (
+    plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
+    signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
+    recent_oldest
+)
+SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
+       path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
+       COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
+       COALESCE(recent.n, 0), recent.oldest
+FROM dirty
+LEFT JOIN (
+    SELECT chain.plan_id,
+           SUM(chain.is_open * chain.duration_days) AS total,
+           MAX(CASE WHEN chain.is_open = 1 AND chain.due_bd IS NOT NULL
+                    THEN chain.due_bd - chain.through END) AS due_term,
+           MAX(CASE WHEN chain.is_open = 1 THEN chain.start_offset - chain.through END)
+               AS start_term,
+           MAX(chain.signature_bd) AS signature_bd,
+           SUM(chain.is_open) AS remaining
+    FROM ({steps}) chain
+    WHERE chain.signature_position IS NULL OR chain.position <= chain.signature_position
+    GROUP BY chain.plan_id
+) path ON path.plan_id = dirty.id
+LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
+LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
+LEFT JOIN ({recent}) recent ON recent.plan_id = dirty.id
+WHERE 1 = 1
+ORDER BY dirty.id
+ON CONFLICT (plan_id) DO UPDATE SET
+    organization_id = excluded.organization_id,
+    computed = excluded.computed,
+    path_total = excluded.path_total,
+    due_term = excluded.due_term,
+    start_term = excluded.start_term,
+    signature_bd = excluded.signature_bd,
+    remaining = excluded.remaining,
+    missing_buyer_owner = excluded.missing_buyer_owner,
+    undated = excluded.undated,
+    last_buyer_visit = excluded.last_buyer_visit,
+    recent_changes = excluded.recent_changes,
+    recent_oldest = excluded.recent_oldest
+WHERE plans_plansummary.stamp = excluded.stamp
+"""
+
+# --- Recomputing the rows that are behind ------------------------------------------------
+
+
+def _in_dirty(column: str, key: str) -> RawSQL:
+    """A condition: `column` (SQL) is one of the `key` values of the rows to recompute (the
+    CTE "dirty"). On PostgreSQL, `= ANY(ARRAY(…))`: the planner cannot estimate how few rows
+    are behind and, given `IN (SELECT …)`, may scan every step of the workspace; an array
+    parameter makes it read the few matching rows through the index."""
+    # `column` and `key` are constants of this module, never input.
+    if connection.vendor == "postgresql":
+        sql = f"{column} = ANY(ARRAY(SELECT dirty.{key} FROM dirty))"
+    else:
+        sql = f"{column} IN (SELECT dirty.{key} FROM dirty)"
+    return RawSQL(sql, [], output_field=BooleanField())  # noqa: S611
+
+
+@contextmanager
+def _refreshing() -> Iterator[None]:
+    """A refresh's transaction on PostgreSQL: JIT off (the planner cannot know how few rows
+    are behind, and its estimate for a whole workspace would have it compile the statement
+    for ~0.6 s first), and no wait for the WAL flush at commit: these rows are derived, and
+    a refresh lost in a crash leaves them behind, to be recomputed. Inside the dashboard's
+    own transaction (dashboard.analytics), the statement runs in it."""
+    if connection.vendor != "postgresql" or getattr(connection, "_dashboard_analytics", False):
+        yield
+        return
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off; SET LOCAL synchronous_commit = off")
+        yield
+
+
+def _sql(queryset) -> tuple[str, list]:
+    sql, params = queryset.query.sql_with_params()
+    return sql, list(params)
+
+
+def _plans_behind(organization, *, now):
+    """PlanSummary rows to recompute: `id` (the plan), `organization_id`, `seen` (the stamp
+    read). Every plan has a row from its creation (the plan's insert trigger, or the
+    migration for older plans)."""
+    from .dashboard import RECENT_DAYS
+    from .models import PlanSummary
+
+    since = now - timedelta(days=RECENT_DAYS)
+    return (
+        PlanSummary.objects.filter(organization=organization)
+        .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since))
+        .annotate(id=F("plan_id"), seen=F("stamp"))
+        .values("id", "organization_id", "seen")
+        .order_by()
+    )
+
+
+def _titles_behind(organization):
+    from .models import TitleSummary
+
+    return (
+        TitleSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"), time_zone=organization.time_zone)
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "title", "seen")
+        .order_by()
+    )
+
+
+def _reasons_behind(organization):
+    from .models import ReasonSummary
+
+    return (
+        ReasonSummary.objects.filter(organization=organization)
+        .exclude(computed=F("stamp"))
+        .annotate(seen=F("stamp"))
+        .values("organization_id", "key", "seen")
+        .order_by()
+    )
+
+
+def refresh(organization, *, now, titles_and_reasons: bool) -> None:
+    """Bring up to date the summaries the dashboard is about to read: one query finds which
+    tables have rows behind (usually none, or one plan and one title after a change), then
+    one statement recomputes each of those tables (refresh_plans, refresh_titles,
+    refresh_reasons). The title and reason rows serve the whole workspace only.
+
+    Side effects: updates summary rows. Idempotent."""
+    checks = [_plans_behind(organization, now=now)]
+    if titles_and_reasons:
+        checks += [_titles_behind(organization), _reasons_behind(organization)]
+    parts = [query[:1].query.sql_with_params() for query in checks]
+    sql = "SELECT " + ", ".join(f"EXISTS({part})" for part, _params in parts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param for _part, params in parts for param in params])
+        behind = cursor.fetchone()
+    if behind[0]:
+        refresh_plans(organization, now=now)
+    if titles_and_reasons and behind[1]:
+        refresh_titles(organization)
+    if titles_and_reasons and behind[2]:
+        refresh_reasons(organization)
+
+
+def refresh_plans(organization, *, now) -> None:
+    """Recompute the PlanSummary rows of `organization` that are behind their stamp, or
+    whose oldest recent date change left the RECENT_DAYS before `now` (one statement).
+
+    Side effects: inserts or updates PlanSummary rows. Idempotent."""
+    from .dashboard import RECENT_DAYS, BusinessDayNumber, buyer_visits
+    from .models import DueDateChange
+
+    since = now - timedelta(days=RECENT_DAYS)
+    dirty = _plans_behind(organization, now=now)
+    steps_of_dirty = _in_dirty('"plans_milestone"."plan_id"', "id")
+    signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
+    is_open = Case(When(OPEN_STEP, then=Value(1)), default=Value(0))
+    by_position = {"partition_by": [F("plan_id")], "order_by": [F("position"), F("id")]}
+    steps = (
+        Milestone.objects.filter(steps_of_dirty)
+        # The condition of the index milestone_path_idx, which holds these rows in order.
+        .filter(PATH_STEPS)
+        .annotate(
+            is_open=is_open,
+            signature_bd=Case(When(signature, then=BusinessDayNumber("due_date"))),
+            due_bd=BusinessDayNumber("due_date"),
+            # How many business days after today a step can end at the earliest, before the
+            # steps after it: 0, or for a step not started its duration less one. An undated
+            # step ends no earlier than today (see forecast_check).
+            start_offset=Case(
+                When(
+                    status=Milestone.Status.NOT_STARTED,
+                    then=Case(
+                        When(due_date=None, then=Greatest(F("duration_days") - 1, Value(0))),
+                        default=F("duration_days") - 1,
+                    ),
+                ),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+            # The durations of the open steps up to this one, this one included.
+            through=Window(
+                Sum(Case(When(OPEN_STEP, then=F("duration_days")), default=Value(0))),
+                **by_position,
+                frame=RowRange(start=None, end=0),
+            ),
+            signature_position=Window(
+                Max(Case(When(signature, then=F("position")))),
+                **by_position,
+                frame=RowRange(start=None, end=None),
+            ),
+        )
+        .values(
+            "plan_id",
+            "position",
+            "duration_days",
+            "is_open",
+            "signature_bd",
+            "due_bd",
+            "start_offset",
+            "through",
+            "signature_position",
+        )
+        .order_by()
+    )
+    steps_sql, steps_params = _sql(steps)
+    counts = (
+        Milestone.objects.filter(steps_of_dirty)
+        .filter(OPEN_STEP)
+        .values("plan_id")
+        .annotate(
+            missing=Count("id", filter=Q(phase=Phase.CLOSE, buyer_owner=None)),
+            undated=Count("id", filter=Q(due_date=None)),
+        )
+        .order_by()
+    )
+    counts_sql, counts_params = _sql(counts)
+    # The dashboard's buyer-visit source, for the plans that changed. Its rows bump the
+    # plan's stamp through the activity triggers: a new source needs its own trigger.
+    visits = buyer_visits(Plan.objects.filter(_in_dirty('"plans_plan"."id"', "id")))
+    visits_sql, visits_params = _sql(visits)
+    recent = (
+        DueDateChange.objects.filter(
+            _in_dirty('"plans_milestone"."plan_id"', "id"), created_at__gte=since
+        )
+        .values(plan_id=F("milestone__plan_id"))
+        .annotate(n=Count("pk"), oldest=Min("created_at"))
+        .order_by()
+    )
+    recent_sql, recent_params = _sql(recent)
+    dirty_sql, dirty_params = _sql(dirty)
+    sql = PLANS_SQL.format(
+        dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql, recent=recent_sql
+    )
+    with _refreshing(), connection.cursor() as cursor:
+        cursor.execute(
+            sql, [*dirty_params, *steps_params, *counts_params, *visits_params, *recent_params]
+        )
+
+
+TITLES_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_titlesummary (
+    organization_id, title, stamp, computed, time_zone, steps, dated, slipped, slip_days,
+    done, planned_sum, actual_sum
+)
+SELECT dirty.organization_id, dirty.title, dirty.seen, dirty.seen, %s,
+       COALESCE(rollup.steps, 0), COALESCE(rollup.dated, 0), COALESCE(rollup.slipped, 0),
+       rollup.slip_days, COALESCE(rollup.done, 0), rollup.planned_sum, rollup.actual_sum
+FROM dirty
+LEFT JOIN ({rollup}) rollup ON rollup.title = dirty.title
+WHERE 1 = 1
+ORDER BY dirty.title
+ON CONFLICT (organization_id, title) DO UPDATE SET
+    computed = excluded.computed,
+    time_zone = excluded.time_zone,
+    steps = excluded.steps,
+    dated = excluded.dated,
+    slipped = excluded.slipped,
+    slip_days = excluded.slip_days,
+    done = excluded.done,
+    planned_sum = excluded.planned_sum,
+    actual_sum = excluded.actual_sum
+WHERE plans_titlesummary.stamp = excluded.stamp
+"""
+
+
+def title_rollup_query(steps, *, tz) -> object:
+    """Per title of `steps` (not cancelled): counts, slips, and the sums of the planned and
+    actual durations of the done steps (see dashboard.step_durations), one GROUP BY title."""
+    from .dashboard import BusinessDayNumber, DayNumber
+
+    slipped = Q(due_date__gt=F("baseline_date"))
+    done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
+    completed_on = TruncDate("completed_at", tzinfo=tz)
+    actual = Greatest(
+        F("duration_days") + BusinessDayNumber(completed_on) - BusinessDayNumber("baseline_date"),
+        Value(1),
+    )
+    return (
+        steps.exclude(status=Milestone.Status.CANCELLED)
+        .values("title")
+        .annotate(
+            steps=Count("pk"),
+            dated=Count("pk", filter=Q(due_date__isnull=False, baseline_date__isnull=False)),
+            slipped=Count("pk", filter=slipped),
+            slip_days=Sum(DayNumber("due_date") - DayNumber("baseline_date"), filter=slipped),
+            done=Count("pk", filter=done),
+            planned_sum=Sum("duration_days", filter=done),
+            actual_sum=Sum(actual, filter=done),
+        )
+        .order_by()
+    )
+
+
+def refresh_titles(organization) -> None:
+    """Recompute the TitleSummary rows of `organization` that are behind their stamp or were
+    computed in another time zone (two queries: their titles, then one statement).
+
+    The titles are passed as values: the planner then knows how few steps it reads (one
+    title of thirty) and reads them through milestone_title_idx, where a subquery left it
+    guessing and, on a large table, scanning every step. A title that falls behind between
+    the two queries stays behind for the next request.
+
+    Side effects: updates TitleSummary rows. Idempotent."""
+    from zoneinfo import ZoneInfo
+
+    tz_name = organization.time_zone
+    titles = list(_titles_behind(organization).values_list("title", flat=True))
+    if not titles:
+        return
+    dirty = _titles_behind(organization).filter(title__in=titles)
+    steps = Milestone.objects.for_org(organization).filter(title__in=titles)
+    rollup = title_rollup_query(steps, tz=ZoneInfo(tz_name))
+    dirty_sql, dirty_params = _sql(dirty)
+    rollup_sql, rollup_params = _sql(rollup)
+    with _refreshing(), connection.cursor() as cursor:
+        cursor.execute(
+            TITLES_SQL.format(dirty=dirty_sql, rollup=rollup_sql),
+            [*dirty_params, tz_name, *rollup_params],
+        )
+
+
+def title_rollup(organization) -> list[dict]:
+    """The per-title rollup of a whole workspace, from its current TitleSummary rows (refresh
+    them first), shaped like dashboard._title_rollup's rows."""
+    from .models import TitleSummary
+
+    rows = []
+    for title, steps, dated, slipped, slip_days, done, planned, actual in (
+        TitleSummary.objects.filter(organization=organization, steps__gt=0)
+        .values_list(
+            "title", "steps", "dated", "slipped", "slip_days", "done", "planned_sum", "actual_sum"
+        )
+        .order_by()
+    ):
+        rows.append(
+            {
+                "title": title,
+                "steps": steps,
+                "dated": dated,
+                "slipped": slipped,
+                "slip_days": slip_days,
+                "done": done,
+                "planned": planned / done if done and planned is not None else None,
+                "actual": actual / done if done and actual is not None else None,
+            }
+        )
+    return rows
+
+
+REASONS_SQL = """
+WITH dirty AS ({dirty})
+INSERT INTO plans_reasonsummary (organization_id, key, stamp, computed, reason, count, days)
+SELECT dirty.organization_id, dirty.key, dirty.seen, dirty.seen,
+       COALESCE(moves.reason, ''), COALESCE(moves.count, 0), moves.days
+FROM dirty
+LEFT JOIN ({moves}) moves ON moves.key = dirty.key
+WHERE 1 = 1
+ORDER BY dirty.key
+ON CONFLICT (organization_id, key) DO UPDATE SET
+    computed = excluded.computed,
+    reason = excluded.reason,
+    count = excluded.count,
+    days = excluded.days
+WHERE plans_reasonsummary.stamp = excluded.stamp
+"""
+
+
+def reason_moves_query(changes):
+    """Per reason (ignoring case and surrounding spaces) of `changes`: the moves to a later
+    date, the first spelling and the calendar days they added (one GROUP BY)."""
+    from .dashboard import DayNumber
+
+    return (
+        changes.filter(new_date__gt=F("old_date"))
+        .values(key=Lower(Trim("reason")))
+        .annotate(
+            reason=Min(Trim("reason")),
+            count=Count("pk"),
+            days=Sum(DayNumber("new_date") - DayNumber("old_date")),
+        )
+    )
+
+
+def refresh_reasons(organization) -> None:
+    """Recompute the ReasonSummary rows of `organization` that are behind their stamp (two
+    queries: their reasons, then one statement; the reasons are passed as values, as in
+    refresh_titles, so that the planner reads them through date_change_reason_idx).
+
+    Side effects: updates ReasonSummary rows. Idempotent."""
+    from .models import DueDateChange
+
+    keys = list(_reasons_behind(organization).values_list("key", flat=True))
+    if not keys:
+        return
+    dirty = _reasons_behind(organization).filter(key__in=keys)
+    changes = DueDateChange.objects.for_org(organization).alias(key=Lower(Trim("reason")))
+    moves = reason_moves_query(changes.filter(key__in=keys)).order_by()
+    dirty_sql, dirty_params = _sql(dirty)
+    moves_sql, moves_params = _sql(moves)
+    with _refreshing(), connection.cursor() as cursor:
+        cursor.execute(
+            REASONS_SQL.format(dirty=dirty_sql, moves=moves_sql), [*dirty_params, *moves_params]
+        )
+
+
+def reasons(organization):
+    """The slip reasons of a whole workspace from its current ReasonSummary rows (refresh
+    them first), most moves first: a QuerySet of dicts with reason, count and days."""
+    from .models import ReasonSummary
+
+    return (
+        ReasonSummary.objects.filter(organization=organization, count__gt=0)
+        .values("reason", "count", "days")
+        .order_by("-count", "-days", "key")
+    )

@@ -1,0 +1,535 @@
+"""The dashboard's summaries (plans.dashboard_summaries) never go stale: after every kind of
+write — services, plain saves, QuerySet.update, bulk_create, deletions and their cascades,
+raw SQL — the figures read from the kept summaries equal the figures recomputed from scratch,
+and the page's set-based panels (plans.dashboard_page) equal the full metrics."""
+
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+from django.db import connection, transaction
+from django.urls import reverse
+
+from deals.models import Organization
+from plans import dashboard, dashboard_page, services
+from plans.dashboard import Scope
+from plans.models import (
+    Activity,
+    DueDateChange,
+    Milestone,
+    Plan,
+    PlanSummary,
+    ReasonSummary,
+    TitleSummary,
+)
+from stakeholders.actors import Actor
+from stakeholders.models import Side, Stakeholder
+from tests.conftest import needs_postgres
+
+from .dashboard_data import NOW, TODAY, Builder, at, build, build_globex
+
+
+@pytest.fixture(autouse=True)
+def _frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@pytest.fixture
+def deals(acme, alice, bob, globex, charlie):
+    build_globex(globex, charlie)
+    return build(acme, alice, bob)
+
+
+def figures(organization, **filters) -> dict:
+    """Every figure the summaries feed, for the whole workspace (or a filtered scope)."""
+    organization.refresh_from_db()
+    scope = Scope.build(organization, now=NOW, **filters)
+    health = dashboard.map_health(scope)
+    forecast = dashboard.forecast_check(scope)
+    return {
+        "health": sorted(
+            (
+                row.deal.account,
+                row.level,
+                tuple(row.reasons),
+                row.missing_buyer_owner,
+                row.undated,
+                row.last_buyer_visit,
+            )
+            for row in health.rows
+        ),
+        "forecast": sorted(
+            (row.deal.account, row.projected, row.remaining_steps) for row in forecast.rows
+        ),
+        "slips": dashboard.slip_summary(scope),
+        "durations": sorted(
+            (row.title, row.steps, row.done, row.slipped, row.planned, row.actual)
+            for row in dashboard.step_durations(scope, limit=None)
+        ),
+        "reasons": [
+            (row.reason, row.count, row.days) for row in dashboard.slip_reasons(scope, limit=None)
+        ],
+    }
+
+
+def from_scratch(organization) -> dict:
+    """The figures after marking every summary row as never computed."""
+    PlanSummary.objects.update(computed=-1)
+    TitleSummary.objects.update(computed=-1)
+    ReasonSummary.objects.update(computed=-1)
+    return figures(organization)
+
+
+def assert_current(organization, before: dict) -> dict:
+    """The kept summaries give the from-scratch figures, and the change changed them."""
+    kept = figures(organization)
+    assert kept == from_scratch(organization)
+    # Titles and reasons: the whole workspace reads summaries; a filter that keeps every
+    # deal computes them from the steps.
+    every_deal = figures(organization, amount_min=Decimal(0))
+    for key in ("slips", "durations", "reasons"):
+        assert kept[key] == every_deal[key]
+    assert kept != before  # the change mattered (else this test proves nothing)
+    return kept
+
+
+def _step(deals, account, title) -> Milestone:
+    return Milestone.objects.get(plan__deal=deals[account], title=title)
+
+
+def test_summaries_follow_a_service_status_change(acme, bob, deals):
+    before = figures(acme)
+    step = _step(deals, "Bravo", "Business case")
+
+    services.set_milestone_status(step, actor=Actor.seller(bob), status="done")
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_service_edit_with_a_date_move(acme, bob, deals):
+    before = figures(acme)
+    step = _step(deals, "Alpha", "Legal review")
+
+    services.update_milestone(
+        step,
+        actor=Actor.seller(bob),
+        expected_version=step.version,
+        reason="Legal is out",
+        due_date=step.due_date + timedelta(days=9),
+    )
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_plan_reschedule(acme, bob, deals):
+    before = figures(acme)
+
+    services.reschedule_plan(
+        deals["Alpha"].plan,
+        actor=Actor.seller(bob),
+        target_date=TODAY + timedelta(days=60),
+        reason="Budget moved",
+    )
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_plain_save(acme, deals):
+    before = figures(acme)
+    step = _step(deals, "Charlie", "Security review")
+
+    step.due_date, step.status = None, "not_started"
+    step.save()
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_queryset_update(acme, deals):
+    before = figures(acme)
+
+    Milestone.objects.filter(plan__deal=deals["Alpha"]).update(
+        status="not_started", completed_at=None, duration_days=9
+    )
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_title_rename_by_update(acme, deals):
+    before = figures(acme)
+
+    Milestone.objects.filter(plan__deal=deals["Echo"]).update(title="Renamed step")
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_bulk_create(acme, deals):
+    before = figures(acme)
+    plan = deals["Bravo"].plan
+
+    Milestone.objects.bulk_create(
+        [
+            Milestone(
+                organization=acme,
+                plan=plan,
+                title="Bulk step",
+                position=10 + index,
+                due_date=TODAY - timedelta(days=10 + index),
+                baseline_date=TODAY - timedelta(days=20),
+                duration_days=3,
+                is_signature_step=index == 2,
+            )
+            for index in range(3)
+        ]
+    )
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_service_deletion(acme, bob, deals):
+    before = figures(acme)
+
+    services.delete_milestone(_step(deals, "Charlie", "Security review"), actor=Actor.seller(bob))
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_stakeholders_removal_set_null(acme, bob, deals):
+    # Django sets the steps' owner to NULL with an UPDATE, without any step signal.
+    before = figures(acme)
+    owner = Stakeholder.objects.filter(deal=deals["Alpha"], side=Side.BUYER).first()
+    assert Milestone.objects.filter(buyer_owner=owner).exists()
+
+    from stakeholders import services as stakeholder_services
+
+    stakeholder_services.remove_stakeholder(owner, actor=Actor.seller(bob))
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_date_changes_and_their_reasons(acme, deals):
+    before = figures(acme)
+    step = _step(deals, "Bravo", "Business case")
+    builder = Builder(acme)
+
+    builder.moved(step, old=TODAY, new=TODAY + timedelta(days=4), reason=" NEW reason ", on=TODAY)
+    DueDateChange.objects.filter(reason__icontains="legal").update(reason="Legal (renamed)")
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_deleted_date_change(acme, deals):
+    before = figures(acme)
+
+    DueDateChange.objects.filter(organization=acme).first().delete()
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_buyer_activity(acme, deals):
+    before = figures(acme)
+
+    Builder(acme).buyer_activity(deals["Bravo"].plan, on=TODAY)
+    Activity.objects.filter(plan=deals["Alpha"].plan, side=Side.BUYER).delete()
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_a_new_and_a_deleted_plan(acme, alice, deals):
+    before = figures(acme)
+    builder = Builder(acme)
+    deal = builder.deal(
+        "Hotel", owner=alice, stage="proposal", amount=1, target=TODAY, created=TODAY
+    )
+    plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=3))
+    builder.step(plan, "Kickoff", 1, due=TODAY - timedelta(days=2), signature=True)
+
+    deals["Charlie"].plan.delete()
+
+    assert_current(acme, before)
+    # One row per plan: the new plan has one, the deleted plan's went with it.
+    assert set(PlanSummary.objects.values_list("plan_id", flat=True)) == set(
+        Plan.objects.values_list("pk", flat=True)
+    )
+
+
+def test_summaries_follow_raw_sql(acme, deals):
+    before = figures(acme)
+    step = _step(deals, "Alpha", "Legal review")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE plans_milestone SET status = 'done', completed_at = %s WHERE id = %s",
+            [at(TODAY), step.pk],
+        )
+
+    assert_current(acme, before)
+
+
+def test_summaries_follow_the_workspace_time_zone(acme, deals):
+    # A step completed at 23:30 UTC on 11 March is done on the 12th in Tokyo.
+    done = Milestone.objects.filter(organization=acme, status="done").first()
+    Milestone.objects.filter(pk=done.pk).update(
+        completed_at=at(done.baseline_date, 23) + timedelta(minutes=30)
+    )
+    before = figures(acme)
+
+    Organization.objects.filter(pk=acme.pk).update(time_zone="Asia/Tokyo")
+
+    assert_current(acme, before)
+
+
+def test_a_write_leaves_the_plans_row_behind_until_it_is_recomputed(acme, deals):
+    from plans import dashboard_summaries
+
+    plan = deals["Bravo"].plan
+
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    row = PlanSummary.objects.get(plan=plan)
+    assert row.computed == row.stamp
+
+    Milestone.objects.filter(plan=plan).update(duration_days=7)
+    row.refresh_from_db()
+
+    assert row.computed < row.stamp  # behind: the next read recomputes it
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    row.refresh_from_db()
+    assert row.computed == row.stamp
+
+
+def test_recent_date_changes_leave_the_window_with_the_clock(acme, deals):
+    # No write at all: a date change that was recent is not after the clock moved on.
+    step = _step(deals, "Bravo", "Business case")
+    Builder(acme).moved(
+        step, old=TODAY, new=TODAY + timedelta(days=2), reason="Late", on=TODAY - timedelta(13)
+    )
+    counted = figures(acme)
+
+    with time_machine.travel(NOW + timedelta(days=2), tick=False):
+        later = Scope.build(acme)
+        bravo = next(row for row in dashboard.map_health(later).rows if row.deal.account == "Bravo")
+        PlanSummary.objects.update(computed=-1)
+        scratch = next(
+            row
+            for row in dashboard.map_health(Scope.build(acme)).rows
+            if row.deal.account == "Bravo"
+        )
+
+    before = next(row for row in counted["health"] if row[0] == "Bravo")
+    assert any("date change" in reason for reason in before[2])
+    assert bravo.recent_changes == scratch.recent_changes
+    assert bravo.reasons == scratch.reasons
+
+
+def test_summaries_of_another_workspace_are_untouched(acme, globex, deals):
+    figures(acme)
+    figures(globex)
+    kept = {
+        row.pk: (row.stamp, row.computed) for row in PlanSummary.objects.filter(organization=globex)
+    }
+
+    Milestone.objects.filter(organization=acme).update(duration_days=2)
+
+    assert kept == {
+        row.pk: (row.stamp, row.computed) for row in PlanSummary.objects.filter(organization=globex)
+    }
+
+
+# --- The page's panels equal the full metrics ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sort", [*dashboard.HEALTH_SORTS, *(f"-{k}" for k in dashboard.HEALTH_SORTS)]
+)
+def test_page_panels_equal_the_full_metrics(acme, deals, sort):
+    scope = Scope.build(acme, now=NOW)
+    health = dashboard.map_health(scope)
+    forecast = dashboard.forecast_check(scope)
+    overdue = dashboard.overdue_by_owner(scope)
+
+    page = dashboard_page.compute(
+        Scope.build(acme, now=NOW), sort=sort, health_limit=2, forecast_limit=2, owner_limit=3
+    )
+
+    assert page.health.counts == health.counts
+    assert page.health.total == health.total
+    expected = dashboard.sort_health(health.rows, sort)[:2]
+    assert [(r.deal, r.level, r.reasons) for r in page.health.rows] == [
+        (r.deal, r.level, r.reasons) for r in expected
+    ]
+    assert page.forecast.months == forecast.months
+    assert page.forecast.total == len(forecast.rows)
+    assert page.forecast.at_risk_count == len(forecast.at_risk)
+    assert page.forecast.amount_at_risk == forecast.amount_at_risk
+    assert page.forecast.rows == forecast.rows[:2]
+    assert (page.overdue.buyer_side, page.overdue.seller_side, page.overdue.total) == (
+        overdue.buyer_side,
+        overdue.seller_side,
+        overdue.total,
+    )
+    assert page.overdue.owners == len(overdue.rows)
+    assert page.overdue.rows == overdue.rows[:3]
+
+
+def test_page_panels_equal_the_full_metrics_for_a_seller(acme, alice, deals):
+    scope = Scope.build(acme, owner=alice, now=NOW)
+
+    page = dashboard_page.compute(
+        Scope.build(acme, owner=alice, now=NOW),
+        sort="health",
+        health_limit=25,
+        forecast_limit=25,
+        owner_limit=15,
+    )
+
+    health = dashboard.map_health(scope)
+    assert page.health.counts == health.counts
+    assert [r.deal for r in page.health.rows] == [
+        r.deal for r in dashboard.sort_health(health.rows, "health")
+    ]
+    assert page.forecast.rows == dashboard.forecast_check(scope).rows
+    assert page.overdue.rows == dashboard.overdue_by_owner(scope).rows
+
+
+def test_health_level_matches_classify_health():
+    # Every combination of the inputs that decide the level.
+    from itertools import product
+
+    since = NOW - timedelta(days=14)
+    deal = dashboard.DealInfo(1, None, "A", "B", "O", Decimal(1), "USD", "proposal", TODAY)
+    for signed, past, late, overdue, changes, status, visited, missing, undated in product(
+        (False, True), (False, True), (0, 1), (0, 1, 2, 3), (0, 2), ("draft", "shared"),
+        (False, True), (0, 1), (0, 1),
+    ):  # fmt: skip
+        target = TODAY - timedelta(days=1) if past else TODAY
+        row = dashboard.classify_health(
+            dashboard.HealthRow(
+                deal=deal,
+                plan_status=status,
+                signed=signed,
+                target_signature=target,
+                overdue=overdue,
+                overdue_buyer=0,
+                late_close=late,
+                missing_buyer_owner=missing,
+                undated=undated,
+                recent_changes=changes,
+                last_buyer_visit=NOW if visited else None,
+            ),
+            today=TODAY,
+            since=since,
+        )
+        assert dashboard_page.health_level(
+            signed=signed,
+            target_signature=target,
+            late_close=late,
+            overdue=overdue,
+            recent_changes=changes,
+            plan_status=status,
+            no_recent_visit=not visited,
+            missing_buyer_owner=missing,
+            undated=undated,
+            today=TODAY,
+        ) == (row.level, len(row.reasons))
+
+
+def test_dashboard_rows_link_to_their_plans(client, bob, deals):
+    client.force_login(bob)
+
+    html = client.get(reverse("plans:dashboard", kwargs={"org_slug": "acme"})).content.decode()
+
+    for account in ("Alpha", "Bravo", "Charlie"):
+        url = deals[account].plan.get_absolute_url()
+        assert f'<a href="{url}">{account}</a>' in html
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
+    # The dashboard recomputes a plan while a writer holds an uncommitted change of it: the
+    # refresh reads the committed steps, waits for the writer's lock, and must not mark its
+    # figures as current once the writer commits.
+    from plans import dashboard_summaries
+
+    builder = Builder(acme)
+    deal = builder.deal(
+        "Race", owner=alice, stage="proposal", amount=1, target=TODAY, created=TODAY
+    )
+    plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=30))
+    step = builder.step(plan, "Only step", 1, due=TODAY + timedelta(days=5), signature=True)
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    Milestone.objects.filter(pk=step.pk).update(duration_days=3)  # committed: plan behind
+    locked, go = threading.Event(), threading.Event()
+
+    def write():
+        from django.db import connection as writer_connection
+
+        try:
+            with transaction.atomic():
+                Milestone.objects.filter(pk=step.pk).update(duration_days=9)
+                locked.set()
+                go.wait(5)
+        finally:
+            writer_connection.close()
+
+    def refresh():
+        from django.db import connection as reader_connection
+
+        try:
+            dashboard_summaries.refresh_plans(acme, now=NOW)
+        finally:
+            reader_connection.close()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    assert locked.wait(5)
+    reader = threading.Thread(target=refresh)
+    reader.start()
+    reader.join(0.5)  # the refresh now waits for the writer's row lock
+    go.set()
+    writer.join()
+    reader.join()
+
+    row = PlanSummary.objects.get(plan=plan)
+    assert row.computed != row.stamp  # behind: computed before the write committed
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    row.refresh_from_db()
+    assert row.computed == row.stamp
+    assert row.path_total == 9  # the committed duration
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5, 8, 40])
+def test_page_owner_ranking_equals_the_full_table_with_ties(acme, alice, deals, limit):
+    # Buyers and sellers with equal counts and oldest dates: the names decide.
+    builder = Builder(acme)
+    for index, name in enumerate(["Zed", "Amy", "Bob", "Amy", "Cyd", "Bea"]):
+        deal = builder.deal(
+            f"Tie {index}", owner=alice, stage="proposal", amount=10, target=TODAY, created=TODAY
+        )
+        plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=20))
+        buyer = builder.person(deal, name, Side.BUYER)
+        seller = builder.person(deal, name if index % 2 else "Sam", Side.SELLER)
+        for position in range(1 + index % 2):
+            builder.step(
+                plan,
+                f"Late {position}",
+                position + 1,
+                due=TODAY - timedelta(days=3),
+                buyer=buyer,
+                seller=seller,
+            )
+    scope = Scope.build(acme, now=NOW)
+    full = dashboard.overdue_by_owner(scope)
+
+    page = dashboard_page.compute(
+        Scope.build(acme, now=NOW),
+        sort="health",
+        health_limit=5,
+        forecast_limit=5,
+        owner_limit=limit,
+    )
+
+    assert page.overdue.rows == full.rows[:limit]
+    assert page.overdue.owners == len(full.rows)

@@ -96,7 +96,9 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
         "stakeholder": stakeholder,
         "deal": deal,
         "organization": organization,
-        "inviter": actor.name,
+        # A person invites: a seller, a buyer (a colleague), or — for an API key or
+        # Tandem itself — the deal's owner, on whose behalf they act.
+        "inviter": actor.name if actor.user or actor.is_buyer else deal.owner.display_name,
         "seller": deal.owner.display_name,
         "url": url,
         "expires_at": link.expires_at,

@@ -37,6 +37,10 @@ def test_stakeholder_invite_returns_the_room_link_once(
     # Emailed to the buyer; only the hash is stored; the link opens the room.
     (email,) = mail.outbox
     assert email.to == ["priya@x.test"] and room_url in email.body
+    # The buyer hears from the deal's owner, not from an integration's key.
+    owner = acme_plan.deal.owner.display_name
+    assert email.subject.startswith(f"{owner} shared the ")
+    assert f"{owner} invited you" in email.body and "API key" not in email.body
     link = RoomLink.objects.get(stakeholder=buyer)
     assert link.token_hash == hash_token(token) and token not in link.token_hash
     assert link.created_by is None

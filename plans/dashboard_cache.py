@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from collections.abc import Callable
-from functools import partial
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+
+from . import generations
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +47,6 @@ def min_plans() -> int:
     return getattr(settings, "DASHBOARD_CACHE_MIN_PLANS", 100)
 
 
-def _incr(key: str) -> None:
-    try:
-        try:
-            cache.incr(key)
-        except ValueError:
-            # A missing (or evicted) counter restarts from the clock, never from a value
-            # an older generation used.
-            if not cache.add(key, time.time_ns(), timeout=None):
-                cache.incr(key)
-    except Exception:  # the cache is down: nothing can be served from it either
-        logger.warning("dashboard cache: could not bump %s", key, exc_info=True)
-
-
 def bump(organization_id: int | None) -> None:
     """Invalidate a workspace's cached dashboards: now, and when the transaction commits.
 
@@ -68,33 +54,22 @@ def bump(organization_id: int | None) -> None:
     if organization_id is None:
         return
     key = GENERATION_KEY.format(organization_id)
-    _incr(key)
-    transaction.on_commit(partial(_incr, key))
+    generations.bump(key)
 
 
 def bump_users() -> None:
     """Invalidate every workspace's cached dashboards (a user's name is shown as owner)."""
-    _incr(USERS_KEY)
-    transaction.on_commit(partial(_incr, USERS_KEY))
+    generations.bump(USERS_KEY)
 
 
 def results_key(organization_id: int, filters: tuple) -> str | None:
     """The cache key of a scope's results at the current generations (None: the cache is
     unreachable)."""
     keys = [GENERATION_KEY.format(organization_id), USERS_KEY]
-    try:
-        generations = cache.get_many(keys)
-    except Exception:
-        logger.warning("dashboard cache: unreachable", exc_info=True)
+    values = generations.current(keys)
+    if values is None:
         return None
-    missing = [key for key in keys if key not in generations]
-    for key in missing:  # first use: start the counter (so a later bump changes it)
-        _incr(key)
-    if missing:
-        generations = cache.get_many(keys)
-    if len(generations) < len(keys):
-        return None
-    digest = hashlib.sha256(repr((generations[keys[0]], generations[keys[1]], filters)).encode())
+    digest = hashlib.sha256(repr((values[keys[0]], values[keys[1]], filters)).encode())
     return RESULTS_KEY.format(organization_id, digest.hexdigest()[:32])
 
 

@@ -17,10 +17,12 @@ How they stay current, whatever writes the data:
   computes leaves the row behind, and the next request recomputes it.
 
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
-(`overdue_on`, the workspace's today when it was computed) and is behind on any other day,
-so the first request of a day recomputes every plan once, later ones only the plans that
-changed. The projection's "not before today" is applied when the page is read, from the
-path's components.
+(`overdue_on`, the workspace's today when it was computed) with the dates on which they
+next change (its next open step to fall due, its next close-plan step to become late), and
+is behind once today reaches one of those: the first request of a day recomputes the plans
+whose steps fell due or late overnight, later ones only the plans that changed. The
+projection's "not before today" is applied when the page is read, from the path's
+components.
 """
 
 # The SQL below is put together from this module's constants and table names, never from
@@ -261,13 +263,14 @@ WITH dirty AS ({dirty})
 INSERT INTO plans_plansummary (
     plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
     signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
-    recent_oldest, overdue_on, overdue, overdue_buyer, overdue_seller, late_close,
-    overdue_owners
+    recent_oldest, overdue_on, next_due, next_late, overdue, overdue_buyer, overdue_seller,
+    late_close, overdue_owners
 )
 SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
        path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
        COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
-       COALESCE(recent.n, 0), recent.oldest, %s, COALESCE(overdue.n, 0),
+       COALESCE(recent.n, 0), recent.oldest, %s, counts.next_due, counts.next_late,
+       COALESCE(overdue.n, 0),
        COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0), COALESCE(overdue.late, 0),
        overdue.owners
 FROM dirty
@@ -313,6 +316,8 @@ ON CONFLICT (plan_id) DO UPDATE SET
     recent_changes = excluded.recent_changes,
     recent_oldest = excluded.recent_oldest,
     overdue_on = excluded.overdue_on,
+    next_due = excluded.next_due,
+    next_late = excluded.next_late,
     overdue = excluded.overdue,
     overdue_buyer = excluded.overdue_buyer,
     overdue_seller = excluded.overdue_seller,
@@ -375,13 +380,22 @@ def _plans_behind(organization, *, now, today):
     """PlanSummary rows to recompute: `id` (the plan), `organization_id`, `seen` (the stamp
     read). Every plan has a row from its creation (the plan's insert trigger, or the
     migration for older plans). A row is behind when a write bumped its stamp, when its
-    oldest recent date change left the window, or when its overdue steps were counted on
-    another day than `today` (so the first request of a day recomputes every plan once)."""
-    from .dashboard import RECENT_DAYS
+    oldest recent date change left the window, or when its overdue steps, counted as of
+    `overdue_on`, are not those of `today`: today is before that day (the workspace moved
+    to another time zone), or an open step counted as not overdue then is overdue today
+    (its due date `next_due` is before today), or a close-plan step counted as not late
+    is late today (`next_late` before today less LATE_DAYS). Without a write, a plan is
+    recomputed on the days its own steps fall due or late, not every day."""
+    from .dashboard import LATE_DAYS, RECENT_DAYS
     from .models import PlanSummary
 
     since = now - timedelta(days=RECENT_DAYS)
-    other_day = Q(overdue_on=None) | Q(overdue_on__lt=today) | Q(overdue_on__gt=today)
+    other_day = (
+        Q(overdue_on=None)
+        | Q(overdue_on__gt=today)
+        | Q(next_due__lt=today)
+        | Q(next_late__lt=today - timedelta(LATE_DAYS))
+    )
     return (
         PlanSummary.objects.filter(organization=organization)
         .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since) | other_day)
@@ -511,6 +525,13 @@ def refresh_plans(organization, *, now, today: date | None = None) -> None:
         .annotate(
             missing=Count("id", filter=Q(phase=Phase.CLOSE, buyer_owner=None)),
             undated=Count("id", filter=Q(due_date=None)),
+            # The overdue figures as of today hold until a step falls due or late: see
+            # _plans_behind.
+            next_due=Min("due_date", filter=Q(due_date__gte=today)),
+            next_late=Min(
+                "due_date",
+                filter=Q(phase=Phase.CLOSE, due_date__gte=today - timedelta(LATE_DAYS)),
+            ),
         )
         .order_by()
     )

@@ -597,8 +597,9 @@ class PlanSummary(models.Model):
     plan's steps, of its steps' date changes and of its buyer-side activities, and on the
     plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
     SQL included), and delete the row with the plan. The figures are current when
-    `computed == stamp`, the oldest recent date change is still recent and `overdue_on` is
-    the workspace's today; the dashboard recomputes the other rows before reading them.
+    `computed == stamp`, the oldest recent date change is still recent and the overdue steps
+    counted as of `overdue_on` are today's (dashboard_summaries._plans_behind); the
+    dashboard recomputes the other rows before reading them.
     Never written by application code otherwise."""
 
     plan = models.OneToOneField(
@@ -629,8 +630,13 @@ class PlanSummary(models.Model):
     recent_changes = models.IntegerField(db_default=0)
     recent_oldest = models.DateTimeField(null=True)
     # The overdue steps (open, due before `overdue_on`) as of the date `overdue_on`, the
-    # workspace's "today" when the row was computed: the row is behind on any other day.
+    # workspace's "today" when the row was computed. They hold on later days until an open
+    # step falls due (`next_due`: the earliest due date of the open steps not overdue then)
+    # or a close-plan step becomes more than LATE_DAYS late (`next_late`: the earliest due
+    # date of the open close-plan steps not late then); the row is behind after that.
     overdue_on = models.DateField(null=True)
+    next_due = models.DateField(null=True)
+    next_late = models.DateField(null=True)
     overdue = models.IntegerField(db_default=0)
     overdue_buyer = models.IntegerField(db_default=0)  # with a buyer owner
     overdue_seller = models.IntegerField(db_default=0)  # with a seller owner
@@ -648,7 +654,6 @@ class PlanSummary(models.Model):
                 name="plan_summary_behind_idx",
             ),
             models.Index(fields=["organization", "recent_oldest"], name="plan_summary_recent_idx"),
-            models.Index(fields=["organization", "overdue_on"], name="plan_summary_overdue_idx"),
         ]
 
     def __str__(self) -> str:

@@ -379,31 +379,59 @@ def test_overdue_figures_follow_the_date_without_any_write(acme, deals, time_zon
             seen.append(page_figures(acme))
             page_figures(acme, stage="open")
 
-    # The figures moved with the date (else this test proves nothing), and a later request
-    # of the same day recomputes no plan.
+    # The figures moved with the date (else this test proves nothing).
     assert len({repr(figures) for figures in seen}) >= 3
-    with time_machine.travel(NOW + timedelta(days=8), tick=False):
-        today = Scope.build(acme).today
-    assert set(
-        PlanSummary.objects.filter(organization=acme).values_list("overdue_on", flat=True)
-    ) == {today}
 
 
-def test_overdue_figures_of_a_new_day_are_recomputed_once(acme, deals, django_assert_num_queries):
+# (days later, whether a step of the fixtures fell due or late meanwhile)
+@pytest.mark.parametrize(("days", "changed"), [(1, False), (3, True), (8, True), (30, True)])
+def test_a_new_day_recomputes_only_the_plans_whose_steps_fell_due_or_late(
+    acme, deals, days, changed, django_assert_num_queries
+):
     from plans import dashboard_summaries
 
     dashboard_summaries.refresh_plans(acme, now=NOW)
-    later = NOW + timedelta(days=1)
-    stamps = dict(PlanSummary.objects.values_list("plan_id", "computed"))
+    later = NOW + timedelta(days=days)
+    today = TODAY + timedelta(days=days)
+    open_steps = Milestone.objects.filter(organization=acme).exclude(
+        status__in=Milestone.CLOSED_STATUSES
+    )
+    fell_due = open_steps.filter(due_date__gte=TODAY, due_date__lt=today)
+    fell_late = open_steps.filter(
+        phase="close",
+        due_date__gte=TODAY - timedelta(days=7),
+        due_date__lt=today - timedelta(days=7),
+    )
+    expected = set(fell_due.values_list("plan_id", flat=True)) | set(
+        fell_late.values_list("plan_id", flat=True)
+    )
 
     dashboard_summaries.refresh(acme, now=later, titles_and_reasons=False)
-    rows = PlanSummary.objects.filter(organization=acme)
 
-    assert {row.overdue_on for row in rows} == {TODAY + timedelta(days=1)}
-    assert dict(PlanSummary.objects.values_list("plan_id", "computed")) == stamps
+    recomputed = set(
+        PlanSummary.objects.filter(organization=acme, overdue_on=today).values_list(
+            "plan_id", flat=True
+        )
+    )
+    assert recomputed == expected
+    assert bool(expected) == changed
+    assert len(expected) < PlanSummary.objects.filter(organization=acme).count()
     # Nothing behind any more: one query finds that out.
     with django_assert_num_queries(1):
         dashboard_summaries.refresh(acme, now=later, titles_and_reasons=False)
+
+
+def test_a_workspace_moving_back_a_day_recomputes_its_plans(acme, deals):
+    # The workspace moved to a time zone where it is still yesterday: every plan counted
+    # as of "tomorrow" is recounted (its overdue steps may be fewer).
+    from plans import dashboard_summaries
+
+    dashboard_summaries.refresh_plans(acme, now=NOW + timedelta(days=1))
+    page_figures(acme)
+
+    assert set(
+        PlanSummary.objects.filter(organization=acme).values_list("overdue_on", flat=True)
+    ) == {TODAY}
 
 
 def test_summaries_of_another_workspace_are_untouched(acme, globex, deals):

@@ -448,6 +448,51 @@ def main() -> None:
         run = lambda metric=metric: metric(dashboard.Scope.build(organization))  # noqa: E731
         print(summary(f"  {name}", timed(run, 7)))
 
+    # Last, because it moves the clock: the first request of a new day recomputes the
+    # summaries of the plans whose steps fell due or became late overnight (overdue steps
+    # are kept as of a date). Each day after a VACUUM of the summaries, as autovacuum would
+    # have run since the day before.
+    import time_machine
+    from django.utils import timezone
+
+    from plans import dashboard_summaries
+
+    def new_days(first: int, action) -> list[float]:
+        samples = []
+        for day in range(first, first + 5):
+            with connection.cursor() as cursor:
+                cursor.execute("VACUUM ANALYZE plans_plansummary")
+            with time_machine.travel(timezone.now() + timedelta(days=day), tick=True):
+                started = time.perf_counter()
+                action()
+                samples.append((time.perf_counter() - started) * 1000)
+        return samples
+
+    print()
+    print(
+        summary(
+            "GET dashboard, first request of a new day",
+            new_days(1, lambda: client.get(url)),
+        )
+    )
+    refresh = lambda: dashboard_summaries.refresh_plans(organization, now=timezone.now())  # noqa: E731
+    print(summary("  …the plans' refresh alone (other days)", new_days(6, refresh)))
+
+    # The worst case: every plan's overdue steps recounted (after the migration, or when
+    # the workspace's time zone puts it back a day).
+    def every_plan():
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE plans_plansummary SET overdue_on = NULL")
+            cursor.execute("VACUUM ANALYZE plans_plansummary")
+        dashboard_cache.bump(organization.pk)
+        started = time.perf_counter()
+        assert client.get(url).status_code == 200
+        return (time.perf_counter() - started) * 1000
+
+    print(
+        summary("GET dashboard, every plan's summary recomputed", [every_plan() for _ in range(5)])
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -315,7 +315,10 @@ def refresh_summaries(scope: Scope) -> None:
     plans.dashboard_summaries.refresh)."""
     if "summaries" not in scope.cache:
         dashboard_summaries.refresh(
-            scope.organization, now=scope.now, titles_and_reasons=scope.whole_workspace
+            scope.organization,
+            now=scope.now,
+            today=scope.today,
+            titles_and_reasons=scope.whole_workspace,
         )
         scope.cache["summaries"] = True
 

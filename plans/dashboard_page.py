@@ -18,15 +18,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Case, CharField, Count, F, Min, Q, Value, When
+from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
 from . import dashboard as metrics
 from .dashboard import (
-    LATE_DAYS,
     LEVELS,
     MANY_OVERDUE,
-    OPEN_STEP,
     RECENT_DAYS,
     Amounts,
     DealInfo,
@@ -39,7 +37,7 @@ from .dashboard import (
     classify_health,
     signed_map_q,
 )
-from .models import Phase, Plan
+from .models import Plan
 
 
 @dataclass
@@ -112,15 +110,6 @@ SORT_KEYS = {
 }
 assert set(SORT_KEYS) == set(metrics.HEALTH_SORTS)  # noqa: S101 (kept in step)
 
-PLAN_ROWS_SQL = """
-SELECT live.*,
-       COALESCE(overdue.n, 0), COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0),
-       COALESCE(overdue.late, 0)
-FROM ({live}) live
-LEFT JOIN ({overdue}) overdue ON overdue.plan_id = live.pk
-ORDER BY live.pk
-"""
-
 
 def _owner_name():
     # DealInfo.owner: the owner's full name, or their email when it is blank.
@@ -136,8 +125,9 @@ def _plan_rows(scope: Scope, sort: str) -> list[list]:
     plan's status and signature, its summary (plans.dashboard_summaries: path components,
     incomplete steps, date changes of the last 14 days), whether a buyer visited in the last
     14 days, two columns the requested sort needs, and its overdue steps (all, with a buyer
-    owner, with a seller owner, close-plan steps more than LATE_DAYS late). One query."""
-    today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
+    owner, with a seller owner, close-plan steps more than LATE_DAYS late: the summary's,
+    counted as of today by the refresh). One query, reading no step."""
+    since = scope.now - timedelta(days=RECENT_DAYS)
     visit = F("dashboard_summary__last_buyer_visit")
     key = sort.lstrip("-")
     keys = {
@@ -174,26 +164,16 @@ def _plan_rows(scope: Scope, sort: str) -> list[list]:
             "dashboard_summary__recent_changes",
             "key1",
             "key2",
+            "dashboard_summary__overdue",
+            "dashboard_summary__overdue_buyer",
+            "dashboard_summary__overdue_seller",
+            "dashboard_summary__late_close",
         )
-        .order_by()
+        .order_by("pk")
     )
-    late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
-    overdue = (
-        scope.steps_by_plan()
-        .filter(OPEN_STEP, due_date__lt=today)
-        .values("plan_id")
-        .annotate(
-            n=Count("pk"),
-            buyer_n=Count("pk", filter=Q(buyer_owner__isnull=False)),
-            seller_n=Count("pk", filter=Q(seller_owner__isnull=False)),
-            late=Count("pk", filter=late),
-        )
-        .order_by()
-    )
-    parts = [query.query.sql_with_params() for query in (live, overdue)]
-    sql = PLAN_ROWS_SQL.format(live=parts[0][0], overdue=parts[1][0])
+    sql, params = live.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [param for _sql, params in parts for param in params])
+        cursor.execute(sql, params)
         rows = [list(row) for row in cursor.fetchall()]  # one call: faster than iterating
     if connection.vendor == "sqlite":  # a raw cursor returns SQLite's text and numbers
         for row in rows:
@@ -367,6 +347,23 @@ def _deals(plan_ids: set[int], scope: Scope) -> dict[int, tuple]:
     }  # fmt: skip
 
 
+# The overdue groups (buyer owner, seller owner, steps, oldest due date) of each live plan
+# with overdue steps, from its summary's JSON list (dashboard_summaries.OWNERS_JSON).
+OVERDUE_GROUPS = {
+    "postgresql": """
+        SELECT groups.b AS buyer_owner_id, groups.s AS seller_owner_id, live.account,
+               groups.n, groups.o AS oldest
+        FROM ({live}) live,
+             jsonb_to_recordset(live.owners) AS groups(b bigint, s bigint, n integer, o date)
+    """,
+    "sqlite": """
+        SELECT json_extract(groups.value, '$.b') AS buyer_owner_id,
+               json_extract(groups.value, '$.s') AS seller_owner_id, live.account,
+               json_extract(groups.value, '$.n') AS n, json_extract(groups.value, '$.o') AS oldest
+        FROM ({live}) live, json_each(live.owners) AS groups
+    """,
+}
+
 OWNERS_SQL = """
 WITH groups AS ({groups}),
 buyers AS (
@@ -418,15 +415,17 @@ LIMIT %s
 
 def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) -> OverduePage:
     """The overdue panel: `totals` (buyer side, seller side, all, from the plan rows) and the
-    first `limit` rows of overdue_by_owner's table, ranked in the database (one query)."""
-    groups = (
-        scope.live_milestones()
-        .filter(OPEN_STEP, due_date__lt=scope.today)
-        .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
-        .annotate(account=F("plan__deal__account_name"), n=Count("pk"), oldest=Min("due_date"))
+    first `limit` rows of overdue_by_owner's table, ranked in the database from the live
+    plans' overdue groups kept in their summaries (one query, reading no step; the summaries
+    were brought to today by the refresh)."""
+    live = (
+        scope.live_plans.filter(dashboard_summary__overdue__gt=0)
+        .annotate(owners=F("dashboard_summary__overdue_owners"), account=F("deal__account_name"))
+        .values_list("owners", "account")
         .order_by()
     )
-    sql, params = groups.query.sql_with_params()
+    live_sql, params = live.query.sql_with_params()
+    sql = OVERDUE_GROUPS[connection.vendor].format(live=live_sql)
     # Python compares names by code point: so does PostgreSQL's "C" collation (SQLite's
     # default compares bytes, the same order).
     collate = 'COLLATE "C"' if connection.vendor == "postgresql" else ""

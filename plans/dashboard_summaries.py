@@ -16,8 +16,13 @@ How they stay current, whatever writes the data:
   (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
   computes leaves the row behind, and the next request recomputes it.
 
-Nothing here depends on today's date: the date-dependent parts (overdue steps, the
-projection's "not before today") are computed when the page is read, from these components.
+Only the overdue steps depend on the date: a plan's row keeps them as of one day
+(`overdue_on`, the workspace's today when it was computed) with the dates on which they
+next change (its next open step to fall due, its next close-plan step to become late), and
+is behind once today reaches one of those: the first request of a day recomputes the plans
+whose steps fell due or late overnight, later ones only the plans that changed. The
+projection's "not before today" is applied when the page is read, from the path's
+components.
 """
 
 # The SQL below is put together from this module's constants and table names, never from
@@ -28,7 +33,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 from django.db.models import (
@@ -47,6 +53,7 @@ from django.db.models import (
 )
 from django.db.models.expressions import RawSQL, RowRange
 from django.db.models.functions import Greatest, Lower, Trim, TruncDate
+from django.utils import timezone
 
 from stakeholders.models import Side
 
@@ -256,12 +263,16 @@ WITH dirty AS ({dirty})
 INSERT INTO plans_plansummary (
     plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
     signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
-    recent_oldest
+    recent_oldest, overdue_on, next_due, next_late, overdue, overdue_buyer, overdue_seller,
+    late_close, overdue_owners
 )
 SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
        path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
        COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
-       COALESCE(recent.n, 0), recent.oldest
+       COALESCE(recent.n, 0), recent.oldest, %s, counts.next_due, counts.next_late,
+       COALESCE(overdue.n, 0),
+       COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0), COALESCE(overdue.late, 0),
+       overdue.owners
 FROM dirty
 LEFT JOIN (
     SELECT chain.plan_id,
@@ -279,6 +290,16 @@ LEFT JOIN (
 LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
 LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
 LEFT JOIN ({recent}) recent ON recent.plan_id = dirty.id
+LEFT JOIN (
+    SELECT groups.plan_id, SUM(groups.n) AS n,
+           SUM(CASE WHEN groups.buyer_owner_id IS NOT NULL THEN groups.n ELSE 0 END) AS buyer_n,
+           SUM(CASE WHEN groups.seller_owner_id IS NOT NULL THEN groups.n ELSE 0 END)
+               AS seller_n,
+           SUM(groups.late) AS late,
+           {owners} AS owners
+    FROM ({groups}) groups
+    GROUP BY groups.plan_id
+) overdue ON overdue.plan_id = dirty.id
 WHERE 1 = 1
 ORDER BY dirty.id
 ON CONFLICT (plan_id) DO UPDATE SET
@@ -293,9 +314,26 @@ ON CONFLICT (plan_id) DO UPDATE SET
     undated = excluded.undated,
     last_buyer_visit = excluded.last_buyer_visit,
     recent_changes = excluded.recent_changes,
-    recent_oldest = excluded.recent_oldest
+    recent_oldest = excluded.recent_oldest,
+    overdue_on = excluded.overdue_on,
+    next_due = excluded.next_due,
+    next_late = excluded.next_late,
+    overdue = excluded.overdue,
+    overdue_buyer = excluded.overdue_buyer,
+    overdue_seller = excluded.overdue_seller,
+    late_close = excluded.late_close,
+    overdue_owners = excluded.overdue_owners
 WHERE plans_plansummary.stamp = excluded.stamp
 """
+
+# The overdue steps of a plan per (buyer owner, seller owner), as a JSON list of objects
+# (PlanSummary.overdue_owners); dashboard_page.OVERDUE_GROUPS reads them back.
+OWNERS_JSON = {
+    "postgresql": "jsonb_agg(jsonb_build_object('b', groups.buyer_owner_id, "
+    "'s', groups.seller_owner_id, 'n', groups.n, 'o', groups.oldest))",
+    "sqlite": "json_group_array(json_object('b', groups.buyer_owner_id, "
+    "'s', groups.seller_owner_id, 'n', groups.n, 'o', groups.oldest))",
+}
 
 # --- Recomputing the rows that are behind ------------------------------------------------
 
@@ -333,17 +371,34 @@ def _sql(queryset) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _plans_behind(organization, *, now):
+def today_of(organization, now: datetime) -> date:
+    """The workspace's date at `now` (its "today", as dashboard.Scope has it)."""
+    return timezone.localtime(now, ZoneInfo(organization.time_zone)).date()
+
+
+def _plans_behind(organization, *, now, today):
     """PlanSummary rows to recompute: `id` (the plan), `organization_id`, `seen` (the stamp
     read). Every plan has a row from its creation (the plan's insert trigger, or the
-    migration for older plans)."""
-    from .dashboard import RECENT_DAYS
+    migration for older plans). A row is behind when a write bumped its stamp, when its
+    oldest recent date change left the window, or when its overdue steps, counted as of
+    `overdue_on`, are not those of `today`: today is before that day (the workspace moved
+    to another time zone), or an open step counted as not overdue then is overdue today
+    (its due date `next_due` is before today), or a close-plan step counted as not late
+    is late today (`next_late` before today less LATE_DAYS). Without a write, a plan is
+    recomputed on the days its own steps fall due or late, not every day."""
+    from .dashboard import LATE_DAYS, RECENT_DAYS
     from .models import PlanSummary
 
     since = now - timedelta(days=RECENT_DAYS)
+    other_day = (
+        Q(overdue_on=None)
+        | Q(overdue_on__gt=today)
+        | Q(next_due__lt=today)
+        | Q(next_late__lt=today - timedelta(LATE_DAYS))
+    )
     return (
         PlanSummary.objects.filter(organization=organization)
-        .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since))
+        .filter(~Q(computed=F("stamp")) | Q(recent_oldest__lt=since) | other_day)
         .annotate(id=F("plan_id"), seen=F("stamp"))
         .values("id", "organization_id", "seen")
         .order_by()
@@ -374,14 +429,15 @@ def _reasons_behind(organization):
     )
 
 
-def refresh(organization, *, now, titles_and_reasons: bool) -> None:
+def refresh(organization, *, now, titles_and_reasons: bool, today: date | None = None) -> None:
     """Bring up to date the summaries the dashboard is about to read: one query finds which
     tables have rows behind (usually none, or one plan and one title after a change), then
     one statement recomputes each of those tables (refresh_plans, refresh_titles,
     refresh_reasons). The title and reason rows serve the whole workspace only.
 
     Side effects: updates summary rows. Idempotent."""
-    checks = [_plans_behind(organization, now=now)]
+    today = today or today_of(organization, now)
+    checks = [_plans_behind(organization, now=now, today=today)]
     if titles_and_reasons:
         checks += [_titles_behind(organization), _reasons_behind(organization)]
     parts = [query[:1].query.sql_with_params() for query in checks]
@@ -390,23 +446,26 @@ def refresh(organization, *, now, titles_and_reasons: bool) -> None:
         cursor.execute(sql, [param for _part, params in parts for param in params])
         behind = cursor.fetchone()
     if behind[0]:
-        refresh_plans(organization, now=now)
+        refresh_plans(organization, now=now, today=today)
     if titles_and_reasons and behind[1]:
         refresh_titles(organization)
     if titles_and_reasons and behind[2]:
         refresh_reasons(organization)
 
 
-def refresh_plans(organization, *, now) -> None:
-    """Recompute the PlanSummary rows of `organization` that are behind their stamp, or
-    whose oldest recent date change left the RECENT_DAYS before `now` (one statement).
+def refresh_plans(organization, *, now, today: date | None = None) -> None:
+    """Recompute the PlanSummary rows of `organization` that are behind their stamp, whose
+    oldest recent date change left the RECENT_DAYS before `now`, or whose overdue steps were
+    counted on another day than `today` (the workspace's date at `now` unless given), in
+    one statement.
 
     Side effects: inserts or updates PlanSummary rows. Idempotent."""
-    from .dashboard import RECENT_DAYS, BusinessDayNumber, buyer_visits
+    from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits
     from .models import DueDateChange
 
+    today = today or today_of(organization, now)
     since = now - timedelta(days=RECENT_DAYS)
-    dirty = _plans_behind(organization, now=now)
+    dirty = _plans_behind(organization, now=now, today=today)
     steps_of_dirty = _in_dirty('"plans_milestone"."plan_id"', "id")
     signature = Q(is_signature_step=True) & ~Q(status=Milestone.Status.CANCELLED)
     is_open = Case(When(OPEN_STEP, then=Value(1)), default=Value(0))
@@ -466,6 +525,13 @@ def refresh_plans(organization, *, now) -> None:
         .annotate(
             missing=Count("id", filter=Q(phase=Phase.CLOSE, buyer_owner=None)),
             undated=Count("id", filter=Q(due_date=None)),
+            # The overdue figures as of today hold until a step falls due or late: see
+            # _plans_behind.
+            next_due=Min("due_date", filter=Q(due_date__gte=today)),
+            next_late=Min(
+                "due_date",
+                filter=Q(phase=Phase.CLOSE, due_date__gte=today - timedelta(LATE_DAYS)),
+            ),
         )
         .order_by()
     )
@@ -483,14 +549,31 @@ def refresh_plans(organization, *, now) -> None:
         .order_by()
     )
     recent_sql, recent_params = _sql(recent)
+    # The overdue steps (open, due before today) per plan and owners, as dashboard.
+    # _overdue_steps groups them: the owners' panel adds these groups up by owner.
+    late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
+    groups = (
+        Milestone.objects.filter(steps_of_dirty)
+        .filter(OPEN_STEP, due_date__lt=today)
+        .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
+        .annotate(n=Count("pk"), late=Count("pk", filter=late), oldest=Min("due_date"))
+        .order_by()
+    )
+    groups_sql, groups_params = _sql(groups)
     dirty_sql, dirty_params = _sql(dirty)
     sql = PLANS_SQL.format(
-        dirty=dirty_sql, steps=steps_sql, counts=counts_sql, visits=visits_sql, recent=recent_sql
+        dirty=dirty_sql,
+        steps=steps_sql,
+        counts=counts_sql,
+        visits=visits_sql,
+        recent=recent_sql,
+        groups=groups_sql,
+        owners=OWNERS_JSON[connection.vendor],
     )
+    on = connection.ops.adapt_datefield_value(today)
+    params = [*dirty_params, on, *steps_params, *counts_params, *visits_params]
     with _refreshing(), connection.cursor() as cursor:
-        cursor.execute(
-            sql, [*dirty_params, *steps_params, *counts_params, *visits_params, *recent_params]
-        )
+        cursor.execute(sql, [*params, *recent_params, *groups_params])
 
 
 TITLES_SQL = """

@@ -589,17 +589,18 @@ class PlanDocument(models.Model):
 
 
 class PlanSummary(models.Model):
-    """The manager dashboard's figures of one plan's steps that do not depend on the date
-    (plans.dashboard_summaries): the components of its critical path to signature, its open
-    close-plan steps without a buyer owner, its undated open steps and its last buyer visit.
+    """The manager dashboard's figures of one plan's steps (plans.dashboard_summaries): the
+    components of its critical path to signature, its open close-plan steps without a buyer
+    owner, its undated open steps, its last buyer visit, and its overdue steps as of one date.
 
     Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
     plan's steps, of its steps' date changes and of its buyer-side activities, and on the
     plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
     SQL included), and delete the row with the plan. The figures are current when
-    `computed == stamp` (and the oldest recent date change is still recent); the dashboard
-    recomputes the other rows before reading them. Never written by application code
-    otherwise."""
+    `computed == stamp`, the oldest recent date change is still recent and the overdue steps
+    counted as of `overdue_on` are today's (dashboard_summaries._plans_behind); the
+    dashboard recomputes the other rows before reading them.
+    Never written by application code otherwise."""
 
     plan = models.OneToOneField(
         Plan,
@@ -628,6 +629,21 @@ class PlanSummary(models.Model):
     # of them: the count holds until that one leaves the window (then the row is behind).
     recent_changes = models.IntegerField(db_default=0)
     recent_oldest = models.DateTimeField(null=True)
+    # The overdue steps (open, due before `overdue_on`) as of the date `overdue_on`, the
+    # workspace's "today" when the row was computed. They hold on later days until an open
+    # step falls due (`next_due`: the earliest due date of the open steps not overdue then)
+    # or a close-plan step becomes more than LATE_DAYS late (`next_late`: the earliest due
+    # date of the open close-plan steps not late then); the row is behind after that.
+    overdue_on = models.DateField(null=True)
+    next_due = models.DateField(null=True)
+    next_late = models.DateField(null=True)
+    overdue = models.IntegerField(db_default=0)
+    overdue_buyer = models.IntegerField(db_default=0)  # with a buyer owner
+    overdue_seller = models.IntegerField(db_default=0)  # with a seller owner
+    late_close = models.IntegerField(db_default=0)  # close-plan steps > LATE_DAYS overdue
+    # The same steps per (buyer owner, seller owner): a list of {"b": buyer owner id,
+    # "s": seller owner id, "n": steps, "o": oldest due date}, or null when none is overdue.
+    overdue_owners = models.JSONField(null=True)
 
     class Meta:
         indexes = [

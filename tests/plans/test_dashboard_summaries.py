@@ -75,6 +75,47 @@ def figures(organization, **filters) -> dict:
     }
 
 
+def page_figures(organization, **filters) -> dict:
+    """The page's panels (dashboard_page, which reads the kept summaries, its overdue steps
+    included) checked equal to the metric functions (plans.dashboard, which count the overdue
+    steps from the steps themselves), every row shown; returns the page's overdue figures.
+    The page runs first, so that its own refresh brings the summaries up to date."""
+    organization.refresh_from_db()
+    page = dashboard_page.compute(
+        Scope.build(organization, **filters),
+        sort="health",
+        health_limit=1000,
+        forecast_limit=1000,
+        owner_limit=1000,
+    )
+    scope = Scope.build(organization, **filters)
+    health = dashboard.map_health(scope)
+    forecast = dashboard.forecast_check(scope)
+    overdue = dashboard.overdue_by_owner(scope)
+    assert page.health.counts == health.counts
+    assert [
+        (r.deal, r.level, r.reasons, r.overdue, r.overdue_buyer, r.late_close)
+        for r in page.health.rows
+    ] == [
+        (r.deal, r.level, r.reasons, r.overdue, r.overdue_buyer, r.late_close)
+        for r in dashboard.sort_health(health.rows, "health")
+    ]
+    assert page.forecast.rows == forecast.rows
+    assert page.forecast.months == forecast.months
+    assert (page.overdue.buyer_side, page.overdue.seller_side, page.overdue.total) == (
+        overdue.buyer_side,
+        overdue.seller_side,
+        overdue.total,
+    )
+    assert page.overdue.rows == overdue.rows
+    assert page.overdue.owners == len(overdue.rows)
+    return {
+        "overdue": (page.overdue.buyer_side, page.overdue.seller_side, page.overdue.total),
+        "owners": page.overdue.rows,
+        "health": [(r.deal.account, r.overdue, r.late_close) for r in page.health.rows],
+    }
+
+
 def from_scratch(organization) -> dict:
     """The figures after marking every summary row as never computed."""
     PlanSummary.objects.update(computed=-1)
@@ -84,7 +125,11 @@ def from_scratch(organization) -> dict:
 
 
 def assert_current(organization, before: dict) -> dict:
-    """The kept summaries give the from-scratch figures, and the change changed them."""
+    """The kept summaries give the from-scratch figures, the page's panels equal the metric
+    functions (for the whole workspace and for one filtered scope), and the change changed
+    them."""
+    page_figures(organization)
+    page_figures(organization, stage="open")
     kept = figures(organization)
     assert kept == from_scratch(organization)
     # Titles and reasons: the whole workspace reads summaries; a filter that keeps every
@@ -321,6 +366,72 @@ def test_recent_date_changes_leave_the_window_with_the_clock(acme, deals):
     assert any("date change" in reason for reason in before[2])
     assert bravo.recent_changes == scratch.recent_changes
     assert bravo.reasons == scratch.reasons
+
+
+@pytest.mark.parametrize("time_zone", ["Europe/London", "Pacific/Kiritimati"])
+def test_overdue_figures_follow_the_date_without_any_write(acme, deals, time_zone):
+    # No write at all: steps become overdue, and close-plan steps late, as the days pass.
+    Organization.objects.filter(pk=acme.pk).update(time_zone=time_zone)
+    seen = [page_figures(acme)]
+
+    for days in (1, 3, 7, 8):
+        with time_machine.travel(NOW + timedelta(days=days), tick=False):
+            seen.append(page_figures(acme))
+            page_figures(acme, stage="open")
+
+    # The figures moved with the date (else this test proves nothing).
+    assert len({repr(figures) for figures in seen}) >= 3
+
+
+# (days later, whether a step of the fixtures fell due or late meanwhile)
+@pytest.mark.parametrize(("days", "changed"), [(1, False), (3, True), (8, True), (30, True)])
+def test_a_new_day_recomputes_only_the_plans_whose_steps_fell_due_or_late(
+    acme, deals, days, changed, django_assert_num_queries
+):
+    from plans import dashboard_summaries
+
+    dashboard_summaries.refresh_plans(acme, now=NOW)
+    later = NOW + timedelta(days=days)
+    today = TODAY + timedelta(days=days)
+    open_steps = Milestone.objects.filter(organization=acme).exclude(
+        status__in=Milestone.CLOSED_STATUSES
+    )
+    fell_due = open_steps.filter(due_date__gte=TODAY, due_date__lt=today)
+    fell_late = open_steps.filter(
+        phase="close",
+        due_date__gte=TODAY - timedelta(days=7),
+        due_date__lt=today - timedelta(days=7),
+    )
+    expected = set(fell_due.values_list("plan_id", flat=True)) | set(
+        fell_late.values_list("plan_id", flat=True)
+    )
+
+    dashboard_summaries.refresh(acme, now=later, titles_and_reasons=False)
+
+    recomputed = set(
+        PlanSummary.objects.filter(organization=acme, overdue_on=today).values_list(
+            "plan_id", flat=True
+        )
+    )
+    assert recomputed == expected
+    assert bool(expected) == changed
+    assert len(expected) < PlanSummary.objects.filter(organization=acme).count()
+    # Nothing behind any more: one query finds that out.
+    with django_assert_num_queries(1):
+        dashboard_summaries.refresh(acme, now=later, titles_and_reasons=False)
+
+
+def test_a_workspace_moving_back_a_day_recomputes_its_plans(acme, deals):
+    # The workspace moved to a time zone where it is still yesterday: every plan counted
+    # as of "tomorrow" is recounted (its overdue steps may be fewer).
+    from plans import dashboard_summaries
+
+    dashboard_summaries.refresh_plans(acme, now=NOW + timedelta(days=1))
+    page_figures(acme)
+
+    assert set(
+        PlanSummary.objects.filter(organization=acme).values_list("overdue_on", flat=True)
+    ) == {TODAY}
 
 
 def test_summaries_of_another_workspace_are_untouched(acme, globex, deals):

@@ -373,15 +373,14 @@ buyers AS (
     GROUP BY groups.buyer_owner_id, groups.account
 ),
 sellers AS (
-    SELECT COALESCE((SELECT person.name FROM stakeholders_stakeholder person
-                     WHERE person.id = ids.owner_id), '') AS owner,
-           SUM(ids.n) AS n, MIN(ids.oldest) AS oldest
+    SELECT COALESCE(person.name, '') AS owner, SUM(ids.n) AS n, MIN(ids.oldest) AS oldest
     FROM (
         SELECT groups.seller_owner_id AS owner_id, SUM(groups.n) AS n,
                MIN(groups.oldest) AS oldest
         FROM groups
         GROUP BY groups.seller_owner_id
     ) ids
+    LEFT JOIN stakeholders_stakeholder person ON person.id = ids.owner_id
     GROUP BY 1
 ),
 -- A buyer row can only be among the first rows if fewer than `limit` buyer rows have more

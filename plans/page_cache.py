@@ -51,9 +51,9 @@ BODY_KEY = "plans:page:body:{}:{}"
 
 
 def cache_seconds() -> int:
-    """The longest a body is kept (a safety net, and the memory bound): PAGE_CACHE_SECONDS,
-    15 minutes by default; 0 turns the page cache off."""
-    return getattr(settings, "PAGE_CACHE_SECONDS", 15 * 60)
+    """The longest a body is kept (a safety net, and the memory bound): the setting
+    PAGE_CACHE_SECONDS (config/settings.py); 0 turns the page cache off."""
+    return settings.PAGE_CACHE_SECONDS
 
 
 # --- Bumps ---------------------------------------------------------------------------------

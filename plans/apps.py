@@ -1,4 +1,17 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
+
+
+def _lower(text: str | None) -> str | None:
+    return None if text is None else text.lower()
+
+
+def add_sqlite_functions(sender, connection, **kwargs) -> None:
+    """SQLite's LOWER() lowers ASCII letters only: `tandem_lower` is Python's str.lower, as
+    the dashboard's sorts lower names (plans.dashboard.HEALTH_SORTS; dashboard_page sorts
+    in SQL)."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("tandem_lower", 1, _lower, deterministic=True)
 
 
 class PlansConfig(AppConfig):
@@ -18,6 +31,7 @@ class PlansConfig(AppConfig):
         deal_changed.connect(receivers.record_deal_change, dispatch_uid="plans-deal-changed")
         self.connect_dashboard_cache()
         self.connect_page_cache()
+        connection_created.connect(add_sqlite_functions, dispatch_uid="plans-sqlite-functions")
 
     def connect_page_cache(self):
         """Bump the plan page's generations (plans/page_cache.py) on every change it shows."""

@@ -12,7 +12,7 @@ reads those rows' deals, and a third ranks the owners in the database.
 
 from __future__ import annotations
 
-import heapq
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from . import dashboard as metrics
 from .dashboard import (
+    EPOCH,
     LEVELS,
     MANY_OVERDUE,
     RECENT_DAYS,
@@ -32,7 +33,6 @@ from .dashboard import (
     ForecastRow,
     HealthRow,
     Scope,
-    business_day_date,
     business_day_number,
     classify_health,
     signed_map_q,
@@ -65,52 +65,6 @@ class OverduePage:
     rows: list[metrics.OwnerRow]  # the first rows
 
 
-def health_level(
-    *,
-    signed: bool,
-    target_signature: date,
-    late_close: int,
-    overdue: int,
-    recent_changes: int,
-    plan_status: str,
-    no_recent_visit: bool,
-    missing_buyer_owner: int,
-    undated: int,
-    today: date,
-) -> tuple[str, int]:
-    """`classify_health`'s level and number of reasons (the rules of map_health), without
-    writing the reasons out. Missing counts (None) count as 0."""
-    off = bool(not signed and target_signature < today) + bool(late_close)
-    off += bool(overdue and overdue >= MANY_OVERDUE)
-    risk = bool(overdue and overdue < MANY_OVERDUE) + bool(recent_changes)
-    risk += bool(missing_buyer_owner) + bool(undated)
-    risk += bool(no_recent_visit and plan_status != Plan.Status.DRAFT)
-    return ("off_track" if off else "at_risk" if risk else "on_track"), off + risk
-
-
-# The narrow row of a live plan (see _plan_rows), by position.
-(
-    PK, AMOUNT, CURRENCY, CLOSE, STATUS, TARGET, SIGNED, TOTAL, DUE_TERM, START_TERM,
-    SIGNATURE_BD, REMAINING, MISSING, UNDATED, NO_VISIT, CHANGES, KEY1, KEY2,
-    OVERDUE, OVERDUE_BUYER, OVERDUE_SELLER, LATE,
-) = range(22)  # fmt: skip
-
-# The health table's sorts (dashboard.HEALTH_SORTS) on narrow rows; `level` and `reasons`
-# are appended to each row (see health_and_forecast).
-LEVEL, REASONS = 22, 23
-SORT_KEYS = {
-    "health": lambda r: (LEVELS[r[LEVEL]], r[REASONS], r[AMOUNT]),
-    "deal": lambda r: (r[KEY1].lower(), r[KEY2].lower()),
-    "owner": lambda r: r[KEY1].lower(),
-    "amount": lambda r: r[AMOUNT],
-    "close": lambda r: r[CLOSE],
-    "overdue": lambda r: (r[OVERDUE], r[LATE]),
-    "changes": lambda r: r[CHANGES] or 0,
-    "visit": lambda r: r[KEY1].timestamp() if r[KEY1] else 0,
-}
-assert set(SORT_KEYS) == set(metrics.HEALTH_SORTS)  # noqa: S101 (kept in step)
-
-
 def _owner_name():
     # DealInfo.owner: the owner's full name, or their email when it is blank.
     return Coalesce(
@@ -120,69 +74,224 @@ def _owner_name():
     )
 
 
-def _plan_rows(scope: Scope, sort: str) -> list[list]:
-    """One narrow row per live plan: the deal's amount, currency and target close date, the
-    plan's status and signature, its summary (plans.dashboard_summaries: path components,
-    incomplete steps, date changes of the last 14 days), whether a buyer visited in the last
-    14 days, two columns the requested sort needs, and its overdue steps (all, with a buyer
-    owner, with a seller owner, close-plan steps more than LATE_DAYS late: the summary's,
-    counted as of today by the refresh). One query, reading no step."""
+def _live(scope: Scope):
+    """The live plans' columns the panels read, one row per plan (the CTE "live" of
+    PLANS_SQL): the deal's, the plan's, its summary's (plans.dashboard_summaries: path
+    components, incomplete steps, date changes of the last 14 days, overdue steps counted as
+    of today by the refresh), and the two health rules that compare with the clock:
+    `past_target` (unsigned past its target signature date) and `unvisited` (shared, and no
+    buyer visit in the last 14 days)."""
     since = scope.now - timedelta(days=RECENT_DAYS)
-    visit = F("dashboard_summary__last_buyer_visit")
+    visit = "dashboard_summary__last_buyer_visit"
+
+    def one(condition: Q) -> Case:
+        return Case(When(condition, then=Value(1)), default=Value(0))
+
+    summary = {
+        name: F(f"dashboard_summary__{field}")
+        for name, field in {
+            "path_total": "path_total",
+            "due_term": "due_term",
+            "start_term": "start_term",
+            "signature_bd": "signature_bd",
+            "remaining": "remaining",
+            "missing": "missing_buyer_owner",
+            "undated": "undated",
+            "visit": "last_buyer_visit",
+            "changes": "recent_changes",
+            "overdue": "overdue",
+            "overdue_buyer": "overdue_buyer",
+            "overdue_seller": "overdue_seller",
+            "late": "late_close",
+        }.items()
+    }
+    columns = {
+        "plan_pk": F("pk"),
+        "deal_uuid": F("deal__public_id"),
+        "account": F("deal__account_name"),
+        "deal_name": F("deal__name"),
+        "owner": _owner_name(),
+        "amount": F("deal__amount"),
+        "currency": F("deal__currency"),
+        "stage": F("deal__stage"),
+        "close": F("deal__target_close_date"),
+        "plan_status": F("status"),
+        "target": F("target_signature_date"),
+        "signed": one(signed_map_q()),
+        "past_target": one(~signed_map_q() & Q(target_signature_date__lt=scope.today)),
+        "unvisited": one(
+            ~Q(status=Plan.Status.DRAFT) & (Q(**{visit: None}) | Q(**{f"{visit}__lt": since}))
+        ),
+        **summary,
+    }
+    return scope.live_plans.annotate(**columns).values(*columns).order_by()
+
+
+# The vendors' SQL for a date from a business-day number (dashboard.business_day_date), the
+# first day of a date's month, and the days from one date to another.
+VENDOR_SQL = {
+    "postgresql": {
+        "bd_date": f"(DATE '{EPOCH.isoformat()}' + ({{n}} / 5 * 7 + MOD({{n}}, 5)))",
+        "month": "({day} + 1 - CAST(EXTRACT(DAY FROM {day}) AS integer))",
+        "days": "({later} - {earlier})",
+        # Python compares lowered names by code point: so does the "C" collation.
+        "lower": 'LOWER({text}) COLLATE "C"',
+    },
+    "sqlite": {
+        "bd_date": f"date('{EPOCH.isoformat()}', ({{n}} / 5 * 7 + MOD({{n}}, 5)) || ' days')",
+        "month": "date({day}, 'start of month')",
+        "days": "(julianday({later}) - julianday({earlier}))",
+        # SQLite's LOWER() lowers ASCII only: str.lower (see PlansConfig.ready).
+        "lower": "tandem_lower({text})",
+    },
+}
+
+# Each live plan (the CTE "live", from _live) with its health level and number of reasons
+# (the rules of dashboard.map_health: `off` counts the reasons to be off track, `risk` those
+# to be at risk) and its projected signature date (dashboard.forecast_check: the path's
+# projection from its components and today's business-day number, the first parameter;
+# else the signature step's due date; else the target signature date).
+PLANS_CTE = """
+WITH live AS ({live}),
+counted AS (
+    SELECT live.*,
+           live.past_target
+               + CASE WHEN live.late > 0 THEN 1 ELSE 0 END
+               + CASE WHEN live.overdue >= {many} THEN 1 ELSE 0 END AS off,
+           CASE WHEN live.overdue > 0 AND live.overdue < {many} THEN 1 ELSE 0 END
+               + CASE WHEN live.changes > 0 THEN 1 ELSE 0 END
+               + CASE WHEN live.missing > 0 THEN 1 ELSE 0 END
+               + CASE WHEN live.undated > 0 THEN 1 ELSE 0 END
+               + live.unvisited AS risk,
+           CASE WHEN live.start_term IS NULL THEN live.signature_bd
+                ELSE live.path_total + CASE WHEN live.due_term > %s + live.start_term
+                                            THEN live.due_term
+                                            ELSE %s + live.start_term END
+           END AS projected_bd
+    FROM live
+),
+plans AS (
+    SELECT counted.*,
+           CASE WHEN counted.off > 0 THEN 2 WHEN counted.risk > 0 THEN 1 ELSE 0 END AS level,
+           counted.off + counted.risk AS reasons,
+           CASE WHEN counted.projected_bd IS NULL THEN counted.target
+                ELSE {bd_date} END AS projected
+    FROM counted
+)
+"""
+
+# The first rows of the health table and of the forecast table, each with its place, then
+# the figures over every live plan: plans and overdue steps per level, committed amounts per
+# target close month and currency, projected amounts per projected month and currency, and
+# the forecast risks (projected after the target close date) per currency. One row shape:
+# the columns a kind of row does not use are NULL.
+PAGE_SQL = """
+SELECT 'health' AS kind, {row}, ROW_NUMBER() OVER (ORDER BY {health_order}) AS n
+FROM (SELECT * FROM plans ORDER BY {health_order} LIMIT %s) plans
+UNION ALL
+SELECT 'forecast', {row}, ROW_NUMBER() OVER (ORDER BY {forecast_order})
+FROM (SELECT * FROM plans ORDER BY {forecast_order} LIMIT %s) plans
+UNION ALL
+SELECT 'level', {empty}, plans.level, NULL, NULL, NULL, NULL,
+       SUM(plans.overdue), SUM(plans.overdue_buyer), SUM(plans.overdue_seller), NULL, COUNT(*)
+FROM plans GROUP BY plans.level
+UNION ALL
+SELECT 'committed', {empty}, NULL, SUM(plans.amount), plans.currency, NULL, {close_month},
+       NULL, NULL, NULL, NULL, COUNT(*)
+FROM plans GROUP BY {close_month}, plans.currency
+UNION ALL
+SELECT 'projected', {empty}, NULL, SUM(plans.amount), plans.currency, NULL, {projected_month},
+       NULL, NULL, NULL, NULL, COUNT(*)
+FROM plans GROUP BY {projected_month}, plans.currency
+UNION ALL
+SELECT 'risk', {empty}, NULL, SUM(plans.amount), plans.currency, NULL, NULL,
+       NULL, NULL, NULL, NULL, COUNT(*)
+FROM plans WHERE plans.projected > plans.close GROUP BY plans.currency
+"""
+# The plan columns of a row, by position after `kind` (the last column, n, is the place of
+# a table row or the count of an aggregate row).
+ROW_COLUMNS = (
+    "plan_pk", "deal_uuid", "account", "deal_name", "owner", "stage", "plan_status", "signed",
+    "target", "visit", "missing", "undated", "changes", "remaining", "projected",
+    "level", "amount", "currency", "reasons", "close",
+    "overdue", "overdue_buyer", "overdue_seller", "late",
+)  # fmt: skip
+(
+    PK, DEAL, ACCOUNT, NAME, OWNER, STAGE, STATUS, SIGNED, TARGET, VISIT, MISSING, UNDATED,
+    CHANGES, REMAINING, PROJECTED, LEVEL, AMOUNT, CURRENCY, REASONS, DAY, OVERDUE,
+    OVERDUE_BUYER, OVERDUE_SELLER, LATE, N,
+) = range(1, len(ROW_COLUMNS) + 2)  # fmt: skip
+LEVEL_NAMES = {rank: level for level, rank in LEVELS.items()}
+
+# The health table's sorts (dashboard.HEALTH_SORTS) in SQL, each key in its order; rows
+# that sort equal keep plan order, as Python's stable sort keeps them.
+HEALTH_ORDER = {
+    "health": ["plans.level", "plans.reasons", "plans.amount"],
+    "deal": ["{lower_account}", "{lower_name}"],
+    "owner": ["{lower_owner}"],
+    "amount": ["plans.amount"],
+    "close": ["plans.close"],
+    "overdue": ["COALESCE(plans.overdue, 0)", "COALESCE(plans.late, 0)"],
+    "changes": ["COALESCE(plans.changes, 0)"],
+    # No visit sorts as the oldest (HEALTH_SORTS: timestamp 0).
+    "visit": ["CASE WHEN plans.visit IS NULL THEN 0 ELSE 1 END", "plans.visit"],
+}
+assert set(HEALTH_ORDER) == set(metrics.HEALTH_SORTS)  # noqa: S101 (kept in step)
+
+
+def _page_sql(scope: Scope, sort: str) -> tuple[str, list]:
+    """PAGE_SQL over PLANS_CTE for this scope and health-table sort, and its parameters
+    but the two row limits."""
+    vendor = VENDOR_SQL[connection.vendor]
     key = sort.lstrip("-")
-    keys = {
-        "deal": (F("deal__account_name"), F("deal__name")),
-        "owner": (_owner_name(), Value("")),
-        "visit": (visit, Value("")),
-    }.get(key, (Value(""), Value("")))
-    live = (
-        scope.live_plans.annotate(
-            signed=Case(When(signed_map_q(), then=Value(1)), default=Value(0)),
-            no_visit=Case(
-                When(Q(dashboard_summary__last_buyer_visit__gte=since), then=Value(0)),
-                default=Value(1),
-            ),
-            key1=keys[0],
-            key2=keys[1],
-        )
-        .values_list(
-            "pk",
-            "deal__amount",
-            "deal__currency",
-            "deal__target_close_date",
-            "status",
-            "target_signature_date",
-            "signed",
-            "dashboard_summary__path_total",
-            "dashboard_summary__due_term",
-            "dashboard_summary__start_term",
-            "dashboard_summary__signature_bd",
-            "dashboard_summary__remaining",
-            "dashboard_summary__missing_buyer_owner",
-            "dashboard_summary__undated",
-            "no_visit",
-            "dashboard_summary__recent_changes",
-            "key1",
-            "key2",
-            "dashboard_summary__overdue",
-            "dashboard_summary__overdue_buyer",
-            "dashboard_summary__overdue_seller",
-            "dashboard_summary__late_close",
-        )
-        .order_by("pk")
+    if key not in HEALTH_ORDER:
+        key, sort = "health", "health"
+    descending = (key in metrics.HEALTH_DEFAULT_DESC) != sort.startswith("-")
+    lowered = {
+        f"lower_{column}": vendor["lower"].format(text=f"plans.{column}")
+        for column in ("account", "name", "owner")
+    }
+    lowered["lower_name"] = vendor["lower"].format(text="plans.deal_name")
+    health_order = ", ".join(
+        [f"{term.format(**lowered)}{' DESC' if descending else ''}" for term in HEALTH_ORDER[key]]
+        + ["plans.plan_pk"]
     )
-    sql, params = live.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = [list(row) for row in cursor.fetchall()]  # one call: faster than iterating
-    if connection.vendor == "sqlite":  # a raw cursor returns SQLite's text and numbers
-        for row in rows:
-            row[AMOUNT] = Decimal(str(row[AMOUNT])).quantize(Decimal("0.01"))
-            row[CLOSE] = metrics._parse_date(row[CLOSE])
-            row[TARGET] = metrics._parse_date(row[TARGET])
-            if key == "visit" and isinstance(row[KEY1], str):
-                row[KEY1] = datetime.fromisoformat(row[KEY1]).replace(tzinfo=UTC)
-    return rows
+    # forecast_check's order: the latest projection against the target first, then the
+    # largest amount.
+    gap = vendor["days"].format(later="plans.close", earlier="plans.projected")
+    forecast_order = f"{gap}, plans.amount DESC, plans.plan_pk"
+    live_sql, params = _live(scope).query.sql_with_params()
+    sql = PLANS_CTE.format(
+        live=live_sql, many=MANY_OVERDUE, bd_date=vendor["bd_date"].format(n="counted.projected_bd")
+    ) + PAGE_SQL.format(
+        row=", ".join(f"plans.{column}" for column in ROW_COLUMNS),
+        empty=", ".join(["NULL"] * (ROW_COLUMNS.index("level"))),
+        health_order=health_order,
+        forecast_order=forecast_order,
+        close_month=vendor["month"].format(day="plans.close"),
+        projected_month=vendor["month"].format(day="plans.projected"),
+    )
+    today_bd = business_day_number(scope.today)
+    return sql, [*params, today_bd, today_bd]
+
+
+def _read(row: tuple) -> tuple:
+    """A row of PAGE_SQL in Python types (SQLite returns text dates, numbers for decimals,
+    hex text for UUIDs)."""
+    if connection.vendor != "sqlite":
+        return row
+    row = list(row)
+    for index in (TARGET, PROJECTED, DAY):
+        row[index] = metrics._parse_date(row[index])
+    if row[AMOUNT] is not None:
+        row[AMOUNT] = Decimal(str(row[AMOUNT])).quantize(Decimal("0.01"))
+    if row[DEAL] is not None:
+        row[DEAL] = uuid.UUID(row[DEAL])
+    if isinstance(row[VISIT], str):  # UTC, naive (or parsed by the column's declared type)
+        row[VISIT] = datetime.fromisoformat(row[VISIT])
+    if row[VISIT] is not None and row[VISIT].tzinfo is None:
+        row[VISIT] = row[VISIT].replace(tzinfo=UTC)
+    return tuple(row)
 
 
 def health_and_forecast(
@@ -191,160 +300,79 @@ def health_and_forecast(
     """The MAP health panel (counts by level, the first `health_limit` rows in the order
     `sort` asks, see dashboard.sort_health), the forecast panel (monthly committed and
     projected amounts, deals at risk, the first `forecast_limit` rows) and the overdue
-    totals (buyer side, seller side, all). Two queries, after the summaries' refresh
-    (dashboard.refresh_summaries): the narrow rows, the deals of the rows shown."""
+    totals (buyer side, seller side, all). One query, after the summaries' refresh
+    (dashboard.refresh_summaries): the database classifies and projects every live plan
+    and adds them up; Python shapes the few rows it returns."""
     metrics.refresh_summaries(scope)
-    rows = _plan_rows(scope, sort)
-    today = scope.today
-    today_bd = business_day_number(today)
+    sql, params = _page_sql(scope, sort)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, health_limit, forecast_limit])
+        rows = [_read(row) for row in cursor.fetchall()]
+    today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
     counts = dict.fromkeys(LEVELS, 0)
-    # (month, currency) → [committed count, amount, projected count, amount]
-    totals: dict[tuple[date, str], list] = {}
-    at_risk = buyer_side = seller_side = overdue = 0
-    amount_at_risk = Amounts()
-    forecast_keys = []
-    # Thousands of plans share a few hundred dates: convert each once.
-    dates: dict[int, date] = {}
-    months_of: dict[date, date] = {}
-    for index, row in enumerate(rows):
-        level, reasons = health_level(
-            signed=row[SIGNED],
-            target_signature=row[TARGET],
-            late_close=row[LATE],
-            overdue=row[OVERDUE],
-            recent_changes=row[CHANGES],
-            plan_status=row[STATUS],
-            no_recent_visit=row[NO_VISIT],
-            missing_buyer_owner=row[MISSING],
-            undated=row[UNDATED],
-            today=today,
-        )
-        row.append(level)
-        row.append(reasons)
-        counts[level] += 1
-        overdue += row[OVERDUE]
-        buyer_side += row[OVERDUE_BUYER]
-        seller_side += row[OVERDUE_SELLER]
-        projected_bd = metrics._projected_bd(row[TOTAL], row[DUE_TERM], row[START_TERM], today_bd)
-        if projected_bd is None:
-            projected_bd = row[SIGNATURE_BD]
-        if projected_bd is None:
-            projected = row[TARGET]
-        else:
-            projected = dates.get(projected_bd)
-            if projected is None:
-                projected = dates[projected_bd] = business_day_date(projected_bd)
-        amount, currency, close = row[AMOUNT], row[CURRENCY], row[CLOSE]
-        for day, first in ((close, 0), (projected, 2)):
-            month = months_of.get(day)
-            if month is None:
-                month = months_of[day] = day.replace(day=1)
-            counted = totals.get((month, currency))
-            if counted is None:
-                counted = totals[month, currency] = [0, Decimal(0), 0, Decimal(0)]
-            counted[first] += 1
-            counted[first + 1] += amount
-        if projected > close:
-            at_risk += 1
-            amount_at_risk.add(currency, amount)
-        # forecast_check's order: the latest projection against the target first.
-        forecast_keys.append((close - projected, -amount, index, row, projected))
+    buyer_side = seller_side = overdue = 0
+    health_rows, forecast_rows = [], []
     months: dict[date, ForecastMonth] = {}
-    for (month, currency), (committed_count, committed, projected_count, projected) in sorted(
-        totals.items()
-    ):
-        item = months.setdefault(month, ForecastMonth(month))
-        item.committed_count += committed_count
-        item.projected_count += projected_count
-        if committed_count:
-            item.committed.add(currency, committed)
-        if projected_count:
-            item.projected.add(currency, projected)
-
-    key = sort.lstrip("-")
-    if key not in SORT_KEYS:
-        key, sort = "health", "health"
-    descending = (key in metrics.HEALTH_DEFAULT_DESC) != sort.startswith("-")
-    # heapq's nsmallest and nlargest equal sorted(…)[:n], ties in the same order.
-    pick = heapq.nlargest if descending else heapq.nsmallest
-    shown_health = pick(health_limit, rows, key=SORT_KEYS[key])
-    shown_forecast = heapq.nsmallest(forecast_limit, forecast_keys, key=lambda item: item[:3])
-    deals = _deals({row[PK] for row in shown_health} | {i[3][PK] for i in shown_forecast}, scope)
-    since = scope.now - timedelta(days=RECENT_DAYS)
-    health_rows = []
-    for row in shown_health:
-        deal, status, signed, target, visit = deals[row[PK]]
-        health_rows.append(
-            classify_health(
-                HealthRow(
-                    deal=deal,
-                    plan_status=status,
-                    signed=signed,
-                    target_signature=target,
-                    overdue=row[OVERDUE],
-                    overdue_buyer=row[OVERDUE_BUYER],
-                    late_close=row[LATE],
-                    missing_buyer_owner=row[MISSING] or 0,
-                    undated=row[UNDATED] or 0,
-                    recent_changes=row[CHANGES] or 0,
-                    last_buyer_visit=visit,
-                ),
-                today=today,
-                since=since,
-            )
-        )
-    forecast_rows = [
-        ForecastRow(deals[row[PK]][0], projected, row[REMAINING] or 0)
-        for *_keys, row, projected in shown_forecast
-    ]
-    health = HealthPage(counts=counts, total=len(rows), rows=health_rows)
+    at_risk, amount_at_risk = 0, Amounts()
+    for row in rows:
+        kind = row[0]
+        if kind in ("health", "forecast"):
+            deal = DealInfo(
+                row[PK], row[DEAL], row[ACCOUNT], row[NAME], row[OWNER], row[AMOUNT],
+                row[CURRENCY], row[STAGE], row[DAY],
+            )  # fmt: skip
+            if kind == "health":
+                health_rows.append((row[N], _health_row(deal, row, today=today, since=since)))
+            else:
+                forecast_rows.append((row[N], ForecastRow(deal, row[PROJECTED], row[REMAINING])))
+        elif kind == "level":
+            counts[LEVEL_NAMES[row[LEVEL]]] = row[N]
+            overdue += row[OVERDUE] or 0
+            buyer_side += row[OVERDUE_BUYER] or 0
+            seller_side += row[OVERDUE_SELLER] or 0
+        elif kind == "risk":
+            at_risk += row[N]
+            amount_at_risk.add(row[CURRENCY], row[AMOUNT])
+        else:  # committed or projected, per month and currency
+            month = months.setdefault(row[DAY], ForecastMonth(row[DAY]))
+            if kind == "committed":
+                month.committed_count += row[N]
+                month.committed.add(row[CURRENCY], row[AMOUNT])
+            else:
+                month.projected_count += row[N]
+                month.projected.add(row[CURRENCY], row[AMOUNT])
+    total = sum(counts.values())
+    health = HealthPage(counts=counts, total=total, rows=[r for _n, r in sorted(health_rows)])
     forecast = ForecastPage(
         months=[months.get(m) or ForecastMonth(m) for m in metrics._months(months)],
-        total=len(rows),
+        total=total,
         at_risk_count=at_risk,
         amount_at_risk=amount_at_risk,
-        rows=forecast_rows,
+        rows=[r for _n, r in sorted(forecast_rows, key=lambda item: item[0])],
     )
     return health, forecast, (buyer_side, seller_side, overdue)
 
 
-def _deals(plan_ids: set[int], scope: Scope) -> dict[int, tuple]:
-    """plan id → (DealInfo, plan status, signed, target signature date, last buyer visit)
-    for the rows shown (one query)."""
-    items = (
-        Plan.objects.filter(pk__in=plan_ids, organization=scope.organization)
-        .annotate(
-            signed=Case(When(signed_map_q(), then=Value(True)), default=Value(False)),
-            owner_name=_owner_name(),
-        )
-        .values_list(
-            "pk",
-            "deal__public_id",
-            "deal__account_name",
-            "deal__name",
-            "owner_name",
-            "deal__amount",
-            "deal__currency",
-            "deal__stage",
-            "deal__target_close_date",
-            "status",
-            "signed",
-            "target_signature_date",
-            "dashboard_summary__last_buyer_visit",
-        )
-        .order_by()
+def _health_row(deal: DealInfo, row: tuple, *, today: date, since: datetime) -> HealthRow:
+    """A health table row, its level and reasons written out by dashboard.classify_health
+    (the rules the SQL counted)."""
+    return classify_health(
+        HealthRow(
+            deal=deal,
+            plan_status=row[STATUS],
+            signed=bool(row[SIGNED]),
+            target_signature=row[TARGET],
+            overdue=row[OVERDUE] or 0,
+            overdue_buyer=row[OVERDUE_BUYER] or 0,
+            late_close=row[LATE] or 0,
+            missing_buyer_owner=row[MISSING] or 0,
+            undated=row[UNDATED] or 0,
+            recent_changes=row[CHANGES] or 0,
+            last_buyer_visit=row[VISIT],
+        ),
+        today=today,
+        since=since,
     )
-    return {
-        plan: (
-            DealInfo(plan, deal, account, name, owner, amount, currency, stage, close),
-            status,
-            signed,
-            target,
-            visit,
-        )
-        for plan, deal, account, name, owner, amount, currency, stage, close, status, signed,
-            target, visit in items
-    }  # fmt: skip
 
 
 # The overdue groups (buyer owner, seller owner, steps, oldest due date) of each live plan

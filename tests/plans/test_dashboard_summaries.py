@@ -504,14 +504,51 @@ def test_page_panels_equal_the_full_metrics_for_a_seller(acme, alice, deals):
     assert page.overdue.rows == dashboard.overdue_by_owner(scope).rows
 
 
-def test_health_level_matches_classify_health():
-    # Every combination of the inputs that decide the level.
+def plans_cte(rows: list[dict], *, today) -> list[tuple]:
+    """dashboard_page.PLANS_CTE over literal "live" rows: (level, reasons, projected) of each
+    row, in order."""
+    columns = [
+        "target", "past_target", "late", "overdue", "changes", "missing", "undated",
+        "unvisited", "path_total", "due_term", "start_term", "signature_bd",
+    ]  # fmt: skip
+    date = "CAST(%s AS date)" if connection.vendor == "postgresql" else "%s"
+    select = "SELECT CAST(%s AS integer) AS plan_pk, " + ", ".join(
+        f"{date if column == 'target' else 'CAST(%s AS integer)'} AS {column}" for column in columns
+    )
+    vendor = dashboard_page.VENDOR_SQL[connection.vendor]
+    today_bd = dashboard.business_day_number(today)
+    results = []
+    for first in range(0, len(rows), 100):  # SQLite allows 500 terms in a compound SELECT
+        chunk = rows[first : first + 100]
+        sql = dashboard_page.PLANS_CTE.format(
+            live=" UNION ALL ".join([select] * len(chunk)),
+            many=dashboard.MANY_OVERDUE,
+            bd_date=vendor["bd_date"].format(n="counted.projected_bd"),
+        )
+        params = [p for pk, row in enumerate(chunk) for p in [pk, *map(row.get, columns)]]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql + " SELECT level, reasons, projected FROM plans ORDER BY plan_pk",  # noqa: S608
+                [*params, today_bd, today_bd],
+            )
+            results += [
+                (level, reasons, dashboard._parse_date(projected))
+                for level, reasons, projected in cursor.fetchall()
+            ]
+    return results
+
+
+@pytest.mark.django_db
+def test_the_sql_health_level_matches_classify_health():
+    # Every combination of the inputs that decide the level: the page's SQL (PLANS_CTE)
+    # counts the reasons classify_health writes out.
     from itertools import product
 
     since = NOW - timedelta(days=14)
     deal = dashboard.DealInfo(1, None, "A", "B", "O", Decimal(1), "USD", "proposal", TODAY)
+    cases, expected = [], []
     for signed, past, late, overdue, changes, status, visited, missing, undated in product(
-        (False, True), (False, True), (0, 1), (0, 1, 2, 3), (0, 2), ("draft", "shared"),
+        (False, True), (False, True), (0, 1), (0, 1, 2, 3, 4), (0, 2), ("draft", "shared"),
         (False, True), (0, 1), (0, 1),
     ):  # fmt: skip
         target = TODAY - timedelta(days=1) if past else TODAY
@@ -532,18 +569,62 @@ def test_health_level_matches_classify_health():
             today=TODAY,
             since=since,
         )
-        assert dashboard_page.health_level(
-            signed=signed,
-            target_signature=target,
-            late_close=late,
-            overdue=overdue,
-            recent_changes=changes,
-            plan_status=status,
-            no_recent_visit=not visited,
-            missing_buyer_owner=missing,
-            undated=undated,
-            today=TODAY,
-        ) == (row.level, len(row.reasons))
+        cases.append(
+            {
+                "target": target,
+                # _live's two clock rules, as its annotations compute them
+                "past_target": int(not signed and past),
+                "unvisited": int(status != "draft" and not visited),
+                "late": late,
+                "overdue": overdue,
+                "changes": changes,
+                "missing": missing,
+                "undated": undated,
+            }
+        )
+        expected.append((dashboard.LEVELS[row.level], len(row.reasons)))
+
+    assert [(level, reasons) for level, reasons, _ in plans_cte(cases, today=TODAY)] == expected
+
+
+@pytest.mark.django_db
+def test_the_sql_projection_matches_forecast_check():
+    # The projection from a path's components (dashboard._projected_bd and
+    # business_day_date), every weekday of today and of the due term.
+    from itertools import product
+
+    target = TODAY + timedelta(days=30)
+    cases, expected = [], []
+    for today, total, due_shift, start, signature in product(
+        [TODAY + timedelta(days=d) for d in range(7)],
+        (0, 3, 11),
+        (None, -4, 0, 1, 2, 3, 4, 9),
+        (None, 0, 2),
+        (None, 3),
+    ):
+        today_bd = dashboard.business_day_number(today)
+        due = None if due_shift is None else today_bd + due_shift
+        signature_bd = None if signature is None else today_bd + signature
+        projected_bd = dashboard._projected_bd(total, due, start, today_bd)
+        if projected_bd is None:
+            projected_bd = signature_bd
+        cases.append(
+            {
+                "target": target,
+                "path_total": total,
+                "due_term": due,
+                "start_term": start,
+                "signature_bd": signature_bd,
+            }
+        )
+        expected.append(
+            (today, target if projected_bd is None else dashboard.business_day_date(projected_bd))
+        )
+
+    for today in {today for today, _ in expected}:
+        chosen = [i for i, (day, _) in enumerate(expected) if day == today]
+        projected = plans_cte([cases[i] for i in chosen], today=today)
+        assert [p for _, _, p in projected] == [expected[i][1] for i in chosen]
 
 
 def test_dashboard_rows_link_to_their_plans(client, bob, deals):

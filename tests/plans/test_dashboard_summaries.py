@@ -484,6 +484,30 @@ def test_page_panels_equal_the_full_metrics(acme, deals, sort):
     assert page.overdue.rows == overdue.rows[:3]
 
 
+@pytest.mark.parametrize("sort", ["deal", "-deal", "owner", "-owner"])
+def test_page_sorts_names_as_python_lowers_them(acme, alice, bob, deals, sort):
+    # Accented capitals, which SQLite's LOWER() leaves as they are, and names equal but for
+    # case (their plans keep plan order).
+    for account, name in zip(
+        ("Ébert", "éa", "Zoë", "ÉCLAIR", "alpha", "Ørsted", "Zebra"), deals, strict=False
+    ):
+        deals[name].account_name = account
+        deals[name].save()
+    alice.full_name = "Ärne Seller"
+    alice.save()
+    bob.full_name = ""  # named by email (bob@acme.test)
+    bob.save()
+    scope = Scope.build(acme, now=NOW)
+    expected = dashboard.sort_health(dashboard.map_health(scope).rows, sort)
+
+    page = dashboard_page.compute(
+        Scope.build(acme, now=NOW), sort=sort, health_limit=10, forecast_limit=1, owner_limit=1
+    )
+
+    assert [r.deal for r in page.health.rows] == [r.deal for r in expected]
+    assert len({r.deal.owner for r in expected}) > 1
+
+
 def test_page_panels_equal_the_full_metrics_for_a_seller(acme, alice, deals):
     scope = Scope.build(acme, owner=alice, now=NOW)
 

@@ -9,6 +9,7 @@ next request.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from functools import wraps
@@ -21,11 +22,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from config.cache import UNREACHABLE
 from deals.models import hash_token
 from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
 from .signals import stakeholder_written
+
+logger = logging.getLogger(__name__)
 
 # A visit counts again after this much inactivity; "last seen" is written at most this often.
 VISIT_IDLE = timedelta(minutes=30)
@@ -78,6 +82,9 @@ def rate_limited(request, *, scope: str, limit: int, period: int = 60) -> bool:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=period)
         count = 1
+    except UNREACHABLE:  # Redis is down: let buyers in (links are long random tokens)
+        logger.warning("rate limit %s: cache unreachable, not counted", scope)
+        return False
     return count > limit
 
 

@@ -19,10 +19,12 @@ How they stay current, whatever writes the data:
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
 (`overdue_on`, the workspace's today when it was computed) with the dates on which they
 next change (its next open step to fall due, its next close-plan step to become late), and
-is behind once today reaches one of those: the first request of a day recomputes the plans
-whose steps fell due or late overnight, later ones only the plans that changed. The
-projection's "not before today" is applied when the page is read, from the path's
-components.
+is behind once today reaches one of those: the first refresh of a day recomputes the plans
+whose steps fell due or late overnight, later ones only the plans that changed. In
+production that is the beat task `plans.refresh_dashboard_summaries`, which runs every 15
+minutes and so at each workspace's midnight, usually before its day's first request;
+without a beat (`make run`), that request. The projection's "not before today" is applied
+when the page is read, from the path's components.
 """
 
 # The SQL below is put together from this module's constants and table names, never from

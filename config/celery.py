@@ -21,6 +21,14 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
     },
+    # The dashboard summaries' recount as each workspace's day begins (overdue steps are
+    # kept as of a date), so that its first dashboard request does not pay for it.
+    # Idempotent and safe beside requests (see plans.dashboard_summaries).
+    "dashboard-summaries-refresh": {
+        "task": "plans.refresh_dashboard_summaries",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 14 * 60},
+    },
     # Weekly MAP reviews (on each plan's review weekday) and stale plans.
     "review-and-stale-sweep": {
         "task": "notifications.sweep_reviews",

@@ -19,10 +19,12 @@ How they stay current, whatever writes the data:
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
 (`overdue_on`, the workspace's today when it was computed) with the dates on which they
 next change (its next open step to fall due, its next close-plan step to become late), and
-is behind once today reaches one of those: the first request of a day recomputes the plans
-whose steps fell due or late overnight, later ones only the plans that changed. The
-projection's "not before today" is applied when the page is read, from the path's
-components.
+is behind once today reaches one of those: the first refresh of a day recomputes the plans
+whose steps fell due or late overnight, later ones only the plans that changed. In
+production that is the beat task `plans.refresh_dashboard_summaries`, which runs every 15
+minutes and so at each workspace's midnight, usually before its day's first request;
+without a beat (`make run`), that request. The projection's "not before today" is applied
+when the page is read, from the path's components.
 """
 
 # The SQL below is put together from this module's constants and table names, never from
@@ -31,8 +33,9 @@ components.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -61,6 +64,8 @@ from .models import Milestone, Phase, Plan
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
 PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
+
+log = logging.getLogger(__name__)
 
 # --- Triggers ------------------------------------------------------------------------
 
@@ -451,6 +456,36 @@ def refresh(organization, *, now, titles_and_reasons: bool, today: date | None =
         refresh_titles(organization)
     if titles_and_reasons and behind[2]:
         refresh_reasons(organization)
+
+
+def refresh_every_workspace(*, now: datetime) -> tuple[int, int]:
+    """Bring every workspace's summaries up to date as of `now` (each at its own date, in
+    its own time zone), as its dashboard's next request would: the beat task
+    `plans.refresh_dashboard_summaries` does the day's recount here, so that the first
+    request of a workspace's day finds nothing behind. A workspace with nothing behind
+    costs one query. A workspace that fails is logged and skipped. Returns (workspaces,
+    failures).
+
+    Side effects: updates summary rows. Idempotent, and safe beside requests and another
+    run: each row is written only if its stamp has not moved since it was read."""
+    from deals.models import Organization
+
+    # Cross-organization on purpose: this is the beat's refresh of every workspace.
+    organizations = list(Organization.objects.order_by("pk").only("pk", "time_zone"))
+    failures = 0
+    for organization in organizations:
+        # Outside a transaction, each statement commits on its own, as in a request (one
+        # transaction per workspace would hold the plans' row locks through the titles'
+        # and reasons' statements). Inside the caller's transaction, a savepoint: a
+        # database error then undoes this workspace's work only, and the others go on.
+        atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        try:
+            with atomic:
+                refresh(organization, now=now, titles_and_reasons=True)
+        except Exception:
+            failures += 1
+            log.exception("dashboard summaries: could not refresh workspace %s", organization.pk)
+    return len(organizations), failures
 
 
 def refresh_plans(organization, *, now, today: date | None = None) -> None:

@@ -1,4 +1,7 @@
+from datetime import datetime
+
 from celery import shared_task
+from django.utils import timezone
 
 
 @shared_task(name="plans.render_document", acks_late=True, max_retries=3, default_retry_delay=10)
@@ -7,3 +10,17 @@ def render_document(*, document_id: int) -> None:
     from .documents import render
 
     render(document_id)
+
+
+@shared_task(name="plans.refresh_dashboard_summaries", ignore_result=True)
+def refresh_dashboard_summaries(*, now: str | None = None) -> dict:
+    """Beat, every 15 minutes: bring every workspace's dashboard summaries up to date, so
+    that the day's recount of overdue steps is done here rather than by the first dashboard
+    request of the workspace's day (plans.dashboard_summaries.refresh_every_workspace).
+    `now` (ISO) acts as if it were then. Idempotent; a failing workspace is logged and
+    skipped."""
+    from . import dashboard_summaries
+
+    moment = datetime.fromisoformat(now) if now else timezone.now()
+    workspaces, failures = dashboard_summaries.refresh_every_workspace(now=moment)
+    return {"workspaces": workspaces, "failed": failures}

@@ -5,16 +5,398 @@ import django.db.models.functions.text
 from django.conf import settings
 from django.db import migrations, models
 
-from plans import dashboard_summaries
+# The triggers that keep the summaries' stamps current, and the summary rows of the data
+# already there, as SQL frozen here: a copy of the statements plans.dashboard_summaries
+# (install_triggers, remove_triggers, create_rows) ran for this migration until it was
+# frozen, so that a later change to that module's SQL does not change what it does.
+# PostgreSQL: statement-level triggers over the statement's transition tables; SQLite
+# (which has no statement-level triggers): row-level triggers.
+INSTALL = {
+    "postgresql": [
+        (
+            "CREATE OR REPLACE FUNCTION plans_milestone_dashboard_insert() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "new_rows r ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+            "plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT DISTINCT "
+            "r.organization_id, r.title, 1 FROM new_rows r ORDER BY 1, 2 ON CONFLICT "
+            "(organization_id, title) DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_insert AFTER INSERT ON plans_milestone "
+            "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_milestone_dashboard_insert()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_milestone_dashboard_update() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows) r ORDER BY 1 ON CONFLICT "
+            "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT DISTINCT "
+            "r.organization_id, r.title, 1 FROM (SELECT * FROM old_rows UNION ALL SELECT * FROM "
+            "new_rows) r ORDER BY 1, 2 ON CONFLICT (organization_id, title) DO UPDATE SET stamp "
+            "= plans_titlesummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_update AFTER UPDATE ON plans_milestone "
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE "
+            "FUNCTION plans_milestone_dashboard_update()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_milestone_dashboard_delete() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "old_rows r ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+            "plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT DISTINCT "
+            "r.organization_id, r.title, 1 FROM old_rows r ORDER BY 1, 2 ON CONFLICT "
+            "(organization_id, title) DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_delete AFTER DELETE ON plans_milestone "
+            "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_milestone_dashboard_delete()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_duedatechange_dashboard_insert() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step JOIN new_rows r ON step.id = r.milestone_id ORDER BY 1 ON "
+            "CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT DISTINCT "
+            "r.organization_id, LOWER(TRIM(r.reason)), 1 FROM new_rows r ORDER BY 1, 2 ON "
+            "CONFLICT (organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + "
+            "1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_insert AFTER INSERT ON "
+            "plans_duedatechange REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE "
+            "FUNCTION plans_duedatechange_dashboard_insert()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_duedatechange_dashboard_update() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step JOIN (SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows) "
+            "r ON step.id = r.milestone_id ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET stamp "
+            "= plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT DISTINCT "
+            "r.organization_id, LOWER(TRIM(r.reason)), 1 FROM (SELECT * FROM old_rows UNION ALL "
+            "SELECT * FROM new_rows) r ORDER BY 1, 2 ON CONFLICT (organization_id, key) DO "
+            "UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_update AFTER UPDATE ON "
+            "plans_duedatechange REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR "
+            "EACH STATEMENT EXECUTE FUNCTION plans_duedatechange_dashboard_update()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_duedatechange_dashboard_delete() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step JOIN old_rows r ON step.id = r.milestone_id ORDER BY 1 ON "
+            "CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT DISTINCT "
+            "r.organization_id, LOWER(TRIM(r.reason)), 1 FROM old_rows r ORDER BY 1, 2 ON "
+            "CONFLICT (organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + "
+            "1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_delete AFTER DELETE ON "
+            "plans_duedatechange REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE "
+            "FUNCTION plans_duedatechange_dashboard_delete()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_activity_dashboard_insert() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "new_rows r WHERE r.side = 'buyer' ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET "
+            "stamp = plans_plansummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_insert AFTER INSERT ON plans_activity "
+            "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_activity_dashboard_insert()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_activity_dashboard_update() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "(SELECT * FROM old_rows UNION ALL SELECT * FROM new_rows) r WHERE r.side = 'buyer' "
+            "ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_update AFTER UPDATE ON plans_activity "
+            "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE "
+            "FUNCTION plans_activity_dashboard_update()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_activity_dashboard_delete() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT DISTINCT r.plan_id, r.organization_id, 1 FROM "
+            "old_rows r WHERE r.side = 'buyer' ORDER BY 1 ON CONFLICT (plan_id) DO UPDATE SET "
+            "stamp = plans_plansummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_delete AFTER DELETE ON plans_activity "
+            "REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_activity_dashboard_delete()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_plan_dashboard_insert() RETURNS trigger LANGUAGE "
+            "plpgsql AS $$ BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT r.id, r.organization_id, 1 FROM new_rows r ORDER BY 1 ON CONFLICT (plan_id) "
+            "DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_plan_dashboard_insert AFTER INSERT ON plans_plan REFERENCING "
+            "NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_plan_dashboard_insert()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION plans_plan_dashboard_delete() RETURNS trigger LANGUAGE "
+            "plpgsql AS $$ BEGIN DELETE FROM plans_plansummary WHERE plan_id IN (SELECT id FROM "
+            "old_rows); "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER plans_plan_dashboard_delete AFTER DELETE ON plans_plan REFERENCING "
+            "OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION "
+            "plans_plan_dashboard_delete()"
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION deals_organization_dashboard_delete() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN DELETE FROM plans_plansummary WHERE organization_id IN "
+            "(SELECT id FROM old_rows); "
+            "DELETE FROM plans_titlesummary WHERE organization_id IN (SELECT id FROM old_rows); "
+            "DELETE FROM plans_reasonsummary WHERE organization_id IN (SELECT id FROM old_rows); "
+            "RETURN NULL; "
+            "END $$"
+        ),
+        (
+            "CREATE TRIGGER deals_organization_dashboard_delete AFTER DELETE ON "
+            "deals_organization REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE "
+            "FUNCTION deals_organization_dashboard_delete()"
+        ),
+    ],
+    "sqlite": [
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_insert AFTER INSERT ON plans_milestone FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT NEW.plan_id, NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+            "NEW.organization_id, NEW.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_update AFTER UPDATE ON plans_milestone FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+            "OLD.organization_id, OLD.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT NEW.plan_id, "
+            "NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+            "plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+            "NEW.organization_id, NEW.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_milestone_dashboard_delete AFTER DELETE ON plans_milestone FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+            "OLD.organization_id, OLD.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+            "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_insert AFTER INSERT ON "
+            "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step WHERE step.id = NEW.milestone_id ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+            "NEW.organization_id, LOWER(TRIM(NEW.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+            "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_update AFTER UPDATE ON "
+            "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step WHERE step.id = OLD.milestone_id ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+            "OLD.organization_id, LOWER(TRIM(OLD.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+            "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+            "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT "
+            "step.plan_id, step.organization_id, 1 FROM plans_milestone step WHERE step.id = "
+            "NEW.milestone_id ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+            "plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+            "NEW.organization_id, LOWER(TRIM(NEW.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+            "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_duedatechange_dashboard_delete AFTER DELETE ON "
+            "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+            "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+            "plans_milestone step WHERE step.id = OLD.milestone_id ON CONFLICT (plan_id) DO "
+            "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+            "OLD.organization_id, LOWER(TRIM(OLD.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+            "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_insert AFTER INSERT ON plans_activity FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT NEW.plan_id, NEW.organization_id, 1 WHERE NEW.side = 'buyer' ON CONFLICT "
+            "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_update AFTER UPDATE ON plans_activity FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE OLD.side = 'buyer' ON CONFLICT "
+            "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT NEW.plan_id, "
+            "NEW.organization_id, 1 WHERE NEW.side = 'buyer' ON CONFLICT (plan_id) DO UPDATE SET "
+            "stamp = plans_plansummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_activity_dashboard_delete AFTER DELETE ON plans_activity FOR "
+            "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE OLD.side = 'buyer' ON CONFLICT "
+            "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_plan_dashboard_insert AFTER INSERT ON plans_plan FOR EACH ROW "
+            "BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT "
+            "NEW.id, NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO UPDATE SET "
+            "stamp = plans_plansummary.stamp + 1; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER plans_plan_dashboard_delete AFTER DELETE ON plans_plan FOR EACH ROW "
+            "BEGIN DELETE FROM plans_plansummary WHERE plan_id = OLD.id; "
+            "END"
+        ),
+        (
+            "CREATE TRIGGER deals_organization_dashboard_delete AFTER DELETE ON "
+            "deals_organization FOR EACH ROW BEGIN DELETE FROM plans_plansummary WHERE "
+            "organization_id = OLD.id; "
+            "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id; "
+            "DELETE FROM plans_reasonsummary WHERE organization_id = OLD.id; "
+            "END"
+        ),
+    ],
+}
+
+REMOVE = {
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_insert ON plans_milestone",
+        "DROP FUNCTION IF EXISTS plans_milestone_dashboard_insert()",
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_update ON plans_milestone",
+        "DROP FUNCTION IF EXISTS plans_milestone_dashboard_update()",
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_delete ON plans_milestone",
+        "DROP FUNCTION IF EXISTS plans_milestone_dashboard_delete()",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_insert ON plans_duedatechange",
+        "DROP FUNCTION IF EXISTS plans_duedatechange_dashboard_insert()",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_update ON plans_duedatechange",
+        "DROP FUNCTION IF EXISTS plans_duedatechange_dashboard_update()",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_delete ON plans_duedatechange",
+        "DROP FUNCTION IF EXISTS plans_duedatechange_dashboard_delete()",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_insert ON plans_activity",
+        "DROP FUNCTION IF EXISTS plans_activity_dashboard_insert()",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_update ON plans_activity",
+        "DROP FUNCTION IF EXISTS plans_activity_dashboard_update()",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_delete ON plans_activity",
+        "DROP FUNCTION IF EXISTS plans_activity_dashboard_delete()",
+        "DROP TRIGGER IF EXISTS plans_plan_dashboard_insert ON plans_plan",
+        "DROP FUNCTION IF EXISTS plans_plan_dashboard_insert()",
+        "DROP TRIGGER IF EXISTS plans_plan_dashboard_delete ON plans_plan",
+        "DROP FUNCTION IF EXISTS plans_plan_dashboard_delete()",
+        "DROP TRIGGER IF EXISTS deals_organization_dashboard_delete ON deals_organization",
+        "DROP FUNCTION IF EXISTS deals_organization_dashboard_delete()",
+    ],
+    "sqlite": [
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_insert",
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_update",
+        "DROP TRIGGER IF EXISTS plans_milestone_dashboard_delete",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_insert",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_update",
+        "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_delete",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_insert",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_update",
+        "DROP TRIGGER IF EXISTS plans_activity_dashboard_delete",
+        "DROP TRIGGER IF EXISTS plans_plan_dashboard_insert",
+        "DROP TRIGGER IF EXISTS plans_plan_dashboard_delete",
+        "DROP TRIGGER IF EXISTS deals_organization_dashboard_delete",
+    ],
+}
+
+CREATE_ROWS = [
+    (
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT id, "
+        "organization_id, 1 FROM plans_plan"
+    ),
+    (
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT DISTINCT "
+        "organization_id, title, 1 FROM plans_milestone"
+    ),
+    (
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT DISTINCT "
+        "organization_id, LOWER(TRIM(reason)), 1 FROM plans_duedatechange"
+    ),
+]
 
 
 def install(apps, schema_editor):
-    dashboard_summaries.install_triggers(schema_editor)
-    dashboard_summaries.create_rows(schema_editor)
+    vendor = schema_editor.connection.vendor
+    if vendor not in INSTALL:
+        raise NotImplementedError(f"No dashboard triggers for {vendor}.")
+    for sql in INSTALL[vendor] + CREATE_ROWS:
+        schema_editor.execute(sql)
 
 
 def remove(apps, schema_editor):
-    dashboard_summaries.remove_triggers(schema_editor)
+    vendor = schema_editor.connection.vendor
+    for sql in REMOVE["postgresql" if vendor == "postgresql" else "sqlite"]:
+        schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):

@@ -2,19 +2,159 @@
 
 from django.db import migrations, models
 
-from plans import dashboard_summaries
-
-
 # SQLite adds these columns by rebuilding plans_plansummary, which its triggers on the other
-# tables name: they are dropped before the rebuild and installed again after it.
+# tables name: they are dropped before the rebuild and installed again after it. Their SQL
+# is frozen here (the same as migration 0007's SQLite triggers): a later change to
+# plans.dashboard_summaries does not change what this migration does.
+SQLITE_INSTALL = [
+    (
+        "CREATE TRIGGER plans_milestone_dashboard_insert AFTER INSERT ON plans_milestone FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT NEW.plan_id, NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+        "NEW.organization_id, NEW.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+        "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_milestone_dashboard_update AFTER UPDATE ON plans_milestone FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+        "OLD.organization_id, OLD.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+        "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT NEW.plan_id, "
+        "NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+        "plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+        "NEW.organization_id, NEW.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+        "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_milestone_dashboard_delete AFTER DELETE ON plans_milestone FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_titlesummary (organization_id, title, stamp) SELECT "
+        "OLD.organization_id, OLD.title, 1 WHERE 1 = 1 ON CONFLICT (organization_id, title) "
+        "DO UPDATE SET stamp = plans_titlesummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_duedatechange_dashboard_insert AFTER INSERT ON "
+        "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+        "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+        "plans_milestone step WHERE step.id = NEW.milestone_id ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+        "NEW.organization_id, LOWER(TRIM(NEW.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+        "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_duedatechange_dashboard_update AFTER UPDATE ON "
+        "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+        "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+        "plans_milestone step WHERE step.id = OLD.milestone_id ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+        "OLD.organization_id, LOWER(TRIM(OLD.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+        "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT "
+        "step.plan_id, step.organization_id, 1 FROM plans_milestone step WHERE step.id = "
+        "NEW.milestone_id ON CONFLICT (plan_id) DO UPDATE SET stamp = "
+        "plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+        "NEW.organization_id, LOWER(TRIM(NEW.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+        "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_duedatechange_dashboard_delete AFTER DELETE ON "
+        "plans_duedatechange FOR EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, "
+        "organization_id, stamp) SELECT step.plan_id, step.organization_id, 1 FROM "
+        "plans_milestone step WHERE step.id = OLD.milestone_id ON CONFLICT (plan_id) DO "
+        "UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_reasonsummary (organization_id, key, stamp) SELECT "
+        "OLD.organization_id, LOWER(TRIM(OLD.reason)), 1 WHERE 1 = 1 ON CONFLICT "
+        "(organization_id, key) DO UPDATE SET stamp = plans_reasonsummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_activity_dashboard_insert AFTER INSERT ON plans_activity FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT NEW.plan_id, NEW.organization_id, 1 WHERE NEW.side = 'buyer' ON CONFLICT "
+        "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_activity_dashboard_update AFTER UPDATE ON plans_activity FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE OLD.side = 'buyer' ON CONFLICT "
+        "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT NEW.plan_id, "
+        "NEW.organization_id, 1 WHERE NEW.side = 'buyer' ON CONFLICT (plan_id) DO UPDATE SET "
+        "stamp = plans_plansummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_activity_dashboard_delete AFTER DELETE ON plans_activity FOR "
+        "EACH ROW BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+        "SELECT OLD.plan_id, OLD.organization_id, 1 WHERE OLD.side = 'buyer' ON CONFLICT "
+        "(plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_plan_dashboard_insert AFTER INSERT ON plans_plan FOR EACH ROW "
+        "BEGIN INSERT INTO plans_plansummary (plan_id, organization_id, stamp) SELECT "
+        "NEW.id, NEW.organization_id, 1 WHERE 1 = 1 ON CONFLICT (plan_id) DO UPDATE SET "
+        "stamp = plans_plansummary.stamp + 1; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER plans_plan_dashboard_delete AFTER DELETE ON plans_plan FOR EACH ROW "
+        "BEGIN DELETE FROM plans_plansummary WHERE plan_id = OLD.id; "
+        "END"
+    ),
+    (
+        "CREATE TRIGGER deals_organization_dashboard_delete AFTER DELETE ON "
+        "deals_organization FOR EACH ROW BEGIN DELETE FROM plans_plansummary WHERE "
+        "organization_id = OLD.id; "
+        "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id; "
+        "DELETE FROM plans_reasonsummary WHERE organization_id = OLD.id; "
+        "END"
+    ),
+]
+
+SQLITE_REMOVE = [
+    "DROP TRIGGER IF EXISTS plans_milestone_dashboard_insert",
+    "DROP TRIGGER IF EXISTS plans_milestone_dashboard_update",
+    "DROP TRIGGER IF EXISTS plans_milestone_dashboard_delete",
+    "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_insert",
+    "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_update",
+    "DROP TRIGGER IF EXISTS plans_duedatechange_dashboard_delete",
+    "DROP TRIGGER IF EXISTS plans_activity_dashboard_insert",
+    "DROP TRIGGER IF EXISTS plans_activity_dashboard_update",
+    "DROP TRIGGER IF EXISTS plans_activity_dashboard_delete",
+    "DROP TRIGGER IF EXISTS plans_plan_dashboard_insert",
+    "DROP TRIGGER IF EXISTS plans_plan_dashboard_delete",
+    "DROP TRIGGER IF EXISTS deals_organization_dashboard_delete",
+]
+
+
 def drop_sqlite_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
-        dashboard_summaries.remove_triggers(schema_editor)
+        for sql in SQLITE_REMOVE:
+            schema_editor.execute(sql)
 
 
 def install_sqlite_triggers(apps, schema_editor):
     if schema_editor.connection.vendor == "sqlite":
-        dashboard_summaries.install_triggers(schema_editor)
+        for sql in SQLITE_INSTALL:
+            schema_editor.execute(sql)
 
 
 class Migration(migrations.Migration):

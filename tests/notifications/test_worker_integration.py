@@ -1,7 +1,7 @@
 """Real parts: a `celery -A config worker` process on Redis, PostgreSQL, and an SMTP server
 (aiosmtpd) on 127.0.0.1. The sweep runs in the worker; the test reads what the SMTP server
 received. The worker is killed in the middle of a send and restarted: nothing is lost and
-nothing is sent twice.
+nothing is sent twice. Then the worker runs the dashboard summaries' beat task.
 
 Runs when DATABASE_URL (PostgreSQL) and REDIS_URL are set. The worker uses the test
 database (committed rows: transactional_db) and the broker TANDEM_TEST_BROKER_URL (default:
@@ -31,7 +31,9 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from config.celery import app
 from notifications.models import SentNotification
+from plans.models import PlanSummary
 from tests.conftest import needs_postgres, needs_redis
 
 from .conftest import Room, make_workspace
@@ -198,6 +200,14 @@ def test_real_worker_sends_digests_once_even_when_killed_mid_run(client, tmp_pat
         # Another sweep, and time for anything duplicated to arrive.
         probe.send_task("notifications.sweep_reminders", kwargs={"now": NOW}, queue="tandem")
         time.sleep(3)
+        # The beat's dashboard refresh, sent as its schedule entry sends it, runs there too:
+        # every plan's overdue steps counted as of the workspace's day (10 March in LA).
+        entry = app.conf.beat_schedule["dashboard-summaries-refresh"]
+        probe.send_task(entry["task"], kwargs={"now": NOW}, queue="tandem", **entry["options"])
+        recounted = PlanSummary.objects.filter(
+            organization=la[0], overdue_on=date(2025, 3, 10), overdue=1
+        )
+        _wait(lambda: recounted.count() == BUYERS, what="the dashboard summaries")
     finally:
         worker.stop()
         smtp.stop()

@@ -1,7 +1,7 @@
 """The dashboard's cache (plans.dashboard_cache): served while nothing changed, computed
 afresh after any change of what it reads, never shared between scopes, and dated."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -180,3 +180,18 @@ def test_dashboard_small_scopes_are_not_cached_by_default(client, bob, deals, se
     _, queries = _get(client)
 
     assert queries  # 3 plans: computed on every request
+
+
+def test_dashboard_cache_is_not_served_after_the_workspaces_midnight(client, bob, deals):
+    # The key holds the workspace's date: figures cached at 23:58 are not served at 00:02,
+    # when a step has fallen due (Alpha's security review, due on 14 March).
+    client.force_login(bob)
+    with time_machine.travel(datetime(2025, 3, 14, 23, 58, tzinfo=UTC), tick=False):
+        evening, _ = _get(client)
+        _, cached = _get(client)
+    with time_machine.travel(datetime(2025, 3, 15, 0, 2, tzinfo=UTC), tick=False):
+        morning, queries = _get(client)
+
+    assert cached == []
+    assert queries  # computed afresh
+    assert morning.context["overdue"].total == evening.context["overdue"].total + 1

@@ -4,10 +4,10 @@ every live plan, and only the first rows of each table as full rows.
 
 The metrics' definitions and their full tables (the CSV exports) are plans.dashboard's
 `map_health`, `forecast_check` and `overdue_by_owner`; this module gives the same figures
-and the same first rows (tests/plans/test_dashboard_summaries.py compares them) without building
-a row object per deal: one query returns a narrow row per live plan (its summary, overdue
-and recent-change counts), Python adds them up and picks the rows shown, a second query
-reads those rows' deals, and a third ranks the owners in the database.
+and the same first rows (tests/plans/test_dashboard_summaries.py compares them) without a
+row per deal leaving the database: one query classifies and projects every live plan from
+its summary, adds them up and returns the first rows of the health and forecast tables
+(PLANS_CTE, PAGE_SQL); a second ranks the owners (OWNERS_SQL).
 """
 
 from __future__ import annotations

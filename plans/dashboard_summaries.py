@@ -5,16 +5,19 @@ How they stay current, whatever writes the data:
 - Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
   insert, update or delete of a step (its plan's row, and its old and new title's row), of a
   date change (its step's plan's row, its old and new reason's row), of a buyer-side
-  activity (its plan's row) and on a plan's creation; deleting a plan or a workspace
-  deletes its rows. Triggers see every write: services, signals, QuerySet.update,
-  bulk_create, COPY, Django's cascades and SET NULLs, raw SQL, the admin. On PostgreSQL
-  they run once per statement, over its transition tables; on SQLite once per row.
+  activity (its plan's row), on a plan's creation and on a stakeholder's rename (the rows of
+  the plans whose steps they own on the seller side: their overdue groups keep the name);
+  deleting a plan or a workspace deletes its rows. Triggers see every write: services,
+  signals, QuerySet.update, bulk_create, COPY, Django's cascades and SET NULLs, raw SQL,
+  the admin. On PostgreSQL they run once per statement, over its transition tables; on
+  SQLite once per row.
 - Before reading, the dashboard recomputes every row whose `computed` differs from its
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in
   the same snapshot as the steps, and only overwrites a row whose stamp has not moved since
   (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
-  computes leaves the row behind, and the next request recomputes it.
+  computes leaves the row behind, and the next request recomputes it. A plan's overdue
+  groups (OverdueGroup) are replaced with its row, under the same condition.
 
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
 (`overdue_on`, the workspace's today when it was computed) with the dates on which they
@@ -522,10 +525,12 @@ def refresh(organization, *, now, titles_and_reasons: bool, today: date | None =
 def refresh_plans(organization, *, now, today: date | None = None) -> None:
     """Recompute the PlanSummary rows of `organization` that are behind their stamp, whose
     oldest recent date change left the RECENT_DAYS before `now`, or whose overdue steps were
-    counted on another day than `today` (the workspace's date at `now` unless given), in
-    one statement.
+    counted on another day than `today` (the workspace's date at `now` unless given), and
+    their plans' OverdueGroup rows, in one statement (three on SQLite). On PostgreSQL,
+    refreshes of one workspace take turns (a transaction-level advisory lock).
 
-    Side effects: inserts or updates PlanSummary rows. Idempotent."""
+    Side effects: inserts or updates PlanSummary rows, replaces OverdueGroup rows.
+    Idempotent."""
     from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits
     from .models import DueDateChange
 

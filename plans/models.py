@@ -594,9 +594,10 @@ class PlanSummary(models.Model):
     owner, its undated open steps, its last buyer visit, and its overdue steps as of one date.
 
     Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
-    plan's steps, of its steps' date changes and of its buyer-side activities, and on the
-    plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
-    SQL included), and delete the row with the plan. The figures are current when
+    plan's steps, of its steps' date changes and of its buyer-side activities, on the plan's
+    creation and on the rename of a seller owner of its steps, whatever the code path
+    (QuerySet.update, bulk_create, cascades and raw SQL included), and delete the row with
+    the plan. The figures are current when
     `computed == stamp`, the oldest recent date change is still recent and the overdue steps
     counted as of `overdue_on` are today's (dashboard_summaries._plans_behind); the
     dashboard recomputes the other rows before reading them.

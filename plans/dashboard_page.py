@@ -375,22 +375,15 @@ def _health_row(deal: DealInfo, row: tuple, *, today: date, since: datetime) -> 
     )
 
 
-# The overdue groups (buyer owner, seller owner, steps, oldest due date) of each live plan
-# with overdue steps, from its summary's JSON list (dashboard_summaries.OWNERS_JSON).
-OVERDUE_GROUPS = {
-    "postgresql": """
-        SELECT groups.b AS buyer_owner_id, groups.s AS seller_owner_id, live.account,
-               groups.n, groups.o AS oldest
-        FROM ({live}) live,
-             jsonb_to_recordset(live.owners) AS groups(b bigint, s bigint, n integer, o date)
-    """,
-    "sqlite": """
-        SELECT json_extract(groups.value, '$.b') AS buyer_owner_id,
-               json_extract(groups.value, '$.s') AS seller_owner_id, live.account,
-               json_extract(groups.value, '$.n') AS n, json_extract(groups.value, '$.o') AS oldest
-        FROM ({live}) live, json_each(live.owners) AS groups
-    """,
-}
+# The overdue groups of the live plans (buyer owner, seller owner's name, account, steps,
+# oldest due date), kept per plan by the summaries' refresh (plans.models.OverdueGroup).
+OVERDUE_GROUPS = """
+    SELECT groups.buyer_owner_id, groups.seller_name, live.account, groups.steps AS n,
+           groups.oldest_due AS oldest
+    FROM plans_overduegroup groups
+    JOIN ({live}) live ON live.pk = groups.plan_id
+    WHERE groups.organization_id = %s
+"""
 
 OWNERS_SQL = """
 WITH groups AS ({groups}),
@@ -401,15 +394,9 @@ buyers AS (
     GROUP BY groups.buyer_owner_id, groups.account
 ),
 sellers AS (
-    SELECT COALESCE(person.name, '') AS owner, SUM(ids.n) AS n, MIN(ids.oldest) AS oldest
-    FROM (
-        SELECT groups.seller_owner_id AS owner_id, SUM(groups.n) AS n,
-               MIN(groups.oldest) AS oldest
-        FROM groups
-        GROUP BY groups.seller_owner_id
-    ) ids
-    LEFT JOIN stakeholders_stakeholder person ON person.id = ids.owner_id
-    GROUP BY 1
+    SELECT groups.seller_name AS owner, SUM(groups.n) AS n, MIN(groups.oldest) AS oldest
+    FROM groups
+    GROUP BY groups.seller_name
 ),
 -- A buyer row can only be among the first rows if fewer than `limit` buyer rows have more
 -- overdue steps, or as many and an older one: only those are named.
@@ -443,21 +430,24 @@ LIMIT %s
 def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) -> OverduePage:
     """The overdue panel: `totals` (buyer side, seller side, all, from the plan rows) and the
     first `limit` rows of overdue_by_owner's table, ranked in the database from the live
-    plans' overdue groups kept in their summaries (one query, reading no step; the summaries
-    were brought to today by the refresh)."""
+    plans' overdue groups kept by the summaries (one query, reading no step and naming only
+    the buyer owners who can be shown: the groups keep their seller owner's name; the
+    summaries were brought to today by the refresh)."""
     live = (
-        scope.live_plans.filter(dashboard_summary__overdue__gt=0)
-        .annotate(owners=F("dashboard_summary__overdue_owners"), account=F("deal__account_name"))
-        .values_list("owners", "account")
+        scope.live_plans.annotate(account=F("deal__account_name"))
+        .values_list("pk", "account")
         .order_by()
     )
     live_sql, params = live.query.sql_with_params()
-    sql = OVERDUE_GROUPS[connection.vendor].format(live=live_sql)
+    sql = OVERDUE_GROUPS.format(live=live_sql)
     # Python compares names by code point: so does PostgreSQL's "C" collation (SQLite's
     # default compares bytes, the same order).
     collate = 'COLLATE "C"' if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
-        cursor.execute(OWNERS_SQL.format(groups=sql, collate=collate), [*params, limit, limit])
+        cursor.execute(
+            OWNERS_SQL.format(groups=sql, collate=collate),
+            [*params, scope.organization.pk, limit, limit],
+        )
         ranked = cursor.fetchall()
     rows = []
     for side, owner, account, n, oldest, _owners in ranked:

@@ -5,16 +5,19 @@ How they stay current, whatever writes the data:
 - Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
   insert, update or delete of a step (its plan's row, and its old and new title's row), of a
   date change (its step's plan's row, its old and new reason's row), of a buyer-side
-  activity (its plan's row) and on a plan's creation; deleting a plan or a workspace
-  deletes its rows. Triggers see every write: services, signals, QuerySet.update,
-  bulk_create, COPY, Django's cascades and SET NULLs, raw SQL, the admin. On PostgreSQL
-  they run once per statement, over its transition tables; on SQLite once per row.
+  activity (its plan's row), on a plan's creation and on a stakeholder's rename (the rows of
+  the plans whose steps they own on the seller side: their overdue groups keep the name);
+  deleting a plan or a workspace deletes its rows. Triggers see every write: services,
+  signals, QuerySet.update, bulk_create, COPY, Django's cascades and SET NULLs, raw SQL,
+  the admin. On PostgreSQL they run once per statement, over its transition tables; on
+  SQLite once per row.
 - Before reading, the dashboard recomputes every row whose `computed` differs from its
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in
   the same snapshot as the steps, and only overwrites a row whose stamp has not moved since
   (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
-  computes leaves the row behind, and the next request recomputes it.
+  computes leaves the row behind, and the next request recomputes it. A plan's overdue
+  groups (OverdueGroup) are replaced with its row, under the same condition.
 
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
 (`overdue_on`, the workspace's today when it was computed) with the dates on which they
@@ -112,10 +115,21 @@ def _bumps(table: str, row: str) -> list[str]:
                 "SELECT NEW.id, NEW.organization_id, 1 WHERE 1 = 1 "
                 "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
             ]
-        return ["DELETE FROM plans_plansummary WHERE plan_id = OLD.id"]
+        return [
+            "DELETE FROM plans_plansummary WHERE plan_id = OLD.id",
+            "DELETE FROM plans_overduegroup WHERE plan_id = OLD.id",
+        ]
+    if table == "stakeholders_stakeholder":
+        return [
+            "INSERT INTO plans_plansummary (plan_id, organization_id, stamp) "
+            "SELECT DISTINCT step.plan_id, step.organization_id, 1 FROM plans_milestone step "
+            "WHERE step.seller_owner_id = NEW.id AND NEW.name IS NOT OLD.name "
+            "ON CONFLICT (plan_id) DO UPDATE SET stamp = plans_plansummary.stamp + 1"
+        ]
     if table == "deals_organization":
         return [
             "DELETE FROM plans_plansummary WHERE organization_id = OLD.id",
+            "DELETE FROM plans_overduegroup WHERE organization_id = OLD.id",
             "DELETE FROM plans_titlesummary WHERE organization_id = OLD.id",
             "DELETE FROM plans_reasonsummary WHERE organization_id = OLD.id",
         ]
@@ -170,11 +184,25 @@ def _set_bumps(table: str, source: str) -> list[str]:
                     select="SELECT r.id, r.organization_id, 1 FROM new_rows r ORDER BY 1"
                 )
             ]
-        return ["DELETE FROM plans_plansummary WHERE plan_id IN (SELECT id FROM old_rows)"]
+        return [
+            f"DELETE FROM plans_{summary} WHERE plan_id IN (SELECT id FROM old_rows)"
+            for summary in ("plansummary", "overduegroup")
+        ]
+    if table == "stakeholders_stakeholder":
+        # A seller owner's new name: the plans whose steps they own keep it in their
+        # overdue groups (OverdueGroup.seller_name). Other updates (visits) bump nothing.
+        return [
+            _PLAN_BUMP.format(
+                select="SELECT DISTINCT step.plan_id, step.organization_id, 1 "
+                "FROM new_rows r JOIN old_rows o ON o.id = r.id "
+                "JOIN plans_milestone step ON step.seller_owner_id = r.id "
+                "WHERE r.name IS DISTINCT FROM o.name ORDER BY 1"
+            )
+        ]
     if table == "deals_organization":
         return [
             f"DELETE FROM plans_{summary} WHERE organization_id IN (SELECT id FROM old_rows)"
-            for summary in ("plansummary", "titlesummary", "reasonsummary")
+            for summary in ("plansummary", "overduegroup", "titlesummary", "reasonsummary")
         ]
     raise ValueError(table)
 
@@ -192,6 +220,7 @@ TRIGGERS = [
     ("plans_activity", "DELETE", ["OLD"]),
     ("plans_plan", "INSERT", ["NEW"]),
     ("plans_plan", "DELETE", ["OLD"]),
+    ("stakeholders_stakeholder", "UPDATE", ["NEW"]),  # its bump reads OLD too
     ("deals_organization", "DELETE", ["OLD"]),
 ]
 # PostgreSQL's statement-level triggers read the written rows from transition tables.
@@ -263,21 +292,21 @@ def create_rows(schema_editor) -> None:
     )
 
 
+# The summary rows of the plans behind (the CTE "dirty"), with their overdue steps from the
+# CTE "groups" (per plan and owners, see refresh_plans), under the compare-and-set on `stamp`.
 PLANS_SQL = """
-WITH dirty AS ({dirty})
 INSERT INTO plans_plansummary (
     plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
     signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
     recent_oldest, overdue_on, next_due, next_late, overdue, overdue_buyer, overdue_seller,
-    late_close, overdue_owners
+    late_close
 )
 SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
        path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
        COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
        COALESCE(recent.n, 0), recent.oldest, %s, counts.next_due, counts.next_late,
        COALESCE(overdue.n, 0),
-       COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0), COALESCE(overdue.late, 0),
-       overdue.owners
+       COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0), COALESCE(overdue.late, 0)
 FROM dirty
 LEFT JOIN (
     SELECT chain.plan_id,
@@ -300,9 +329,8 @@ LEFT JOIN (
            SUM(CASE WHEN groups.buyer_owner_id IS NOT NULL THEN groups.n ELSE 0 END) AS buyer_n,
            SUM(CASE WHEN groups.seller_owner_id IS NOT NULL THEN groups.n ELSE 0 END)
                AS seller_n,
-           SUM(groups.late) AS late,
-           {owners} AS owners
-    FROM ({groups}) groups
+           SUM(groups.late) AS late
+    FROM groups
     GROUP BY groups.plan_id
 ) overdue ON overdue.plan_id = dirty.id
 WHERE 1 = 1
@@ -326,18 +354,59 @@ ON CONFLICT (plan_id) DO UPDATE SET
     overdue = excluded.overdue,
     overdue_buyer = excluded.overdue_buyer,
     overdue_seller = excluded.overdue_seller,
-    late_close = excluded.late_close,
-    overdue_owners = excluded.overdue_owners
-WHERE plans_plansummary.stamp = excluded.stamp
-"""
+    late_close = excluded.late_close
+WHERE plans_plansummary.stamp = excluded.stamp"""
 
-# The overdue steps of a plan per (buyer owner, seller owner), as a JSON list of objects
-# (PlanSummary.overdue_owners); dashboard_page.OVERDUE_GROUPS reads them back.
-OWNERS_JSON = {
-    "postgresql": "jsonb_agg(jsonb_build_object('b', groups.buyer_owner_id, "
-    "'s', groups.seller_owner_id, 'n', groups.n, 'o', groups.oldest))",
-    "sqlite": "json_group_array(json_object('b', groups.buyer_owner_id, "
-    "'s', groups.seller_owner_id, 'n', groups.n, 'o', groups.oldest))",
+# The OverdueGroup rows of the plans whose summary `{written}` names, from the CTE "groups",
+# with their seller owner's name.
+GROUPS_SQL = """
+INSERT INTO plans_overduegroup (
+    plan_id, organization_id, buyer_owner_id, seller_name, steps, oldest_due
+)
+SELECT groups.plan_id, groups.organization_id, groups.buyer_owner_id,
+       COALESCE(person.name, ''), groups.n, groups.oldest
+FROM groups
+LEFT JOIN stakeholders_stakeholder person ON person.id = groups.seller_owner_id
+WHERE {written}"""
+
+# refresh_plans's statements, each with the parts whose parameters it takes, in order
+# ("summary": PLANS_SQL's own).
+# PostgreSQL: one statement, so that the overdue groups are written from the same snapshot
+# as the summary rows and only for the rows the compare-and-set let through (RETURNING).
+# All its parts see the tables as they were: "cleared" deletes the plans' previous groups,
+# not the ones the last part inserts. Two refreshes of a workspace never run at once (see
+# refresh_plans): the second would not see the groups the first one inserted, and keep them.
+REFRESH_PLANS_SQL = {
+    "postgresql": [
+        (
+            "WITH dirty AS ({dirty}), groups AS ({groups}), "
+            f"written AS ({PLANS_SQL} RETURNING plans_plansummary.plan_id), "
+            "cleared AS (DELETE FROM plans_overduegroup "
+            "WHERE plan_id IN (SELECT written.plan_id FROM written))"
+            + GROUPS_SQL.replace("{written}", "groups.plan_id IN (SELECT plan_id FROM written)"),
+            ("dirty", "groups", "summary"),
+        )
+    ],
+    # SQLite: a writing transaction holds the database's write lock from its first write,
+    # so nothing moves the stamps between these statements and the compare-and-set passes
+    # for every plan behind: the groups are replaced first, while the summary rows still
+    # say which plans are behind.
+    "sqlite": [
+        (
+            "WITH dirty AS ({dirty}) "
+            "DELETE FROM plans_overduegroup WHERE plan_id IN (SELECT dirty.id FROM dirty)",
+            ("dirty",),
+        ),
+        (
+            "WITH dirty AS ({dirty}), groups AS ({groups})"
+            + GROUPS_SQL.replace("{written}", "1 = 1"),
+            ("dirty", "groups"),
+        ),
+        (
+            "WITH dirty AS ({dirty}), groups AS ({groups})" + PLANS_SQL,
+            ("dirty", "groups", "summary"),
+        ),
+    ],
 }
 
 # --- Recomputing the rows that are behind ------------------------------------------------
@@ -491,10 +560,12 @@ def refresh_every_workspace(*, now: datetime) -> tuple[int, int]:
 def refresh_plans(organization, *, now, today: date | None = None) -> None:
     """Recompute the PlanSummary rows of `organization` that are behind their stamp, whose
     oldest recent date change left the RECENT_DAYS before `now`, or whose overdue steps were
-    counted on another day than `today` (the workspace's date at `now` unless given), in
-    one statement.
+    counted on another day than `today` (the workspace's date at `now` unless given), and
+    their plans' OverdueGroup rows, in one statement (three on SQLite). On PostgreSQL,
+    refreshes of one workspace take turns (a transaction-level advisory lock).
 
-    Side effects: inserts or updates PlanSummary rows. Idempotent."""
+    Side effects: inserts or updates PlanSummary rows, replaces OverdueGroup rows.
+    Idempotent."""
     from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits
     from .models import DueDateChange
 
@@ -590,25 +661,38 @@ def refresh_plans(organization, *, now, today: date | None = None) -> None:
     groups = (
         Milestone.objects.filter(steps_of_dirty)
         .filter(OPEN_STEP, due_date__lt=today)
-        .values_list("plan_id", "buyer_owner_id", "seller_owner_id")
+        .values_list("plan_id", "organization_id", "buyer_owner_id", "seller_owner_id")
         .annotate(n=Count("pk"), late=Count("pk", filter=late), oldest=Min("due_date"))
         .order_by()
     )
     groups_sql, groups_params = _sql(groups)
     dirty_sql, dirty_params = _sql(dirty)
-    sql = PLANS_SQL.format(
-        dirty=dirty_sql,
-        steps=steps_sql,
-        counts=counts_sql,
-        visits=visits_sql,
-        recent=recent_sql,
-        groups=groups_sql,
-        owners=OWNERS_JSON[connection.vendor],
-    )
     on = connection.ops.adapt_datefield_value(today)
-    params = [*dirty_params, on, *steps_params, *counts_params, *visits_params]
-    with _refreshing(), connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *recent_params, *groups_params])
+    params = {
+        "dirty": dirty_params,
+        "groups": groups_params,
+        "summary": [on, *steps_params, *counts_params, *visits_params, *recent_params],
+    }
+    parts = {
+        "dirty": dirty_sql,
+        "steps": steps_sql,
+        "counts": counts_sql,
+        "visits": visits_sql,
+        "recent": recent_sql,
+        "groups": groups_sql,
+    }
+    with _refreshing(), transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One refresh of a workspace at a time (see REFRESH_PLANS_SQL); the statement
+            # after this one reads the rows the previous refresh committed.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('plans.refresh_plans', %s))",
+                [organization.pk],
+            )
+        for template, takes in REFRESH_PLANS_SQL[connection.vendor]:
+            cursor.execute(
+                template.format(**parts), [param for part in takes for param in params[part]]
+            )
 
 
 TITLES_SQL = """

@@ -594,9 +594,10 @@ class PlanSummary(models.Model):
     owner, its undated open steps, its last buyer visit, and its overdue steps as of one date.
 
     Database triggers (migration 0007) bump `stamp` on every insert, update or delete of the
-    plan's steps, of its steps' date changes and of its buyer-side activities, and on the
-    plan's creation, whatever the code path (QuerySet.update, bulk_create, cascades and raw
-    SQL included), and delete the row with the plan. The figures are current when
+    plan's steps, of its steps' date changes and of its buyer-side activities, on the plan's
+    creation and on the rename of a seller owner of its steps, whatever the code path
+    (QuerySet.update, bulk_create, cascades and raw SQL included), and delete the row with
+    the plan. The figures are current when
     `computed == stamp`, the oldest recent date change is still recent and the overdue steps
     counted as of `overdue_on` are today's (dashboard_summaries._plans_behind); the
     dashboard recomputes the other rows before reading them.
@@ -641,9 +642,7 @@ class PlanSummary(models.Model):
     overdue_buyer = models.IntegerField(db_default=0)  # with a buyer owner
     overdue_seller = models.IntegerField(db_default=0)  # with a seller owner
     late_close = models.IntegerField(db_default=0)  # close-plan steps > LATE_DAYS overdue
-    # The same steps per (buyer owner, seller owner): a list of {"b": buyer owner id,
-    # "s": seller owner id, "n": steps, "o": oldest due date}, or null when none is overdue.
-    overdue_owners = models.JSONField(null=True)
+    # The same steps per owner: the plan's OverdueGroup rows.
 
     class Meta:
         indexes = [
@@ -658,6 +657,39 @@ class PlanSummary(models.Model):
 
     def __str__(self) -> str:
         return f"Dashboard summary of plan {self.plan_id}"
+
+
+class OverdueGroup(models.Model):
+    """The overdue steps of a plan (those its PlanSummary counts as of `overdue_on`) with one
+    buyer owner and one seller owner, and that seller owner's name: what the dashboard's
+    owners panel adds up (dashboard_page.overdue_owners) without reading a step or naming
+    each seller owner. Written with the plan's PlanSummary row, in the same statement and
+    under the same compare-and-set (dashboard_summaries.refresh_plans): a plan's rows are
+    current when its summary row is. The name is the seller owner's when the row was
+    written: renaming a stakeholder bumps the summaries of the plans whose steps they own
+    on the seller side (a trigger, see dashboard_summaries). Deleted with the plan by its
+    delete trigger. Never written by application code otherwise."""
+
+    plan = models.ForeignKey(
+        Plan, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    buyer_owner = models.ForeignKey(
+        Stakeholder,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        related_name="+",
+    )
+    seller_name = models.CharField(max_length=150)  # "" without a seller owner
+    steps = models.IntegerField()
+    oldest_due = models.DateField()
+
+    def __str__(self) -> str:
+        return f"Overdue steps of plan {self.plan_id}"
 
 
 class TitleSummary(models.Model):

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.db import connection, transaction
+from django.db.models import F
 from django.urls import reverse
 
 from deals.models import Organization
@@ -19,6 +20,7 @@ from plans.models import (
     Activity,
     DueDateChange,
     Milestone,
+    OverdueGroup,
     Plan,
     PlanSummary,
     ReasonSummary,
@@ -749,3 +751,163 @@ def test_page_owner_ranking_equals_the_full_table_with_ties(acme, alice, deals, 
 
     assert page.overdue.rows == full.rows[:limit]
     assert page.overdue.owners == len(full.rows)
+
+
+# --- The owners panel's overdue groups (plans.models.OverdueGroup) -------------------------
+
+
+def _overdue_deal(builder, alice, account, *, buyer, seller, steps=1, days=3):
+    """A deal whose plan has `steps` steps `days` days overdue, owned by a new buyer and a new
+    seller stakeholder named `buyer` and `seller` (None: no owner on that side)."""
+    deal = builder.deal(
+        account, owner=alice, stage="proposal", amount=10, target=TODAY, created=TODAY
+    )
+    plan = builder.plan(deal, status="shared", target=TODAY + timedelta(days=20))
+    buyer = buyer if buyer is None else builder.person(deal, buyer, Side.BUYER)
+    seller = seller if seller is None else builder.person(deal, seller, Side.SELLER)
+    for position in range(steps):
+        builder.step(
+            plan,
+            f"Late {position}",
+            position + 1,
+            due=TODAY - timedelta(days=days),
+            buyer=buyer,
+            seller=seller,
+        )
+    return deal
+
+
+def test_the_owners_panel_follows_a_seller_owners_rename(acme, alice, bob, deals):
+    # The groups keep their seller owner's name: a rename bumps the plans whose steps the
+    # stakeholder owns on the seller side (a trigger), whatever writes it.
+    builder = Builder(acme)
+    first = _overdue_deal(builder, alice, "Rename 1", buyer="Bo", seller="Sam", steps=2)
+    _overdue_deal(builder, alice, "Rename 2", buyer="Cy", seller="Kim")
+    page_figures(acme)
+    sam = Stakeholder.objects.get(deal=first, side=Side.SELLER)
+
+    from stakeholders import services as stakeholder_services
+
+    stakeholder_services.update_stakeholder(sam, actor=Actor.seller(bob), name="Samuel")
+    renamed = page_figures(acme)["owners"]
+    Stakeholder.objects.filter(pk=sam.pk).update(name="Kim")  # now one owner with Kim
+    merged = page_figures(acme)["owners"]
+
+    def sellers(rows):
+        return {row.owner: row.overdue for row in rows if row.side == "seller"}
+
+    assert sellers(renamed)["Samuel"] == 2 and "Sam" not in sellers(renamed)
+    assert sellers(merged)["Kim"] == 3 and "Samuel" not in sellers(merged)
+
+
+def test_a_stakeholders_other_updates_bump_no_plan(acme, deals):
+    # Buyer visits update stakeholders all day long: only a name change bumps plans.
+    dashboard_page.compute(
+        Scope.build(acme, now=NOW), sort="health", health_limit=1, forecast_limit=1, owner_limit=1
+    )
+    stamps = dict(PlanSummary.objects.values_list("plan_id", "stamp"))
+
+    Stakeholder.objects.filter(organization=acme).update(visit_count=F("visit_count") + 1)
+    for person in Stakeholder.objects.filter(organization=acme):
+        person.title = "Updated"
+        person.save()
+
+    assert dict(PlanSummary.objects.values_list("plan_id", "stamp")) == stamps
+
+
+def test_overdue_groups_go_with_their_plan_and_workspace(acme, alice, globex, deals):
+    builder = Builder(acme)
+    gone = _overdue_deal(builder, alice, "Gone", buyer="Bo", seller="Sam").plan
+    dashboard_page.compute(
+        Scope.build(acme, now=NOW), sort="health", health_limit=1, forecast_limit=1, owner_limit=1
+    )
+    dashboard_page.compute(
+        Scope.build(globex, now=NOW), sort="health", health_limit=1, forecast_limit=1, owner_limit=1
+    )
+    assert OverdueGroup.objects.filter(plan=gone).exists()
+    assert OverdueGroup.objects.filter(organization=globex).exists()
+
+    gone.delete()
+    Organization.objects.filter(pk=globex.pk).delete()
+
+    assert not OverdueGroup.objects.filter(plan_id=gone.pk).exists()
+    assert not OverdueGroup.objects.filter(organization_id=globex.pk).exists()
+    page_figures(acme)
+
+
+@pytest.mark.parametrize("limit", [1, 3, 6, 40])
+def test_page_owner_ranking_with_no_owner_blank_and_non_ascii_names(acme, alice, deals, limit):
+    # "No owner" on each side (a missing owner, and a seller stakeholder with a blank name,
+    # which the definition merges with it), and names ordered by code point as Python does
+    # (uppercase before lowercase, accented letters after "z"), with equal counts and dates.
+    builder = Builder(acme)
+    _overdue_deal(builder, alice, "Nobody", buyer=None, seller=None, steps=2)
+    _overdue_deal(builder, alice, "Blank", buyer="Émile", seller="", steps=2)
+    _overdue_deal(builder, alice, "Accents", buyer="Zoë", seller="Émile", steps=2)
+    _overdue_deal(builder, alice, "Lower", buyer="amy", seller="Zoë", steps=2)
+    _overdue_deal(builder, alice, "Upper", buyer="Amy", seller="amy", steps=2)
+    _overdue_deal(builder, alice, "Ascii", buyer="Zed", seller="Åsa", steps=2)
+    scope = Scope.build(acme, now=NOW)
+    full = dashboard.overdue_by_owner(scope)
+    assert {"No owner", "Émile", "Zoë", "amy", "Åsa"} <= {row.owner for row in full.rows}
+
+    page = dashboard_page.compute(
+        Scope.build(acme, now=NOW),
+        sort="health",
+        health_limit=5,
+        forecast_limit=5,
+        owner_limit=limit,
+    )
+
+    assert page.overdue.rows == full.rows[:limit]
+    assert page.overdue.owners == len(full.rows)
+
+
+@needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_at_once_keep_one_set_of_overdue_groups(acme, alice):
+    # Two requests recompute the same plans at once: the second runs after the first
+    # commits (the workspace's refresh lock), and replaces the groups the first wrote
+    # instead of adding its own to them.
+    from plans import dashboard_summaries
+
+    builder = Builder(acme)
+    for index in range(3):
+        _overdue_deal(builder, alice, f"Busy {index}", buyer="Bo", seller="Sam", steps=2)
+    PlanSummary.objects.update(computed=-1)
+    first_done, go = threading.Event(), threading.Event()
+
+    def first():
+        from django.db import connection as first_connection
+
+        try:
+            with transaction.atomic():
+                dashboard_summaries.refresh_plans(acme, now=NOW)
+                first_done.set()
+                go.wait(5)
+        finally:
+            first_connection.close()
+
+    def second():
+        from django.db import connection as second_connection
+
+        try:
+            dashboard_summaries.refresh_plans(acme, now=NOW)
+        finally:
+            second_connection.close()
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert first_done.wait(5)
+    two = threading.Thread(target=second)
+    two.start()
+    two.join(0.5)  # the second refresh now waits for the first one's commit
+    go.set()
+    one.join()
+    two.join()
+
+    assert OverdueGroup.objects.count() == 3
+    assert sum(OverdueGroup.objects.values_list("steps", flat=True)) == 6
+    scope = Scope.build(acme, now=NOW)
+    page = dashboard_page.overdue_owners(scope, limit=10, totals=(6, 6, 6))
+    assert page.rows == dashboard.overdue_by_owner(scope).rows

@@ -2,15 +2,15 @@
 a change recomputes only what the change touched (plans.models.PlanSummary, TitleSummary).
 
 How they stay current, whatever writes the data:
-- Database triggers (installed by migration 0007, SQL below) bump a row's `stamp` on every
-  insert, update or delete of a step (its plan's row, and its old and new title's row), of a
-  date change (its step's plan's row, its old and new reason's row), of a buyer-side
-  activity (its plan's row), on a plan's creation and on a stakeholder's rename (the rows of
-  the plans whose steps they own on the seller side: their overdue groups keep the name);
-  deleting a plan or a workspace deletes its rows. Triggers see every write: services,
-  signals, QuerySet.update, bulk_create, COPY, Django's cascades and SET NULLs, raw SQL,
-  the admin. On PostgreSQL they run once per statement, over its transition tables; on
-  SQLite once per row.
+- Database triggers (SQL below; migrations 0007–0009 install frozen copies) bump a row's
+  `stamp` on every insert, update or delete of a step (its plan's row, and its old and new
+  title's row), of a date change (its step's plan's row, its old and new reason's row), of a
+  buyer-side activity (its plan's row), on a plan's creation and on a stakeholder's rename
+  (the rows of the plans whose steps they own on the seller side: their overdue groups keep
+  the name); deleting a plan or a workspace deletes its rows. Triggers see every write:
+  services, signals, QuerySet.update, bulk_create, COPY, Django's cascades and SET NULLs,
+  raw SQL, the admin. On PostgreSQL they run once per statement, over its transition tables;
+  on SQLite once per row.
 - Before reading, the dashboard recomputes every row whose `computed` differs from its
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in
@@ -239,8 +239,10 @@ def _name(table: str, event: str) -> str:
 
 
 def install_triggers(schema_editor) -> None:
-    """Create the triggers (migration 0007): statement-level on PostgreSQL, row-level on
-    SQLite (which has no statement-level triggers)."""
+    """Create the triggers: statement-level on PostgreSQL, row-level on SQLite (which has
+    no statement-level triggers). Migrations do not call this: each holds the statements it
+    ran, as this function and remove_triggers wrote them then (0009's were recorded from a
+    stand-in schema editor); a change to TRIGGERS needs a migration with new copies."""
     vendor = schema_editor.connection.vendor
     for table, event, rows in TRIGGERS:
         name = _name(table, event)

@@ -69,7 +69,9 @@ def results_key(organization_id: int, filters: tuple) -> str | None:
     values = generations.current(keys)
     if values is None:
         return None
-    digest = hashlib.sha256(repr((values[keys[0]], values[keys[1]], filters)).encode())
+    # The code's fingerprint: a deploy never serves figures (pickled classes) of the old code.
+    parts = (values[keys[0]], values[keys[1]], generations.code_fingerprint(), filters)
+    digest = hashlib.sha256(repr(parts).encode())
     return RESULTS_KEY.format(organization_id, digest.hexdigest()[:32])
 
 

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from . import generations
 from .models import Milestone
 
 ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
@@ -35,9 +36,12 @@ _ANY_UUID = "00000000-0000-0000-0000-000000000000"
 
 @cache
 def template_fingerprint() -> str:
-    """Changes with the page template, so a deploy never serves rows of the old markup."""
+    """Changes with the page's templates and with the Python that draws it
+    (generations.code_fingerprint), so a deploy never serves rows or bodies of the old
+    markup or wording."""
     folder = settings.BASE_DIR / "templates"
     source = b"".join((folder / name).read_bytes() for name in PAGE_TEMPLATES)
+    source += generations.code_fingerprint().encode()
     return hashlib.sha256(source).hexdigest()[:12]
 
 

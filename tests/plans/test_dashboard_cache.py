@@ -195,3 +195,18 @@ def test_dashboard_cache_is_not_served_after_the_workspaces_midnight(client, bob
     assert cached == []
     assert queries  # computed afresh
     assert morning.context["overdue"].total == evening.context["overdue"].total + 1
+
+
+def test_dashboard_cache_is_not_served_after_a_deploy_changes_the_code(
+    client, bob, deals, monkeypatch
+):
+    # Cached figures are pickled objects of the code that computed them.
+    from plans import generations
+
+    client.force_login(bob)
+    _get(client)
+    monkeypatch.setattr(generations, "code_fingerprint", lambda: "another release")
+
+    _response, computed = _get(client)
+
+    assert computed

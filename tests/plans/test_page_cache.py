@@ -432,3 +432,29 @@ def test_valid_until_is_the_first_clock_change():
     assert page_cache.valid_until(now, [soon, past]) == past
     yesterday = now.date() - timedelta(days=1)
     assert page_cache.valid_until(now, [], today=yesterday) == midnight - timedelta(days=1)
+
+
+def test_code_fingerprint_changes_with_the_python_of_the_apps(settings, tmp_path):
+    # A deploy that changes only Python (a health reason's wording, a form) changes the keys
+    # of cached bodies, rows and dashboard figures too.
+    from plans import generations
+
+    for app in generations.CODE_APPS:
+        shutil.copytree(Path(settings.BASE_DIR) / app, tmp_path / app)
+    shutil.copytree(Path(settings.BASE_DIR) / "templates", tmp_path / "templates")
+    settings.BASE_DIR = tmp_path
+    try:
+        generations.code_fingerprint.cache_clear()
+        rows.template_fingerprint.cache_clear()
+        before = (generations.code_fingerprint(), rows.template_fingerprint())
+        with open(tmp_path / "plans" / "dashboard.py", "a") as source:
+            source.write("\n# changed\n")
+        generations.code_fingerprint.cache_clear()
+        rows.template_fingerprint.cache_clear()
+        after = (generations.code_fingerprint(), rows.template_fingerprint())
+    finally:
+        generations.code_fingerprint.cache_clear()
+        rows.template_fingerprint.cache_clear()
+
+    assert after[0] != before[0]
+    assert after[1] != before[1]

@@ -425,9 +425,11 @@ class Migration(migrations.Migration):
                 ('plan', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='plans.plan')),
             ],
         ),
-        # Every plan's overdue steps are counted again, groups included, on the next request.
+        # Every plan's overdue steps are counted again, groups included, on the next request
+        # (backwards too: 0008's code reads the overdue groups from the column re-added empty).
         migrations.RunSQL(
-            "UPDATE plans_plansummary SET overdue_on = NULL", migrations.RunSQL.noop
+            "UPDATE plans_plansummary SET overdue_on = NULL",
+            "UPDATE plans_plansummary SET overdue_on = NULL",
         ),
         migrations.RunPython(install_triggers, remove_triggers),
     ]

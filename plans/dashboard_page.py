@@ -134,7 +134,9 @@ VENDOR_SQL = {
         "bd_date": f"(DATE '{EPOCH.isoformat()}' + ({{n}} / 5 * 7 + MOD({{n}}, 5)))",
         "month": "({day} + 1 - CAST(EXTRACT(DAY FROM {day}) AS integer))",
         "days": "({later} - {earlier})",
-        # Python compares lowered names by code point: so does the "C" collation.
+        # Python compares lowered names by code point: so does the "C" collation. LOWER
+        # lowers as str.lower does but for the few letters Python lowers to two characters
+        # ("İ"): such names can sort a place apart from the CSV (test_dashboard_page_edges).
         "lower": 'LOWER({text}) COLLATE "C"',
     },
     "sqlite": {

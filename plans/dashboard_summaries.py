@@ -15,9 +15,10 @@ How they stay current, whatever writes the data:
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in
   the same snapshot as the steps, and only overwrites a row whose stamp has not moved since
-  (`ON CONFLICT … WHERE stamp = excluded.stamp`): a write that commits while the dashboard
-  computes leaves the row behind, and the next request recomputes it. A plan's overdue
-  groups (OverdueGroup) are replaced with its row, under the same condition.
+  (`… WHERE stamp = <the stamp read>`): a write that commits while the dashboard computes
+  leaves the row behind, and the next request recomputes it. A plan's overdue groups
+  (OverdueGroup) are replaced with its row, under the same condition; a plan deleted
+  meanwhile keeps neither.
 
 Only the overdue steps depend on the date: a plan's row keeps them as of one day
 (`overdue_on`, the workspace's today when it was computed) with the dates on which they
@@ -296,68 +297,70 @@ def create_rows(schema_editor) -> None:
 
 # The summary rows of the plans behind (the CTE "dirty"), with their overdue steps from the
 # CTE "groups" (per plan and owners, see refresh_plans), under the compare-and-set on `stamp`.
+# An UPDATE: every plan has its row from its creation, and a row deleted with its plan while
+# the statement runs is not written again. `{locked}`: PostgreSQL's join to the rows it locks.
 PLANS_SQL = """
-INSERT INTO plans_plansummary (
-    plan_id, organization_id, stamp, computed, path_total, due_term, start_term,
-    signature_bd, remaining, missing_buyer_owner, undated, last_buyer_visit, recent_changes,
-    recent_oldest, overdue_on, next_due, next_late, overdue, overdue_buyer, overdue_seller,
-    late_close
-)
-SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen, path.total, path.due_term,
-       path.start_term, path.signature_bd, COALESCE(path.remaining, 0),
-       COALESCE(counts.missing, 0), COALESCE(counts.undated, 0), visits.last_visit,
-       COALESCE(recent.n, 0), recent.oldest, %s, counts.next_due, counts.next_late,
-       COALESCE(overdue.n, 0),
-       COALESCE(overdue.buyer_n, 0), COALESCE(overdue.seller_n, 0), COALESCE(overdue.late, 0)
-FROM dirty
-LEFT JOIN (
-    SELECT chain.plan_id,
-           SUM(chain.is_open * chain.duration_days) AS total,
-           MAX(CASE WHEN chain.is_open = 1 AND chain.due_bd IS NOT NULL
-                    THEN chain.due_bd - chain.through END) AS due_term,
-           MAX(CASE WHEN chain.is_open = 1 THEN chain.start_offset - chain.through END)
-               AS start_term,
-           MAX(chain.signature_bd) AS signature_bd,
-           SUM(chain.is_open) AS remaining
-    FROM ({steps}) chain
-    WHERE chain.signature_position IS NULL OR chain.position <= chain.signature_position
-    GROUP BY chain.plan_id
-) path ON path.plan_id = dirty.id
-LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
-LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
-LEFT JOIN ({recent}) recent ON recent.plan_id = dirty.id
-LEFT JOIN (
-    SELECT groups.plan_id, SUM(groups.n) AS n,
-           SUM(CASE WHEN groups.buyer_owner_id IS NOT NULL THEN groups.n ELSE 0 END) AS buyer_n,
-           SUM(CASE WHEN groups.seller_owner_id IS NOT NULL THEN groups.n ELSE 0 END)
-               AS seller_n,
-           SUM(groups.late) AS late
-    FROM groups
-    GROUP BY groups.plan_id
-) overdue ON overdue.plan_id = dirty.id
-WHERE 1 = 1
-ORDER BY dirty.id
-ON CONFLICT (plan_id) DO UPDATE SET
-    organization_id = excluded.organization_id,
-    computed = excluded.computed,
-    path_total = excluded.path_total,
-    due_term = excluded.due_term,
-    start_term = excluded.start_term,
-    signature_bd = excluded.signature_bd,
-    remaining = excluded.remaining,
-    missing_buyer_owner = excluded.missing_buyer_owner,
-    undated = excluded.undated,
-    last_buyer_visit = excluded.last_buyer_visit,
-    recent_changes = excluded.recent_changes,
-    recent_oldest = excluded.recent_oldest,
-    overdue_on = excluded.overdue_on,
-    next_due = excluded.next_due,
-    next_late = excluded.next_late,
-    overdue = excluded.overdue,
-    overdue_buyer = excluded.overdue_buyer,
-    overdue_seller = excluded.overdue_seller,
-    late_close = excluded.late_close
-WHERE plans_plansummary.stamp = excluded.stamp"""
+UPDATE plans_plansummary SET
+    organization_id = fresh.organization_id,
+    computed = fresh.computed,
+    path_total = fresh.path_total,
+    due_term = fresh.due_term,
+    start_term = fresh.start_term,
+    signature_bd = fresh.signature_bd,
+    remaining = fresh.remaining,
+    missing_buyer_owner = fresh.missing_buyer_owner,
+    undated = fresh.undated,
+    last_buyer_visit = fresh.last_buyer_visit,
+    recent_changes = fresh.recent_changes,
+    recent_oldest = fresh.recent_oldest,
+    overdue_on = fresh.overdue_on,
+    next_due = fresh.next_due,
+    next_late = fresh.next_late,
+    overdue = fresh.overdue,
+    overdue_buyer = fresh.overdue_buyer,
+    overdue_seller = fresh.overdue_seller,
+    late_close = fresh.late_close
+FROM (
+    SELECT dirty.id, dirty.organization_id, dirty.seen, dirty.seen AS computed,
+           path.total AS path_total, path.due_term, path.start_term, path.signature_bd,
+           COALESCE(path.remaining, 0) AS remaining,
+           COALESCE(counts.missing, 0) AS missing_buyer_owner,
+           COALESCE(counts.undated, 0) AS undated, visits.last_visit AS last_buyer_visit,
+           COALESCE(recent.n, 0) AS recent_changes, recent.oldest AS recent_oldest,
+           %s AS overdue_on, counts.next_due, counts.next_late,
+           COALESCE(overdue.n, 0) AS overdue, COALESCE(overdue.buyer_n, 0) AS overdue_buyer,
+           COALESCE(overdue.seller_n, 0) AS overdue_seller,
+           COALESCE(overdue.late, 0) AS late_close
+    FROM dirty
+    {locked}
+    LEFT JOIN (
+        SELECT chain.plan_id,
+               SUM(chain.is_open * chain.duration_days) AS total,
+               MAX(CASE WHEN chain.is_open = 1 AND chain.due_bd IS NOT NULL
+                        THEN chain.due_bd - chain.through END) AS due_term,
+               MAX(CASE WHEN chain.is_open = 1 THEN chain.start_offset - chain.through END)
+                   AS start_term,
+               MAX(chain.signature_bd) AS signature_bd,
+               SUM(chain.is_open) AS remaining
+        FROM ({steps}) chain
+        WHERE chain.signature_position IS NULL OR chain.position <= chain.signature_position
+        GROUP BY chain.plan_id
+    ) path ON path.plan_id = dirty.id
+    LEFT JOIN ({counts}) counts ON counts.plan_id = dirty.id
+    LEFT JOIN ({visits}) visits ON visits.plan_id = dirty.id
+    LEFT JOIN ({recent}) recent ON recent.plan_id = dirty.id
+    LEFT JOIN (
+        SELECT groups.plan_id, SUM(groups.n) AS n,
+               SUM(CASE WHEN groups.buyer_owner_id IS NOT NULL THEN groups.n ELSE 0 END)
+                   AS buyer_n,
+               SUM(CASE WHEN groups.seller_owner_id IS NOT NULL THEN groups.n ELSE 0 END)
+                   AS seller_n,
+               SUM(groups.late) AS late
+        FROM groups
+        GROUP BY groups.plan_id
+    ) overdue ON overdue.plan_id = dirty.id
+) fresh
+WHERE plans_plansummary.plan_id = fresh.id AND plans_plansummary.stamp = fresh.seen"""
 
 # The OverdueGroup rows of the plans whose summary `{written}` names, from the CTE "groups",
 # with their seller owner's name.
@@ -382,7 +385,15 @@ REFRESH_PLANS_SQL = {
     "postgresql": [
         (
             "WITH dirty AS ({dirty}), groups AS ({groups}), "
-            f"written AS ({PLANS_SQL} RETURNING plans_plansummary.plan_id), "
+            # The rows behind, locked in plan order (as the triggers lock them: two
+            # transactions never wait for each other's rows); a row deleted meanwhile (its
+            # plan deleted) is skipped, and one whose stamp moved fails the UPDATE's check.
+            "locked AS (SELECT plans_plansummary.plan_id FROM plans_plansummary "
+            "WHERE plans_plansummary.plan_id IN (SELECT dirty.id FROM dirty) "
+            "ORDER BY plans_plansummary.plan_id FOR UPDATE), "
+            "written AS ("
+            + PLANS_SQL.replace("{locked}", "JOIN locked ON locked.plan_id = dirty.id")
+            + " RETURNING plans_plansummary.plan_id), "
             "cleared AS (DELETE FROM plans_overduegroup "
             "WHERE plan_id IN (SELECT written.plan_id FROM written))"
             + GROUPS_SQL.replace("{written}", "groups.plan_id IN (SELECT plan_id FROM written)"),
@@ -405,7 +416,7 @@ REFRESH_PLANS_SQL = {
             ("dirty", "groups"),
         ),
         (
-            "WITH dirty AS ({dirty}), groups AS ({groups})" + PLANS_SQL,
+            "WITH dirty AS ({dirty}), groups AS ({groups})" + PLANS_SQL.replace("{locked}", ""),
             ("dirty", "groups", "summary"),
         ),
     ],

@@ -1,4 +1,4 @@
-"""Review: a plan deleted while a refresh recomputes it leaves no rows behind (PostgreSQL)."""
+"""A plan deleted while a refresh recomputes it leaves no rows behind (PostgreSQL)."""
 
 import threading
 
@@ -15,11 +15,6 @@ from .test_dashboard_summaries import Builder, _overdue_deal
 
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=True,
-    reason="review: the upsert inserts a fresh summary row for the plan deleted since the "
-    "statement's snapshot (ON CONFLICT finds no row), and RETURNING then writes its groups",
-)
 def test_a_plan_deleted_during_a_refresh_leaves_no_summary_or_groups(acme, alice):
     deal = _overdue_deal(Builder(acme), alice, "Doomed", buyer="Bo", seller="Sam", steps=2)
     plan_id = Plan.objects.get(deal=deal).pk

@@ -1,14 +1,20 @@
 """The Redis cache, as the pages use it: a Redis that cannot be reached reads as a miss and
-drops writes (each failure logged), so that pages are computed afresh instead of failing.
-Every cached value in Tandem can be recomputed; none is the only copy of anything.
+drops writes, so that pages are computed afresh instead of failing. Every cached value in
+Tandem can be recomputed; none is the only copy of anything.
 
-Counters (`incr`, `decr`) still raise: the generation counters (plans/generations.py) must
-know that they could not move, and treat the cache as down (nothing cached is served).
+A Redis that hangs rather than refusing costs each call its socket timeout (half a second,
+config/settings.py), and a page makes a dozen calls: after a failure the process therefore
+treats that Redis as down, without asking, for RETRY_SECONDS (one warning per failure).
+Counters (`incr`) raise instead of missing: the generation counters (plans/generations.py)
+must know that they could not move, and treat the cache as down (nothing cached is
+served). A bump skipped in those seconds is one Redis could not take moments before:
+what another process cached then may be served until its keep ends.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
@@ -17,69 +23,59 @@ from redis.exceptions import ConnectionError, TimeoutError
 logger = logging.getLogger(__name__)
 
 UNREACHABLE = (ConnectionError, TimeoutError)
+RETRY_SECONDS = 5.0
+# Per Redis location, shared by the threads of a process: until when it is taken as down.
+down_until: dict[str, float] = {}
+_RAISE = object()
 
 
 class ResilientRedisCache(RedisCache):
-    def _failed(self, operation: str) -> None:
-        logger.warning("cache: Redis unreachable (%s)", operation, exc_info=True)
+    def _call(self, operation: str, miss, function, *args):
+        location = self._servers[0]
+        if time.monotonic() < down_until.get(location, 0.0):
+            if miss is _RAISE:
+                raise ConnectionError(f"cache: Redis at {location} taken as down")
+            return miss
+        try:
+            return function(*args)
+        except UNREACHABLE:
+            down_until[location] = time.monotonic() + RETRY_SECONDS
+            logger.warning(
+                "cache: Redis unreachable (%s); taken as down for %.0f s",
+                operation,
+                RETRY_SECONDS,
+                exc_info=True,
+            )
+            if miss is _RAISE:
+                raise
+            return miss
 
     def get(self, key, default=None, version=None):
-        try:
-            return super().get(key, default, version)
-        except UNREACHABLE:
-            self._failed("get")
-            return default
+        return self._call("get", default, super().get, key, default, version)
 
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE:
-            self._failed("get_many")
-            return {}
+        return self._call("get_many", {}, super().get_many, keys, version)
 
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE:
-            self._failed("has_key")
-            return False
+        return self._call("has_key", False, super().has_key, key, version)
 
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE:
-            self._failed("set")
+        self._call("set", None, super().set, key, value, timeout, version)
 
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE:
-            self._failed("set_many")
-            return list(data)
+        return self._call("set_many", list(data), super().set_many, data, timeout, version)
 
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE:
-            self._failed("add")
-            return False
+        return self._call("add", False, super().add, key, value, timeout, version)
 
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().touch(key, timeout, version)
-        except UNREACHABLE:
-            self._failed("touch")
-            return False
+        return self._call("touch", False, super().touch, key, timeout, version)
 
     def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE:
-            self._failed("delete")
-            return False
+        return self._call("delete", False, super().delete, key, version)
 
     def delete_many(self, keys, version=None):
-        try:
-            super().delete_many(keys, version)
-        except UNREACHABLE:
-            self._failed("delete_many")
+        self._call("delete_many", None, super().delete_many, keys, version)
+
+    def incr(self, key, delta=1, version=None):
+        return self._call("incr", _RAISE, super().incr, key, delta, version)

@@ -2,31 +2,66 @@
 pages that cache their parts — the plan page and its rows, the buyer's room, the dashboard —
 are computed afresh and show every change, instead of failing."""
 
+import socket
+import threading
+import time
+
 import pytest
 from django.core.cache import caches
 from django.urls import reverse
 
+from config import cache as resilient
 from plans import services
 from plans.models import Milestone, Plan
 from stakeholders.actors import Actor
 
-DOWN = {
-    "default": {
-        "BACKEND": "config.cache.ResilientRedisCache",
-        "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
-        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+
+def _caches(location: str) -> dict:
+    return {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": location,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
     }
-}
 
 
 @pytest.fixture
 def redis_down(settings):
-    settings.CACHES = DOWN
+    settings.CACHES = _caches("redis://127.0.0.1:1/0")  # nothing listens there
+    resilient.down_until.clear()
     assert caches["default"].get("anything", "missed") == "missed"
-    return settings
+    resilient.down_until.clear()  # the test's own first call finds it down
+    yield settings
+    resilient.down_until.clear()
 
 
-def test_plan_page_is_computed_when_redis_is_down(redis_down, alice_client, acme_deal, caplog):
+@pytest.fixture
+def redis_hanging(settings):
+    """A Redis that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    settings.CACHES = _caches(f"redis://127.0.0.1:{server.getsockname()[1]}/0")
+    resilient.down_until.clear()
+    yield settings
+    server.close()
+    for connection in accepted:
+        connection.close()
+    resilient.down_until.clear()
+
+
+def test_plan_page_is_computed_when_redis_is_down(alice_client, acme_deal, redis_down, caplog):
     plan = Plan.objects.get(deal=acme_deal)
     step = Milestone.objects.filter(plan=plan).order_by("position").first()
 
@@ -56,3 +91,15 @@ def test_dashboard_is_computed_when_redis_is_down(redis_down, client, bob, acme_
 
     assert client.get(url).status_code == 200
     assert client.get(url, {"export": "health"}).status_code == 200
+
+
+def test_a_hanging_redis_costs_a_page_one_timeout(alice_client, acme_deal, redis_hanging):
+    plan = Plan.objects.get(deal=acme_deal)
+
+    started = time.monotonic()
+    response = alice_client.get(plan.get_absolute_url())
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200
+    # The first call waits its half-second timeout; the others do not ask (before: ~14 s).
+    assert elapsed < 2.5, elapsed

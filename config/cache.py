@@ -18,11 +18,18 @@ import time
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import (
+    ConnectionError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TimeoutError,
+)
 
 logger = logging.getLogger(__name__)
 
-UNREACHABLE = (ConnectionError, TimeoutError)
+# Unreachable, or unable to serve: a replica after a failover (READONLY), out of memory.
+UNAVAILABLE = (ConnectionError, TimeoutError, ReadOnlyError, OutOfMemoryError, MasterDownError)
 RETRY_SECONDS = 5.0
 # Per Redis location, shared by the threads of a process: until when it is taken as down.
 down_until: dict[str, float] = {}
@@ -38,10 +45,10 @@ class ResilientRedisCache(RedisCache):
             return miss
         try:
             return function(*args)
-        except UNREACHABLE:
+        except UNAVAILABLE:
             down_until[location] = time.monotonic() + RETRY_SECONDS
             logger.warning(
-                "cache: Redis unreachable (%s); taken as down for %.0f s",
+                "cache: Redis unreachable or unavailable (%s); taken as down for %.0f s",
                 operation,
                 RETRY_SECONDS,
                 exc_info=True,

@@ -22,7 +22,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from config.cache import UNREACHABLE
+from config.cache import UNAVAILABLE
 from deals.models import hash_token
 from deals.tenancy import SESSION_ROOMS
 
@@ -82,7 +82,7 @@ def rate_limited(request, *, scope: str, limit: int, period: int = 60) -> bool:
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=period)
         count = 1
-    except UNREACHABLE:  # Redis is down: let buyers in (links are long random tokens)
+    except UNAVAILABLE:  # Redis is down: let buyers in (links are long random tokens)
         logger.warning("rate limit %s: cache unreachable, not counted", scope)
         return False
     return count > limit

@@ -103,3 +103,22 @@ def test_a_hanging_redis_costs_a_page_one_timeout(alice_client, acme_deal, redis
     assert response.status_code == 200
     # The first call waits its half-second timeout; the others do not ask (before: ~14 s).
     assert elapsed < 2.5, elapsed
+
+
+def test_a_read_only_redis_drops_writes(settings, monkeypatch):
+    # A replica after a failover answers writes with READONLY: a dropped write, not a 500.
+    from django.core.cache.backends.redis import RedisCache
+    from redis.exceptions import ReadOnlyError
+
+    settings.CACHES = _caches("redis://127.0.0.1:1/0")
+    resilient.down_until.clear()
+
+    def read_only(*args, **kwargs):
+        raise ReadOnlyError("You can't write against a read only replica.")
+
+    monkeypatch.setattr(RedisCache, "set", read_only)
+    try:
+        caches["default"].set("key", "value")
+        assert caches["default"].get("key", "missed") == "missed"  # taken as down, not asked
+    finally:
+        resilient.down_until.clear()

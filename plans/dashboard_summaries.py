@@ -393,8 +393,6 @@ REFRESH_PLANS_SQL = {
             "ORDER BY plans_plansummary.plan_id FOR UPDATE), "
             "written AS ("
             + PLANS_SQL.replace("{locked}", "JOIN locked ON locked.plan_id = dirty.id")
-            # the few rows to update through the primary key, not a scan of the workspace's
-            + " AND plans_plansummary.plan_id = ANY(ARRAY(SELECT locked.plan_id FROM locked))"
             + " RETURNING plans_plansummary.plan_id), "
             "cleared AS (DELETE FROM plans_overduegroup "
             "WHERE plan_id IN (SELECT written.plan_id FROM written))"

@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 from celery import shared_task
 from django.utils import timezone
@@ -17,10 +17,12 @@ def refresh_dashboard_summaries(*, now: str | None = None) -> dict:
     """Beat, every 15 minutes: bring every workspace's dashboard summaries up to date, so
     that the day's recount of overdue steps is done here rather than by the first dashboard
     request of the workspace's day (plans.dashboard_summaries.refresh_every_workspace).
-    `now` (ISO) acts as if it were then. Idempotent; a failing workspace is logged and
-    skipped."""
+    `now` (ISO; UTC when it names no offset) acts as if it were then. Idempotent; a failing
+    workspace is logged and skipped."""
     from . import dashboard_summaries
 
     moment = datetime.fromisoformat(now) if now else timezone.now()
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
     workspaces, failures = dashboard_summaries.refresh_every_workspace(now=moment)
     return {"workspaces": workspaces, "failed": failures}

@@ -85,6 +85,16 @@ def test_refresh_dashboard_summaries_brings_each_workspace_to_its_own_day(worksp
         assert summaries[slug] == from_scratch(organization, LATER), slug
 
 
+def test_refresh_dashboard_summaries_reads_a_moment_without_offset_as_utc(workspaces):
+    line = workspaces["line"]
+    assert len(behind(line, LATER)) == 2
+
+    result = tasks.refresh_dashboard_summaries(now=LATER.replace(tzinfo=None).isoformat())
+
+    assert result == {"workspaces": 3, "failed": 0}
+    assert behind(line, LATER) == set()
+
+
 def test_refresh_dashboard_summaries_costs_one_query_per_workspace_with_nothing_behind(
     workspaces,
 ):

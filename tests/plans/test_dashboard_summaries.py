@@ -663,6 +663,43 @@ def test_dashboard_rows_link_to_their_plans(client, bob, deals):
         assert f'<a href="{url}">{account}</a>' in html
 
 
+def refresh_while_held(organization, hold) -> None:
+    """Run `hold()` in a transaction on a thread of its own and keep it open while
+    dashboard_summaries.refresh_plans(organization) starts on another (and waits for what
+    `hold` locked), then commit it and wait for both (PostgreSQL: each thread its own
+    connection)."""
+    from django.db import connection as thread_connection
+
+    from plans import dashboard_summaries
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                hold()
+                held.set()
+                release.wait(5)
+        finally:
+            thread_connection.close()
+
+    def refresher():
+        try:
+            dashboard_summaries.refresh_plans(organization, now=NOW)
+        finally:
+            thread_connection.close()
+
+    first = threading.Thread(target=holder)
+    first.start()
+    assert held.wait(5)
+    second = threading.Thread(target=refresher)
+    second.start()
+    second.join(0.5)  # the refresh now waits for the held transaction
+    release.set()
+    first.join()
+    second.join()
+
+
 @needs_postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
@@ -679,36 +716,8 @@ def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
     step = builder.step(plan, "Only step", 1, due=TODAY + timedelta(days=5), signature=True)
     dashboard_summaries.refresh_plans(acme, now=NOW)
     Milestone.objects.filter(pk=step.pk).update(duration_days=3)  # committed: plan behind
-    locked, go = threading.Event(), threading.Event()
 
-    def write():
-        from django.db import connection as writer_connection
-
-        try:
-            with transaction.atomic():
-                Milestone.objects.filter(pk=step.pk).update(duration_days=9)
-                locked.set()
-                go.wait(5)
-        finally:
-            writer_connection.close()
-
-    def refresh():
-        from django.db import connection as reader_connection
-
-        try:
-            dashboard_summaries.refresh_plans(acme, now=NOW)
-        finally:
-            reader_connection.close()
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    assert locked.wait(5)
-    reader = threading.Thread(target=refresh)
-    reader.start()
-    reader.join(0.5)  # the refresh now waits for the writer's row lock
-    go.set()
-    writer.join()
-    reader.join()
+    refresh_while_held(acme, lambda: Milestone.objects.filter(pk=step.pk).update(duration_days=9))
 
     row = PlanSummary.objects.get(plan=plan)
     assert row.computed != row.stamp  # behind: computed before the write committed
@@ -875,36 +884,8 @@ def test_two_refreshes_at_once_keep_one_set_of_overdue_groups(acme, alice):
     for index in range(3):
         _overdue_deal(builder, alice, f"Busy {index}", buyer="Bo", seller="Sam", steps=2)
     PlanSummary.objects.update(computed=-1)
-    first_done, go = threading.Event(), threading.Event()
 
-    def first():
-        from django.db import connection as first_connection
-
-        try:
-            with transaction.atomic():
-                dashboard_summaries.refresh_plans(acme, now=NOW)
-                first_done.set()
-                go.wait(5)
-        finally:
-            first_connection.close()
-
-    def second():
-        from django.db import connection as second_connection
-
-        try:
-            dashboard_summaries.refresh_plans(acme, now=NOW)
-        finally:
-            second_connection.close()
-
-    one = threading.Thread(target=first)
-    one.start()
-    assert first_done.wait(5)
-    two = threading.Thread(target=second)
-    two.start()
-    two.join(0.5)  # the second refresh now waits for the first one's commit
-    go.set()
-    one.join()
-    two.join()
+    refresh_while_held(acme, lambda: dashboard_summaries.refresh_plans(acme, now=NOW))
 
     assert OverdueGroup.objects.count() == 3
     assert sum(OverdueGroup.objects.values_list("steps", flat=True)) == 6

@@ -7,6 +7,7 @@ DATABASE_URL, REDIS_URL, EMAIL_URL and ALLOWED_HOSTS.
 """
 
 import os
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -372,9 +373,20 @@ ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# Behind the proxy of docker-compose.yml the client address is in X-Forwarded-For (recorded
-# with signatures). Only turn this on behind a proxy that sets it.
-USE_X_FORWARDED_FOR = env_bool("USE_X_FORWARDED_FOR", False)
+# The reverse proxies whose X-Forwarded-For is believed (addresses or networks, e.g.
+# "127.0.0.1,10.0.0.0/8"); none by default. Rate limits, signatures and the security log
+# take the client's address from deals.security.client_ip.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+try:
+    for _proxy in TRUSTED_PROXIES:
+        ip_network(_proxy, strict=False)
+except ValueError:
+    raise ImproperlyConfigured(
+        f"TRUSTED_PROXIES must list IP addresses or networks, not {_proxy!r}."
+    ) from None
+
+# Entries of the workspaces' security logs are kept this many days.
+SECURITY_LOG_RETENTION_DAYS = env_int("SECURITY_LOG_RETENTION_DAYS", 365)
 
 # REST API (/api/v1/) and its OpenAPI schema (/api/schema/, docs at /api/docs/).
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

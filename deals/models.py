@@ -346,3 +346,83 @@ class ApiKey(models.Model):
         if self.last_used_at is None or now - self.last_used_at > timedelta(minutes=1):
             ApiKey.objects.filter(pk=self.pk).update(last_used_at=now)
             self.last_used_at = now
+
+
+class SecurityEventQuerySet(TenantQuerySet):
+    def older_than(self, moment):
+        return self.filter(created_at__lt=moment)
+
+
+class SecurityEvent(models.Model):
+    """One entry of a workspace's security log (Settings → Security log).
+
+    Append-only: the application never updates a row, and deletes rows only when they pass
+    the retention period (`SECURITY_LOG_RETENTION_DAYS`) or with their workspace. On
+    PostgreSQL a trigger refuses UPDATE as well (migration 0007).
+    """
+
+    class Kind(models.TextChoices):
+        SIGN_IN = "sign_in", "Signed in"
+        SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+        LOCKOUT = "lockout", "Locked out (too many attempts)"
+        PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
+        PASSWORD_RESET = "password_reset", "Password reset"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        INVITATION_SENT = "invitation_sent", "Teammate invited"
+        INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
+        INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
+        ROLE_CHANGED = "role_changed", "Role changed"
+        MEMBER_REMOVED = "member_removed", "Member removed"
+        API_KEY_CREATED = "api_key_created", "API key created"
+        API_KEY_REVOKED = "api_key_revoked", "API key revoked"
+        API_KEY_NEW_IP = "api_key_new_ip", "API key used from a new IP address"
+        WEBHOOK_CREATED = "webhook_created", "Webhook endpoint added"
+        WEBHOOK_CHANGED = "webhook_changed", "Webhook endpoint changed"
+        WEBHOOK_DELETED = "webhook_deleted", "Webhook endpoint removed"
+        ROOM_LINK_CREATED = "room_link_created", "Room link created"
+        ROOM_LINK_REVOKED = "room_link_revoked", "Room link revoked"
+        IDENTITY_CHANGED = "identity_changed", "Stakeholder email changed"
+        STAKEHOLDER_REMOVED = "stakeholder_removed", "Stakeholder removed"
+        SIGNATURES_REQUESTED = "signatures_requested", "Signature requested"
+        SIGNING_CODE_SENT = "signing_code_sent", "Signing code sent"
+        SIGNING_CODE_FAILED = "signing_code_failed", "Signing code failed"
+        SIGNED = "signed", "Plan signed"
+        SIGNATURE_DECLINED = "signature_declined", "Signature declined"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="security_events"
+    )
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Who acted: a member (user), a buyer (name and email only), an API key or Tandem.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.CharField(max_length=200, blank=True)
+    actor_email = models.CharField(max_length=254, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=400, blank=True)
+    # What it is about ("Initech — Platform / Bill Lumbergh"), in words, and as data.
+    target = models.CharField(max_length=300, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = SecurityEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"]),
+            models.Index(fields=["organization", "kind", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Security log entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Security log entries are append-only (see retention).")

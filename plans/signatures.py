@@ -539,12 +539,3 @@ def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
             current.save(update_fields=["used_at"])
     if problem:
         raise SigningRefused(problem)
-
-
-def client_ip(request) -> str | None:
-    if settings.USE_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            # The last entry is the one our own proxy added; earlier ones are client-supplied.
-            return forwarded.split(",")[-1].strip()
-    return request.META.get("REMOTE_ADDR")

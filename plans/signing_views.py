@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from deals.security import client_ip
 from deals.tenancy import org_view
 from stakeholders.access import buyer_view, session_started_at
 from stakeholders.actors import Actor
@@ -116,7 +117,7 @@ def plan_sign(request, deal_id):
                         typed_name=form.cleaned_data["typed_name"],
                         consent=form.cleaned_data["consent"],
                         seen_hash=form.cleaned_data["content_hash"],
-                        ip_address=signatures.client_ip(request),
+                        ip_address=client_ip(request),
                         user_agent=request.META.get("HTTP_USER_AGENT", ""),
                         auth_method=method,
                     )
@@ -152,7 +153,7 @@ def plan_decline(request, deal_id):
         plan,
         signer=signer,
         reason=form.cleaned_data["reason"],
-        ip_address=signatures.client_ip(request),
+        ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     messages.success(request, "You declined to sign; the team sees your reason.")
@@ -251,7 +252,7 @@ def room_sign(request):
                     typed_name=form.cleaned_data["typed_name"],
                     consent=form.cleaned_data["consent"],
                     seen_hash=form.cleaned_data["content_hash"],
-                    ip_address=signatures.client_ip(request),
+                    ip_address=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                     auth_method=identity,
                 )
@@ -321,7 +322,7 @@ def room_decline(request):
         plan,
         signer=request.buyer,
         reason=form.cleaned_data["reason"],
-        ip_address=signatures.client_ip(request),
+        ip_address=client_ip(request),
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
     messages.success(request, "You declined to sign; the seller sees your reason.")

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config.cache import UNAVAILABLE
 from deals.models import hash_token
+from deals.security import client_ip
 from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
@@ -73,7 +74,7 @@ def find_link(token: str) -> RoomLink:
 
 def rate_limited(request, *, scope: str, limit: int, period: int = 60) -> bool:
     """Count one attempt of this client IP in `scope`; True when over `limit` per `period`."""
-    ip = request.META.get("REMOTE_ADDR", "unknown")
+    ip = client_ip(request) or "unknown"
     # The window opens with the first attempt and lasts `period` seconds.
     key = f"ratelimit:{scope}:{ip}"
     cache.add(key, 0, timeout=period)

@@ -467,18 +467,25 @@ class SignatureEvent(models.Model):
         REQUESTED = "requested", "Asked to sign"
         SIGNED = "signed", "Signed"
         DECLINED = "declined", "Declined"
+        # The signer's email changed (or they were removed): outstanding requests are void.
+        IDENTITY_CHANGED = "identity_changed", "Signer's email changed"
+        REMOVED = "removed", "Signer removed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="signature_events")
     sequence = models.PositiveIntegerField()
-    kind = models.CharField(max_length=10, choices=Kind.choices)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
     signer = models.ForeignKey(
         Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     signer_name = models.CharField(max_length=150)  # the stakeholder's name at the time
     typed_name = models.CharField(max_length=150, blank=True)
     signer_email = models.EmailField(blank=True)
+    # Signed: the address the request being answered was sent to (signer_email is the
+    # address the signer proved at signing). Identity changed: the address before.
+    requested_email = models.EmailField(blank=True)
+    previous_email = models.EmailField(blank=True)
     signer_role = models.CharField(max_length=40, blank=True)
     signer_side = models.CharField(max_length=8, choices=Side.choices)
     plan_version = models.PositiveIntegerField()
@@ -510,6 +517,9 @@ class SigningCode(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     stakeholder = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="+")
     code_hash = models.CharField(max_length=64)
+    # The address the code was sent to: it is accepted only while that is still the
+    # signer's address.
+    email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -501,6 +501,7 @@ def send_signing_code(stakeholder: Stakeholder) -> None:
         organization_id=stakeholder.organization_id,
         stakeholder=stakeholder,
         code_hash=_code_hash(code, stakeholder),
+        email=stakeholder.email,
         expires_at=now + CODE_LIFETIME,
     )
     context = {
@@ -524,6 +525,8 @@ def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
             .order_by("-created_at")
             .first()
         )
+        if current is not None and current.email.casefold() != stakeholder.email.casefold():
+            current = None  # sent to an address that is no longer the signer's
         if current is None or current.expires_at <= now:
             problem = "This code has expired or was already used: ask for a new one."
         elif not hmac.compare_digest(current.code_hash, _code_hash(code.strip(), stakeholder)):

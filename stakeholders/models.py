@@ -60,7 +60,10 @@ class Stakeholder(models.Model):
     side = models.CharField(max_length=8, choices=Side.choices)
     name = models.CharField(max_length=150)
     title = models.CharField(max_length=150, blank=True)
+    # The address every link of this person is sent to: their identity. Only the seller's
+    # side changes it (plans.identity.change_email), never the buyer's room.
     email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
     role = models.CharField(max_length=24, choices=ROLE_CHOICES)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -76,6 +79,9 @@ class Stakeholder(models.Model):
     last_visit_at = models.DateTimeField(null=True, blank=True)
     visit_count = models.PositiveIntegerField(default=0)
     added_by_buyer = models.BooleanField(default=False)
+    # When this buyer last asked the seller for a new link (the seller is emailed at most
+    # once an hour per stakeholder).
+    link_requested_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -100,7 +106,9 @@ class Stakeholder(models.Model):
 class RoomLinkQuerySet(TenantQuerySet):
     def usable(self, now=None):
         now = now or timezone.now()
-        return self.filter(revoked_at=None, expires_at__gt=now)
+        return self.filter(
+            revoked_at=None, expires_at__gt=now, email__iexact=models.F("stakeholder__email")
+        )
 
 
 class RoomLink(models.Model):
@@ -110,6 +118,9 @@ class RoomLink(models.Model):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     stakeholder = models.ForeignKey(Stakeholder, on_delete=models.CASCADE, related_name="links")
     token_hash = models.CharField(max_length=64, unique=True)
+    # The address the link was issued for: a link works only while it is still the
+    # stakeholder's address (changing someone's email voids their links).
+    email = models.EmailField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -128,8 +139,14 @@ class RoomLink(models.Model):
         return f"Room link of {self.stakeholder}"
 
     def is_usable(self, now=None) -> bool:
+        """Not revoked, not expired, and still addressed to the stakeholder's current email
+        (a link sent to an address that is no longer theirs proves nothing)."""
         now = now or timezone.now()
-        return self.revoked_at is None and self.expires_at > now
+        return (
+            self.revoked_at is None
+            and self.expires_at > now
+            and self.email.casefold() == self.stakeholder.email.casefold()
+        )
 
 
 class RoomVisit(models.Model):

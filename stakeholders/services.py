@@ -68,6 +68,7 @@ def issue_room_link(stakeholder: Stakeholder, *, created_by=None) -> tuple[RoomL
         organization_id=stakeholder.organization_id,
         stakeholder=stakeholder,
         token_hash=hash_token(token),
+        email=stakeholder.email,
         created_by=created_by,
         expires_at=timezone.now() + timedelta(days=stakeholder.deal.organization.room_link_days),
     )

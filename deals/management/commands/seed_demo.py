@@ -451,6 +451,7 @@ def ensure_demo_room_link(organization) -> str | None:
             organization=organization,
             stakeholder=champion,
             token_hash=hash_token(token),
+            email=champion.email,
             expires_at=timezone.now() + timedelta(days=365),
         )
         Stakeholder.objects.filter(pk=champion.pk, invited_at=None).update(

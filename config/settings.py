@@ -135,6 +135,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "deals.security.RequestContextMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from contextvars import ContextVar
 from functools import lru_cache
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 
 from .models import Organization, SecurityEvent, User
@@ -59,6 +61,39 @@ def client_ip(request) -> str | None:
     return client
 
 
+# The request being served, so that services (which take no request) log the client's
+# address and user agent with their security events. Set by RequestContextMiddleware.
+_current_request: ContextVar = ContextVar("tandem_current_request", default=None)
+
+
+class RequestContextMiddleware:
+    """Make the current request known to `record` for the duration of the request."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        token = _current_request.set(request)
+        try:
+            return self.get_response(request)
+        finally:
+            _current_request.reset(token)
+
+    async def _acall(self, request):
+        token = _current_request.set(request)
+        try:
+            return await self.get_response(request)
+        finally:
+            _current_request.reset(token)
+
+
 def record(
     organization: Organization | int,
     kind: str,
@@ -71,10 +106,12 @@ def record(
     summary: str = "",
     **details,
 ) -> SecurityEvent:
-    """Append one entry to the workspace's security log. With a request, the client's
-    address and user agent are recorded, and its signed-in user is the actor unless one is
-    given. Writes in the caller's transaction (an event is logged if and only if it
-    happened)."""
+    """Append one entry to the workspace's security log. With a request (given, or the one
+    being served), the client's address and user agent are recorded, and its signed-in user
+    is the actor unless one is given. Writes in the caller's transaction (an event is
+    logged if and only if it happened)."""
+    if request is None:
+        request = _current_request.get()
     if request is not None and user is None and not actor:
         request_user = getattr(request, "user", None)
         if request_user is not None and request_user.is_authenticated:

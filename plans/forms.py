@@ -186,8 +186,12 @@ class RescheduleForm(forms.Form):
 class StakeholderForm(forms.ModelForm):
     class Meta:
         model = Stakeholder
-        fields = ["name", "title", "email", "role", "is_required_signer", "user"]
+        fields = ["name", "title", "email", "phone", "role", "is_required_signer", "user"]
         labels = {"user": "Tandem user (seller side)", "is_required_signer": "Required signer"}
+        help_texts = {
+            "email": "Their room and signing links go to this address. Changing it revokes "
+            "their links and voids outstanding signing requests (recorded in the signature log)."
+        }
 
     def __init__(self, *args, deal: Deal, members=None, **kwargs):
         """`members`: the workspace's users when the view has them loaded already."""
@@ -275,6 +279,9 @@ class BuyerMilestoneForm(forms.ModelForm):
 
 
 class BuyerStakeholderForm(forms.ModelForm):
+    """The champion invites a colleague (the address must be at the buyer's own domain:
+    stakeholders.services.invite_colleague)."""
+
     class Meta:
         model = Stakeholder
         fields = ["name", "title", "email", "role"]
@@ -283,6 +290,15 @@ class BuyerStakeholderForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = BuyerRole.choices
         self.fields["email"].required = True
+
+
+class BuyerSelfForm(forms.ModelForm):
+    """A buyer edits their own details in the room: never their address (where their links
+    go), their role or whether they sign (stakeholders.services.BUYER_SELF_FIELDS)."""
+
+    class Meta:
+        model = Stakeholder
+        fields = ["name", "title", "phone"]
 
 
 class CommentForm(forms.Form):

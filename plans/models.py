@@ -296,6 +296,7 @@ class Activity(models.Model):
         STAKEHOLDER_INVITED = "stakeholder_invited", "invited a stakeholder"
         STAKEHOLDER_EDITED = "stakeholder_edited", "edited a stakeholder"
         STAKEHOLDER_REMOVED = "stakeholder_removed", "removed a stakeholder"
+        EMAIL_CHANGED = "email_changed", "changed an email address"
         DEAL_TRANSFERRED = "deal_transferred", "transferred the deal"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")

@@ -57,6 +57,7 @@ STAKEHOLDER_VERBS = {
     Activity.Verb.STAKEHOLDER_EDITED,
     Activity.Verb.STAKEHOLDER_REMOVED,
     Activity.Verb.STAKEHOLDER_INVITED,
+    Activity.Verb.EMAIL_CHANGED,
     Activity.Verb.ROOM_VISITED,
 }
 

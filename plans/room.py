@@ -21,7 +21,13 @@ from stakeholders.models import BuyerRole, Side, Stakeholder
 
 from . import services
 from .attachments import AttachmentRejected
-from .forms import BuyerMilestoneForm, BuyerStakeholderForm, CommentForm, ProposalForm
+from .forms import (
+    BuyerMilestoneForm,
+    BuyerSelfForm,
+    BuyerStakeholderForm,
+    CommentForm,
+    ProposalForm,
+)
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
 from .timeline import timeline_data
 
@@ -305,19 +311,21 @@ def room_stakeholder_add(request):
 
 @buyer_view
 def room_stakeholder_edit(request, stakeholder_id):
-    """Buyers edit buyer-side stakeholders (name, title, email, role)."""
+    """A buyer edits their own name, title and phone. Anyone else's record — and every
+    address, which is who receives a person's links — is the seller's to change (404)."""
     stakeholder = get_object_or_404(
-        Stakeholder.objects.filter(deal=request.deal, side=Side.BUYER), public_id=stakeholder_id
+        Stakeholder.objects.filter(deal=request.deal, pk=request.buyer.pk),
+        public_id=stakeholder_id,
     )
     plan = _plan(request)
     if request.method == "GET":
-        form = BuyerStakeholderForm(instance=stakeholder, prefix=f"sh-{stakeholder.public_id}")
+        form = BuyerSelfForm(instance=stakeholder, prefix=f"sh-{stakeholder.public_id}")
         return render(
             request,
             f"{PAGE}#room-person-edit",
             {"person": stakeholder, "form": form, "deal": request.deal},
         )
-    form = BuyerStakeholderForm(
+    form = BuyerSelfForm(
         request.POST,
         instance=Stakeholder.objects.get(pk=stakeholder.pk),
         prefix=f"sh-{stakeholder.public_id}",

@@ -24,10 +24,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals.emails import send_email
+from deals.models import SecurityEvent
 from stakeholders import access
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
-from stakeholders.services import issue_room_link
+from stakeholders.services import issue_room_link, log_security_event
 
 from . import signals
 from .models import Activity, Milestone, Phase, Plan, SignatureEvent, SigningCode, Visibility
@@ -124,10 +125,14 @@ CHAINED_FIELDS = [
     "reason",
     "actor_name",
 ]
+# Added later: part of an event's hash when set, so the events written before them keep
+# their hashes (and blanking one of them on a later event still breaks the chain).
+CHAINED_IF_SET = ["requested_email", "previous_email"]
 
 
 def event_digest(event: SignatureEvent, plan_public_id: str) -> str:
     data = {name: getattr(event, name) for name in CHAINED_FIELDS}
+    data.update({name: getattr(event, name) for name in CHAINED_IF_SET if getattr(event, name)})
     data["created_at"] = event.created_at.isoformat()
     data["plan"] = plan_public_id
     data["prev_hash"] = event.prev_hash
@@ -191,9 +196,13 @@ def required_signers(plan: Plan) -> list[Stakeholder]:
 class SignerStatus:
     stakeholder: Stakeholder
     asked_at: object = None
+    requested_email: str = ""  # where the outstanding request was sent
     signed: SignatureEvent | None = None  # for the current content
     declined: SignatureEvent | None = None
     earlier: SignatureEvent | None = None  # a signature of an older version
+    # The signer's email changed (or was changed back) after they signed: the signature
+    # stays on the record of the version it signed, under the address it was given from.
+    identity_changed: SignatureEvent | None = None
 
 
 def signature_block(
@@ -214,15 +223,21 @@ def signature_block(
         if status is None:
             continue
         if event.kind == SignatureEvent.Kind.REQUESTED:
-            status.asked_at = event.created_at
+            status.asked_at, status.requested_email = event.created_at, event.signer_email
             status.declined = None
         elif event.kind == SignatureEvent.Kind.SIGNED:
+            status.identity_changed = None
             if event.content_hash == current_hash:
                 status.signed, status.declined = event, None
             else:
                 status.earlier = event
         elif event.kind == SignatureEvent.Kind.DECLINED and event.content_hash == current_hash:
             status.declined = event
+        elif event.kind == SignatureEvent.Kind.IDENTITY_CHANGED:
+            # Whatever was asked of the old address is void.
+            status.asked_at, status.requested_email, status.declined = None, "", None
+            if status.signed or status.earlier:
+                status.identity_changed = event
     return list(statuses.values())
 
 
@@ -274,6 +289,14 @@ def request_signatures(plan: Plan, *, actor: Actor) -> list[Stakeholder]:
             actor_name=actor.name,
         )
         _email_request(plan, signer, actor)
+        log_security_event(
+            signer,
+            SecurityEvent.Kind.SIGNATURES_REQUESTED,
+            actor=actor,
+            summary=f"asked {signer.name} <{signer.email}> to sign version {plan.version}",
+            email=signer.email,
+            plan_version=plan.version,
+        )
         asked.append(signer)
     from .services import record_activity, share_plan
 
@@ -295,7 +318,7 @@ def _email_request(plan: Plan, signer: Stakeholder, actor: Actor) -> None:
 
     deal = plan.deal
     if signer.side == Side.BUYER:
-        _, token = issue_room_link(signer)
+        _, token = issue_room_link(signer, purpose="signature request")
         url = access.room_url(token)
     else:
         url = settings.SITE_URL + reverse(
@@ -335,16 +358,29 @@ def sign_plan(
     ip_address: str | None,
     user_agent: str,
     auth_method: str,
+    signed_from: str | None = None,
 ) -> SignatureEvent:
     """Record a signature of the current content. Refused (SigningRefused, nothing recorded)
     for a non-signer, a mismatched name, missing consent, a second signature of the same
     content, or content that changed since the signer read it (ContentChanged).
 
+    `signed_from` is the address the signer proved to hold (the room link's or the code's
+    address; a seller's account): a buyer's must be their current address. The event keeps
+    it with the address the outstanding request was sent to. None: the signer's current
+    address (demo data, tests).
+
     When every required signer has signed the current content, the plan becomes signed
     (both sides are told; the sealed PDF is prepared after commit)."""
     plan = Plan.objects.select_for_update().select_related("deal", "deal__owner").get(pk=plan.pk)
+    signer = Stakeholder.objects.select_for_update().filter(pk=signer.pk).first() or signer
     if not signer.is_required_signer or signer.deal_id != plan.deal_id:
         raise SigningRefused(f"{signer.name} is not a signer of this plan.")
+    signed_from = signer.email if signed_from is None else signed_from
+    if signer.side == Side.BUYER and signed_from.casefold() != signer.email.casefold():
+        raise SigningRefused(
+            "This link was sent to an address that is no longer yours on this plan: ask the "
+            "seller for a new link."
+        )
     if not consent:
         raise SigningRefused("Tick the box to agree to sign this plan electronically.")
     if not names_match(typed_name, signer.name):
@@ -364,7 +400,8 @@ def sign_plan(
         signer=signer,
         signer_name=signer.name,
         typed_name=typed_name.strip(),
-        signer_email=signer.email,
+        signer_email=signed_from,
+        requested_email=statuses[signer.pk].requested_email,
         signer_role=signer.role_label,
         signer_side=signer.side,
         plan_version=plan.version,
@@ -374,6 +411,16 @@ def sign_plan(
         auth_method=auth_method,
     )
     actor = Actor.buyer(signer) if signer.side == Side.BUYER else Actor(signer.name, Side.SELLER)
+    log_security_event(
+        signer,
+        SecurityEvent.Kind.SIGNED,
+        actor=actor,
+        summary=f"{signer.name} signed version {plan.version} from {signed_from} ({auth_method})",
+        email=signed_from,
+        requested_email=statuses[signer.pk].requested_email,
+        plan_version=plan.version,
+        content_hash=digest,
+    )
     from .services import record_activity
 
     record_activity(
@@ -446,6 +493,13 @@ def decline(
     from .services import record_activity
 
     actor = Actor.buyer(signer) if signer.side == Side.BUYER else Actor(signer.name, Side.SELLER)
+    log_security_event(
+        signer,
+        SecurityEvent.Kind.SIGNATURE_DECLINED,
+        actor=actor,
+        summary=f"{signer.name} declined to sign version {plan.version}",
+        plan_version=plan.version,
+    )
     record_activity(
         plan,
         actor=actor,
@@ -504,6 +558,13 @@ def send_signing_code(stakeholder: Stakeholder) -> None:
         email=stakeholder.email,
         expires_at=now + CODE_LIFETIME,
     )
+    log_security_event(
+        stakeholder,
+        SecurityEvent.Kind.SIGNING_CODE_SENT,
+        actor=Actor.buyer(stakeholder),
+        summary=f"signing code sent to {stakeholder.email}",
+        email=stakeholder.email,
+    )
     context = {
         "code": code,
         "stakeholder": stakeholder,
@@ -541,4 +602,66 @@ def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
             current.used_at = now
             current.save(update_fields=["used_at"])
     if problem:
+        # Recorded after the tries were counted, outside their transaction: a failed code
+        # is logged even though the caller's request fails.
+        log_security_event(
+            stakeholder,
+            SecurityEvent.Kind.SIGNING_CODE_FAILED,
+            actor=Actor.buyer(stakeholder),
+            summary=problem,
+        )
         raise SigningRefused(problem)
+
+
+# Identity --------------------------------------------------------------------------------
+
+
+def void_signer_identity(
+    sender,
+    *,
+    stakeholder: Stakeholder,
+    actor: Actor,
+    old_email: str,
+    new_email: str,
+    removed: bool,
+    **kwargs,
+):
+    """A stakeholder's address changed, or they are being removed (receiver of
+    `identity_changed`; their room links are revoked already). Their unused signing codes
+    stop working; for a signer (or anyone in the signature log) the chain records the change
+    (old and new address, who), which voids outstanding signing requests; the plan's feed
+    records an address change. Signatures already given stay as they are."""
+    SigningCode.objects.filter(stakeholder=stakeholder, used_at=None, burned_at=None).update(
+        burned_at=timezone.now()
+    )
+    plan = Plan.objects.select_related("deal").filter(deal_id=stakeholder.deal_id).first()
+    if plan is None:
+        return
+    if (
+        stakeholder.is_required_signer
+        or SignatureEvent.objects.filter(plan=plan, signer=stakeholder).exists()
+    ):
+        append_event(
+            plan,
+            kind=SignatureEvent.Kind.REMOVED if removed else SignatureEvent.Kind.IDENTITY_CHANGED,
+            signer=stakeholder,
+            signer_name=stakeholder.name,
+            signer_email=new_email,
+            previous_email=old_email,
+            signer_role=stakeholder.role_label,
+            signer_side=stakeholder.side,
+            plan_version=plan.version,
+            content_hash=content_hash(plan),
+            actor_name=actor.name,
+        )
+    if not removed:
+        from .services import record_activity
+
+        record_activity(
+            plan,
+            actor=actor,
+            verb=Activity.Verb.EMAIL_CHANGED,
+            summary=f"changed the email address of {stakeholder.name} from "
+            f"{old_email or '(none)'} to {new_email}",
+            stakeholder=stakeholder,
+        )

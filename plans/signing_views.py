@@ -120,6 +120,7 @@ def plan_sign(request, deal_id):
                         ip_address=client_ip(request),
                         user_agent=request.META.get("HTTP_USER_AGENT", ""),
                         auth_method=method,
+                        signed_from=request.user.email,
                     )
                 except signatures.SigningRefused as exc:
                     form.add_error(None, str(exc))
@@ -255,6 +256,9 @@ def room_sign(request):
                     ip_address=client_ip(request),
                     user_agent=request.META.get("HTTP_USER_AGENT", ""),
                     auth_method=identity,
+                    # The room link (and any code) proved this address; buyer_view lets in
+                    # only links still addressed to the stakeholder's current email.
+                    signed_from=request.room_link.email,
                 )
             except signatures.SigningRefused as exc:
                 form.add_error(None, str(exc))

@@ -132,7 +132,7 @@ def room_link_revoke(request, link_id):
         RoomLink.objects.for_org(request.organization).select_related("stakeholder"),
         public_id=link_id,
     )
-    stakeholder_services.revoke_room_link(link)
+    stakeholder_services.revoke_room_link(link, actor=_actor(request))
     plan = get_object_or_404(Plan, deal_id=link.stakeholder.deal_id)
     if request.htmx:
         return _render_region(request, plan, "stakeholder-panel")

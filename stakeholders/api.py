@@ -29,6 +29,7 @@ STAKEHOLDER_EXAMPLE = {
     "name": "Priya Raman",
     "title": "VP Finance",
     "email": "priya@initech.example",
+    "phone": "+1 555 0100",
     "role": "economic_buyer",
     "role_label": "Economic buyer",
     "is_required_signer": True,
@@ -89,6 +90,7 @@ class StakeholderSerializer(serializers.ModelSerializer):
             "name",
             "title",
             "email",
+            "phone",
             "role",
             "role_label",
             "is_required_signer",
@@ -108,6 +110,12 @@ class StakeholderSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {
+            "email": {
+                "help_text": "Where the person's room and signing links go: their identity. "
+                "Changing it revokes their room links, voids outstanding signing requests "
+                "and codes, and is recorded in the plan's feed, the signature log and the "
+                "security log."
+            },
             "invited_at": {"help_text": "When a buyer was last sent a room link."},
             "last_visit_at": {"help_text": "A buyer's last visit of the deal room."},
             "visit_count": {"help_text": "How many times a buyer opened the deal room."},

@@ -9,13 +9,23 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from deals import security
 from deals.emails import send_email
-from deals.models import Deal, hash_token
+from deals.models import Deal, SecurityEvent, hash_token
 
 from . import access
 from .actors import Actor
-from .models import DEFAULT_SIGNER_ROLES, RoomLink, Side, Stakeholder, side_of_role
-from .signals import buyer_invited, stakeholder_changed, stakeholder_written
+from .models import DEFAULT_SIGNER_ROLES, BuyerRole, RoomLink, Side, Stakeholder, side_of_role
+from .signals import buyer_invited, identity_changed, stakeholder_changed, stakeholder_written
+
+# What a buyer may change in the room, and only on their own record: never an address
+# (it is where every link of theirs goes), a role (it grants the champion's invitations) or
+# the required-signer flag.
+BUYER_SELF_FIELDS = {"name", "title", "phone"}
+
+
+class ChangeRefused(Exception):  # noqa: N818 - reads as the outcome
+    """The change is not allowed for this actor; the message says why. Nothing changed."""
 
 
 def _announce(stakeholder: Stakeholder, actor: Actor, action: str) -> None:
@@ -24,11 +34,30 @@ def _announce(stakeholder: Stakeholder, actor: Actor, action: str) -> None:
     )
 
 
+def log_security_event(stakeholder: Stakeholder, kind: str, *, actor: Actor, **details):
+    """A security log entry about a stakeholder, by a seller, a buyer or Tandem."""
+    deal = stakeholder.deal
+    return security.record(
+        stakeholder.organization_id,
+        kind,
+        user=actor.user,
+        actor=actor.name,
+        actor_email=actor.stakeholder.email if actor.stakeholder else "",
+        target=f"{deal.account_name} — {deal.name} / {stakeholder.name}",
+        deal=str(deal.public_id),
+        stakeholder=str(stakeholder.public_id),
+        **details,
+    )
+
+
 @transaction.atomic
 def add_stakeholder(deal: Deal, *, actor: Actor, **fields) -> Stakeholder:
     """Add a stakeholder; the side follows the role; economic buyers and AEs are required
-    signers unless told otherwise. Sends `stakeholder_changed` (action "added")."""
+    signers unless told otherwise — except people a buyer adds: only the seller decides who
+    signs. Sends `stakeholder_changed` (action "added")."""
     role = fields["role"]
+    if actor.is_buyer:
+        fields["is_required_signer"] = False
     fields.setdefault("is_required_signer", role in DEFAULT_SIGNER_ROLES)
     stakeholder = Stakeholder.objects.create(
         organization=deal.organization, deal=deal, side=side_of_role(role), **fields
@@ -39,20 +68,84 @@ def add_stakeholder(deal: Deal, *, actor: Actor, **fields) -> Stakeholder:
 
 @transaction.atomic
 def update_stakeholder(stakeholder: Stakeholder, *, actor: Actor, **fields) -> Stakeholder:
-    """Edit a stakeholder in place; the side follows the role. Sends `stakeholder_changed`."""
+    """Edit a stakeholder in place; the side follows the role. Sends `stakeholder_changed`.
+
+    A buyer may edit only their own name, title and phone (ChangeRefused otherwise). A new
+    email address — only the seller's side changes one — is a new identity: the old
+    address's room links are revoked at once, `identity_changed` lets plans/ void signing
+    requests and codes and record the change, and the security log keeps old and new."""
+    if actor.is_buyer and (
+        actor.stakeholder is None
+        or actor.stakeholder.pk != stakeholder.pk
+        or set(fields) - BUYER_SELF_FIELDS
+    ):
+        raise ChangeRefused("In the deal room you can change only your own name, title and phone.")
+    old_email = Stakeholder.objects.filter(pk=stakeholder.pk).values_list("email", flat=True)[0]
     for name, value in fields.items():
         setattr(stakeholder, name, value)
     stakeholder.side = side_of_role(stakeholder.role)
     stakeholder.save()
+    if stakeholder.email.casefold() != old_email.casefold():
+        _void_identity(stakeholder, actor=actor, old_email=old_email, new_email=stakeholder.email)
     _announce(stakeholder, actor, "edited")
     return stakeholder
 
 
 @transaction.atomic
 def remove_stakeholder(stakeholder: Stakeholder, *, actor: Actor) -> None:
-    """Delete a stakeholder; the milestones they owned lose that owner (and show the gap)."""
+    """Delete a stakeholder; the milestones they owned lose that owner (and show the gap).
+    Their links are revoked and their signing requests voided first (recorded)."""
+    _void_identity(stakeholder, actor=actor, old_email=stakeholder.email, new_email="")
     _announce(stakeholder, actor, "removed")
     stakeholder.delete()
+
+
+def _void_identity(stakeholder: Stakeholder, *, actor: Actor, old_email: str, new_email: str):
+    removed = not new_email
+    revoked = revoke_links_of(stakeholder)
+    identity_changed.send(
+        sender=Stakeholder,
+        stakeholder=stakeholder,
+        actor=actor,
+        old_email=old_email,
+        new_email=new_email,
+        removed=removed,
+    )
+    if removed:
+        log_security_event(
+            stakeholder,
+            SecurityEvent.Kind.STAKEHOLDER_REMOVED,
+            actor=actor,
+            summary=f"removed {stakeholder.name} <{old_email or 'no email'}>; "
+            f"{len(revoked)} room link(s) revoked",
+            email=old_email,
+            revoked_links=len(revoked),
+        )
+    else:
+        log_security_event(
+            stakeholder,
+            SecurityEvent.Kind.IDENTITY_CHANGED,
+            actor=actor,
+            summary=f"email of {stakeholder.name} changed from {old_email or '(none)'} to "
+            f"{new_email}; {len(revoked)} room link(s) revoked",
+            old_email=old_email,
+            new_email=new_email,
+            revoked_links=len(revoked),
+        )
+
+
+def revoke_links_of(stakeholder: Stakeholder) -> list[int]:
+    """Revoke every link of the stakeholder that still works; their sessions end at their
+    next request. Returns the ids of the links revoked."""
+    ids = list(
+        RoomLink.objects.filter(stakeholder=stakeholder, revoked_at=None).values_list(
+            "pk", flat=True
+        )
+    )
+    if ids:
+        RoomLink.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
+        stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+    return ids
 
 
 class InviteRefused(Exception):  # noqa: N818 - reads as the outcome
@@ -60,9 +153,12 @@ class InviteRefused(Exception):  # noqa: N818 - reads as the outcome
 
 
 @transaction.atomic
-def issue_room_link(stakeholder: Stakeholder, *, created_by=None) -> tuple[RoomLink, str]:
-    """A new personal link to the stakeholder's deal room. Returns the link and its clear
-    token (shown once; only the hash is stored). Older links keep working until revoked."""
+def issue_room_link(
+    stakeholder: Stakeholder, *, created_by=None, purpose: str = "invitation"
+) -> tuple[RoomLink, str]:
+    """A new personal link to the stakeholder's deal room, for their current address.
+    Returns the link and its clear token (shown once; only the hash is stored). Older links
+    keep working until revoked. Recorded in the security log with its `purpose`."""
     token = access.new_token()
     link = RoomLink.objects.create(
         organization_id=stakeholder.organization_id,
@@ -71,6 +167,19 @@ def issue_room_link(stakeholder: Stakeholder, *, created_by=None) -> tuple[RoomL
         email=stakeholder.email,
         created_by=created_by,
         expires_at=timezone.now() + timedelta(days=stakeholder.deal.organization.room_link_days),
+    )
+    security.record(
+        stakeholder.organization_id,
+        SecurityEvent.Kind.ROOM_LINK_CREATED,
+        user=created_by,
+        actor="" if created_by else "Tandem",
+        target=f"{stakeholder.deal.account_name} — {stakeholder.deal.name} / {stakeholder.name}",
+        summary=f"room link ({purpose}) for {stakeholder.email}, "
+        f"expires {link.expires_at:%Y-%m-%d}",
+        deal=str(stakeholder.deal.public_id),
+        stakeholder=str(stakeholder.public_id),
+        link=str(link.public_id),
+        email=stakeholder.email,
     )
     return link, token
 
@@ -114,10 +223,20 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
 
 
 @transaction.atomic
-def revoke_room_link(link: RoomLink) -> None:
-    """Revoke a link; sessions started from it end at their next request (idempotent)."""
-    RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
+def revoke_room_link(link: RoomLink, *, actor: Actor | None = None) -> None:
+    """Revoke a link; sessions started from it end at their next request (idempotent).
+    Recorded in the security log."""
+    revoked = RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
     stakeholder_written.send(sender=Stakeholder, stakeholder=link.stakeholder)
+    if revoked:
+        log_security_event(
+            link.stakeholder,
+            SecurityEvent.Kind.ROOM_LINK_REVOKED,
+            actor=actor or Actor.system(),
+            summary=f"room link for {link.email} revoked",
+            link=str(link.public_id),
+            email=link.email,
+        )
 
 
 def buyer_domains(deal: Deal) -> set[str]:
@@ -131,9 +250,8 @@ def invite_colleague(
     champion: Stakeholder, *, name: str, email: str, title: str, role: str
 ) -> Stakeholder:
     """The champion adds a colleague of their own domain(s) as a buyer stakeholder and
-    invites them. Outside those domains the seller must do it. Notifies the deal owner."""
-    from .models import BuyerRole
-
+    invites them. Outside those domains the seller must do it. The colleague is never a
+    required signer (only the seller decides who signs). Notifies the deal owner."""
     if champion.role != BuyerRole.CHAMPION:
         raise InviteRefused("Only the champion can invite colleagues.")
     if role not in BuyerRole.values:

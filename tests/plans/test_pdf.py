@@ -93,6 +93,9 @@ def test_signed_pdf_is_sealed_and_any_change_breaks_the_seal(
     text = text_of(data)
     assert "PytestAgent" in text and "127.0.0.1" in text and document.reference in text
     assert "DRAFT" not in text
+    # The certificate shows the address each signature came from (and where it was asked).
+    assert "signed from eve@initech.test" in text
+    assert "requested at" in text
     result = pdf.verify_pdf(data)
     assert result.valid, result.problem
     assert result.plan == plan and result.version == plan.signed_version

@@ -3,6 +3,7 @@ is measured on a small and on a large plan (or deal list) and must be the same, 
 budget."""
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.cache import cache
@@ -342,15 +343,25 @@ def test_stakeholder_add_query_count_is_constant(
     )
 
 
+EMAIL_CHANGE = 30  # a stakeholder edit that changes the address
+
+
 def test_stakeholder_edit_and_remove_query_counts_are_constant(
     alice_client, django_assert_num_queries, small, large
 ):
-    def edit(plan):
+    addresses = iter(range(100))
+
+    def edit(plan, *, new_address=False):
         stakeholder = plan.deal.stakeholders.order_by("pk").first()
         prefix = f"sh-{stakeholder.public_id}"
+        email = f"new{next(addresses)}@example.com" if new_address else stakeholder.email
         return alice_client.post(
             url("plans:stakeholder-edit", stakeholder_id=stakeholder.public_id),
-            {f"{prefix}-name": "Renamed", f"{prefix}-role": stakeholder.role},
+            {
+                f"{prefix}-name": "Renamed",
+                f"{prefix}-role": stakeholder.role,
+                f"{prefix}-email": email,
+            },
             **htmx(),
         )
 
@@ -361,9 +372,15 @@ def test_stakeholder_edit_and_remove_query_counts_are_constant(
         )
 
     # 23 and 29 (were 24 and 30): unbound forms (the stakeholder form reads the members)
-    # are built only where drawn.
-    same_count(django_assert_num_queries, edit, small, large, 23)
-    same_count(django_assert_num_queries, remove, small, large, 29)
+    # are built only where drawn. The edit reads the stored address first (+1: a new
+    # address is a new identity).
+    same_count(django_assert_num_queries, edit, small, large, 24)
+    # A new address revokes links, burns codes and records the change: still constant.
+    same_count(
+        django_assert_num_queries, partial(edit, new_address=True), small, large, EMAIL_CHANGE
+    )
+    # Removing also revokes the person's links and voids their requests and codes (+5).
+    same_count(django_assert_num_queries, remove, small, large, 34)
 
 
 def test_plan_overview_query_counts_are_constant(

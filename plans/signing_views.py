@@ -273,7 +273,8 @@ def room_sign(request):
 
 
 def _room_sign_page(request, plan, *, signer, identity, form, status, code_refused=""):
-    needs_code = signer is not None and identity is None
+    # A refused code request shows the code section and why, even to a fresh session.
+    needs_code = signer is not None and (identity is None or bool(code_refused))
     context = sign_context(
         plan,
         signer=signer,

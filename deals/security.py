@@ -12,11 +12,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
+import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+from django.core.cache import cache
+
+from config.cache import UNAVAILABLE
 
 from .models import Organization, SecurityEvent, User
 
@@ -92,6 +98,70 @@ class RequestContextMiddleware:
             return await self.get_response(request)
         finally:
             _current_request.reset(token)
+
+
+# An IPv6 client usually holds a whole /64 and can pick a new address in it for every
+# request: its addresses share one bucket (allauth's RATE_LIMIT_IPV6_PREFIX does the same).
+IPV6_BUCKET_PREFIX = 64
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt of a client, counted in a rate-limit scope."""
+
+    count: int  # 0 when it could not be counted (the cache is down)
+    limit: int
+    period: int  # seconds
+    retry_after: int  # seconds until the client's window closes (when refused)
+
+    @property
+    def refused(self) -> bool:
+        return self.count > self.limit
+
+    @property
+    def first_refusal(self) -> bool:
+        """The attempt that went over the limit: the one worth a security-log entry (once
+        per client and window, not once per refused request)."""
+        return self.count == self.limit + 1
+
+
+def _bucket(ip: str | None) -> str:
+    address = _parse(ip or "")
+    if address is None:
+        return "unknown"
+    if address.version == 6:
+        if address.ipv4_mapped:  # ::ffff:192.0.2.1 is 192.0.2.1
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/{IPV6_BUCKET_PREFIX}", strict=False))
+    return str(address)
+
+
+def rate_limit(request, *, scope: str, limit: int, period: int = 60) -> Attempt:
+    """Count one attempt of this request's client (`client_ip`) in `scope`: more than
+    `limit` in a window of `period` seconds, opened by the client's first attempt, are
+    refused. A cache that cannot be reached counts nothing and refuses nothing: the limits
+    slow guessing down, they are not what keeps a door shut (tokens are long and random,
+    signing codes are also limited in the database)."""
+    key = f"ratelimit:{scope}:{_bucket(client_ip(request))}"
+    now = time.time()
+    try:
+        cache.add(key, 0, timeout=period)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.set(key, 1, timeout=period)
+            count = 1
+    except UNAVAILABLE:
+        logger.warning("rate limit %s: cache unreachable, not counted", scope)
+        return Attempt(count=0, limit=limit, period=period, retry_after=0)
+    # When the window opened is kept beside the count (written once per window, read only
+    # on refusals), so that a refusal can say when the client may try again.
+    if count == 1:
+        cache.set(f"{key}:opened", now, timeout=period)
+    retry_after = period
+    if count > limit and (opened := cache.get(f"{key}:opened")) is not None:
+        retry_after = min(period, max(1, math.ceil(opened + period - now)))
+    return Attempt(count=count, limit=limit, period=period, retry_after=retry_after)
 
 
 def record(

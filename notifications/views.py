@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -14,6 +15,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
+from deals.models import SecurityEvent
+from deals.security import rate_limit, record
 from deals.tenancy import org_view
 from plans.forms import ProposalForm
 from plans.models import Milestone, Visibility
@@ -216,8 +219,36 @@ def notification_preferences(request):
 # --- Unsubscribe (from an email; no account needed) ---------------------------------------
 
 
+UNSUBSCRIBE_ATTEMPTS_PER_MINUTE = 20
+
+
 def _invalid_token(request):
     return render(request, "notifications/unsubscribe_invalid.html", status=404)
+
+
+def _too_many(request, found) -> HttpResponse | None:
+    """The 429 page when this client (`client_ip`) opened too many /u/ pages this minute,
+    like room links; the first refusal is logged in the token's workspace, if it is one."""
+    attempt = rate_limit(request, scope="unsubscribe", limit=UNSUBSCRIBE_ATTEMPTS_PER_MINUTE)
+    if not attempt.refused:
+        return None
+    if attempt.first_refusal and found is not None:
+        organization, email, _ = found
+        record(
+            organization,
+            SecurityEvent.Kind.LOCKOUT,
+            request=request,
+            actor="Unknown visitor",
+            target=email,
+            summary=(
+                f"More than {UNSUBSCRIBE_ATTEMPTS_PER_MINUTE} email-preference pages in a "
+                "minute from one address; refused for the rest of the minute."
+            ),
+            limit="unsubscribe",
+        )
+    response = render(request, "stakeholders/link_rate_limited.html", status=429)
+    response["Retry-After"] = str(attempt.retry_after)
+    return response
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST here without a session; the signed
@@ -226,6 +257,12 @@ def unsubscribe(request, token):
     """GET: ask (mail scanners follow links: a GET changes nothing). POST: turn this kind
     of email off — the button of the page, or the one-click POST of a mail client."""
     found = services.read_unsubscribe_token(token)
+    # An unsubscribe with a genuine token is never refused: it only turns email off for its
+    # own address, and mail providers send the one-click POSTs of many users from a few
+    # addresses. Everything else counts against the client's limit.
+    honoured = request.method == "POST" and found is not None
+    if not honoured and (limited := _too_many(request, found)):
+        return limited
     if found is None:
         return _invalid_token(request)
     organization, email, kind = found
@@ -246,6 +283,8 @@ def unsubscribe(request, token):
 def preferences_by_token(request, token):
     """Every kind of email of one address in one workspace, on or off (from an email)."""
     found = services.read_unsubscribe_token(token)
+    if limited := _too_many(request, found):
+        return limited
     if found is None:
         return _invalid_token(request)
     organization, email, _ = found
@@ -268,16 +307,9 @@ def preferences_by_token(request, token):
 # --- Acting on a step from a digest -------------------------------------------------------
 
 ACTIONS = {"done", "more-time"}
-# Shares the magic link's rate limit: these pages take the same token.
-LINK_ATTEMPTS_PER_MINUTE = 20
-
-
-def _too_many(request):
-    if access.rate_limited(request, scope="room-link", limit=LINK_ATTEMPTS_PER_MINUTE):
-        response = render(request, "stakeholders/link_rate_limited.html", status=429)
-        response["Retry-After"] = "60"
-        return response
-    return None
+# From /r/<token>/act/<step>/<action>/, the invalid-link page's button reaches
+# /r/<token>/request/ without writing the token in the page.
+REQUEST_FROM_ACT = "../../../request/"
 
 
 @never_cache
@@ -288,16 +320,15 @@ def room_act(request, token, milestone_id, action):
     scanners prefetch links). Its one POST starts the buyer's room session, like the
     link's own landing page, and completes the step or proposes the new date; then the
     buyer is in the room."""
-    if action not in ACTIONS:
-        return _invalid_token(request)
-    if limited := _too_many(request):
+    # These pages take the room token: they share its rate limit and its one invalid page.
+    if limited := access.link_rate_limit(request, token=token):
         return limited
     try:
+        if action not in ACTIONS:  # a mangled URL: the same page, whatever the token
+            raise access.LinkInvalid()
         link = access.find_link(token)
-    except access.LinkInvalid as invalid:
-        return access.invalid_link_page(
-            request, status=invalid.status, link=invalid.link, token=token
-        )
+    except access.LinkInvalid:
+        return access.invalid_link_page(request, request_url=REQUEST_FROM_ACT)
     buyer = link.stakeholder
     deal = buyer.deal
     milestone = get_object_or_404(

@@ -543,10 +543,47 @@ def _code_hash(code: str, stakeholder: Stakeholder) -> str:
     return hmac.new(key, f"{stakeholder.pk}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+# Issuing codes: at most one a minute and five an hour per signer, counted from the codes
+# themselves (rows survive a Redis outage); the view adds a limit per client address.
+CODE_EVERY = timedelta(minutes=1)
+CODES_PER_HOUR = 5
+CODE_RULE = "one code a minute, five an hour"
+
+
+class CodeTooSoon(SigningRefused):
+    """No new code yet (nothing was sent); `retry_at` is when one can be asked for."""
+
+    def __init__(self, *, retry_at):
+        super().__init__(f"We send {CODE_RULE}: it is too soon for a new code.")
+        self.retry_at = retry_at
+
+
+def next_code_at(stakeholder: Stakeholder, *, now=None):
+    """When a new code may be sent to this signer: None for now, else the moment."""
+    now = now or timezone.now()
+    recent = list(
+        SigningCode.objects.filter(stakeholder=stakeholder, created_at__gt=now - timedelta(hours=1))
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)[:CODES_PER_HOUR]
+    )
+    waits = []
+    if recent and recent[0] + CODE_EVERY > now:
+        waits.append(recent[0] + CODE_EVERY)
+    if len(recent) >= CODES_PER_HOUR:
+        waits.append(recent[-1] + timedelta(hours=1))
+    return max(waits, default=None)
+
+
 @transaction.atomic
 def send_signing_code(stakeholder: Stakeholder) -> None:
-    """Email a fresh 6-digit code (10 minutes, 5 tries); earlier codes stop working."""
+    """Email a fresh 6-digit code (10 minutes, 5 tries); earlier codes stop working.
+    CodeTooSoon, with nothing changed or sent, within a minute of the signer's last code or
+    after five in the last hour (`next_code_at`)."""
+    # One request of a signer at a time: two at once must not both find the minute free.
+    Stakeholder.objects.select_for_update().filter(pk=stakeholder.pk).first()
     now = timezone.now()
+    if (retry_at := next_code_at(stakeholder, now=now)) is not None:
+        raise CodeTooSoon(retry_at=retry_at)
     SigningCode.objects.filter(stakeholder=stakeholder, used_at=None, burned_at=None).update(
         burned_at=now
     )

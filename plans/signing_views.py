@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
+
 from django.contrib import messages
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from deals.security import client_ip
+from deals.models import SecurityEvent
+from deals.security import client_ip, rate_limit, record
 from deals.tenancy import org_view
 from stakeholders.access import buyer_view, session_started_at
 from stakeholders.actors import Actor
@@ -267,6 +271,14 @@ def room_sign(request):
             else:
                 messages.success(request, "You signed the plan. Thank you!")
                 return redirect("room", deal_id=request.deal.public_id)
+    return _room_sign_page(
+        request, plan, signer=signer, identity=identity, form=form, status=status
+    )
+
+
+def _room_sign_page(request, plan, *, signer, identity, form, status, code_refused=""):
+    # A refused code request shows the code section and why, even to a fresh session.
+    needs_code = signer is not None and (identity is None or bool(code_refused))
     context = sign_context(
         plan,
         signer=signer,
@@ -274,23 +286,82 @@ def room_sign(request):
         base_template="base_room.html",
         side="buyer",
         room_organization=request.organization,
-        needs_code=signer is not None and identity is None,
+        needs_code=needs_code,
         code_form=SigningCodeForm(),
+        code_rule=signatures.CODE_RULE,
+        next_code_at=signatures.next_code_at(signer) if needs_code else None,
+        code_refused=code_refused,
     )
     return render(request, "plans/sign.html", context, status=status)
+
+
+# Codes asked for from one client address (`client_ip`) per hour, whoever the signers are:
+# each signer also gets at most one a minute and five an hour (plans.signatures).
+SIGNING_CODES_PER_CLIENT_PER_HOUR = 10
 
 
 @require_POST
 @buyer_view
 def room_sign_code(request):
-    """Email a signing code to the buyer (when their session is not fresh)."""
-    if not request.buyer.is_required_signer:
+    """Email a signing code to the buyer (when their session is not fresh). Too soon for
+    the signer, or too many from this client: nothing is sent, 429, and the page says when
+    a new code can be asked for."""
+    buyer = request.buyer
+    if not buyer.is_required_signer:
         return HttpResponse("Only signers get a code.", status=403, content_type="text/plain")
-    signatures.send_signing_code(request.buyer)
-    messages.info(
-        request, f"We emailed a 6-digit code to {request.buyer.email}. It works for 10 minutes."
-    )
+    now = timezone.now()
+    retry_at = signatures.next_code_at(buyer, now=now)
+    reason = f"We send {signatures.CODE_RULE}."
+    if retry_at is None:
+        attempt = rate_limit(
+            request, scope="signing-code", limit=SIGNING_CODES_PER_CLIENT_PER_HOUR, period=3600
+        )
+        if attempt.refused:
+            if attempt.first_refusal:
+                _record_code_lockout(request)
+            retry_at = now + timedelta(seconds=attempt.retry_after)
+            reason = "Too many codes were asked for from your network."
+    if retry_at is None:
+        try:
+            signatures.send_signing_code(buyer)
+        except signatures.CodeTooSoon as too_soon:  # another request of the signer just won
+            retry_at = too_soon.retry_at
+    if retry_at is not None:
+        wait = max(1, math.ceil((retry_at - now).total_seconds()))
+        in_words = f"{wait} seconds" if wait < 90 else f"{math.ceil(wait / 60)} minutes"
+        local = timezone.localtime(retry_at)
+        refused = f"{reason} You can ask for a new code at {local:%H:%M %Z} (in {in_words})."
+        response = _room_sign_page(
+            request,
+            _room_plan(request),
+            signer=buyer,
+            identity=_buyer_identity(request),
+            form=SignForm(require_password=False),
+            status=429,
+            code_refused=refused,
+        )
+        response["Retry-After"] = str(wait)
+        return response
+    messages.info(request, f"We emailed a 6-digit code to {buyer.email}. It works for 10 minutes.")
     return redirect("room-sign", deal_id=request.deal.public_id)
+
+
+def _record_code_lockout(request) -> None:
+    buyer = request.buyer
+    record(
+        request.organization,
+        SecurityEvent.Kind.LOCKOUT,
+        request=request,
+        actor=buyer.name,
+        actor_email=buyer.email,
+        target=f"{request.deal.account_name} — {request.deal.name} / {buyer.name}",
+        summary=(
+            f"More than {SIGNING_CODES_PER_CLIENT_PER_HOUR} signing codes asked for in an hour "
+            "from one address; refused for the rest of the hour."
+        ),
+        limit="signing-code",
+        stakeholder=str(buyer.public_id),
+    )
 
 
 @require_POST

@@ -16,15 +16,13 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.cache import cache
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
-from config.cache import UNAVAILABLE
-from deals.models import hash_token
-from deals.security import client_ip
+from deals.models import SecurityEvent, hash_token
+from deals.security import rate_limit, record
 from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
@@ -32,18 +30,25 @@ from .signals import stakeholder_written
 
 logger = logging.getLogger(__name__)
 
+Kind = SecurityEvent.Kind
+
 # A visit counts again after this much inactivity; "last seen" is written at most this often.
 VISIT_IDLE = timedelta(minutes=30)
 LAST_SEEN_EVERY = timedelta(minutes=1)
 
 
 class LinkInvalid(Exception):  # noqa: N818 - reads as the state it reports
-    """A link that cannot be used. `status` is 410 for expired/revoked, 404 otherwise."""
+    """A link that cannot be used: malformed, unknown, expired or revoked. `link` is the
+    real link when there is one (to ask its seller for a new one); it is never shown."""
 
-    def __init__(self, *, status: int, link: RoomLink | None = None):
+    def __init__(self, *, link: RoomLink | None = None):
         super().__init__("This link is no longer valid.")
-        self.status = status
         self.link = link
+
+
+# One status for every link that does not open a room: 410 would say "this was real".
+INVALID_LINK_STATUS = 404
+LINK_ATTEMPTS_PER_MINUTE = 20
 
 
 def new_token() -> str:
@@ -55,9 +60,10 @@ def room_url(token: str) -> str:
 
 
 def find_link(token: str) -> RoomLink:
-    """The usable link of `token`, or LinkInvalid. Malformed and unknown look the same."""
+    """The usable link of `token`, or LinkInvalid (with the link, when it is a real one that
+    expired or was revoked)."""
     if not (20 <= len(token) <= 100) or not token.replace("-", "").replace("_", "").isalnum():
-        raise LinkInvalid(status=404)
+        raise LinkInvalid()
     link = (
         RoomLink.objects.select_related(
             "stakeholder", "stakeholder__deal", "stakeholder__deal__owner", "organization"
@@ -66,27 +72,50 @@ def find_link(token: str) -> RoomLink:
         .first()
     )
     if link is None:
-        raise LinkInvalid(status=404)
+        raise LinkInvalid()
     if not link.is_usable():
-        raise LinkInvalid(status=410, link=link)
+        raise LinkInvalid(link=link)
     return link
 
 
-def rate_limited(request, *, scope: str, limit: int, period: int = 60) -> bool:
-    """Count one attempt of this client IP in `scope`; True when over `limit` per `period`."""
-    ip = client_ip(request) or "unknown"
-    # The window opens with the first attempt and lasts `period` seconds.
-    key = f"ratelimit:{scope}:{ip}"
-    cache.add(key, 0, timeout=period)
+def link_rate_limit(request, *, token: str) -> HttpResponse | None:
+    """The 429 page when this client has tried too many links this minute, else None.
+
+    Every page that takes a room token shares one budget per client (`client_ip`). The
+    first refusal of a window is written to the security log of the workspace whose link
+    it was, when the token is a real link (a guessed token names no workspace)."""
+    attempt = rate_limit(request, scope="room-link", limit=LINK_ATTEMPTS_PER_MINUTE)
+    if not attempt.refused:
+        return None
+    if attempt.first_refusal:
+        _record_lockout(request, token)
+    response = render(request, "stakeholders/link_rate_limited.html", status=429)
+    response["Retry-After"] = str(attempt.retry_after)
+    return response
+
+
+def _record_lockout(request, token: str) -> None:
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period)
-        count = 1
-    except UNAVAILABLE:  # Redis is down: let buyers in (links are long random tokens)
-        logger.warning("rate limit %s: cache unreachable, not counted", scope)
-        return False
-    return count > limit
+        link = find_link(token)
+    except LinkInvalid as invalid:
+        link = invalid.link
+    if link is None:
+        logger.warning("room links: too many attempts from one client (no workspace known)")
+        return
+    stakeholder = link.stakeholder
+    record(
+        link.organization,
+        Kind.LOCKOUT,
+        request=request,
+        actor="Unknown visitor",
+        target=f"{stakeholder.deal.account_name} — {stakeholder.deal.name} / {stakeholder.name}",
+        summary=(
+            f"More than {LINK_ATTEMPTS_PER_MINUTE} room-link attempts in a minute from one "
+            "address; refused for the rest of the minute."
+        ),
+        limit="room-link",
+        stakeholder=str(stakeholder.public_id),
+    )
 
 
 def start_buyer_session(request, link: RoomLink) -> RoomVisit:
@@ -132,16 +161,26 @@ def session_started_at(request, deal_id) -> timezone.datetime | None:
     return timezone.datetime.fromisoformat(access["started"])
 
 
-def invalid_link_page(request, *, status: int, link: RoomLink | None, token: str = ""):
-    """The same friendly page for expired, revoked, malformed and unknown links."""
-    seller = link.stakeholder.deal.owner.display_name if link else None
-    request_url = reverse("room-link-request", kwargs={"token": token}) if link and token else ""
+def invalid_link_page(request, *, request_url: str = "request/"):
+    """The one page, with one status, for every link that does not open a room: expired,
+    revoked, malformed and unknown links give the same bytes (apart from the CSRF token and
+    the CSP nonce), so holding an old link tells nothing — not even that it was real.
+
+    Its "Ask for a new link" button posts to `request_url`, relative to the page's own URL
+    ("request/" from /r/<token>/), so that the token is not written in the page either."""
     return render(
         request,
         "stakeholders/link_invalid.html",
-        {"seller": seller, "request_url": request_url},
-        status=status,
+        {"request_url": request_url},
+        status=INVALID_LINK_STATUS,
     )
+
+
+def ended_session_page(request, link: RoomLink):
+    """A buyer session whose link was revoked or expired meanwhile: this browser was let
+    into the room before, so the page may name the seller to ask (410, Gone)."""
+    seller = link.stakeholder.deal.owner.display_name
+    return render(request, "stakeholders/link_invalid.html", {"seller": seller}, status=410)
 
 
 def buyer_view(view):
@@ -170,7 +209,7 @@ def buyer_view(view):
             rooms = dict(rooms)
             rooms.pop(str(deal_id), None)
             request.session[SESSION_ROOMS] = rooms
-            return invalid_link_page(request, status=410, link=link)
+            return ended_session_page(request, link)
         request.buyer = link.stakeholder
         request.room_link = link
         request.deal = link.stakeholder.deal

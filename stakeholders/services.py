@@ -7,6 +7,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deals import security
@@ -237,6 +238,36 @@ def revoke_room_link(link: RoomLink, *, actor: Actor | None = None) -> None:
             link=str(link.public_id),
             email=link.email,
         )
+
+
+# The seller hears at most this often that a stakeholder asks for a new link.
+LINK_REQUEST_EVERY = timedelta(hours=1)
+
+
+@transaction.atomic
+def ask_for_new_link(stakeholder: Stakeholder, *, now=None) -> bool:
+    """The holder of an expired or revoked link asks for a new one: email the deal's owner
+    (after commit), at most once per LINK_REQUEST_EVERY per stakeholder. The hour is claimed
+    with a conditional UPDATE of `link_requested_at`, so two requests racing send one email.
+    Returns whether the owner is emailed. Nothing goes to the requester: the seller sends
+    a new link to the stakeholder's address, whoever held the old one."""
+    now = now or timezone.now()
+    claimed = (
+        Stakeholder.objects.filter(pk=stakeholder.pk)
+        .filter(Q(link_requested_at=None) | Q(link_requested_at__lte=now - LINK_REQUEST_EVERY))
+        .update(link_requested_at=now)
+    )
+    if not claimed:
+        return False
+    deal = stakeholder.deal
+    context = {
+        "stakeholder": stakeholder,
+        "deal": deal,
+        "organization": deal.organization,
+        "plan_url": settings.SITE_URL + deal.get_absolute_url(),
+    }
+    transaction.on_commit(partial(send_email, "link-requested", context, to=[deal.owner.email]))
+    return True
 
 
 def buyer_domains(deal: Deal) -> set[str]:

@@ -1,42 +1,25 @@
 """Opening a magic link: the landing page (GET changes nothing) and its POST."""
 
-from functools import partial
-
-from django.conf import settings
 from django.db import transaction
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from deals.emails import send_email
-
-from . import access
+from . import access, services
 from .signals import room_opened
-
-LINK_ATTEMPTS_PER_MINUTE = 20
-
-
-def _too_many(request) -> HttpResponse | None:
-    if access.rate_limited(request, scope="room-link", limit=LINK_ATTEMPTS_PER_MINUTE):
-        response = render(request, "stakeholders/link_rate_limited.html", status=429)
-        response["Retry-After"] = "60"
-        return response
-    return None
 
 
 @never_cache
 def room_link(request, token):
     """GET: a page naming the deal and the seller, with an "Open deal room" button.
-    POST: start a buyer session for that one room and go there."""
-    if limited := _too_many(request):
+    POST: start a buyer session for that one room and go there. A link that does not
+    open a room gets the one invalid-link page, whatever the reason."""
+    if limited := access.link_rate_limit(request, token=token):
         return limited
     try:
         link = access.find_link(token)
-    except access.LinkInvalid as invalid:
-        return access.invalid_link_page(
-            request, status=invalid.status, link=invalid.link, token=token
-        )
+    except access.LinkInvalid:
+        return access.invalid_link_page(request)
     deal = link.stakeholder.deal
     if request.method == "POST":
         with transaction.atomic():
@@ -52,22 +35,14 @@ def room_link(request, token):
 @require_POST
 @never_cache
 def link_request_new(request, token):
-    """The invalid-link page's button: tell the seller this buyer needs a new link."""
-    if limited := _too_many(request):
+    """The invalid-link page's button. The answer is the same for every token; for a real
+    link that expired or was revoked, the seller is told (at most once an hour)."""
+    if limited := access.link_rate_limit(request, token=token):
         return limited
     try:
-        link = access.find_link(token)
+        access.find_link(token)
     except access.LinkInvalid as invalid:
-        link = invalid.link
-    if link is None:
-        # Unknown tokens tell nobody anything (and confirm nothing).
-        return render(request, "stakeholders/link_requested.html", {"seller": None})
-    deal = link.stakeholder.deal
-    context = {
-        "stakeholder": link.stakeholder,
-        "deal": deal,
-        "organization": deal.organization,
-        "plan_url": settings.SITE_URL + deal.get_absolute_url(),
-    }
-    transaction.on_commit(partial(send_email, "link-requested", context, to=[deal.owner.email]))
-    return render(request, "stakeholders/link_requested.html", {"seller": deal.owner.display_name})
+        if invalid.link is not None:
+            services.ask_for_new_link(invalid.link.stakeholder)
+    # A usable link needs nothing new: its holder can open it.
+    return render(request, "stakeholders/link_requested.html")

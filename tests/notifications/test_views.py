@@ -264,11 +264,13 @@ def test_act_on_another_deals_or_an_internal_step_is_404(client, act, alice, acm
     assert not Milestone.objects.filter(status="done").exists()
 
 
-def test_act_with_revoked_link_is_410_and_changes_nothing(client, act):
+def test_act_with_revoked_link_gets_the_invalid_link_page_and_changes_nothing(client, act):
     token, step = act
     revoke_room_link(RoomLink.objects.get())
 
-    assert client.post(_act_url(token, step, "done")).status_code == 410
+    response = client.post(_act_url(token, step, "done"))
+    assert response.status_code == 404
+    assert b"This link is no longer valid" in response.content
     step.refresh_from_db()
     assert step.status == "not_started"
 

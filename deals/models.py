@@ -309,6 +309,9 @@ class ApiKey(models.Model):
     PREFIX = "tdm_"
     # "tdm_" and 8 characters of the random part: enough to tell keys apart, useless alone.
     PREFIX_LENGTH = 12
+    # How many addresses a key remembers (the oldest is forgotten first): an integration
+    # usually calls from a handful.
+    KNOWN_ADDRESSES = 50
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -323,6 +326,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The client addresses (IPv4, or an IPv6 /64) the key was used from, oldest first: a
+    # request from another one is written to the security log (services.note_api_key_address).
+    known_addresses = models.JSONField(default=list, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 

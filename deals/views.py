@@ -1,8 +1,8 @@
 import mimetypes
 import uuid
 
+from allauth.account.adapter import get_adapter
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Q
@@ -247,13 +247,9 @@ def api_key_create(request):
 @org_view(admin_only=True)
 def api_key_revoke(request, key_id):
     api_key = get_object_or_404(ApiKey.objects.for_org(request.organization), public_id=key_id)
-    services.revoke_api_key(api_key)
+    services.revoke_api_key(api_key, actor=request.user)
     messages.success(request, f"API key “{api_key.name}” revoked: it no longer works.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
-
-
-def _admin_count(organization: Organization) -> int:
-    return Membership.objects.for_org(organization).filter(role=Membership.Role.ADMIN).count()
 
 
 @require_POST
@@ -266,15 +262,12 @@ def member_role(request, member_id):
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
-    elif (
-        membership.is_admin
-        and form.cleaned_data["role"] != Membership.Role.ADMIN
-        and _admin_count(request.organization) == 1
-    ):
-        messages.error(request, "A workspace needs at least one admin.")
+        return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+    try:
+        services.change_member_role(membership, role=form.cleaned_data["role"], actor=request.user)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
     else:
-        membership.role = form.cleaned_data["role"]
-        membership.save(update_fields=["role"])
         messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
@@ -286,10 +279,11 @@ def member_remove(request, member_id):
         Membership.objects.for_org(request.organization).select_related("user"),
         public_id=member_id,
     )
-    if membership.is_admin and _admin_count(request.organization) == 1:
-        messages.error(request, "A workspace needs at least one admin.")
+    try:
+        services.remove_member(membership, actor=request.user)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
     else:
-        membership.delete()
         messages.success(request, f"{membership.user} was removed from the workspace.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
@@ -300,7 +294,7 @@ def invitation_revoke(request, invitation_id):
     invitation = get_object_or_404(
         Invitation.objects.for_org(request.organization).pending(), public_id=invitation_id
     )
-    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=services.timezone.now())
+    services.revoke_invitation(invitation, actor=request.user)
     messages.success(request, f"Invitation of {invitation.email} withdrawn.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
@@ -333,7 +327,8 @@ def invitation_accept(request, token):
                     return render(
                         request, "deals/invitation_invalid.html", {"reason": str(exc)}, status=410
                     )
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # allauth's adapter signs in, as for any other sign-in (and logs it).
+            get_adapter(request).login(request, user)
             messages.success(request, f"Welcome to {membership.organization}.")
             return redirect(membership.organization.get_absolute_url())
         if user is not None:

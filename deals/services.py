@@ -4,6 +4,7 @@ workspace's security log in the same transaction (`deals.security.record`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -14,7 +15,16 @@ from django.utils.text import slugify
 
 from . import security
 from .emails import send_email
-from .models import ApiKey, Deal, Invitation, Membership, Organization, User, hash_token
+from .models import (
+    ApiKey,
+    Deal,
+    Invitation,
+    Membership,
+    Organization,
+    SecurityEvent,
+    User,
+    hash_token,
+)
 from .security import Kind
 from .signals import deal_changed, deal_created
 
@@ -363,3 +373,23 @@ def update_deal(deal: Deal, *, actor, **fields) -> Deal:
     deal.save(update_fields=[*changes, "updated_at"])
     deal_changed.send(sender=Deal, deal=deal, actor=actor, changes=changes)
     return deal
+
+
+PURGE_BATCH = 5000
+
+
+def purge_security_log(*, now=None, batch: int = PURGE_BATCH) -> int:
+    """Delete the security-log entries older than SECURITY_LOG_RETENTION_DAYS, in every
+    workspace, in batches (short transactions: the log keeps being written meanwhile).
+    Returns how many were deleted. Idempotent: a second run finds nothing.
+
+    A queryset delete (one DELETE per batch; the model refuses an instance's `delete()`);
+    PostgreSQL's trigger refuses UPDATE only."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.SECURITY_LOG_RETENTION_DAYS)
+    # Cross-organization on purpose: this is the retention sweep.
+    expired = SecurityEvent.objects.older_than(cutoff)
+    deleted = 0
+    while ids := list(expired.order_by().values_list("pk", flat=True)[:batch]):
+        count, _ = SecurityEvent.objects.filter(pk__in=ids).delete()
+        deleted += count
+    return deleted

@@ -11,6 +11,7 @@ _BROWSERS = [
     ("Edge", re.compile(r"\bEdg(?:e|A|iOS)?/(\d+)")),
     ("Opera", re.compile(r"\bOPR/(\d+)")),
     ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/(\d+)")),
+    ("Headless Chrome", re.compile(r"\bHeadlessChrome/(\d+)")),
     ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/(\d+)")),
     ("Safari", re.compile(r"\bVersion/(\d+)(?:[.\d]*) (?:Mobile/\S+ )?Safari/")),
 ]
@@ -40,7 +41,7 @@ def describe(user_agent: str) -> str:
         None,
     )
     system = next((name for name, pattern in _SYSTEMS if pattern.search(user_agent)), None)
-    if browser:
-        return f"{browser} on {system}" if system else browser
-    first = user_agent.split()[0]
-    return first if len(first) <= SHORT else first[: SHORT - 1] + "…"
+    if not browser:
+        first = user_agent.split()[0]
+        browser = first if len(first) <= SHORT else first[: SHORT - 1] + "…"
+    return f"{browser} on {system}" if system else browser

@@ -64,6 +64,29 @@ def test_sign_in_is_logged_in_each_workspace_of_the_user(client, acme, globex, a
         _assert_from_client(entry)
 
 
+def test_sign_up_signs_in_and_is_logged_in_the_new_workspace(client, db):
+    client.post(
+        reverse("account_signup"),
+        {
+            "full_name": "Nina New",
+            "email": "nina@newco.test",
+            "workspace_name": "NewCo",
+            "time_zone": "UTC",
+            "password1": "a-long-unusual-passphrase",
+            "password2": "a-long-unusual-passphrase",
+        },
+        **FROM_CLIENT,
+    )
+
+    entry = _one(Kind.SIGN_IN)
+    assert (entry.organization.name, entry.actor, entry.actor_email) == (
+        "NewCo",
+        "Nina New",
+        "nina@newco.test",
+    )
+    _assert_from_client(entry)
+
+
 def test_failed_sign_in_is_logged_without_the_password(client, acme, alice):
     response = _sign_in(client, "Alice@Acme.test", "not-my-password-42")
 

@@ -427,6 +427,12 @@ def test_security_log_export_query_count_is_constant(
             "like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
             "Safari 17 on iOS",
         ),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/120.0.6099.28 Safari/537.36",
+            "Headless Chrome 120 on Linux",
+        ),
+        ("Mozilla/5.0 (Linux; rv:1.0) Unknown/1.0", "Mozilla/5.0 on Linux"),
         ("curl/8.5.0", "curl/8.5.0"),
         ("x" * 100, "x" * 39 + "…"),
         ("", ""),

@@ -64,6 +64,17 @@ class AccountAdapter(DefaultAccountAdapter):
             summary="Wrong password.",
         )
 
+    def respond_user_inactive(self, request, user):
+        """The right password for a deactivated account: refused, and logged."""
+        record_for_user(
+            user,
+            Kind.SIGN_IN_FAILED,
+            request=request,
+            target=user.email,
+            summary="The account is deactivated.",
+        )
+        return super().respond_user_inactive(request, user)
+
     def pre_authenticate(self, request, **credentials) -> None:
         """allauth refuses a sign-in here when the failed sign-in limit is reached (per
         address and per account): log the first refusal of each window."""

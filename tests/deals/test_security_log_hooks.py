@@ -98,6 +98,16 @@ def test_failed_sign_in_is_logged_without_the_password(client, acme, alice):
     assert not _entries(Kind.SIGN_IN)
 
 
+def test_sign_in_to_a_deactivated_account_is_logged_as_such(client, acme, alice, password):
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+
+    _sign_in(client, "alice@acme.test", password)
+
+    assert _one(Kind.SIGN_IN_FAILED).summary == "The account is deactivated."
+    assert not _entries(Kind.SIGN_IN)
+
+
 def test_failed_sign_in_of_an_unknown_address_is_in_no_workspace(client, acme, alice):
     _sign_in(client, "nobody@acme.test", "whatever-password")
 

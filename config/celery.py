@@ -41,3 +41,10 @@ app.conf.beat_schedule["retry-webhooks"] = {
     "task": "notifications.retry_webhooks",
     "schedule": 60.0,
 }
+# The security log's retention: entries older than SECURITY_LOG_RETENTION_DAYS, once a day
+# at a quiet hour (idempotent: a late or repeated run deletes what is due, no more).
+app.conf.beat_schedule["security-log-retention"] = {
+    "task": "deals.purge_security_log",
+    "schedule": crontab(hour=3, minute=17),
+    "options": {"expires": 23 * 3600},
+}

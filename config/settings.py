@@ -390,6 +390,10 @@ except ValueError:
 
 # Entries of the workspaces' security logs are kept this many days.
 SECURITY_LOG_RETENTION_DAYS = env_int("SECURITY_LOG_RETENTION_DAYS", 365)
+if SECURITY_LOG_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured(
+        "SECURITY_LOG_RETENTION_DAYS must be at least 1 (days the security log keeps entries)."
+    )
 
 # REST API (/api/v1/) and its OpenAPI schema (/api/schema/, docs at /api/docs/).
 INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]

@@ -1,10 +1,37 @@
-"""allauth, adapted to Tandem."""
+"""allauth, adapted to Tandem: client addresses, and the security log of sign-ins.
+
+What allauth does to an account is written to the security log of every workspace the
+account belongs to (`security.record_for_user`): sign-ins, failed sign-ins, lockouts by the
+failed sign-in limit (ACCOUNT_RATE_LIMITS["login_failed"]), password reset requests,
+password resets and changes. An address that belongs to no account is attributed to no
+workspace: it is only counted by the rate limits.
+"""
 
 from __future__ import annotations
 
-from allauth.account.adapter import DefaultAccountAdapter
+import hashlib
+import logging
 
-from .security import client_ip
+from allauth.account import signals as allauth_signals
+from allauth.account.adapter import DefaultAccountAdapter
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.dispatch import receiver
+
+from .models import User
+from .security import Kind, client_ip, record_for_user
+
+logger = logging.getLogger(__name__)
+
+# A lockout is logged once per account in this many seconds, the longest window of
+# ACCOUNT_RATE_LIMITS["login_failed"] (5/5m/key), not once per refused attempt.
+LOCKOUT_LOGGED_FOR = 5 * 60
+
+
+def _account(email: str | None) -> User | None:
+    if not email:
+        return None
+    return User.objects.filter(email__iexact=email.strip()).first()
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -13,3 +40,95 @@ class AccountAdapter(DefaultAccountAdapter):
         ours, which believes X-Forwarded-For only from TRUSTED_PROXIES. allauth's own
         reading trusts a number of hops (ALLAUTH_TRUSTED_PROXY_COUNT), not addresses."""
         return client_ip(request) or super().get_client_ip(request)
+
+    def login(self, request, user) -> None:
+        """Every sign-in through allauth (password, after sign-up, after a password reset,
+        after accepting an invitation) comes here: log it."""
+        super().login(request, user)
+        record_for_user(user, Kind.SIGN_IN, request=request, target=user.email)
+
+    def authentication_failed(self, request, **credentials) -> None:
+        """A wrong password (allauth calls this for every failed sign-in and
+        reauthentication). Never log the password: only the address typed."""
+        super().authentication_failed(request, **credentials)
+        email = credentials.get("email", "")
+        user = _account(email)
+        if user is None:
+            logger.info("sign-in failed for an address of no account")
+            return
+        record_for_user(
+            user,
+            Kind.SIGN_IN_FAILED,
+            request=request,
+            target=user.email,
+            summary="Wrong password.",
+        )
+
+    def respond_user_inactive(self, request, user):
+        """The right password for a deactivated account: refused, and logged."""
+        record_for_user(
+            user,
+            Kind.SIGN_IN_FAILED,
+            request=request,
+            target=user.email,
+            summary="The account is deactivated.",
+        )
+        return super().respond_user_inactive(request, user)
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        """allauth refuses a sign-in here when the failed sign-in limit is reached (per
+        address and per account): log the first refusal of each window."""
+        try:
+            super().pre_authenticate(request, **credentials)
+        except ValidationError:
+            self._log_lockout(request, credentials.get("email", ""))
+            raise
+
+    def _log_lockout(self, request, email: str) -> None:
+        user = _account(email)
+        if user is None:
+            logger.warning("sign-in locked out for an address of no account")
+            return
+        digest = hashlib.sha256(user.email.encode()).hexdigest()
+        if not cache.add(f"seclog:sign-in-lockout:{digest}", 1, timeout=LOCKOUT_LOGGED_FOR):
+            return  # already logged in this window (or the cache is down)
+        record_for_user(
+            user,
+            Kind.LOCKOUT,
+            request=request,
+            target=user.email,
+            summary=(
+                "Too many failed sign-ins: signing in to this account is refused for a while."
+            ),
+            limit="sign-in",
+        )
+
+    def send_password_reset_mail(self, user, email: str, context: dict) -> None:
+        """A password reset link is emailed to an account (never to an unknown address)."""
+        super().send_password_reset_mail(user, email, context)
+        record_for_user(user, Kind.PASSWORD_RESET_REQUESTED, target=email)
+
+
+# allauth announces completed password resets and changes by signals (no adapter method).
+# Connected when the app is ready (deals/apps.py).
+
+
+@receiver(allauth_signals.password_reset, dispatch_uid="deals.security_log.password_reset")
+def _log_password_reset(sender, request, user, **kwargs) -> None:
+    record_for_user(user, Kind.PASSWORD_RESET, request=request, target=user.email)
+
+
+@receiver(allauth_signals.password_changed, dispatch_uid="deals.security_log.password_changed")
+def _log_password_changed(sender, request, user, **kwargs) -> None:
+    record_for_user(user, Kind.PASSWORD_CHANGED, request=request, target=user.email)
+
+
+@receiver(allauth_signals.password_set, dispatch_uid="deals.security_log.password_set")
+def _log_password_set(sender, request, user, **kwargs) -> None:
+    record_for_user(
+        user,
+        Kind.PASSWORD_CHANGED,
+        request=request,
+        target=user.email,
+        summary="Password set (the account had none).",
+    )

@@ -14,6 +14,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.throttling import SimpleRateThrottle
 
 from .models import ApiKey, hash_token
+from .services import note_api_key_address
 
 
 class ApiKeyUser:
@@ -61,6 +62,8 @@ class ApiKeyAuthentication(BaseAuthentication):
         if api_key is None or api_key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         api_key.touch()
+        # A request from an address the key was never used from is a security-log entry.
+        note_api_key_address(api_key, request=request._request)
         return ApiKeyUser(api_key), api_key
 
     def authenticate_header(self, request):

@@ -1,7 +1,11 @@
+import ipaddress
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django import forms
 from django.contrib.auth import password_validation
 
-from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, User
+from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, SecurityEvent, User
 
 
 class WorkspaceSignupForm(forms.Form):
@@ -194,3 +198,87 @@ class ApiKeyForm(forms.Form):
         max_length=100,
         help_text="What uses it, e.g. “Salesforce sync”.",
     )
+
+
+class SecurityLogFilterForm(forms.Form):
+    """The filters of Settings → Security log (a GET form). Dates are days of the
+    workspace's time zone, both included."""
+
+    EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
+    DATE_HELP = "Enter a date such as 2025-01-31."
+
+    kind = forms.ChoiceField(
+        label="What",
+        required=False,
+        error_messages={"invalid_choice": "Choose an event or a group from the list."},
+    )
+    who = forms.CharField(
+        label="Who (name or email)",
+        required=False,
+        max_length=254,
+        error_messages={"max_length": "Enter at most 254 characters."},
+    )
+    since = forms.DateField(
+        label="From",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_HELP},
+    )
+    until = forms.DateField(
+        label="Until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": DATE_HELP},
+    )
+    ip = forms.CharField(label="IP address", required=False, max_length=64)
+
+    def __init__(self, *args, time_zone: str = "UTC", **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.time_zone = ZoneInfo(time_zone)
+        self.fields["kind"].choices = [("", "All events"), *SecurityEvent.kind_choices()]
+
+    def _clean_day(self, name: str):
+        day = self.cleaned_data.get(name)
+        if day is not None and not self.EARLIEST <= day <= self.LATEST:
+            raise forms.ValidationError("Choose a date between 2000 and 2999.")
+        return day
+
+    def clean_since(self):
+        return self._clean_day("since")
+
+    def clean_until(self):
+        return self._clean_day("until")
+
+    def clean_ip(self):
+        text = self.cleaned_data["ip"].strip()
+        if not text:
+            return ""
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            raise forms.ValidationError(
+                "Enter one IP address, such as 203.0.113.9 or 2001:db8::1."
+            ) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and since > until:
+            self.add_error("until", "Choose a day on or after the “From” day.")
+        return cleaned
+
+    def _start_of(self, day: date) -> datetime:
+        return datetime.combine(day, time.min, tzinfo=self.time_zone)
+
+    def apply_to(self, events):
+        """The entries that match the (valid) filters."""
+        data = self.cleaned_data
+        events = events.of_kind(data["kind"]).by(data["who"])
+        if data["since"]:
+            events = events.filter(created_at__gte=self._start_of(data["since"]))
+        if data["until"]:
+            events = events.filter(created_at__lt=self._start_of(data["until"] + timedelta(1)))
+        if data["ip"]:
+            events = events.filter(ip_address=data["ip"])
+        return events

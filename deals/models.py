@@ -16,6 +16,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from . import user_agents
+
 TIME_ZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
 
 
@@ -309,6 +311,9 @@ class ApiKey(models.Model):
     PREFIX = "tdm_"
     # "tdm_" and 8 characters of the random part: enough to tell keys apart, useless alone.
     PREFIX_LENGTH = 12
+    # How many addresses a key remembers (the oldest is forgotten first): an integration
+    # usually calls from a handful.
+    KNOWN_ADDRESSES = 50
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
@@ -323,6 +328,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The client addresses (IPv4, or an IPv6 /64) the key was used from, oldest first: a
+    # request from another one is written to the security log (services.note_api_key_address).
+    known_addresses = models.JSONField(default=list, blank=True, editable=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -351,6 +359,22 @@ class ApiKey(models.Model):
 class SecurityEventQuerySet(TenantQuerySet):
     def older_than(self, moment):
         return self.filter(created_at__lt=moment)
+
+    def of_kind(self, value: str):
+        """One kind ("sign_in"), or a group of kinds ("group:sign-in", see
+        SecurityEvent.GROUPS); empty: all."""
+        if not value:
+            return self
+        if value.startswith("group:"):
+            return self.filter(SecurityEvent.group_filter(value.removeprefix("group:")))
+        return self.filter(kind=value)
+
+    def by(self, text: str):
+        """Entries whose actor's name or email contains `text` (any case)."""
+        text = text.strip()
+        if not text:
+            return self
+        return self.filter(models.Q(actor__icontains=text) | models.Q(actor_email__icontains=text))
 
 
 class SecurityEvent(models.Model):
@@ -389,6 +413,66 @@ class SecurityEvent(models.Model):
         SIGNED = "signed", "Plan signed"
         SIGNATURE_DECLINED = "signature_declined", "Signature declined"
 
+    # The groups an admin filters by (Settings → Security log). A lockout belongs to the
+    # group of the limit that refused (details["limit"]).
+    GROUPS = {
+        "sign-in": (
+            "Sign-in and passwords",
+            [
+                Kind.SIGN_IN,
+                Kind.SIGN_IN_FAILED,
+                Kind.PASSWORD_RESET_REQUESTED,
+                Kind.PASSWORD_RESET,
+                Kind.PASSWORD_CHANGED,
+            ],
+            ["sign-in"],
+        ),
+        "members": (
+            "Members",
+            [
+                Kind.INVITATION_SENT,
+                Kind.INVITATION_REVOKED,
+                Kind.INVITATION_ACCEPTED,
+                Kind.ROLE_CHANGED,
+                Kind.MEMBER_REMOVED,
+            ],
+            [],
+        ),
+        "api": (
+            "API and webhooks",
+            [
+                Kind.API_KEY_CREATED,
+                Kind.API_KEY_REVOKED,
+                Kind.API_KEY_NEW_IP,
+                Kind.WEBHOOK_CREATED,
+                Kind.WEBHOOK_CHANGED,
+                Kind.WEBHOOK_DELETED,
+            ],
+            [],
+        ),
+        "buyer-access": (
+            "Buyer access",
+            [
+                Kind.ROOM_LINK_CREATED,
+                Kind.ROOM_LINK_REVOKED,
+                Kind.IDENTITY_CHANGED,
+                Kind.STAKEHOLDER_REMOVED,
+            ],
+            ["room-link", "unsubscribe"],
+        ),
+        "signatures": (
+            "Signatures",
+            [
+                Kind.SIGNATURES_REQUESTED,
+                Kind.SIGNING_CODE_SENT,
+                Kind.SIGNING_CODE_FAILED,
+                Kind.SIGNED,
+                Kind.SIGNATURE_DECLINED,
+            ],
+            ["signing-code"],
+        ),
+    }
+
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="security_events"
     )
@@ -426,3 +510,23 @@ class SecurityEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Security log entries are append-only (see retention).")
+
+    @property
+    def user_agent_summary(self) -> str:
+        return user_agents.describe(self.user_agent)
+
+    @classmethod
+    def group_filter(cls, group: str) -> models.Q:
+        _, kinds, limits = cls.GROUPS[group]
+        condition = models.Q(kind__in=kinds)
+        if limits:
+            condition |= models.Q(kind=cls.Kind.LOCKOUT, details__limit__in=limits)
+        return condition
+
+    @classmethod
+    def kind_choices(cls) -> list:
+        """Choices of the log's "What" filter: the groups, then each kind."""
+        return [
+            ("Groups", [(f"group:{key}", label) for key, (label, _, _) in cls.GROUPS.items()]),
+            ("Events", cls.Kind.choices),
+        ]

@@ -136,6 +136,12 @@ def _bucket(ip: str | None) -> str:
     return str(address)
 
 
+def address_block(ip: str | None) -> str:
+    """The client's address as rate limits and API keys' known addresses count it: an IPv4
+    address, or the /64 block of an IPv6 one."""
+    return _bucket(ip)
+
+
 def rate_limit(request, *, scope: str, limit: int, period: int = 60) -> Attempt:
     """Count one attempt of this request's client (`client_ip`) in `scope`: more than
     `limit` in a window of `period` seconds, opened by the client's first attempt, are

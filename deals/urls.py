@@ -18,6 +18,8 @@ urlpatterns = [
         views.invitation_revoke,
         name="invitation-revoke",
     ),
+    path("settings/security-log/", views.security_log, name="security-log"),
+    path("settings/security-log/export/", views.security_log_export, name="security-log-export"),
     path("settings/api-keys/new/", views.api_key_create, name="api-key-create"),
     path("settings/api-keys/<uuid:key_id>/revoke/", views.api_key_revoke, name="api-key-revoke"),
 ]

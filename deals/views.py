@@ -1,15 +1,22 @@
+import csv
+import json
 import mimetypes
 import uuid
+from functools import wraps
+from zoneinfo import ZoneInfo
 
+from allauth.account.adapter import get_adapter
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import services
 from .authentication import request_actor
@@ -20,10 +27,11 @@ from .forms import (
     DealForm,
     InvitationForm,
     MemberRoleForm,
+    SecurityLogFilterForm,
     WorkspaceCreateForm,
     WorkspaceSettingsAdminForm,
 )
-from .models import ApiKey, Deal, Invitation, Membership, Organization, User
+from .models import ApiKey, Deal, Invitation, Membership, Organization, SecurityEvent, User
 from .tenancy import SESSION_LAST_ORG, org_view
 
 
@@ -247,13 +255,9 @@ def api_key_create(request):
 @org_view(admin_only=True)
 def api_key_revoke(request, key_id):
     api_key = get_object_or_404(ApiKey.objects.for_org(request.organization), public_id=key_id)
-    services.revoke_api_key(api_key)
+    services.revoke_api_key(api_key, actor=request.user)
     messages.success(request, f"API key “{api_key.name}” revoked: it no longer works.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
-
-
-def _admin_count(organization: Organization) -> int:
-    return Membership.objects.for_org(organization).filter(role=Membership.Role.ADMIN).count()
 
 
 @require_POST
@@ -266,15 +270,12 @@ def member_role(request, member_id):
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a valid role.")
-    elif (
-        membership.is_admin
-        and form.cleaned_data["role"] != Membership.Role.ADMIN
-        and _admin_count(request.organization) == 1
-    ):
-        messages.error(request, "A workspace needs at least one admin.")
+        return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+    try:
+        services.change_member_role(membership, role=form.cleaned_data["role"], actor=request.user)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
     else:
-        membership.role = form.cleaned_data["role"]
-        membership.save(update_fields=["role"])
         messages.success(request, f"{membership.user} is now {membership.get_role_display()}.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
@@ -286,10 +287,11 @@ def member_remove(request, member_id):
         Membership.objects.for_org(request.organization).select_related("user"),
         public_id=member_id,
     )
-    if membership.is_admin and _admin_count(request.organization) == 1:
-        messages.error(request, "A workspace needs at least one admin.")
+    try:
+        services.remove_member(membership, actor=request.user)
+    except services.MembershipError as exc:
+        messages.error(request, str(exc))
     else:
-        membership.delete()
         messages.success(request, f"{membership.user} was removed from the workspace.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
 
@@ -300,9 +302,130 @@ def invitation_revoke(request, invitation_id):
     invitation = get_object_or_404(
         Invitation.objects.for_org(request.organization).pending(), public_id=invitation_id
     )
-    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=services.timezone.now())
+    services.revoke_invitation(invitation, actor=request.user)
     messages.success(request, f"Invitation of {invitation.email} withdrawn.")
     return redirect("deals:workspace-settings", org_slug=request.organization.slug)
+
+
+def _signed_in_or_404(view):
+    """The security log answers 404 to anonymous visitors too (no sign-in redirect): it
+    confirms nothing about the workspace to anyone but its admins."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            raise Http404("Not found.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+SECURITY_LOG_PAGE_SIZE = 50
+
+
+def _security_log_filters(request) -> SecurityLogFilterForm:
+    return SecurityLogFilterForm(request.GET, time_zone=request.organization.time_zone)
+
+
+@require_safe
+@_signed_in_or_404
+@org_view(admin_only=True)
+def security_log(request):
+    """Settings → Security log: the workspace's entries, newest first, filtered, 50 a page.
+    Invalid filters: the form with its messages (422) and no entries."""
+    form = _security_log_filters(request)
+    context = {
+        "form": form,
+        "retention_days": settings.SECURITY_LOG_RETENTION_DAYS,
+        "nav": "settings",
+    }
+    if not form.is_valid():
+        return render(request, "deals/security_log.html", {**context, "invalid": True}, status=422)
+    events = form.apply_to(SecurityEvent.objects.for_org(request.organization))
+    page = Paginator(events, SECURITY_LOG_PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
+    context.update(page=page, filters=filters.urlencode(), filtered=any(form.cleaned_data.values()))
+    template = "deals/security_log.html"
+    if request.htmx and request.htmx.target == "security-log-results":
+        template += "#security-log-results"
+    return render(request, template, context)
+
+
+SECURITY_LOG_COLUMNS = [
+    "time",
+    "kind",
+    "event",
+    "actor",
+    "actor_email",
+    "ip_address",
+    "user_agent",
+    "target",
+    "summary",
+    "details",
+]
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+    leading apostrophe: actors, targets and user agents are typed by people outside the
+    workspace (buyers, visitors)."""
+    return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+@require_safe
+@_signed_in_or_404
+@org_view(admin_only=True)
+def security_log_export(request):
+    """The filtered entries as CSV, every column, streamed (one query, read in chunks).
+    Invalid filters: 422 with what to correct, as text."""
+    form = _security_log_filters(request)
+    if not form.is_valid():
+        problems = "; ".join(
+            f"{form.fields[name].label if name in form.fields else 'Filters'}: " + " ".join(errors)
+            for name, errors in form.errors.items()
+        )
+        return HttpResponse(
+            f"Correct the filters before exporting. {problems}",
+            status=422,
+            content_type="text/plain; charset=utf-8",
+        )
+    organization = request.organization
+    events = form.apply_to(SecurityEvent.objects.for_org(organization))
+    # The rows are written after the view returns: the workspace's time zone is passed on,
+    # not taken from the active one.
+    zone = ZoneInfo(organization.time_zone)
+
+    def rows():
+        writer = csv.writer(_Echo())
+        yield writer.writerow(SECURITY_LOG_COLUMNS)
+        for event in events.iterator(chunk_size=1000):
+            cells = [
+                event.created_at.astimezone(zone).isoformat(),
+                event.kind,
+                event.get_kind_display(),
+                event.actor,
+                event.actor_email,
+                event.ip_address or "",
+                event.user_agent,
+                event.target,
+                event.summary,
+                json.dumps(event.details, ensure_ascii=False, sort_keys=True),
+            ]
+            yield writer.writerow([spreadsheet_safe(str(cell)) for cell in cells])
+
+    today = timezone.localdate()
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="tandem-{organization.slug}-security-log-{today.isoformat()}.csv"'
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def invitation_accept(request, token):
@@ -333,7 +456,8 @@ def invitation_accept(request, token):
                     return render(
                         request, "deals/invitation_invalid.html", {"reason": str(exc)}, status=410
                     )
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            # allauth's adapter signs in, as for any other sign-in (and logs it).
+            get_adapter(request).login(request, user)
             messages.success(request, f"Welcome to {membership.organization}.")
             return redirect(membership.organization.get_absolute_url())
         if user is not None:

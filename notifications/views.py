@@ -39,11 +39,9 @@ def webhook_list(request):
     form = WebhookEndpointForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
-            endpoint = form.save(commit=False)
-            endpoint.organization = organization
-            endpoint.secret = webhooks.new_secret()
-            endpoint.created_by = request.user
-            endpoint.save()
+            endpoint = webhooks.create_endpoint(
+                organization, **form.cleaned_data, created_by=request.user
+            )
             response = render(
                 request,
                 "notifications/webhook_detail.html",
@@ -92,15 +90,11 @@ def webhook_detail(request, endpoint_id):
 def webhook_toggle(request, endpoint_id):
     """Disable an endpoint, or enable it again (clearing why it was disabled)."""
     endpoint = _endpoint(request, endpoint_id)
+    webhooks.set_endpoint_active(endpoint, active=not endpoint.is_active, actor=request.user)
     if endpoint.is_active:
-        endpoint.is_active = False
-        endpoint.disabled_reason = f"Disabled by {request.user.display_name}."
-        endpoint.disabled_at = timezone.now()
-        messages.success(request, "Endpoint disabled: it receives no more events.")
-    else:
-        endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
         messages.success(request, "Endpoint enabled.")
-    endpoint.save(update_fields=["is_active", "disabled_reason", "disabled_at"])
+    else:
+        messages.success(request, "Endpoint disabled: it receives no more events.")
     return redirect(
         "notifications:webhook-detail",
         org_slug=request.organization.slug,
@@ -112,7 +106,7 @@ def webhook_toggle(request, endpoint_id):
 @org_view(admin_only=True)
 def webhook_delete(request, endpoint_id):
     endpoint = _endpoint(request, endpoint_id)
-    endpoint.delete()
+    webhooks.delete_endpoint(endpoint, actor=request.user)
     messages.success(request, f"Endpoint {endpoint.url} deleted with its delivery log.")
     return redirect("notifications:webhook-list", org_slug=request.organization.slug)
 

@@ -35,6 +35,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from deals.models import Organization, User
+from deals.security import Kind as SecurityKind
+from deals.security import record as record_security_event
+
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
@@ -131,6 +135,94 @@ def resend(delivery: WebhookDelivery) -> WebhookDelivery:
     )
     transaction.on_commit(partial(enqueue, copy.pk))
     return copy
+
+
+# Endpoints, as admins manage them (each change is written to the security log) ------------
+
+
+def endpoint_label(endpoint: WebhookEndpoint) -> str:
+    """How the security log names an endpoint: its host and description. Never its path or
+    query: a Slack incoming-webhook URL is itself the credential."""
+    host = urlsplit(endpoint.url).hostname or "?"
+    return f"{host} ({endpoint.description})" if endpoint.description else host
+
+
+def _log_endpoint(endpoint: WebhookEndpoint, kind: str, *, summary: str, **kwargs) -> None:
+    record_security_event(
+        endpoint.organization_id,
+        kind,
+        target=endpoint_label(endpoint),
+        summary=summary,
+        endpoint=str(endpoint.public_id),
+        **kwargs,
+    )
+
+
+@transaction.atomic
+def create_endpoint(
+    organization: Organization,
+    *,
+    url: str,
+    kind: str,
+    description: str = "",
+    event_types: list[str] | None = None,
+    created_by: User,
+) -> WebhookEndpoint:
+    """Register an endpoint with a new signing secret. Logged (webhook endpoint added).
+    Not idempotent."""
+    endpoint = WebhookEndpoint.objects.create(
+        organization=organization,
+        url=url,
+        kind=kind,
+        description=description,
+        event_types=list(event_types or []),
+        secret=new_secret(),
+        created_by=created_by,
+    )
+    events = ", ".join(endpoint.event_types) or "every event"
+    _log_endpoint(
+        endpoint,
+        SecurityKind.WEBHOOK_CREATED,
+        user=created_by,
+        summary=f"{endpoint.get_kind_display()}; receives {events}.",
+    )
+    return endpoint
+
+
+@transaction.atomic
+def set_endpoint_active(endpoint: WebhookEndpoint, *, active: bool, actor: User) -> bool:
+    """Disable an endpoint (it receives no more events) or enable it again (clearing why it
+    was disabled). Logged (webhook endpoint changed). Returns False, changing and logging
+    nothing, when it already is so."""
+    if endpoint.is_active == active:
+        return False
+    if active:
+        endpoint.is_active, endpoint.disabled_reason, endpoint.disabled_at = True, "", None
+    else:
+        endpoint.is_active = False
+        endpoint.disabled_reason = f"Disabled by {actor.display_name}."
+        endpoint.disabled_at = timezone.now()
+    endpoint.save(update_fields=["is_active", "disabled_reason", "disabled_at"])
+    _log_endpoint(
+        endpoint,
+        SecurityKind.WEBHOOK_CHANGED,
+        user=actor,
+        summary="Enabled." if active else "Disabled.",
+        active=active,
+    )
+    return True
+
+
+@transaction.atomic
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: User) -> None:
+    """Delete an endpoint with its delivery log. Logged (webhook endpoint removed)."""
+    _log_endpoint(
+        endpoint,
+        SecurityKind.WEBHOOK_DELETED,
+        user=actor,
+        summary="Removed with its delivery log.",
+    )
+    endpoint.delete()
 
 
 # Payload helpers (the same shapes as the REST API's, smaller) -----------------------------
@@ -390,9 +482,18 @@ def attempt_delivery(delivery_id: int) -> float | None:
         return None
     if code == 410:
         reason = "The endpoint answered 410 Gone: it asked to receive no more events."
-        WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
-            is_active=False, disabled_reason=reason, disabled_at=now
-        )
+        with transaction.atomic():
+            disabled = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+                is_active=False, disabled_reason=reason, disabled_at=now
+            )
+            if disabled:
+                _log_endpoint(
+                    endpoint,
+                    SecurityKind.WEBHOOK_CHANGED,
+                    actor="Tandem",
+                    summary=f"Disabled: {reason}",
+                    active=False,
+                )
         _finish(delivery, status=WebhookDelivery.Status.FAILED, error=reason, **fields)
         return None
     error = error or f"The endpoint answered HTTP {code}."

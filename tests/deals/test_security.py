@@ -86,3 +86,20 @@ def test_security_event_update_refused_by_postgresql(acme):
     with pytest.raises(DatabaseError), transaction.atomic():
         SecurityEvent.objects.filter(pk=event.pk).update(summary="tampered")
     assert SecurityEvent.objects.get(pk=event.pk).summary == ""
+
+
+def test_deleting_a_user_keeps_their_entries_with_name_and_email(acme, alice):
+    event = record(acme, SecurityEvent.Kind.SIGN_IN, user=alice)
+
+    alice.delete()
+
+    event = SecurityEvent.objects.get(pk=event.pk)
+    assert (event.user, event.actor, event.actor_email) == (None, "Alice Seller", "alice@acme.test")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="trigger is PostgreSQL only")
+def test_security_event_update_setting_user_and_more_is_refused(acme, alice):
+    event = record(acme, SecurityEvent.Kind.SIGN_IN, user=alice)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        SecurityEvent.objects.filter(pk=event.pk).update(user=None, actor="someone else")
+    assert SecurityEvent.objects.get(pk=event.pk).actor == "Alice Seller"

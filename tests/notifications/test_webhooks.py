@@ -622,6 +622,66 @@ def test_webhook_detail_query_count_is_constant(
     assert response.content.count(b"plan.signed") >= 11
 
 
+def _security_entries(kind):
+    from deals.models import SecurityEvent
+
+    return list(SecurityEvent.objects.filter(kind=kind).order_by("id"))
+
+
+def test_webhook_endpoint_changes_are_in_the_security_log(admin_client, acme, acme_admin, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE = False
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+    from_client = {"HTTP_X_FORWARDED_FOR": "198.51.100.7"}
+    slack = "https://hooks.slack.com/services/T000/B000/SECRETPART"
+    admin_client.post(
+        reverse("notifications:webhook-list", kwargs={"org_slug": "acme"}),
+        {"url": slack, "kind": "slack", "description": "Deals channel"},
+        **from_client,
+    )
+    endpoint = WebhookEndpoint.objects.get()
+    kwargs = {"org_slug": "acme", "endpoint_id": endpoint.public_id}
+    toggle = reverse("notifications:webhook-toggle", kwargs=kwargs)
+    admin_client.post(toggle, **from_client)
+    admin_client.post(toggle, **from_client)
+    admin_client.post(reverse("notifications:webhook-delete", kwargs=kwargs), **from_client)
+
+    from deals.models import SecurityEvent
+
+    entries = list(SecurityEvent.objects.order_by("id"))
+    assert [(e.kind, e.summary) for e in entries] == [
+        ("webhook_created", "Slack incoming webhook (readable messages); receives every event."),
+        ("webhook_changed", "Disabled."),
+        ("webhook_changed", "Enabled."),
+        ("webhook_deleted", "Removed with its delivery log."),
+    ]
+    for entry in entries:
+        assert (entry.organization, entry.user, entry.ip_address) == (
+            acme,
+            acme_admin,
+            "198.51.100.7",
+        )
+        assert entry.target == "hooks.slack.com (Deals channel)"
+        # The path of a Slack URL is its credential: never in the log.
+        assert "SECRETPART" not in f"{entry.target} {entry.summary} {entry.details}"
+        assert entry.details["endpoint"] == str(endpoint.public_id)
+
+
+def test_webhook_410_disabling_is_in_the_security_log(acme, endpoint, receiver):
+    receiver.script = [410]
+    delivery = _emit(acme)
+
+    tasks.deliver_webhook(delivery_id=delivery.pk)
+
+    (entry,) = _security_entries("webhook_changed")
+    assert (entry.actor, entry.user, entry.organization, entry.ip_address) == (
+        "Tandem",
+        None,
+        acme,
+        None,
+    )
+    assert "410" in entry.summary and entry.details["active"] is False
+
+
 def test_milestone_overdue_is_announced_once_per_due_date(
     acme, alice, endpoint, receiver, django_capture_on_commit_callbacks
 ):

@@ -1,17 +1,25 @@
 """Nothing one party writes runs or navigates in the other party's browser (issue 13, §2)."""
 
+import re
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
 
-from plans.models import Plan
+from deals.models import Deal, Organization, User
+from notifications import digests
+from plans.models import Milestone, Plan, PlanDocument, PlanTemplate, TemplateStep
+from stakeholders.models import Stakeholder
 from stakeholders.services import issue_room_link
 from tests.conftest import open_room
-from tests.factories import PASSWORD, add_buyer, make_deal, make_plan
+from tests.factories import PASSWORD
 
 from .conftest import sign_in
 
@@ -46,6 +54,18 @@ FIND_PAYLOAD = """() => {
   });
   return found;
 }"""
+
+# What the page shows as text: its text, form values and the labels of its controls.
+SHOWN_TEXT = """() => [
+  document.body.innerText,
+  ...Array.from(document.querySelectorAll("input, textarea"), (element) => element.value),
+  ...Array.from(document.querySelectorAll("[aria-label], [title]"),
+    (element) => (element.getAttribute("aria-label") || "") + (element.title || "")),
+  document.title,
+].join("\\n")"""
+
+# Every page and email that shows a payload shows at least one of these, as text.
+LITERALS = ("<svg onload=alert(2)>", "<img src=x onerror=alert(")
 
 
 @pytest.fixture
@@ -108,23 +128,36 @@ class Watch:
     """One browser context with every tripwire set: dialogs, navigations, CSP reports and
     console errors are recorded as problems; `check` looks at one page."""
 
-    def __init__(self, browser, base_url, who):
+    def __init__(self, browser, base_url, who, *, offline_except=None):
         self.who = who
         self.problems = []
+        self.offline = offline_except is not None
         self.context = browser.new_context(base_url=base_url)
+        if self.offline:
+            # Emails are opened as a mail client would show them, without our CSP and with
+            # no network: only the phishing page answers, so a navigation would reach it.
+            self.context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if route.request.url.startswith(offline_except)
+                    else route.abort()
+                ),
+            )
         self.context.set_default_timeout(10_000)
         self.context.add_init_script(GUARD)
         self.page = self.context.new_page()
         self.expected = None
         self.page.on("dialog", self._dialog)
         self.page.on("framenavigated", self._navigated)
-        self.page.on(
-            "console",
-            lambda message: (
-                message.type == "error"
-                and self.problems.append(f"{self.who}: console error: {message.text}")
-            ),
-        )
+        self.page.on("console", self._console)
+
+    def _console(self, message):
+        if message.type != "error" or message.location.get("url", "").endswith("/favicon.ico"):
+            return
+        if self.offline and message.text.startswith("Failed to load resource"):
+            return  # an email's images, refused on purpose
+        self.problems.append(f"{self.who} on {self.page.url}: console error: {message.text}")
 
     def _dialog(self, dialog):
         self.problems.append(f"{self.who} on {self.page.url}: dialog {dialog.message!r}")
@@ -135,20 +168,29 @@ class Watch:
             self.problems.append(f"{self.who}: navigated from {self.expected} to {frame.url}")
 
     def open(self, path, *, what=None):
-        self.expected = None
-        self.page.goto(path)
-        self.expected = self.page.url
+        self.navigate(lambda: self.page.goto(path))
         self.check(what or path)
+
+    def navigate(self, action):
+        """Run `action`, which navigates on purpose."""
+        self.expected = None
+        action()
+        self.page.wait_for_load_state()
+        self.expected = self.page.url
+
+    def show(self, html, *, what):
+        self.navigate(lambda: self.page.set_content(html))
+        self.check(what)
 
     def check(self, what):
         page = self.page
-        # Hover the timeline's bars named by a payload: the chart shows a popup on hover
-        # (after 200 ms), whose title must be the name, as text.
+        # Point at the timeline's bars named by a payload: the chart shows a popup on
+        # mouseenter (after 200 ms), whose title must be the name, as text.
         for bar in page.locator(".gantt .bar-wrapper").all():
             label = bar.locator(".bar-label").text_content()
             if "<" not in label:
                 continue
-            bar.locator(".bar").hover(force=True)
+            bar.dispatch_event("mouseenter")
             page.wait_for_timeout(250)
             title = page.locator(".popup-wrapper .title").text_content()
             if title != label:
@@ -160,64 +202,374 @@ class Watch:
             self.problems.append(f"{where}: now at {page.url}")
             return
         self.problems += [f"{where}: {found}" for found in page.evaluate(FIND_PAYLOAD)]
+        if not any(literal in page.evaluate(SHOWN_TEXT) for literal in LITERALS):
+            self.problems.append(f"{where}: no payload shown as text (did this page get one?)")
         self.problems += [
             f"{where}: CSP violation {violation}"
             for violation in page.evaluate("window.__violations || []")
         ]
 
 
-@pytest.fixture
-def deal(transactional_db):
-    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+class Writer:
+    """A party writing through the product's own forms (Django's test client: the same
+    views, forms, services, signals and emails as a browser)."""
 
-    acme = OrganizationFactory(name="Acme Software", slug="acme")
-    seller = MembershipFactory(
-        organization=acme,
-        user=UserFactory(email="sam@acme.test", full_name="Sam Seller"),
-        role="admin",
-    ).user
-    deal = make_deal(acme, seller)
-    add_buyer(deal, name="Dana Buyer", email="dana@initech.test", role="champion")
-    add_buyer(deal, name="Eve Economic", email="eve@initech.test", role="economic_buyer")
-    make_plan(deal)
-    return deal
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, url, data, *, status=302, **extra):
+        response = self.client.post(url, data, **extra)
+        assert response.status_code == status, (url, response.status_code, response.content[:800])
+        return response
+
+    def content_hash(self, url):
+        html = self.client.get(url).content.decode()
+        return re.search(r'name="content_hash" value="([0-9a-f]{64})"', html).group(1)
+
+
+# The emails where one party's words reach the other (templates/emails/<name>-body.html),
+# told apart by their subjects (templates/emails/<name>-subject.txt).
+EMAILS = {
+    "mention": "mentioned you on",
+    "room-invitation": " plan with you",
+    "colleague-invited": " deal room",
+    "signature-request": "Please sign the ",
+    "plan-signed": " mutual action plan is signed",
+    "digest": ": your steps",
+    "weekly-review": "Weekly review: ",
+    "escalation": "Overdue ",
+    "stale-plan": "No activity on ",
+    "buyer-activity": "",  # its subject is the first notice's text
+}
+
+
+def template_of(message) -> str:
+    return next(name for name, words in EMAILS.items() if words in message.subject)
+
+
+def pdf_upload(name):
+    return SimpleUploadedFile(name, b"%PDF-1.7\n" + b"0" * 100, content_type="application/pdf")
 
 
 def test_payloads_written_by_one_party_never_act_in_the_others_browser(
-    browser, live_server, phish, deal
+    browser, live_server, phish, transactional_db
 ):
-    port = phish.server_address[1]
-    plan = Plan.objects.get(deal=deal)
-    dana = deal.stakeholders.get(email="dana@initech.test")
+    from plans import builtin_templates
 
-    buyer = Client()
-    open_room(buyer, dana)
+    if not PlanTemplate.objects.filter(organization=None).exists():
+        builtin_templates.install(PlanTemplate, TemplateStep)
+    port = phish.server_address[1]
+    full = "".join(vectors(port))  # every vector: for long fields
+
+    def fit(limit, index=0):
+        chunks = payloads(port, limit)
+        return chunks[min(index, len(chunks) - 1)]
+
+    short = '"><img src=x onerror=alert(6)>'  # phones (40 characters)
+    file_name = "\"'><img src=x onerror=alert(7)><svg onload=alert(8)>.pdf"  # no "/" in a name
+
+    # The seller signs up: their full name and the workspace's name are payloads.
+    sam = Writer(Client())
+    sam.post(
+        reverse("account_signup"),
+        {
+            "full_name": fit(150),
+            "email": "sam@acme.test",
+            "workspace_name": fit(120),
+            "time_zone": "UTC",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+    )
+    user = User.objects.get(email="sam@acme.test")
+    sam.client.force_login(user)  # a fresh sign-in: signing needs no password again
+    org = Organization.objects.get(memberships__user=user)
+    o = f"/o/{org.slug}"
+
+    def new_deal(index):
+        sam.post(
+            f"{o}/deals/new/",
+            {
+                "account_name": fit(200, index),
+                "name": fit(200, index),
+                "amount": "50000",
+                "currency": "USD",
+                "stage": "evaluation",
+                "owner": user.pk,
+                "target_close_date": (timezone.localdate() + timedelta(days=60)).isoformat(),
+            },
+        )
+        return Deal.objects.filter(organization=org).order_by("-pk").first()
+
+    deal = new_deal(0)
+    d = f"{o}/deals/{deal.public_id}"
+    core = PlanTemplate.objects.get(organization=None, name="Core (8 steps)")
+    target = deal.target_close_date
+    sam.post(
+        f"{d}/plan/create/",
+        {"template": core.pk, "target_date": target.isoformat(), "business_outcome": full},
+    )
+    plan = Plan.objects.get(deal=deal)
+    buyer_due = target - timedelta(days=3)
+    review_day = buyer_due - timedelta(days=1)
+    while review_day.weekday() >= 5:
+        review_day -= timedelta(days=1)
+    sam.post(
+        f"{d}/plan/overview/",
+        {
+            "business_outcome": full,
+            "success_criteria": f"{full}\n{fit(300)}",
+            "review_weekday": review_day.weekday(),
+        },
+    )
+    for name, email, role, title in [
+        ("Dana Buyer", "dana@initech.test", "champion", ""),
+        ("Eve Economic", "eve@initech.test", "economic_buyer", ""),
+        (fit(150), "larry@initech.test", "legal_reviewer", fit(150, 1)),
+        (fit(150, 1), "sid@acme.test", "se", fit(150)),
+    ]:
+        sam.post(
+            f"{d}/stakeholders/add/",
+            {
+                "sh-name": name,
+                "sh-title": title,
+                "sh-email": email,
+                "sh-phone": short,
+                "sh-role": role,
+                "sh-is_required_signer": "unknown",
+                "sh-user": "",
+            },
+        )
+    dana = Stakeholder.objects.get(deal=deal, email="dana@initech.test")
+    eve = Stakeholder.objects.get(deal=deal, email="eve@initech.test")
+    seller_owner = Stakeholder.objects.get(deal=deal, role="ae")
+
+    # The seller adds a shared step, then writes its description, notes and a date change.
+    due = target - timedelta(days=10)
+    sam.post(
+        f"{d}/milestones/add/",
+        {
+            "add-title": fit(200),
+            "add-phase": "close",
+            "add-buyer_owner": dana.pk,
+            "add-seller_owner": seller_owner.pk,
+            "add-due_date": due.isoformat(),
+            "add-duration_days": 3,
+            "add-risk": "legal",
+            "add-visibility": "shared",
+        },
+    )
+    seller_step = Milestone.objects.filter(plan=plan).order_by("-pk").first()
+    sam.post(
+        f"{o}/milestones/{seller_step.public_id}/edit/",
+        {
+            "title": fit(200),
+            "phase": "close",
+            "buyer_owner": dana.pk,
+            "seller_owner": seller_owner.pk,
+            "due_date": (due + timedelta(days=2)).isoformat(),
+            "duration_days": 3,
+            "status": "in_progress",
+            "risk": "legal",
+            "visibility": "shared",
+            "depends_on": "",
+            "description": full,
+            "shared_notes": full,
+            "internal_note": full,
+            "version": seller_step.version,
+            "reason": fit(300),
+        },
+    )
+    sam.post(
+        f"{o}/milestones/{seller_step.public_id}/comment/",
+        {"body": f"@Dana Buyer {full}"},
+        status=200,
+    )
+    sam.post(
+        f"{o}/milestones/{seller_step.public_id}/attach/",
+        {"file": pdf_upload(file_name)},
+        status=200,
+    )
+    sam.post(
+        f"{d}/plan/save-template/",
+        {"template-name": fit(120), "template-description": fit(300)},
+    )
+    template = PlanTemplate.objects.get(organization=org)
+    # A second deal, planned from that template, carries the vectors that did not fit.
+    other = new_deal(1)
+    sam.post(
+        f"{o}/deals/{other.public_id}/plan/create/",
+        {"template": template.pk, "target_date": target.isoformat(), "business_outcome": full},
+    )
+
+    # The champion, in the room: her own details, steps, a proposal, a comment, a file and
+    # a colleague.
+    dana_writer = Writer(Client())
+    open_room(dana_writer.client, dana)
+    room_path = f"/room/{deal.public_id}"
+    dana_writer.post(
+        f"{room_path}/people/{dana.public_id}/edit/",
+        {
+            f"sh-{dana.public_id}-name": fit(150),
+            f"sh-{dana.public_id}-title": fit(150, 1),
+            f"sh-{dana.public_id}-phone": short,
+        },
+    )
     for title in payloads(port, 200):
-        response = buyer.post(
-            reverse("room-milestone-add", kwargs={"deal_id": deal.public_id}),
+        dana_writer.post(
+            f"{room_path}/steps/add/",
             {
                 "add-title": title,
                 "add-phase": "close",
                 "add-buyer_owner": dana.pk,
-                "add-due_date": (plan.target_signature_date - timedelta(days=3)).isoformat(),
+                "add-due_date": buyer_due.isoformat(),
                 "add-duration_days": 2,
-                "add-description": "".join(payloads(port)),
+                "add-description": full,
             },
         )
-        assert response.status_code == 302, response.content[:300]
+    buyer_step = Milestone.objects.filter(plan=plan, created_by_side="buyer").first()
+    dana_writer.post(
+        f"{room_path}/steps/{buyer_step.public_id}/propose/",
+        {"proposed_date": (target - timedelta(days=1)).isoformat(), "reason": fit(300)},
+    )
+    dana_writer.post(
+        f"{room_path}/steps/{seller_step.public_id}/comment/",
+        {"body": f"@{user.full_name} {full}"},
+        status=200,
+    )
+    dana_writer.post(
+        f"{room_path}/steps/{seller_step.public_id}/attach/",
+        {"file": pdf_upload(file_name)},
+        status=200,
+    )
+    dana_writer.post(
+        f"{room_path}/people/add/",
+        {
+            "sh-name": fit(150),
+            "sh-title": fit(150, 1),
+            "sh-email": "bill@initech.test",
+            "sh-role": "technical_evaluator",
+        },
+    )
 
+    # Signatures: the economic buyer renames herself, declines with a reason, then signs
+    # (typed name and browser name are hers to choose); the AE signs.
+    sam.post(f"{d}/plan/request-signatures/", {})
+    eve_writer = Writer(Client(HTTP_USER_AGENT=full))
+    open_room(eve_writer.client, eve)
+    eve_writer.post(
+        f"{room_path}/people/{eve.public_id}/edit/",
+        {f"sh-{eve.public_id}-name": fit(150, 1), f"sh-{eve.public_id}-title": fit(150)},
+    )
+    eve_writer.post(f"{room_path}/sign/decline/", {"reason": full})
+    sam.post(f"{d}/plan/request-signatures/", {})
+    eve_writer.post(
+        f"{room_path}/sign/",
+        {
+            "content_hash": eve_writer.content_hash(f"{room_path}/sign/"),
+            "typed_name": fit(150, 1),
+            "consent": "on",
+        },
+    )
+    sam.post(
+        f"{d}/plan/sign/",
+        {
+            "content_hash": sam.content_hash(f"{d}/plan/sign/"),
+            "typed_name": user.full_name,
+            "consent": "on",
+        },
+    )
+    plan.refresh_from_db()
+    assert plan.status == "signed"
+
+    # The pages where the other party sees all this.
     seller = Watch(browser, live_server.url, "seller")
-    sign_in(seller.page, "sam@acme.test", PASSWORD)
-    seller.open(deal.get_absolute_url(), what="plan page")
+    seller.navigate(lambda: sign_in(seller.page, "sam@acme.test", PASSWORD))
+    for path in [
+        deal.get_absolute_url(),
+        f"{o}/milestones/{seller_step.public_id}/thread/",
+        f"{o}/milestones/{buyer_step.public_id}/thread/",
+        f"{o}/milestones/{seller_step.public_id}/edit/",
+        f"{o}/stakeholders/{dana.public_id}/edit/",
+        f"{d}/plan/overview/",
+        f"{d}/edit/",
+        f"{d}/plan/sign/",
+        f"{d}/plan/audit/",
+        f"{o}/deals/",
+        f"{o}/dashboard/",
+        f"{o}/templates/",
+        f"{o}/templates/{template.public_id}/",
+        f"{o}/settings/",
+        f"{o}/notifications/",
+        other.get_absolute_url(),
+    ]:
+        seller.open(path)
+    # The thread as it opens in the plan page (an htmx swap).
+    seller.open(deal.get_absolute_url())
+    seller.page.locator(f'a[href="{o}/milestones/{seller_step.public_id}/thread/"]').first.click()
+    seller.page.locator("#thread-panel .comment").first.wait_for()
+    seller.check("thread in the plan page")
 
-    _, token = issue_room_link(dana)
-    room = Watch(browser, live_server.url, "buyer")
-    room.page.goto(f"/r/{token}/")
-    room.page.get_by_role("button", name="Open deal room").click()
-    room.page.wait_for_url("**/room/**")
-    room.open(reverse("room", kwargs={"deal_id": deal.public_id}), what="room")
+    buyer = Watch(browser, live_server.url, "buyer")
+    _, token = issue_room_link(Stakeholder.objects.get(pk=dana.pk))
+    buyer.open(f"/r/{token}/", what="link page")
+    buyer.navigate(lambda: buyer.page.get_by_role("button", name="Open deal room").click())
+    buyer.page.wait_for_url(f"**{room_path}/")
+    for path in [
+        f"{room_path}/",
+        f"{room_path}/steps/{seller_step.public_id}/thread/",
+        f"{room_path}/steps/{buyer_step.public_id}/propose/",
+        f"{room_path}/people/{dana.public_id}/edit/",
+        f"{room_path}/sign/",
+    ]:
+        buyer.open(path)
+    buyer.open(f"{room_path}/")
+    buyer.page.locator(f'a[href="{room_path}/steps/{seller_step.public_id}/thread/"]').first.click()
+    buyer.page.locator("#thread-panel .comment").first.wait_for()
+    buyer.check("thread in the room")
+    _, token = issue_room_link(Stakeholder.objects.get(pk=dana.pk))
+    buyer.open(
+        reverse(
+            "room-act",
+            kwargs={"token": token, "milestone_id": buyer_step.public_id, "action": "done"},
+        ),
+        what="act link page",
+    )
 
-    problems = seller.problems + room.problems
+    # Reminder sweeps: the digest (the day before the buyer's steps are due, also the weekly
+    # review day), escalations of the overdue buyer steps, and the stale-plan alert.
+    for day in [review_day, buyer_due + timedelta(days=10), timezone.localdate() + timedelta(15)]:
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        digests.sweep(datetime.combine(day, time(10), tzinfo=UTC))
+    reader = Watch(browser, live_server.url, "mail", offline_except=f"http://127.0.0.1:{port}/")
+    emails = [
+        (message, html)
+        for message in mail.outbox
+        for html, mime in getattr(message, "alternatives", [])
+        if mime == "text/html"
+    ]
+    for message, html in emails:
+        reader.show(html, what=f"email {message.subject!r} to {message.to}")
+    kinds = {template_of(message) for message, _ in emails}
+    assert kinds == set(EMAILS), f"emails missing: {set(EMAILS) - kinds}"
+
+    document = PlanDocument.objects.get(plan=plan, sealed=True, status="ready")
+    with document.file.open("rb") as handle:
+        text = "".join(page.extract_text() for page in PdfReader(handle).pages)
+    flat = re.sub(r"\s+", "", text)
+    for label, literal in [
+        ("business outcome", full),
+        ("criterion", fit(300)),
+        ("step title", fit(200)),
+        ("workspace", fit(120)),
+        ("account", fit(200)),
+        ("names", fit(150)),
+        ("names", fit(150, 1)),
+    ]:
+        assert re.sub(r"\s+", "", literal) in flat, f"the PDF does not show the {label} as text"
+
+    problems = seller.problems + buyer.problems + reader.problems
     if phish.hits:
         problems.append(f"the phishing page was reached: {phish.hits}")
     assert not problems, "\n".join(problems)

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, time, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from playwright.sync_api import Error as PlaywrightError
 from pypdf import PdfReader
 
 from deals.models import Deal, Organization, User
@@ -167,20 +169,35 @@ class Watch:
         if frame == self.page.main_frame and self.expected and frame.url != self.expected:
             self.problems.append(f"{self.who}: navigated from {self.expected} to {frame.url}")
 
-    def open(self, path, *, what=None):
-        self.navigate(lambda: self.page.goto(path))
+    def open(self, path, *, what=None) -> bool:
+        if not self.navigate(lambda: self.page.goto(path), what=what or path):
+            return False
         self.check(what or path)
+        return self.page.url == self.expected
 
-    def navigate(self, action):
-        """Run `action`, which navigates on purpose."""
+    def open_thread(self, path, thread, *, what):
+        """The thread of a step as it opens in a page: an htmx swap of `thread`."""
+        if self.open(path):
+            self.page.locator(f'a[href="{thread}"]').first.click()
+            self.page.locator("#thread-panel .comment").first.wait_for()
+            self.check(what)
+
+    def navigate(self, action, *, what=""):
+        """Run `action`, which navigates on purpose. False if a payload took the page
+        elsewhere meanwhile (recorded)."""
         self.expected = None
-        action()
-        self.page.wait_for_load_state()
+        try:
+            action()
+            self.page.wait_for_load_state()
+        except PlaywrightError as error:
+            self.problems.append(f"{self.who} {what}: {error.message.splitlines()[0]}")
+            return False
         self.expected = self.page.url
+        return True
 
     def show(self, html, *, what):
-        self.navigate(lambda: self.page.set_content(html))
-        self.check(what)
+        if self.navigate(lambda: self.page.set_content(html), what=what):
+            self.check(what)
 
     def check(self, what):
         page = self.page
@@ -201,13 +218,17 @@ class Watch:
         if self.expected and page.url != self.expected:
             self.problems.append(f"{where}: now at {page.url}")
             return
-        self.problems += [f"{where}: {found}" for found in page.evaluate(FIND_PAYLOAD)]
-        if not any(literal in page.evaluate(SHOWN_TEXT) for literal in LITERALS):
+        try:
+            found = page.evaluate(FIND_PAYLOAD)
+            shown = page.evaluate(SHOWN_TEXT)
+            violations = page.evaluate("window.__violations || []")
+        except PlaywrightError as error:  # the page went away while we looked
+            self.problems.append(f"{where}: {error.message.splitlines()[0]}")
+            return
+        self.problems += [f"{where}: {element}" for element in found]
+        self.problems += [f"{where}: CSP violation {violation}" for violation in violations]
+        if not any(literal in shown for literal in LITERALS):
             self.problems.append(f"{where}: no payload shown as text (did this page get one?)")
-        self.problems += [
-            f"{where}: CSP violation {violation}"
-            for violation in page.evaluate("window.__violations || []")
-        ]
 
 
 class Writer:
@@ -505,16 +526,21 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
     ]:
         seller.open(path)
     # The thread as it opens in the plan page (an htmx swap).
-    seller.open(deal.get_absolute_url())
-    seller.page.locator(f'a[href="{o}/milestones/{seller_step.public_id}/thread/"]').first.click()
-    seller.page.locator("#thread-panel .comment").first.wait_for()
-    seller.check("thread in the plan page")
+    seller.open_thread(
+        deal.get_absolute_url(),
+        f"{o}/milestones/{seller_step.public_id}/thread/",
+        what="thread in the plan page",
+    )
 
     buyer = Watch(browser, live_server.url, "buyer")
     _, token = issue_room_link(Stakeholder.objects.get(pk=dana.pk))
     buyer.open(f"/r/{token}/", what="link page")
-    buyer.navigate(lambda: buyer.page.get_by_role("button", name="Open deal room").click())
-    buyer.page.wait_for_url(f"**{room_path}/")
+    # In through the link page's button (as test_live_room does) would depend on that page
+    # staying put: the session of the champion's own link is handed to the browser instead.
+    session = dana_writer.client.cookies[settings.SESSION_COOKIE_NAME].value
+    buyer.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
+    )
     for path in [
         f"{room_path}/",
         f"{room_path}/steps/{seller_step.public_id}/thread/",
@@ -523,10 +549,11 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
         f"{room_path}/sign/",
     ]:
         buyer.open(path)
-    buyer.open(f"{room_path}/")
-    buyer.page.locator(f'a[href="{room_path}/steps/{seller_step.public_id}/thread/"]').first.click()
-    buyer.page.locator("#thread-panel .comment").first.wait_for()
-    buyer.check("thread in the room")
+    buyer.open_thread(
+        f"{room_path}/",
+        f"{room_path}/steps/{seller_step.public_id}/thread/",
+        what="thread in the room",
+    )
     _, token = issue_room_link(Stakeholder.objects.get(pk=dana.pk))
     buyer.open(
         reverse(
@@ -550,9 +577,10 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
         if mime == "text/html"
     ]
     for message, html in emails:
-        reader.show(html, what=f"email {message.subject!r} to {message.to}")
-    kinds = {template_of(message) for message, _ in emails}
-    assert kinds == set(EMAILS), f"emails missing: {set(EMAILS) - kinds}"
+        reader.show(html, what=f"email {template_of(message)} to {message.to}")
+    problems = seller.problems + buyer.problems + reader.problems
+    if missing := set(EMAILS) - {template_of(message) for message, _ in emails}:
+        problems.append(f"emails not sent, so not checked: {sorted(missing)}")
 
     document = PlanDocument.objects.get(plan=plan, sealed=True, status="ready")
     with document.file.open("rb") as handle:
@@ -567,9 +595,8 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
         ("names", fit(150)),
         ("names", fit(150, 1)),
     ]:
-        assert re.sub(r"\s+", "", literal) in flat, f"the PDF does not show the {label} as text"
-
-    problems = seller.problems + buyer.problems + reader.problems
+        if re.sub(r"\s+", "", literal) not in flat:
+            problems.append(f"the PDF does not show the {label} as text")
     if phish.hits:
         problems.append(f"the phishing page was reached: {phish.hits}")
     assert not problems, "\n".join(problems)

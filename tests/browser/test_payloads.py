@@ -27,6 +27,7 @@ from .conftest import sign_in
 
 GUARD = """
 window.__violations = [];
+document.addEventListener("htmx:sseOpen", () => { window.__sseOpen = true; });
 document.addEventListener("securitypolicyviolation", (event) => {
   window.__violations.push(event.violatedDirective + " " + event.blockedURI);
 });
@@ -65,6 +66,9 @@ SHOWN_TEXT = """() => [
     (element) => (element.getAttribute("aria-label") || "") + (element.title || "")),
   document.title,
 ].join("\\n")"""
+
+# A bare javascript: URL, in fields a template might one day turn into a link.
+BARE = "javascript:alert(9)"
 
 # Every page and email that shows a payload shows at least one of these, as text.
 LITERALS = ("<svg onload=alert(2)>", "<img src=x onerror=alert(")
@@ -213,7 +217,7 @@ class Watch:
             if title != label:
                 self.problems.append(f"{self.who} {what}: popup {title!r} for bar {label!r}")
         # Longer than the payload's refresh delay (0 s), so a refresh would have happened.
-        page.wait_for_timeout(400)
+        page.wait_for_timeout(300)
         where = f"{self.who} {what}"
         if self.expected and page.url != self.expected:
             self.problems.append(f"{where}: now at {page.url}")
@@ -339,14 +343,14 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
         f"{d}/plan/overview/",
         {
             "business_outcome": full,
-            "success_criteria": f"{full}\n{fit(300)}",
+            "success_criteria": f"{full}\n{fit(300)}\n{BARE}",
             "review_weekday": review_day.weekday(),
         },
     )
     for name, email, role, title in [
         ("Dana Buyer", "dana@initech.test", "champion", ""),
         ("Eve Economic", "eve@initech.test", "economic_buyer", ""),
-        (fit(150), "larry@initech.test", "legal_reviewer", fit(150, 1)),
+        (fit(150), "larry@initech.test", "legal_reviewer", BARE),
         (fit(150, 1), "sid@acme.test", "se", fit(150)),
     ]:
         sam.post(
@@ -355,7 +359,7 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
                 "sh-name": name,
                 "sh-title": title,
                 "sh-email": email,
-                "sh-phone": short,
+                "sh-phone": BARE if email.startswith("larry") else short,
                 "sh-role": role,
                 "sh-is_required_signer": "unknown",
                 "sh-user": "",
@@ -562,6 +566,50 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
         ),
         what="act link page",
     )
+
+    # Live: with the plan page and the room open, each side adds a step; the other's page
+    # swaps in the new rows and redraws its timeline (htmx over the event stream). One write
+    # at a time, each awaited on both pages: SQLite serves the live server's threads and this
+    # one on one connection.
+    seller.open(deal.get_absolute_url())
+    buyer.open(f"{room_path}/")
+    for watch in (seller, buyer):
+        watch.page.wait_for_function("() => window.__sseOpen === true")
+    live_steps = [
+        (
+            dana_writer,
+            f"{room_path}/steps/add/",
+            {"add-duration_days": 2},
+        ),
+        (
+            sam,
+            f"{d}/milestones/add/",
+            {
+                "add-duration_days": 2,
+                "add-seller_owner": seller_owner.pk,
+                "add-visibility": "shared",
+            },
+        ),
+    ]
+    for count, (writer, url, fields) in enumerate(live_steps, start=1):
+        writer.post(
+            url,
+            {
+                "add-title": "Live " + fit(195),
+                "add-phase": "close",
+                "add-buyer_owner": dana.pk,
+                "add-due_date": buyer_due.isoformat(),
+                **fields,
+            },
+        )
+        for watch in (seller, buyer):
+            watch.page.wait_for_function(
+                """(count) => Array.from(document.querySelectorAll(".gantt .bar-label"))
+                     .filter((label) => label.textContent.startsWith("Live ")).length === count""",
+                arg=count,
+            )
+    for watch in (seller, buyer):
+        watch.check("after live updates")
 
     # Reminder sweeps: the digest (the day before the buyer's steps are due, also the weekly
     # review day), escalations of the overdue buyer steps, and the stale-plan alert.

@@ -31,6 +31,15 @@ def test_the_timeline_library_inserts_every_string_as_text():
     assert "textContent:this.task.name" in source
 
 
+def test_the_chart_library_draws_labels_and_tooltips_on_its_canvas_only():
+    # Chart.js renders labels, legends and tooltips with the canvas API: deal and step names
+    # in the dashboard's charts never pass through an HTML parser.
+    source = (VENDOR / "chartjs" / "chart.umd.min.js").read_text()
+
+    assert HTML_SINKS.findall(source) == []
+    assert "createElement(" not in source
+
+
 def test_our_scripts_insert_data_as_text():
     offenders = [
         f"{path.name}: {match}"

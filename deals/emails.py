@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from .models import css_color
+
 
 def render_email(
     name: str,
@@ -24,6 +26,8 @@ def render_email(
 ) -> EmailMultiAlternatives:
     """Build (but do not send) a multipart email from the three templates of `name`."""
     context = {"site_url": settings.SITE_URL, **context}
+    if "accent" in context:  # written into the HTML part's <style>
+        context["accent"] = css_color(context["accent"])
     # Subjects and plain-text parts are not HTML: undo the template engine's autoescaping
     # (a name like "O'Brien" must not arrive as "O&#x27;Brien").
     subject = " ".join(unescape(render_to_string(f"emails/{name}-subject.txt", context)).split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from datetime import timedelta
@@ -19,6 +20,15 @@ from django.utils import timezone
 from . import user_agents
 
 TIME_ZONE_CHOICES = [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+ACCENT_COLOR_PATTERN = r"^#[0-9a-fA-F]{6}$"
+DEFAULT_ACCENT_COLOR = "#1f6feb"
+
+
+def css_color(value: str) -> str:
+    """`value` if it is a colour like #1f6feb, else the default: what goes into a stylesheet
+    or an email's <style>. The form validates the field; this guards the CSS against a value
+    stored any other way (shell, import, an older version), which could end the rule."""
+    return value if re.fullmatch(ACCENT_COLOR_PATTERN, value or "") else DEFAULT_ACCENT_COLOR
 
 
 class UserManager(DjangoUserManager):
@@ -94,8 +104,8 @@ class Organization(models.Model):
     accent_color = models.CharField(
         "accent colour",
         max_length=7,
-        default="#1f6feb",
-        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f6feb.")],
+        default=DEFAULT_ACCENT_COLOR,
+        validators=[RegexValidator(ACCENT_COLOR_PATTERN, "Use a colour like #1f6feb.")],
     )
     # Reminders: a buyer-side step overdue by 7 days also notifies the buyer's champion.
     escalate_to_champion = models.BooleanField(

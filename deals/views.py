@@ -31,7 +31,16 @@ from .forms import (
     WorkspaceCreateForm,
     WorkspaceSettingsAdminForm,
 )
-from .models import ApiKey, Deal, Invitation, Membership, Organization, SecurityEvent, User
+from .models import (
+    ApiKey,
+    Deal,
+    Invitation,
+    Membership,
+    Organization,
+    SecurityEvent,
+    User,
+    css_color,
+)
 from .tenancy import SESSION_LAST_ORG, org_view
 
 
@@ -484,11 +493,10 @@ def invitation_accept(request, token):
 def brand_theme(request, org_id):
     """The workspace's accent colour as a stylesheet (no inline styles under our CSP)."""
     organization = get_object_or_404(Organization, public_id=org_id)
+    accent = css_color(organization.accent_color)
     css = (
-        f":root {{ --tandem-accent: {organization.accent_color}; "
-        f"--pico-primary: {organization.accent_color}; "
-        f"--pico-primary-background: {organization.accent_color}; "
-        f"--pico-primary-border: {organization.accent_color}; }}\n"
+        f":root {{ --tandem-accent: {accent}; --pico-primary: {accent}; "
+        f"--pico-primary-background: {accent}; --pico-primary-border: {accent}; }}\n"
     )
     return HttpResponse(css, content_type="text/css")
 

@@ -29,7 +29,7 @@ from .forms import (
     ProposalForm,
 )
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
-from .timeline import timeline_data
+from .timeline import timeline_json
 
 PAGE = "plans/room.html"
 REGIONS = {"room-header", "room-milestones", "room-people", "activity-feed", "timeline"}
@@ -100,7 +100,7 @@ def room_context(request, plan: Plan) -> dict:
         "sellers": [s for s in stakeholders if s.side == Side.SELLER],
         "signers": [s for s in stakeholders if s.is_required_signer],
         "activities": activities,
-        "timeline": timeline_data(plan, milestones),
+        "timeline": timeline_json(plan, milestones),
         "today": today,
         "days_left": (plan.target_signature_date - today).days,
         "add_form": BuyerMilestoneForm(plan=plan, prefix="add"),

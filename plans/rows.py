@@ -29,7 +29,10 @@ ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
 # Our templates the page draws (the header includes the signature block; moments are drawn
 # by includes/time.html), under templates/.
 PAGE_TEMPLATES = ("plans/plan_detail.html", "plans/signature_block.html", "includes/time.html")
-CSRF_PLACEHOLDER = "csrf-placeholder-7d1f0c5e"
+# The angle brackets make it a string no escaped text can contain: a buyer's step titled
+# like the placeholder must show as typed, not as the seller's CSRF token. It reaches the
+# template as safe text, so {% csrf_token %} writes it as it is.
+CSRF_PLACEHOLDER = mark_safe("<csrf-placeholder-7d1f0c5e>")  # noqa: S308 - a constant
 ROW_CACHE_SECONDS = 60 * 60 * 24
 _ANY_UUID = "00000000-0000-0000-0000-000000000000"
 

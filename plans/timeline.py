@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from .models import Milestone, Plan
 from .scheduling import start_of
 
@@ -59,3 +61,10 @@ def timeline_data(plan: Plan, milestones: list[Milestone]) -> dict:
         }
     )
     return {"tasks": tasks}
+
+
+def timeline_json(plan: Plan, milestones: list[Milestone]) -> str:
+    """The timeline's data as JSON, for the chart's `data-timeline` attribute (autoescaped
+    there like any attribute). Not a `json_script` block: htmx drops every <script> element
+    of a swapped fragment (`allowScriptTags` is off), so a live refresh would lose it."""
+    return json.dumps(timeline_data(plan, milestones))

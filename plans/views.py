@@ -37,7 +37,7 @@ from .forms import (
     TemplateSaveForm,
 )
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
-from .timeline import timeline_data
+from .timeline import timeline_json
 
 PAGE = "plans/plan_detail.html"
 # htmx targets that the plan page can answer with just that region.
@@ -230,7 +230,7 @@ def plan_context(
         "today": today,
         "days_left": (plan.target_signature_date - today).days,
         "progress": {"done": done, "total": len(milestones)},
-        "timeline": timeline_data(plan, milestones),
+        "timeline": timeline_json(plan, milestones),
         "can_edit": not plan.is_archived,
         "add_form": UnboundForm(
             lambda: MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add")

@@ -1,13 +1,14 @@
-// Draws the plan timeline (Frappe Gantt) from the JSON embedded in the page, and again
-// whenever htmx swaps in a fresh timeline region.
+// Draws the plan timeline (Frappe Gantt) from the JSON in its data-timeline attribute, and
+// again whenever htmx swaps in a fresh timeline region. (Not a json_script block: htmx
+// drops <script> elements from swapped fragments.) The vendored chart inserts every string
+// as text (static/vendor/README.md), so a step's title stays a title.
 (function () {
   "use strict";
 
   function draw(root) {
     (root || document).querySelectorAll("[data-timeline]").forEach(function (target) {
-      var source = document.getElementById(target.getAttribute("data-timeline"));
-      if (!source || typeof Gantt === "undefined") return;
-      var data = JSON.parse(source.textContent);
+      if (typeof Gantt === "undefined") return;
+      var data = JSON.parse(target.getAttribute("data-timeline"));
       target.textContent = "";
       if (!data.tasks.length) return;
       new Gantt(target, data.tasks, {

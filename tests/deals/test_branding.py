@@ -69,3 +69,33 @@ def test_room_carries_the_workspace_theme(dana_client, acme_deal):
 
 def test_logo_of_workspace_without_logo_is_404(client, acme):
     assert client.get(reverse("room-logo", kwargs={"org_id": acme.public_id})).status_code == 404
+
+
+BAD_ACCENT = "red}</style><script>alert(1)</script><style>*{x:"
+
+
+def test_theme_writes_only_a_colour_whatever_is_stored(client, acme):
+    """The settings form validates the colour; the stylesheet does not trust that alone (a
+    value written another way — admin shell, import, an older version — could close the rule
+    and add its own)."""
+    # Seven characters (the column's length) are enough to close the rule and open another.
+    Organization.objects.filter(pk=acme.pk).update(accent_color="red;}*{")
+
+    css = client.get(reverse("room-theme", kwargs={"org_id": acme.public_id})).content.decode()
+
+    assert css.count("#1f6feb") == 4
+    assert "red" not in css and "*" not in css and css.count("}") == 1
+
+
+def test_emails_put_only_a_colour_in_their_style(acme):
+    from deals.emails import render_email
+
+    message = render_email(
+        "workspace-invitation",
+        {"organization": acme, "accent": BAD_ACCENT, "url": "https://x.test/", "role": "seller"},
+        to=["new@acme.test"],
+    )
+
+    html = message.alternatives[0][0]
+    assert "background: #1f6feb;" in html
+    assert "red}" not in html and "alert" not in html

@@ -252,3 +252,45 @@ def test_install_seal_certificate_command(plan, tmp_path):
     installed.refresh_from_db()
     assert installed.source == "installed"
     assert installed.fingerprint == other.fingerprint
+
+
+def test_pdf_renderer_fetches_nothing(tmp_path):
+    """The plan PDF is drawn from our template alone: should markup ever slip into it, it
+    still could not make the worker fetch an address (network or file) or embed a file."""
+    import http.server
+    import threading
+
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/css")
+            self.end_headers()
+            self.wfile.write(b"body { color: red; }")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-FILE-CONTENT")
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        data = pdf.write_pdf(
+            f'<link rel="stylesheet" href="{base}/link.css">'
+            f'<style>@import url("{base}/import.css"); p {{ background: url("{base}/bg.png") }}'
+            f"</style><p>Hello</p>"
+            f'<img src="{base}/img.png"><img src="{secret.as_uri()}">'
+            f'<object data="{secret.as_uri()}"></object><a href="{secret.as_uri()}" '
+            f'rel="attachment">file</a>'
+        )
+    finally:
+        server.shutdown()
+
+    assert hits == []
+    assert data.startswith(b"%PDF-")
+    assert b"TOP-SECRET" not in data
+    assert "Hello" in PdfReader(io.BytesIO(data)).pages[0].extract_text()

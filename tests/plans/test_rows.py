@@ -5,6 +5,7 @@ import re
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
+from django.utils.html import escape
 
 from plans import rows, services
 from plans.models import Milestone
@@ -194,3 +195,39 @@ def test_cached_add_form_keeps_this_requests_csrf_token(client, plan, alice, bob
         client.logout()
 
     assert len(tokens) == 2 and tokens[0] != tokens[1]
+
+
+@pytest.mark.parametrize("title", ["csrf-placeholder-7d1f0c5e", rows.CSRF_PLACEHOLDER])
+def test_a_title_like_the_csrf_placeholder_shows_as_typed(title, alice, acme_deal, dana):
+    """Cached HTML carries a placeholder for the CSRF token; text a buyer types must never
+    match it, or the seller's page would show their token in its place (and the buyer's
+    text would be gone)."""
+    from django.test import Client
+
+    from tests.conftest import open_room
+
+    buyer = Client()
+    open_room(buyer, dana)
+    buyer.post(
+        f"/room/{acme_deal.public_id}/steps/add/",
+        {
+            "add-title": title,
+            "add-phase": "close",
+            "add-buyer_owner": dana.pk,
+            "add-due_date": acme_deal.plan.target_signature_date.isoformat(),
+            "add-duration_days": 1,
+            "add-description": f"About {title}.",
+        },
+    )
+    step = Milestone.objects.get(plan=acme_deal.plan, title=title)
+    seller = Client()
+    seller.force_login(alice)
+
+    for _ in range(2):  # rendered, then from the caches
+        html = seller.get(acme_deal.plan.get_absolute_url()).content.decode()
+        row = row_of(html, step)
+        tokens = re.findall(r'name="csrfmiddlewaretoken" value="([^"]*)"', row)
+        assert tokens and all(re.fullmatch(r"[A-Za-z0-9]{64}", token) for token in tokens)
+        assert f'aria-label="Edit {escape(title)}"' in row
+    room = buyer.get(f"/room/{acme_deal.public_id}/").content.decode()
+    assert escape(title) in room

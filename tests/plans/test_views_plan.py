@@ -53,7 +53,7 @@ def test_plan_detail_shows_the_whole_plan(alice_client, plan):
         assert f'id="{region}"' in html
     assert "Peter Champion" in html and "Bill Budget" in html
     assert 'aria-label="Status of Signature"' in html
-    assert 'id="timeline-data"' in html
+    assert 'data-timeline="{&quot;tasks&quot;: [{' in html
     # Health with its reasons: the Enterprise plan has steps without a buyer owner.
     assert "At risk" in html
     assert "step(s) without a buyer owner" in html

@@ -29,7 +29,8 @@ def test_ask_for_a_new_link_from_a_revoked_link_and_an_act_link(page, live_deal)
 
     # Twice asked, one email to the seller (at most one an hour per stakeholder).
     assert [m.to for m in mail.outbox] == [["sam@acme.test"]]
-    assert page.csp_errors == []
+    # The invalid-link page answers 404 on purpose (Chromium logs the status as an error).
+    assert [e for e in page.csp_errors if "status of 404" not in e] == []
 
 
 def test_a_second_code_at_once_is_refused_with_the_time_to_ask_again(page, live_deal):  # noqa: F811

@@ -48,6 +48,12 @@ class PreconditionRequired(exceptions.APIException):
     default_code = "precondition_required"
 
 
+WILDCARD_REFUSED = (
+    "If-Match: * is not accepted: it would skip the check that nobody changed this "
+    "resource since you read it. Send the ETag of your last read of this resource."
+)
+
+
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = (
@@ -139,15 +145,27 @@ def content_etag(data) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def require_if_match(request, current_etag: str, *, required: bool = True) -> None:
-    """428 without If-Match (when required), 412 when it names another version."""
+def if_match_tags(request, *, required: bool) -> list[str] | None:
+    """The ETags named by If-Match, or None when it is absent and optional.
+
+    428 when it is absent and required, and 428 for `*` wherever If-Match is read: `*`
+    ("any version") would turn the lost-update check off, and leaving the header out
+    already says that where the check is optional (DELETE, plan actions)."""
     header = request.headers.get("If-Match", "")
-    if not header:
+    if not header.strip():
         if required:
             raise PreconditionRequired()
-        return
+        return None
     tags = parse_etags(header)
-    if "*" not in tags and current_etag.strip('"') not in tags:
+    if "*" in tags:
+        raise PreconditionRequired(WILDCARD_REFUSED)
+    return tags
+
+
+def require_if_match(request, current_etag: str, *, required: bool = True) -> None:
+    """428 without If-Match (when required) or with `*`, 412 when it names another version."""
+    tags = if_match_tags(request, required=required)
+    if tags is not None and current_etag.strip('"') not in tags:
         error = PreconditionFailed()
         error.etag = current_etag
         raise error

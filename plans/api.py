@@ -22,11 +22,10 @@ from deals.api import (
     ListMixin,
     ListParams,
     PreconditionFailed,
-    PreconditionRequired,
     ReadWriteViewSet,
     RetrieveMixin,
     TenantViewSet,
-    parse_etags,
+    if_match_tags,
     today_of,
 )
 
@@ -315,14 +314,9 @@ def milestone_etag(milestone: Milestone) -> str:
 
 
 def expected_version(request, *, required: bool) -> int | None:
-    """The row version named by If-Match (None for `*` or, when optional, absent)."""
-    header = request.headers.get("If-Match", "")
-    if not header:
-        if required:
-            raise PreconditionRequired()
-        return None
-    tags = parse_etags(header)
-    if "*" in tags:
+    """The row version named by If-Match (None when absent and optional; 428 for `*`)."""
+    tags = if_match_tags(request, required=required)
+    if tags is None:
         return None
     try:
         return int(tags[0])
@@ -505,12 +499,12 @@ class TemplateViewSet(ReadWriteViewSet):
         return self.respond(self.fresh(template), status_code=201, headers=headers)
 
     def checked_instance(self, *, required: bool = True):
-        instance = super().checked_instance(required=required)
-        if instance.is_built_in:
+        # Read-only whatever the request's preconditions say: 403 before any 428 or 412.
+        if self.get_object().is_built_in:
             raise exceptions.PermissionDenied(
                 "Built-in templates are read-only: create your own from it."
             )
-        return instance
+        return super().checked_instance(required=required)
 
     def perform_update(self, serializer):
         return services.update_template(serializer.instance, **serializer.validated_data)

@@ -161,9 +161,9 @@ def test_api_conforms_to_its_schema_under_schemathesis(fuzz_setup):
         runs.append((operation, operation.as_strategy(), headers))
         resource = operation.path.split("/")[3]
         if "{id}" in operation.path and resource in ids:
-            # The same operation on a real row, with If-Match "*" so that updates apply.
+            # The same operation on a real row (If-Match "*" is refused now: updates 428).
             strategy = operation.as_strategy(path_parameters={"id": str(ids[resource])})
-            runs.append((operation, strategy, {**headers, "If-Match": "*"}))
+            runs.append((operation, strategy, {**headers, "X-Real-Row": "1"}))
 
     def make_run(strategy, request_headers):
         @given(case=strategy)
@@ -184,7 +184,7 @@ def test_api_conforms_to_its_schema_under_schemathesis(fuzz_setup):
         return run
 
     for operation, strategy, request_headers in runs:
-        if operation.method.upper() == "DELETE" and "If-Match" in request_headers:
+        if operation.method.upper() == "DELETE" and "X-Real-Row" in request_headers:
             continue  # deleting the shared rows would turn the rest into 404s
         make_run(strategy, request_headers)()
 

@@ -78,8 +78,11 @@ def test_stakeholder_deal_cannot_change(api, acme, alice, acme_plan):
     other = make_deal(acme, alice, name="Other")
     url = f"/api/v1/stakeholders/{stakeholder.public_id}/"
 
-    api.patch(url, {"deal": str(other.public_id)}, format="json", HTTP_IF_MATCH="*")
+    etag = api.get(url)["ETag"]
 
+    response = api.patch(url, {"deal": str(other.public_id)}, format="json", HTTP_IF_MATCH=etag)
+
+    assert response.status_code == 200
     stakeholder.refresh_from_db()
     assert stakeholder.deal == acme_plan.deal
 

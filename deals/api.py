@@ -186,6 +186,36 @@ class ApiPagination(CursorPagination):
     def get_ordering(self, request, queryset, view):
         return view.list_ordering()
 
+    def get_page_size(self, request):
+        """The page size asked for, or 400: DRF would silently fall back to the default
+        for `page_size=0` or `abc` and cut 1000 down to 200, so a client that asked for
+        something else would page through data it did not expect."""
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+        try:
+            return field.run_validation(request.query_params[self.page_size_query_param])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Rows per page, 1 to {self.max_page_size} (default {self.page_size}); "
+                    "400 outside these bounds."
+                )
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_page_size, default=self.page_size
+                )
+            if parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "Opaque position from the `next` or `previous` link of the previous page "
+                    "(keep the other parameters the same); 404 if it is not one of ours."
+                )
+        return parameters
+
 
 class ListParams(serializers.Serializer):
     """Query parameters of a list. Subclasses add filters and set ORDERINGS."""
@@ -351,26 +381,128 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+# What the API answers besides its success responses, and the headers of its conditional
+# requests, added to every operation by `document_error_responses` (one place, so that the
+# schema and the contract cannot drift apart per view).
+
+# One or more quoted entity tags (`"…"`, or `W/"…"` as some proxies rewrite them), separated
+# by commas. Never `*`: it would claim a read that did not happen (428).
+ETAG_LIST_PATTERN = r'^(W/)?"[^",*\s]+"(\s*,\s*(W/)?"[^",*\s]+")*$'
+
+ERROR_EXAMPLES = {
+    "400": {"name": ["This field may not be blank."]},
+    "401": {"detail": "Invalid or revoked API key."},
+    "403": {"detail": "Built-in templates are read-only: create your own from it."},
+    "404": {"detail": "Not found."},
+    "409": {"detail": "This plan is archived: restore it before editing."},
+    "412": {
+        "detail": "This resource changed since you read it: nothing was saved. Read it again "
+        "(its current ETag is in this response) and retry."
+    },
+    "415": {"detail": 'Unsupported media type "text/plain" in request.'},
+    "428": {
+        "detail": "Send the If-Match header with the ETag of your last read of this resource "
+        "(updates without it could overwrite someone else's change)."
+    },
+    "429": {"detail": "Request was throttled. Expected available in 12 seconds."},
+}
 ERROR_RESPONSES = {
-    "400": ("Invalid input: field name → messages.", "ValidationError"),
+    "400": (
+        "Invalid input, nothing changed: field name (or `non_field_errors`, or a query "
+        "parameter such as `page_size`) → messages.",
+        "ValidationError",
+    ),
     "401": ("No credentials, or an invalid or revoked API key.", "Error"),
     "403": ("Not allowed (e.g. a built-in template, or no workspace named).", "Error"),
-    "404": ("Not found in this workspace (other workspaces' ids are 404 too).", "Error"),
+    "404": (
+        "Not found in this workspace (other workspaces' ids are 404 too), or a `cursor` "
+        "that is not one of ours.",
+        "Error",
+    ),
     "429": ("Too many requests for this key: retry after Retry-After seconds.", "Error"),
 }
 WRITE_RESPONSES = {
-    "409": ("Conflicts with the current state (e.g. an archived plan).", "Error"),
+    "409": (
+        "Refused by the current state, nothing changed; `detail` says why: an archived plan "
+        "(restore it first), a deal that already has a plan, signers missing for a signature "
+        "request, a stakeholder who cannot be invited.",
+        "Error",
+    ),
     "415": ("The body must be JSON (Content-Type: application/json).", "Error"),
 }
-UPDATE_RESPONSES = {
-    "412": ("Stale If-Match: the resource changed since it was read; nothing saved.", "Error"),
-    "428": ("If-Match is missing: send the ETag of your last read.", "Error"),
+PRECONDITION_RESPONSES = {
+    "412": (
+        "If-Match names a version that is no longer current: someone changed the resource "
+        "since you read it. Nothing was saved; the response's ETag is the current version: "
+        "read the resource again and retry.",
+        "Error",
+    ),
+    "428": (
+        "If-Match is missing where it is required, is `*`, or is not a list of quoted ETags: "
+        "send the ETag of your last read of this resource.",
+        "Error",
+    ),
 }
+ETAG_HEADER = {
+    "schema": {"type": "string"},
+    "description": "The version of the resource: send it back in If-Match to change it, or "
+    "in If-None-Match to read it only if it changed.",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def _if_match(*, required: bool) -> dict:
+    if required:
+        description = (
+            "Required: the ETag of your last read of this resource (428 without it or for "
+            "`*`, 412 if it is no longer current)."
+        )
+    else:
+        description = (
+            "Optional: when sent, the change applies only if the resource is still at this "
+            "ETag (412 otherwise). `*` is refused (428): leave the header out instead."
+        )
+    return {
+        "in": "header",
+        "name": "If-Match",
+        "required": required,
+        "schema": {"type": "string", "pattern": ETAG_LIST_PATTERN, "example": '"3"'},
+        "description": description,
+    }
+
+
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of a copy you hold: 304 without a body while it is current.",
+}
+
+
+def _json_response(description: str, component: str, code: str) -> dict:
+    media = {"schema": {"$ref": f"#/components/schemas/{component}"}}
+    if code in ERROR_EXAMPLES:
+        media["example"] = ERROR_EXAMPLES[code]
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _schema_ref(response: dict | None) -> str | None:
+    if not response:
+        return None
+    return response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
 
 
 def document_error_responses(result, generator, request, public):
-    """drf-spectacular post-processing: the error responses every operation can give,
-    the If-Match header of updates and the ETag header of reads, in one place."""
+    """drf-spectacular post-processing: every operation's error responses with their JSON
+    bodies, and the conditional-request contract:
+
+    - reads of one resource (`GET …/{id}/`) answer an ETag, and take If-None-Match (304);
+    - PUT and PATCH require If-Match (428 without it, 412 when stale); DELETE and the
+      actions on one resource (`POST …/{id}/<action>/`) check it when sent;
+    - the responses that carry the resource (reads, updates, creations, actions that answer
+      it) carry its ETag, and so does a 412 (the current version).
+    """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",
@@ -384,57 +516,70 @@ def document_error_responses(result, generator, request, public):
         "ValidationError",
         {
             "type": "object",
-            "description": "Field name (or `non_field_errors`) → list of messages.",
+            "description": "Field name (or `non_field_errors`, or the query parameter) → list "
+            "of messages; a nested field (e.g. a template's `steps`) → its own errors.",
             "additionalProperties": True,
         },
     )
-    etag_header = {
-        "ETag": {
-            "schema": {"type": "string"},
-            "description": "Version of the resource: send it back in If-Match to update.",
-        }
-    }
-    for path, operations in result.get("paths", {}).items():
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        is_detail = path.endswith("/{id}/")
+        is_action = "/{id}/" in path and not is_detail
+        resource_path = path.split("/{id}/")[0] + "/{id}/" if "/{id}/" in path else path + "{id}/"
+        read = paths.get(resource_path, {}).get("get", {})
+        read_ref = _schema_ref(read.get("responses", {}).get("200"))
         for method, operation in operations.items():
-            if method not in {"get", "post", "put", "patch", "delete"}:
+            if method not in {"get", *WRITE_METHODS}:
                 continue
             responses = operation.setdefault("responses", {})
+            parameters = operation.setdefault("parameters", [])
             extra = dict(ERROR_RESPONSES)
-            if method != "get":
+            if method in WRITE_METHODS:
                 extra.update(WRITE_RESPONSES)
-            if method in {"put", "patch", "delete"}:
-                extra.update(UPDATE_RESPONSES)
+            checks_if_match = method in WRITE_METHODS and (is_detail or is_action)
+            if checks_if_match:
+                extra.update(PRECONDITION_RESPONSES)
+                if not any(p.get("name") == "If-Match" for p in parameters):
+                    parameters.append(_if_match(required=method in {"put", "patch"}))
             for code, (description, component) in extra.items():
+                responses.setdefault(code, _json_response(description, component, code))
+            responses["401"].setdefault("headers", {})["WWW-Authenticate"] = {
+                "schema": {"type": "string"},
+                "required": True,
+                "description": 'How to authenticate: `Bearer realm="api"`.',
+            }
+            responses["429"].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "Seconds to wait before the next request with this key.",
+            }
+            if checks_if_match:
+                responses["412"].setdefault("headers", {})["ETag"] = {
+                    **ETAG_HEADER,
+                    "required": True,
+                }
+            # The responses that carry the resource carry its ETag.
+            carries_resource = [
+                code
+                for code in ("200", "201")
+                if code in responses
+                and read_ref is not None
+                and _schema_ref(responses[code]) == read_ref
+                and (method != "get" or is_detail)
+            ]
+            for code in carries_resource:
+                responses[code].setdefault("headers", {})["ETag"] = {
+                    **ETAG_HEADER,
+                    "required": True,
+                }
+            if method == "get" and is_detail and read_ref is not None:
+                parameters.append(IF_NONE_MATCH)
                 responses.setdefault(
-                    code,
+                    "304",
                     {
-                        "description": description,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{component}"}
-                            }
-                        },
+                        "description": "Not modified: If-None-Match named the current ETag.",
+                        "headers": {"ETag": {**ETAG_HEADER, "required": True}},
                     },
                 )
-            is_detail = path.rstrip("/").endswith("{id}")
-            if is_detail and method in {"get", "put", "patch"} and "200" in responses:
-                responses["200"].setdefault("headers", {}).update(etag_header)
-            if is_detail and method == "get":
-                responses.setdefault(
-                    "304", {"description": "Not modified (If-None-Match matched the ETag)."}
-                )
-            if method in {"put", "patch", "delete"} and is_detail:
-                parameters = operation.setdefault("parameters", [])
-                if not any(p.get("name") == "If-Match" for p in parameters):
-                    parameters.append(
-                        {
-                            "in": "header",
-                            "name": "If-Match",
-                            "required": method != "delete",
-                            "schema": {"type": "string"},
-                            "description": "The ETag of your last read of this resource.",
-                        }
-                    )
     return result
 
 

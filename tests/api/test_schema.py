@@ -65,11 +65,105 @@ def test_schema_documents_every_endpoint_with_examples(schema):
     assert missing == []
 
 
-def test_schema_documents_if_match_on_updates(schema):
-    patch = schema["paths"]["/api/v1/milestones/{id}/"]["patch"]
-    if_match = next(p for p in patch["parameters"] if p["name"] == "If-Match")
-    assert if_match["required"] is True
-    assert {"412", "428", "429", "404"} <= set(patch["responses"])
+def _operations(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def _header(operation, name):
+    return next((p for p in operation.get("parameters", []) if p["name"] == name), None)
+
+
+def test_schema_documents_if_match_required_on_put_and_patch(schema):
+    for path, method, operation in _operations(schema):
+        if method not in {"put", "patch"}:
+            continue
+        if_match = _header(operation, "If-Match")
+        assert if_match and if_match["in"] == "header" and if_match["required"] is True, path
+        assert {"412", "428"} <= set(operation["responses"]), path
+        assert operation["responses"]["412"]["headers"]["ETag"]["required"] is True
+        assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
+
+
+def test_schema_documents_if_match_optional_on_delete_and_actions(schema):
+    conditional = [
+        (path, method, operation)
+        for path, method, operation in _operations(schema)
+        if method == "delete" or (method == "post" and "/{id}/" in path)
+    ]
+
+    assert {f"{m} {p}" for p, m, _ in conditional} >= {
+        "delete /api/v1/milestones/{id}/",
+        "post /api/v1/plans/{id}/share/",
+        "post /api/v1/plans/{id}/request-signatures/",
+        "post /api/v1/stakeholders/{id}/invite/",
+    }
+    for path, _, operation in conditional:
+        assert _header(operation, "If-Match")["required"] is False, path
+        assert {"412", "428"} <= set(operation["responses"]), path
+
+
+def test_schema_if_match_pattern_takes_etags_and_refuses_the_wildcard(schema):
+    pattern = _header(schema["paths"]["/api/v1/deals/{id}/"]["patch"], "If-Match")["schema"][
+        "pattern"
+    ]
+
+    for good in ['"3"', 'W/"3"', '"a1b2", W/"c3"', '"0f3e9a"']:
+        assert re.search(pattern, good), good
+    for bad in ["*", '"*"', "", "3", '"3", *', '""', '"a b"']:
+        assert not re.search(pattern, bad), bad
+
+
+def test_schema_documents_etag_if_none_match_and_304_on_reads(schema):
+    for path, method, operation in _operations(schema):
+        if method != "get" or not path.endswith("/{id}/"):
+            continue
+        assert _header(operation, "If-None-Match")["required"] is False, path
+        assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True, path
+        assert operation["responses"]["304"]["headers"]["ETag"]["required"] is True, path
+        assert "content" not in operation["responses"]["304"]
+    for path in ("/api/v1/deals/", "/api/v1/milestones/", "/api/v1/templates/"):
+        created = schema["paths"][path]["post"]["responses"]["201"]
+        assert created["headers"]["ETag"]["required"] is True
+
+
+def test_schema_documents_page_size_bounds_and_cursor(schema):
+    lists = [
+        operation
+        for path, method, operation in _operations(schema)
+        if method == "get" and "{" not in path
+    ]
+
+    assert len(lists) == 8
+    for operation in lists:
+        page_size = next(p for p in operation["parameters"] if p["name"] == "page_size")
+        cursor = next(p for p in operation["parameters"] if p["name"] == "cursor")
+        assert page_size["schema"] == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 200,
+            "default": 50,
+        }
+        assert cursor["schema"] == {"type": "string"} and cursor["required"] is False
+
+
+def test_schema_documents_error_bodies(schema):
+    for path, method, operation in _operations(schema):
+        responses = operation["responses"]
+        for code in ("401", "403", "404", "429"):
+            body = responses[code]["content"]["application/json"]
+            assert body["schema"] == {"$ref": "#/components/schemas/Error"}, (path, code)
+            assert "detail" in body["example"]
+        assert responses["401"]["headers"]["WWW-Authenticate"]["required"] is True
+        assert "Retry-After" in responses["429"]["headers"]
+        assert responses["400"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/ValidationError"
+        }
+        if method != "get":
+            refusal = responses["409"]["content"]["application/json"]
+            assert refusal["schema"] == {"$ref": "#/components/schemas/Error"}, path
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
 
 
 def test_api_docs_page_loads_only_local_assets_under_csp(client):

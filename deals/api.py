@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,10 @@ class PreconditionRequired(exceptions.APIException):
 WILDCARD_REFUSED = (
     "If-Match: * is not accepted: it would skip the check that nobody changed this "
     "resource since you read it. Send the ETag of your last read of this resource."
+)
+MALFORMED_IF_MATCH = (
+    'If-Match must list quoted ETags as this API sends them (e.g. If-Match: "3"): send the '
+    "ETag of your last read of this resource."
 )
 
 
@@ -148,27 +153,22 @@ def content_etag(data) -> str:
 def if_match_tags(request, *, required: bool) -> list[str] | None:
     """The ETags named by If-Match, or None when it is absent and optional.
 
-    428 when it is absent and required, and 428 for `*` wherever If-Match is read: `*`
-    ("any version") would turn the lost-update check off, and leaving the header out
-    already says that where the check is optional (DELETE, plan actions)."""
-    header = request.headers.get("If-Match", "")
-    if not header.strip():
+    428 when it is absent and required, and 428 wherever If-Match is read when it is `*` or
+    not a list of quoted ETags (the schema's pattern): `*` ("any version") would turn the
+    lost-update check off, and leaving the header out already says that where the check is
+    optional (DELETE, actions). So only a well-formed tag that is not current gets a 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
         if required:
             raise PreconditionRequired()
         return None
-    tags = parse_etags(header)
-    if "*" in tags:
+    header = header.strip()
+    if any(part.strip() == "*" for part in header.split(",")):
         raise PreconditionRequired(WILDCARD_REFUSED)
-    return tags
-
-
-def require_if_match(request, current_etag: str, *, required: bool = True) -> None:
-    """428 without If-Match (when required) or with `*`, 412 when it names another version."""
-    tags = if_match_tags(request, required=required)
-    if tags is not None and current_etag.strip('"') not in tags:
-        error = PreconditionFailed()
-        error.etag = current_etag
-        raise error
+    # The pattern lives with the schema that documents it (below): one definition.
+    if not re.fullmatch(ETAG_LIST_PATTERN, header):
+        raise PreconditionRequired(MALFORMED_IF_MATCH)
+    return parse_etags(header)
 
 
 # Listing: filters, ordering, cursor pagination ------------------------------------------
@@ -317,22 +317,40 @@ class TenantViewSet(viewsets.GenericViewSet):
         """The row again, through the list queryset (its annotations and joins)."""
         return self.get_queryset().get(pk=instance.pk)
 
-    # Updates: If-Match against the current representation, under a row lock.
+    # Changes: 404 first, then the form of If-Match (428), then the body (400), then If-Match
+    # against the current version under a row lock (412), then the state (409, in the
+    # services' callers): a request that could never succeed is told so, not that it is stale.
+
+    def conditional_instance(self, *, required: bool = True):
+        """The row, locked until the transaction ends, and the ETags that If-Match names
+        (None when it is absent and optional). 404, then 428."""
+        instance = self.get_object()
+        tags = if_match_tags(self.request, required=required)
+        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+        return self.get_object(), tags
+
+    def check_if_match(self, instance, tags: list[str] | None) -> None:
+        """412, with the current ETag, unless If-Match named the row's current version."""
+        if tags is None:
+            return
+        current = self.etag_for(instance, self.represent(instance))
+        if current.strip('"') not in tags:
+            error = PreconditionFailed()
+            error.etag = current
+            raise error
 
     def checked_instance(self, *, required: bool = True):
-        """Lock the row, then check If-Match against its current representation."""
-        instance = self.get_object()
-        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
-        instance = self.get_object()
-        current = self.etag_for(instance, self.represent(instance))
-        require_if_match(self.request, current, required=required)
+        """For a change without a body: the locked row, If-Match checked (404, 428, 412)."""
+        instance, tags = self.conditional_instance(required=required)
+        self.check_if_match(instance, tags)
         return instance
 
     def checked_update(self, request, *, partial: bool):
         with transaction.atomic():
-            instance = self.checked_instance()
+            instance, tags = self.conditional_instance()
             serializer = self.get_serializer(instance, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
+            self.check_if_match(instance, tags)
             instance = self.perform_update(serializer)
         return self.respond(self.fresh(instance))
 

@@ -21,11 +21,9 @@ from deals.api import (
     Conflict,
     ListMixin,
     ListParams,
-    PreconditionFailed,
     ReadWriteViewSet,
     RetrieveMixin,
     TenantViewSet,
-    if_match_tags,
     today_of,
 )
 
@@ -205,10 +203,11 @@ class PlanViewSet(ReadWriteViewSet):
     )
     @action(detail=True, methods=["post"])
     def reschedule(self, request, id=None):  # noqa: A002
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            plan = self.checked_instance(required=False)
+            plan, tags = self.conditional_instance(required=False)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(plan, tags)
             _refuse_if_archived(plan)
             services.reschedule_plan(plan, actor=self.actor(), **serializer.validated_data)
         return self.respond(self.fresh(plan))
@@ -221,10 +220,11 @@ class PlanViewSet(ReadWriteViewSet):
     )
     @action(detail=True, methods=["post"])
     def archive(self, request, id=None):  # noqa: A002
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            plan = self.checked_instance(required=False)
+            plan, tags = self.conditional_instance(required=False)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(plan, tags)
             services.archive_plan(
                 plan, actor=self.actor(), archived=serializer.validated_data["archived"]
             )
@@ -313,17 +313,6 @@ def milestone_etag(milestone: Milestone) -> str:
     return f'"{milestone.version}"'
 
 
-def expected_version(request, *, required: bool) -> int | None:
-    """The row version named by If-Match (None when absent and optional; 428 for `*`)."""
-    tags = if_match_tags(request, required=required)
-    if tags is None:
-        return None
-    try:
-        return int(tags[0])
-    except (IndexError, ValueError):
-        return -1  # never a version: 412
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="List milestones",
@@ -402,34 +391,30 @@ class MilestoneViewSet(ListMixin, RetrieveMixin, TenantViewSet):
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        milestone = self.get_object()
-        version = expected_version(request, required=True)
-        serializer = self.get_serializer(milestone, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        _refuse_if_archived(milestone.plan)
-        changes = dict(serializer.validated_data)
-        reason = changes.pop("reason", "")
-        try:
-            services.update_milestone(
-                milestone, actor=self.actor(), expected_version=version, reason=reason, **changes
-            )
-        except services.ConflictError as conflict:
-            error = PreconditionFailed()
-            error.etag = milestone_etag(conflict.current)
-            raise error from None
-        except services.ReasonRequired as exc:
-            raise serializers.ValidationError({"reason": [str(exc)]}) from None
+        with transaction.atomic():
+            milestone, tags = self.conditional_instance()
+            serializer = self.get_serializer(milestone, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(milestone, tags)
+            _refuse_if_archived(milestone.plan)
+            changes = dict(serializer.validated_data)
+            reason = changes.pop("reason", "")
+            try:
+                # The row is locked and its version checked: the service checks it again.
+                services.update_milestone(
+                    milestone,
+                    actor=self.actor(),
+                    expected_version=milestone.version,
+                    reason=reason,
+                    **changes,
+                )
+            except services.ReasonRequired as exc:
+                raise serializers.ValidationError({"reason": [str(exc)]}) from None
         return self.respond(self.fresh(milestone))
 
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():
-            milestone = self.get_object()
-            locked = Milestone.objects.select_for_update().get(pk=milestone.pk)
-            version = expected_version(request, required=False)
-            if version is not None and version != locked.version:
-                error = PreconditionFailed()
-                error.etag = milestone_etag(locked)
-                raise error
+            milestone = self.checked_instance(required=False)
             _refuse_if_archived(milestone.plan)
             services.delete_milestone(milestone, actor=self.actor())
         return Response(status=204)
@@ -498,13 +483,13 @@ class TemplateViewSet(ReadWriteViewSet):
         headers = {"Location": _location(request, "template", template.public_id)}
         return self.respond(self.fresh(template), status_code=201, headers=headers)
 
-    def checked_instance(self, *, required: bool = True):
+    def conditional_instance(self, *, required: bool = True):
         # Read-only whatever the request's preconditions say: 403 before any 428 or 412.
         if self.get_object().is_built_in:
             raise exceptions.PermissionDenied(
                 "Built-in templates are read-only: create your own from it."
             )
-        return super().checked_instance(required=required)
+        return super().conditional_instance(required=required)
 
     def perform_update(self, serializer):
         return services.update_template(serializer.instance, **serializer.validated_data)

@@ -250,7 +250,8 @@ class StakeholderViewSet(ReadWriteViewSet):
     @action(detail=True, methods=["post"])
     def invite(self, request, id=None):  # noqa: A002 - the URL's name
         with transaction.atomic():
-            stakeholder = self.get_object()
+            # If-Match, when sent, guards the address the link goes to (like plan actions).
+            stakeholder = self.checked_instance(required=False)
             _refuse_if_archived(stakeholder.deal)
             try:
                 link, url = services.invite_buyer(stakeholder, actor=self.actor())

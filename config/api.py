@@ -5,6 +5,7 @@ Each app keeps its serializers and viewsets in <app>/api.py; only the routing li
 
 from django.http import JsonResponse
 from django.urls import Resolver404, path, re_path, resolve
+from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
@@ -49,6 +50,27 @@ def not_found(request, *args, **kwargs):
         if match is not None and match.func is not not_found:
             detail = f"Not found. API paths end with a slash: {request.path}/"
     return JsonResponse({"detail": detail}, status=404)
+
+
+def _is_api(request) -> bool:
+    return request.path_info == "/api" or request.path_info.startswith("/api/")
+
+
+def bad_request(request, exception):
+    """Django's 400 (e.g. a Host header not allowed, a malformed request): JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def server_error(request):
+    """An unexpected error (logged by Django with its traceback): JSON under /api/, so a
+    client parses it like every other answer; the app's HTML page elsewhere."""
+    if _is_api(request):
+        return JsonResponse(
+            {"detail": "Server error: it has been logged. Please retry later."}, status=500
+        )
+    return defaults.server_error(request)
 
 
 class JsonErrors:

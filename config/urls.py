@@ -34,6 +34,10 @@ urlpatterns = [
     re_path(r"^api(/|$)", api.not_found),
 ]
 
+# Django's own error pages answer in JSON under /api/ (the API's views answer theirs).
+handler400 = api.bad_request
+handler500 = api.server_error
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

@@ -9,6 +9,8 @@ import uuid
 import pytest
 from django.test import Client
 
+from deals.api import DealViewSet
+
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 SOME_ID = "6f1c2f4e-1111-4a4a-9b9b-0123456789ab"
 
@@ -148,3 +150,33 @@ def test_unknown_object_id_is_json_404(clients):
     response = _send(clients["api key"], "PATCH", f"/api/v1/deals/{uuid.uuid4()}/")
 
     assert response.status_code == 404 and _is_json(response) and response.json()["detail"]
+
+
+def test_unexpected_error_under_api_is_json_500(api, monkeypatch):
+    def broken(self, request, *args, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(DealViewSet, "list", broken)
+    api.raise_request_exception = False
+
+    response = api.get("/api/v1/deals/")
+
+    assert response.status_code == 500 and _is_json(response)
+    assert response.json()["detail"].startswith("Server error")
+
+
+def test_unexpected_error_elsewhere_is_still_the_html_page(rf):
+    from config.api import server_error
+
+    assert server_error(rf.get("/o/acme/"))["Content-Type"].startswith("text/html")
+    assert server_error(rf.get("/apiary/"))["Content-Type"].startswith("text/html")
+    assert server_error(rf.get("/api"))["Content-Type"] == "application/json"
+
+
+def test_host_not_allowed_under_api_is_json_400(acme_key):
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {acme_key}", HTTP_HOST="evil.example")
+
+    response = client.get("/api/v1/deals/")
+
+    assert response.status_code == 400 and _is_json(response)
+    assert response.json() == {"detail": "Bad request."}

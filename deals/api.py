@@ -21,6 +21,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
 )
@@ -171,6 +172,77 @@ def if_match_tags(request, *, required: bool) -> list[str] | None:
     return parse_etags(header)
 
 
+# Request bodies: the JSON types the schema documents ---------------------------------------
+
+# DRF's fields coerce what they can: `0` becomes false, `5` the string "5", "7" the integer
+# 7, a number the decimal amount. A client whose generated code sends the wrong type would
+# get its data silently changed instead of an error, and the schema would lie about what is
+# accepted. So a body is checked against the JSON types the schema declares before its
+# values are validated.
+_STRING_FIELDS = (
+    serializers.CharField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.TimeField,
+    serializers.DurationField,
+    serializers.UUIDField,
+    serializers.DecimalField,
+)
+
+
+def _json_type_errors(field, value):
+    """The errors of `value` for `field` (a list, or a dict for nested objects), or None."""
+    if value is None or field.read_only or isinstance(field, serializers.JSONField):
+        return None  # null: the field says whether it is allowed.
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        if not isinstance(value, list):
+            return ["Must be a list."]
+        errors = {
+            str(index): error
+            for index, item in enumerate(value)
+            if (error := _json_type_errors(field.child, item))
+        }
+        return errors or None
+    if isinstance(field, serializers.Serializer):
+        if not isinstance(value, dict):
+            return ["Must be an object."]
+        return json_type_errors(field, value) or None
+    if isinstance(field, serializers.BooleanField):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(field, serializers.IntegerField):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        expected = "a number"
+    elif isinstance(field, serializers.ChoiceField):
+        keys = list(field.choices)
+        if keys and all(isinstance(key, int) for key in keys):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        else:
+            ok, expected = isinstance(value, str), "a string"
+    elif isinstance(field, serializers.RelatedField):
+        # DRF reads "" as null for a nullable reference; the schema says: an id, or null.
+        ok, expected = isinstance(value, str) and value != "", "an id (a string), or null"
+    elif isinstance(field, _STRING_FIELDS):
+        ok, expected = isinstance(value, str), "a string"
+        if isinstance(field, serializers.DecimalField):
+            expected = 'a string (a decimal number such as "180000.00")'
+    else:
+        return None
+    return None if ok else [f"Must be {expected}."]
+
+
+def json_type_errors(serializer, data) -> dict:
+    """Field name → errors, for the values of `data` whose JSON type the field refuses."""
+    if not isinstance(data, dict):
+        return {}  # The serializer itself answers "expected a dictionary".
+    return {
+        name: error
+        for name, field in serializer.fields.items()
+        if name in data and (error := _json_type_errors(field, data[name]))
+    }
+
+
 # Listing: filters, ordering, cursor pagination ------------------------------------------
 
 
@@ -267,6 +339,14 @@ class TenantViewSet(viewsets.GenericViewSet):
         if not getattr(self, "swagger_fake_view", False) and hasattr(self.request, "organization"):
             context["organization"] = self.request.organization
         return context
+
+    def get_serializer(self, *args, **kwargs):
+        """The serializer; 400 first if the body's values are not of their documented JSON
+        types (see json_type_errors)."""
+        serializer = super().get_serializer(*args, **kwargs)
+        if "data" in kwargs and (errors := json_type_errors(serializer, kwargs["data"])):
+            raise serializers.ValidationError(errors)
+        return serializer
 
     # Lists
 
@@ -484,7 +564,13 @@ def _if_match(*, required: bool) -> dict:
         "in": "header",
         "name": "If-Match",
         "required": required,
-        "schema": {"type": "string", "pattern": ETAG_LIST_PATTERN, "example": '"3"'},
+        # `format` names the syntax for tools (schemathesis draws such values from it).
+        "schema": {
+            "type": "string",
+            "format": "etag-list",
+            "pattern": ETAG_LIST_PATTERN,
+            "example": '"3"',
+        },
         "description": description,
     }
 
@@ -496,6 +582,24 @@ IF_NONE_MATCH = {
     "schema": {"type": "string"},
     "description": "The ETag of a copy you hold: 304 without a body while it is current.",
 }
+
+
+# A text field that may not be blank is refused when it holds only whitespace (DRF trims
+# it first): "at least one character that is not whitespace" is the rule, which this pattern
+# states (JSON Schema patterns match anywhere in the value; Python's `\s` is str.isspace).
+NOT_BLANK_PATTERN = r"\S"
+
+
+def _require_non_whitespace(schema: dict) -> None:
+    """Add NOT_BLANK_PATTERN to the plain strings of `schema` that must not be blank."""
+    if schema.get("type") == "string":
+        if schema.get("minLength", 0) >= 1 and not {"format", "enum", "pattern"} & set(schema):
+            schema["pattern"] = NOT_BLANK_PATTERN
+        return
+    for child in (schema.get("properties") or {}).values():
+        _require_non_whitespace(child)
+    if isinstance(schema.get("items"), dict):
+        _require_non_whitespace(schema["items"])
 
 
 def _json_response(description: str, component: str, code: str) -> dict:
@@ -539,6 +643,9 @@ def document_error_responses(result, generator, request, public):
             "additionalProperties": True,
         },
     )
+    for name, component in schemas.items():
+        if name.endswith("Request"):  # request bodies (COMPONENT_SPLIT_REQUEST)
+            _require_non_whitespace(component)
     paths = result.get("paths", {})
     for path, operations in paths.items():
         is_detail = path.endswith("/{id}/")
@@ -551,6 +658,9 @@ def document_error_responses(result, generator, request, public):
                 continue
             responses = operation.setdefault("responses", {})
             parameters = operation.setdefault("parameters", [])
+            for parameter in parameters:
+                if parameter.get("in") == "query":
+                    _require_non_whitespace(parameter.get("schema", {}))
             extra = dict(ERROR_RESPONSES)
             if method in WRITE_METHODS:
                 extra.update(WRITE_RESPONSES)
@@ -623,6 +733,22 @@ DEAL_EXAMPLE = {
 }
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d{1,12}(\.\d{1,2})?$",
+        "example": "180000.00",
+    }
+)
+class AmountField(serializers.DecimalField):
+    """A deal's amount: a decimal string, not negative, at most 12 digits before the point
+    and 2 after (the schema DRF derives would also allow "-5", "" and ".")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=14, decimal_places=2, min_value=0, **kwargs)
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample("A deal", value=DEAL_EXAMPLE, response_only=True),
@@ -661,9 +787,7 @@ class DealSerializer(serializers.ModelSerializer):
         required=False,
         error_messages={"invalid": "Use a three-letter currency code such as USD or EUR."},
     )
-    amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, coerce_to_string=True
-    )
+    amount = AmountField(required=False, coerce_to_string=True)
 
     class Meta:
         model = Deal

@@ -43,6 +43,7 @@ from .serializers import (
     ArchiveSerializer,
     DateChangeSerializer,
     MilestoneSerializer,
+    MilestoneUpdateSerializer,
     PlanCreateSerializer,
     PlanSerializer,
     RescheduleSerializer,
@@ -326,8 +327,11 @@ def milestone_etag(milestone: Milestone) -> str:
         description="Send If-Match with the ETag (the row version). A committed due date "
         "moves only with a `reason`. Completing sends milestone.completed; reopening "
         "milestone.reopened; a moved date milestone.date_changed.",
+        request=MilestoneUpdateSerializer,
     ),
-    update=extend_schema(summary="Replace a step", description="Send If-Match."),
+    update=extend_schema(
+        summary="Replace a step", description="Send If-Match.", request=MilestoneUpdateSerializer
+    ),
     destroy=extend_schema(
         summary="Delete a step", description="If-Match (the row version) is checked when sent."
     ),

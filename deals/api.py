@@ -615,6 +615,28 @@ def _schema_ref(response: dict | None) -> str | None:
     return response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
 
 
+def _links_to_changes(paths: dict, resource_path: str, *, id_expression: str) -> dict:
+    """OpenAPI links from a response that carries a resource and its ETag to every operation
+    that changes it, with the id and that ETag as If-Match: the lost-update contract in a
+    form that tools follow (a client generator's docs, schemathesis' stateful phase)."""
+    links = {}
+    for path, operations in paths.items():
+        if not path.startswith(resource_path):
+            continue
+        for method, operation in operations.items():
+            if method not in WRITE_METHODS or "operationId" not in operation:
+                continue
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {
+                    "path.id": id_expression,
+                    "header.If-Match": "$response.header.ETag",
+                },
+                "description": f"{method.upper()} {path} on this version of the resource.",
+            }
+    return links
+
+
 def document_error_responses(result, generator, request, public):
     """drf-spectacular post-processing: every operation's error responses with their JSON
     bodies, and the conditional-request contract:
@@ -699,6 +721,14 @@ def document_error_responses(result, generator, request, public):
                     **ETAG_HEADER,
                     "required": True,
                 }
+                created = code == "201"
+                links = _links_to_changes(
+                    paths,
+                    resource_path,
+                    id_expression="$response.body#/id" if created else "$request.path.id",
+                )
+                if links:
+                    responses[code].setdefault("links", {}).update(links)
             if method == "get" and is_detail and read_ref is not None:
                 parameters.append(IF_NONE_MATCH)
                 responses.setdefault(

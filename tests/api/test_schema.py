@@ -120,6 +120,25 @@ def test_schema_documents_etag_if_none_match_and_304_on_reads(schema):
         assert created["headers"]["ETag"]["required"] is True
 
 
+def test_schema_links_a_read_etag_to_the_changes_of_the_resource(schema):
+    read = schema["paths"]["/api/v1/plans/{id}/"]["get"]["responses"]["200"]
+    created = schema["paths"]["/api/v1/milestones/"]["post"]["responses"]["201"]
+
+    assert set(read["links"]) == {
+        "plans_update",
+        "plans_partial_update",
+        "plans_share_create",
+        "plans_reschedule_create",
+        "plans_archive_create",
+        "plans_request_signatures_create",
+    }
+    assert read["links"]["plans_partial_update"]["parameters"] == {
+        "path.id": "$request.path.id",
+        "header.If-Match": "$response.header.ETag",
+    }
+    assert created["links"]["milestones_destroy"]["parameters"]["path.id"] == ("$response.body#/id")
+
+
 def test_schema_documents_page_size_bounds_and_cursor(schema):
     lists = [
         operation

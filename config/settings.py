@@ -430,6 +430,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets used by several fields get one name each.
     "ENUM_NAME_OVERRIDES": {
         "PlanStatusEnum": "plans.models.Plan.Status",
+        "MilestoneStatusEnum": "plans.models.Milestone.Status",
         "SideEnum": "stakeholders.models.Side",
     },
 }

@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 
@@ -36,6 +37,14 @@ def test_schema_is_openapi_3_with_bearer_auth(schema):
     } <= paths
     assert set(schema["paths"]["/api/v1/signatures/"]) == {"get"}
     assert "409" in schema["paths"]["/api/v1/plans/{id}/request-signatures/"]["post"]["responses"]
+
+
+def test_schema_validates_against_openapi_without_warnings(db, tmp_path):
+    """drf-spectacular's validation against the OpenAPI 3 meta-schema; a warning (e.g. two
+    choice sets named alike) fails it too."""
+    call_command(
+        "spectacular", validate=True, fail_on_warn=True, file=str(tmp_path / "schema.yaml")
+    )
 
 
 def test_schema_documents_every_endpoint_with_examples(schema):

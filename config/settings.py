@@ -404,8 +404,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Deals, mutual action plans, milestones, stakeholders and templates of one workspace. "
         "Authenticate with `Authorization: Bearer <API key>` (keys are created by workspace "
-        "admins in Settings). Reads carry an `ETag`; updates must send it back in `If-Match` "
-        "(428 without it, 412 when the resource changed since)."
+        "admins in Settings).\n\n"
+        "**No lost updates.** A read of one resource carries its `ETag`. PUT and PATCH must "
+        "send it back in `If-Match`: 428 without it, for `If-Match: *` or for anything but "
+        "quoted ETags; 412 (with the current `ETag`, nothing saved) when the resource changed "
+        "since. DELETE and the actions on one resource check `If-Match` when it is sent. "
+        "`If-None-Match` with the ETag you hold answers 304 while it is current.\n\n"
+        '**Errors** are JSON: `{"detail": …}`, or field name → messages for invalid input '
+        "(400, nothing changed), also for unknown paths (404) and methods (405, with `Allow`). "
+        "Values must have the JSON types documented (no `0` for false, no number for a "
+        "decimal string) and text may not contain the NUL character (U+0000). 409 says why "
+        "the current state refuses a change; 429 comes with `Retry-After`.\n\n"
+        "**Lists** are cursor-paginated: follow `next`; `page_size` is 1 to 200 (400 outside)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -424,6 +434,7 @@ SPECTACULAR_SETTINGS = {
     # Choice sets used by several fields get one name each.
     "ENUM_NAME_OVERRIDES": {
         "PlanStatusEnum": "plans.models.Plan.Status",
+        "MilestoneStatusEnum": "plans.models.Milestone.Status",
         "SideEnum": "stakeholders.models.Side",
     },
 }

@@ -29,8 +29,14 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api.v1_patterns, "api"), namespace="api")),
     path("api/", include((api.urlpatterns, "api-schema"), namespace="api-schema")),
-    re_path(r"^api/", api.not_found),
+    # Everything else under /api/ (and /api itself): a JSON 404, never an HTML page or an
+    # APPEND_SLASH redirect.
+    re_path(r"^api(/|$)", api.not_found),
 ]
+
+# Django's own error pages answer in JSON under /api/ (the API's views answer theirs).
+handler400 = api.bad_request
+handler500 = api.server_error
 
 if settings.DEBUG:
     from django.conf.urls.static import static

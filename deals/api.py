@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -20,6 +21,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
     OpenApiExample,
     extend_schema,
+    extend_schema_field,
     extend_schema_serializer,
     extend_schema_view,
 )
@@ -46,6 +48,16 @@ class PreconditionRequired(exceptions.APIException):
         "(updates without it could overwrite someone else's change)."
     )
     default_code = "precondition_required"
+
+
+WILDCARD_REFUSED = (
+    "If-Match: * is not accepted: it would skip the check that nobody changed this "
+    "resource since you read it. Send the ETag of your last read of this resource."
+)
+MALFORMED_IF_MATCH = (
+    'If-Match must list quoted ETags as this API sends them (e.g. If-Match: "3"): send the '
+    "ETag of your last read of this resource."
+)
 
 
 class PreconditionFailed(exceptions.APIException):
@@ -139,18 +151,96 @@ def content_etag(data) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-def require_if_match(request, current_etag: str, *, required: bool = True) -> None:
-    """428 without If-Match (when required), 412 when it names another version."""
-    header = request.headers.get("If-Match", "")
-    if not header:
+def if_match_tags(request, *, required: bool) -> list[str] | None:
+    """The ETags named by If-Match, or None when it is absent and optional.
+
+    428 when it is absent and required, and 428 wherever If-Match is read when it is `*` or
+    not a list of quoted ETags (the schema's pattern): `*` ("any version") would turn the
+    lost-update check off, and leaving the header out already says that where the check is
+    optional (DELETE, actions). So only a well-formed tag that is not current gets a 412."""
+    header = request.headers.get("If-Match")
+    if header is None:
         if required:
             raise PreconditionRequired()
-        return
-    tags = parse_etags(header)
-    if "*" not in tags and current_etag.strip('"') not in tags:
-        error = PreconditionFailed()
-        error.etag = current_etag
-        raise error
+        return None
+    header = header.strip()
+    if any(part.strip() == "*" for part in header.split(",")):
+        raise PreconditionRequired(WILDCARD_REFUSED)
+    # The pattern lives with the schema that documents it (below): one definition.
+    if not re.fullmatch(ETAG_LIST_PATTERN, header):
+        raise PreconditionRequired(MALFORMED_IF_MATCH)
+    return parse_etags(header)
+
+
+# Request bodies: the JSON types the schema documents ---------------------------------------
+
+# DRF's fields coerce what they can: `0` becomes false, `5` the string "5", "7" the integer
+# 7, a number the decimal amount. A client whose generated code sends the wrong type would
+# get its data silently changed instead of an error, and the schema would lie about what is
+# accepted. So a body is checked against the JSON types the schema declares before its
+# values are validated.
+_STRING_FIELDS = (
+    serializers.CharField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.TimeField,
+    serializers.DurationField,
+    serializers.UUIDField,
+    serializers.DecimalField,
+)
+
+
+def _json_type_errors(field, value):
+    """The errors of `value` for `field` (a list, or a dict for nested objects), or None."""
+    if value is None or field.read_only or isinstance(field, serializers.JSONField):
+        return None  # null: the field says whether it is allowed.
+    if isinstance(field, serializers.ListSerializer | serializers.ListField):
+        if not isinstance(value, list):
+            return ["Must be a list."]
+        errors = {
+            str(index): error
+            for index, item in enumerate(value)
+            if (error := _json_type_errors(field.child, item))
+        }
+        return errors or None
+    if isinstance(field, serializers.Serializer):
+        if not isinstance(value, dict):
+            return ["Must be an object."]
+        return json_type_errors(field, value) or None
+    if isinstance(field, serializers.BooleanField):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(field, serializers.IntegerField):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        expected = "a number"
+    elif isinstance(field, serializers.ChoiceField):
+        keys = list(field.choices)
+        if keys and all(isinstance(key, int) for key in keys):
+            ok, expected = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        else:
+            ok, expected = isinstance(value, str), "a string"
+    elif isinstance(field, serializers.RelatedField):
+        # DRF reads "" as null for a nullable reference; the schema says: an id, or null.
+        ok, expected = isinstance(value, str) and value != "", "an id (a string), or null"
+    elif isinstance(field, _STRING_FIELDS):
+        ok, expected = isinstance(value, str), "a string"
+        if isinstance(field, serializers.DecimalField):
+            expected = 'a string (a decimal number such as "180000.00")'
+    else:
+        return None
+    return None if ok else [f"Must be {expected}."]
+
+
+def json_type_errors(serializer, data) -> dict:
+    """Field name → errors, for the values of `data` whose JSON type the field refuses."""
+    if not isinstance(data, dict):
+        return {}  # The serializer itself answers "expected a dictionary".
+    return {
+        name: error
+        for name, field in serializer.fields.items()
+        if name in data and (error := _json_type_errors(field, data[name]))
+    }
 
 
 # Listing: filters, ordering, cursor pagination ------------------------------------------
@@ -167,6 +257,36 @@ class ApiPagination(CursorPagination):
 
     def get_ordering(self, request, queryset, view):
         return view.list_ordering()
+
+    def get_page_size(self, request):
+        """The page size asked for, or 400: DRF would silently fall back to the default
+        for `page_size=0` or `abc` and cut 1000 down to 200, so a client that asked for
+        something else would page through data it did not expect."""
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+        try:
+            return field.run_validation(request.query_params[self.page_size_query_param])
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from None
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["description"] = (
+                    f"Rows per page, 1 to {self.max_page_size} (default {self.page_size}); "
+                    "400 outside these bounds."
+                )
+                parameter["schema"].update(
+                    minimum=1, maximum=self.max_page_size, default=self.page_size
+                )
+            if parameter["name"] == self.cursor_query_param:
+                parameter["description"] = (
+                    "Opaque position from the `next` or `previous` link of the previous page "
+                    "(keep the other parameters the same); 404 if it is not one of ours."
+                )
+        return parameters
 
 
 class ListParams(serializers.Serializer):
@@ -220,6 +340,14 @@ class TenantViewSet(viewsets.GenericViewSet):
             context["organization"] = self.request.organization
         return context
 
+    def get_serializer(self, *args, **kwargs):
+        """The serializer; 400 first if the body's values are not of their documented JSON
+        types (see json_type_errors)."""
+        serializer = super().get_serializer(*args, **kwargs)
+        if "data" in kwargs and (errors := json_type_errors(serializer, kwargs["data"])):
+            raise serializers.ValidationError(errors)
+        return serializer
+
     # Lists
 
     def filter_queryset(self, queryset):
@@ -269,22 +397,40 @@ class TenantViewSet(viewsets.GenericViewSet):
         """The row again, through the list queryset (its annotations and joins)."""
         return self.get_queryset().get(pk=instance.pk)
 
-    # Updates: If-Match against the current representation, under a row lock.
+    # Changes: 404 first, then the form of If-Match (428), then the body (400), then If-Match
+    # against the current version under a row lock (412), then the state (409, in the
+    # services' callers): a request that could never succeed is told so, not that it is stale.
+
+    def conditional_instance(self, *, required: bool = True):
+        """The row, locked until the transaction ends, and the ETags that If-Match names
+        (None when it is absent and optional). 404, then 428."""
+        instance = self.get_object()
+        tags = if_match_tags(self.request, required=required)
+        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+        return self.get_object(), tags
+
+    def check_if_match(self, instance, tags: list[str] | None) -> None:
+        """412, with the current ETag, unless If-Match named the row's current version."""
+        if tags is None:
+            return
+        current = self.etag_for(instance, self.represent(instance))
+        if current.strip('"') not in tags:
+            error = PreconditionFailed()
+            error.etag = current
+            raise error
 
     def checked_instance(self, *, required: bool = True):
-        """Lock the row, then check If-Match against its current representation."""
-        instance = self.get_object()
-        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
-        instance = self.get_object()
-        current = self.etag_for(instance, self.represent(instance))
-        require_if_match(self.request, current, required=required)
+        """For a change without a body: the locked row, If-Match checked (404, 428, 412)."""
+        instance, tags = self.conditional_instance(required=required)
+        self.check_if_match(instance, tags)
         return instance
 
     def checked_update(self, request, *, partial: bool):
         with transaction.atomic():
-            instance = self.checked_instance()
+            instance, tags = self.conditional_instance()
             serializer = self.get_serializer(instance, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
+            self.check_if_match(instance, tags)
             instance = self.perform_update(serializer)
         return self.respond(self.fresh(instance))
 
@@ -333,26 +479,174 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
+# What the API answers besides its success responses, and the headers of its conditional
+# requests, added to every operation by `document_error_responses` (one place, so that the
+# schema and the contract cannot drift apart per view).
+
+# One or more quoted entity tags (`"…"`, or `W/"…"` as some proxies rewrite them), separated
+# by commas. Never `*`: it would claim a read that did not happen (428).
+ETAG_LIST_PATTERN = r'^(W/)?"[^",*\s]+"(\s*,\s*(W/)?"[^",*\s]+")*$'
+
+ERROR_EXAMPLES = {
+    "400": {"name": ["This field may not be blank."]},
+    "401": {"detail": "Invalid or revoked API key."},
+    "403": {"detail": "Built-in templates are read-only: create your own from it."},
+    "404": {"detail": "Not found."},
+    "409": {"detail": "This plan is archived: restore it before editing."},
+    "412": {
+        "detail": "This resource changed since you read it: nothing was saved. Read it again "
+        "(its current ETag is in this response) and retry."
+    },
+    "415": {"detail": 'Unsupported media type "text/plain" in request.'},
+    "428": {
+        "detail": "Send the If-Match header with the ETag of your last read of this resource "
+        "(updates without it could overwrite someone else's change)."
+    },
+    "429": {"detail": "Request was throttled. Expected available in 12 seconds."},
+}
 ERROR_RESPONSES = {
-    "400": ("Invalid input: field name → messages.", "ValidationError"),
+    "400": (
+        "Invalid input, nothing changed: field name (or `non_field_errors`, or a query "
+        "parameter such as `page_size`) → messages.",
+        "ValidationError",
+    ),
     "401": ("No credentials, or an invalid or revoked API key.", "Error"),
     "403": ("Not allowed (e.g. a built-in template, or no workspace named).", "Error"),
-    "404": ("Not found in this workspace (other workspaces' ids are 404 too).", "Error"),
+    "404": (
+        "Not found in this workspace (other workspaces' ids are 404 too), or a `cursor` "
+        "that is not one of ours.",
+        "Error",
+    ),
     "429": ("Too many requests for this key: retry after Retry-After seconds.", "Error"),
 }
 WRITE_RESPONSES = {
-    "409": ("Conflicts with the current state (e.g. an archived plan).", "Error"),
+    "409": (
+        "Refused by the current state, nothing changed; `detail` says why: an archived plan "
+        "(restore it first), a deal that already has a plan, signers missing for a signature "
+        "request, a stakeholder who cannot be invited.",
+        "Error",
+    ),
     "415": ("The body must be JSON (Content-Type: application/json).", "Error"),
 }
-UPDATE_RESPONSES = {
-    "412": ("Stale If-Match: the resource changed since it was read; nothing saved.", "Error"),
-    "428": ("If-Match is missing: send the ETag of your last read.", "Error"),
+PRECONDITION_RESPONSES = {
+    "412": (
+        "If-Match names a version that is no longer current: someone changed the resource "
+        "since you read it. Nothing was saved; the response's ETag is the current version: "
+        "read the resource again and retry.",
+        "Error",
+    ),
+    "428": (
+        "If-Match is missing where it is required, is `*`, or is not a list of quoted ETags: "
+        "send the ETag of your last read of this resource.",
+        "Error",
+    ),
 }
+ETAG_HEADER = {
+    "schema": {"type": "string"},
+    "description": "The version of the resource: send it back in If-Match to change it, or "
+    "in If-None-Match to read it only if it changed.",
+}
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+
+
+def _if_match(*, required: bool) -> dict:
+    if required:
+        description = (
+            "Required: the ETag of your last read of this resource (428 without it or for "
+            "`*`, 412 if it is no longer current)."
+        )
+    else:
+        description = (
+            "Optional: when sent, the change applies only if the resource is still at this "
+            "ETag (412 otherwise). `*` is refused (428): leave the header out instead."
+        )
+    return {
+        "in": "header",
+        "name": "If-Match",
+        "required": required,
+        # `format` names the syntax for tools (schemathesis draws such values from it).
+        "schema": {
+            "type": "string",
+            "format": "etag-list",
+            "pattern": ETAG_LIST_PATTERN,
+            "example": '"3"',
+        },
+        "description": description,
+    }
+
+
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The ETag of a copy you hold: 304 without a body while it is current.",
+}
+
+
+# A text field that may not be blank is refused when it holds only whitespace (DRF trims
+# it first): "at least one character that is not whitespace" is the rule, which this pattern
+# states (JSON Schema patterns match anywhere in the value; Python's `\s` is str.isspace).
+NOT_BLANK_PATTERN = r"\S"
+
+
+def _require_non_whitespace(schema: dict) -> None:
+    """Add NOT_BLANK_PATTERN to the plain strings of `schema` that must not be blank."""
+    if schema.get("type") == "string":
+        if schema.get("minLength", 0) >= 1 and not {"format", "enum", "pattern"} & set(schema):
+            schema["pattern"] = NOT_BLANK_PATTERN
+        return
+    for child in (schema.get("properties") or {}).values():
+        _require_non_whitespace(child)
+    if isinstance(schema.get("items"), dict):
+        _require_non_whitespace(schema["items"])
+
+
+def _json_response(description: str, component: str, code: str) -> dict:
+    media = {"schema": {"$ref": f"#/components/schemas/{component}"}}
+    if code in ERROR_EXAMPLES:
+        media["example"] = ERROR_EXAMPLES[code]
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _schema_ref(response: dict | None) -> str | None:
+    if not response:
+        return None
+    return response.get("content", {}).get("application/json", {}).get("schema", {}).get("$ref")
+
+
+def _links_to_changes(paths: dict, resource_path: str, *, id_expression: str) -> dict:
+    """OpenAPI links from a response that carries a resource and its ETag to every operation
+    that changes it, with the id and that ETag as If-Match: the lost-update contract in a
+    form that tools follow (a client generator's docs, schemathesis' stateful phase)."""
+    links = {}
+    for path, operations in paths.items():
+        if not path.startswith(resource_path):
+            continue
+        for method, operation in operations.items():
+            if method not in WRITE_METHODS or "operationId" not in operation:
+                continue
+            links[operation["operationId"]] = {
+                "operationId": operation["operationId"],
+                "parameters": {
+                    "path.id": id_expression,
+                    "header.If-Match": "$response.header.ETag",
+                },
+                "description": f"{method.upper()} {path} on this version of the resource.",
+            }
+    return links
 
 
 def document_error_responses(result, generator, request, public):
-    """drf-spectacular post-processing: the error responses every operation can give,
-    the If-Match header of updates and the ETag header of reads, in one place."""
+    """drf-spectacular post-processing: every operation's error responses with their JSON
+    bodies, and the conditional-request contract:
+
+    - reads of one resource (`GET …/{id}/`) answer an ETag, and take If-None-Match (304);
+    - PUT and PATCH require If-Match (428 without it, 412 when stale); DELETE and the
+      actions on one resource (`POST …/{id}/<action>/`) check it when sent;
+    - the responses that carry the resource (reads, updates, creations, actions that answer
+      it) carry its ETag, and so does a 412 (the current version).
+    """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(
         "Error",
@@ -366,57 +660,84 @@ def document_error_responses(result, generator, request, public):
         "ValidationError",
         {
             "type": "object",
-            "description": "Field name (or `non_field_errors`) → list of messages.",
+            "description": "Field name (or `non_field_errors`, or the query parameter) → list "
+            "of messages; a nested field (e.g. a template's `steps`) → its own errors.",
             "additionalProperties": True,
         },
     )
-    etag_header = {
-        "ETag": {
-            "schema": {"type": "string"},
-            "description": "Version of the resource: send it back in If-Match to update.",
-        }
-    }
-    for path, operations in result.get("paths", {}).items():
+    for name, component in schemas.items():
+        if name.endswith("Request"):  # request bodies (COMPONENT_SPLIT_REQUEST)
+            _require_non_whitespace(component)
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        is_detail = path.endswith("/{id}/")
+        is_action = "/{id}/" in path and not is_detail
+        resource_path = path.split("/{id}/")[0] + "/{id}/" if "/{id}/" in path else path + "{id}/"
+        read = paths.get(resource_path, {}).get("get", {})
+        read_ref = _schema_ref(read.get("responses", {}).get("200"))
         for method, operation in operations.items():
-            if method not in {"get", "post", "put", "patch", "delete"}:
+            if method not in {"get", *WRITE_METHODS}:
                 continue
             responses = operation.setdefault("responses", {})
+            parameters = operation.setdefault("parameters", [])
+            for parameter in parameters:
+                if parameter.get("in") == "query":
+                    _require_non_whitespace(parameter.get("schema", {}))
             extra = dict(ERROR_RESPONSES)
-            if method != "get":
+            if method in WRITE_METHODS:
                 extra.update(WRITE_RESPONSES)
-            if method in {"put", "patch", "delete"}:
-                extra.update(UPDATE_RESPONSES)
+            checks_if_match = method in WRITE_METHODS and (is_detail or is_action)
+            if checks_if_match:
+                extra.update(PRECONDITION_RESPONSES)
+                if not any(p.get("name") == "If-Match" for p in parameters):
+                    parameters.append(_if_match(required=method in {"put", "patch"}))
             for code, (description, component) in extra.items():
+                responses.setdefault(code, _json_response(description, component, code))
+            responses["401"].setdefault("headers", {})["WWW-Authenticate"] = {
+                "schema": {"type": "string"},
+                "required": True,
+                "description": 'How to authenticate: `Bearer realm="api"`.',
+            }
+            responses["429"].setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "Seconds to wait before the next request with this key.",
+            }
+            if checks_if_match:
+                responses["412"].setdefault("headers", {})["ETag"] = {
+                    **ETAG_HEADER,
+                    "required": True,
+                }
+            # The responses that carry the resource carry its ETag.
+            carries_resource = [
+                code
+                for code in ("200", "201")
+                if code in responses
+                and read_ref is not None
+                and _schema_ref(responses[code]) == read_ref
+                and (method != "get" or is_detail)
+            ]
+            for code in carries_resource:
+                responses[code].setdefault("headers", {})["ETag"] = {
+                    **ETAG_HEADER,
+                    "required": True,
+                }
+                created = code == "201"
+                links = _links_to_changes(
+                    paths,
+                    resource_path,
+                    id_expression="$response.body#/id" if created else "$request.path.id",
+                )
+                if links:
+                    responses[code].setdefault("links", {}).update(links)
+            if method == "get" and is_detail and read_ref is not None:
+                parameters.append(IF_NONE_MATCH)
                 responses.setdefault(
-                    code,
+                    "304",
                     {
-                        "description": description,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{component}"}
-                            }
-                        },
+                        "description": "Not modified: If-None-Match named the current ETag.",
+                        "headers": {"ETag": {**ETAG_HEADER, "required": True}},
                     },
                 )
-            is_detail = path.rstrip("/").endswith("{id}")
-            if is_detail and method in {"get", "put", "patch"} and "200" in responses:
-                responses["200"].setdefault("headers", {}).update(etag_header)
-            if is_detail and method == "get":
-                responses.setdefault(
-                    "304", {"description": "Not modified (If-None-Match matched the ETag)."}
-                )
-            if method in {"put", "patch", "delete"} and is_detail:
-                parameters = operation.setdefault("parameters", [])
-                if not any(p.get("name") == "If-Match" for p in parameters):
-                    parameters.append(
-                        {
-                            "in": "header",
-                            "name": "If-Match",
-                            "required": method != "delete",
-                            "schema": {"type": "string"},
-                            "description": "The ETag of your last read of this resource.",
-                        }
-                    )
     return result
 
 
@@ -440,6 +761,22 @@ DEAL_EXAMPLE = {
     "created_at": "2026-03-02T09:15:00Z",
     "updated_at": "2026-03-20T16:40:12Z",
 }
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "format": "decimal",
+        "pattern": r"^\d{1,12}(\.\d{1,2})?$",
+        "example": "180000.00",
+    }
+)
+class AmountField(serializers.DecimalField):
+    """A deal's amount: a decimal string, not negative, at most 12 digits before the point
+    and 2 after (the schema DRF derives would also allow "-5", "" and ".")."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=14, decimal_places=2, min_value=0, **kwargs)
 
 
 @extend_schema_serializer(
@@ -480,9 +817,7 @@ class DealSerializer(serializers.ModelSerializer):
         required=False,
         error_messages={"invalid": "Use a three-letter currency code such as USD or EUR."},
     )
-    amount = serializers.DecimalField(
-        max_digits=14, decimal_places=2, min_value=0, required=False, coerce_to_string=True
-    )
+    amount = AmountField(required=False, coerce_to_string=True)
 
     class Meta:
         model = Deal

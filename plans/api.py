@@ -21,12 +21,9 @@ from deals.api import (
     Conflict,
     ListMixin,
     ListParams,
-    PreconditionFailed,
-    PreconditionRequired,
     ReadWriteViewSet,
     RetrieveMixin,
     TenantViewSet,
-    parse_etags,
     today_of,
 )
 
@@ -46,6 +43,7 @@ from .serializers import (
     ArchiveSerializer,
     DateChangeSerializer,
     MilestoneSerializer,
+    MilestoneUpdateSerializer,
     PlanCreateSerializer,
     PlanSerializer,
     RescheduleSerializer,
@@ -206,10 +204,11 @@ class PlanViewSet(ReadWriteViewSet):
     )
     @action(detail=True, methods=["post"])
     def reschedule(self, request, id=None):  # noqa: A002
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            plan = self.checked_instance(required=False)
+            plan, tags = self.conditional_instance(required=False)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(plan, tags)
             _refuse_if_archived(plan)
             services.reschedule_plan(plan, actor=self.actor(), **serializer.validated_data)
         return self.respond(self.fresh(plan))
@@ -222,10 +221,11 @@ class PlanViewSet(ReadWriteViewSet):
     )
     @action(detail=True, methods=["post"])
     def archive(self, request, id=None):  # noqa: A002
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
         with transaction.atomic():
-            plan = self.checked_instance(required=False)
+            plan, tags = self.conditional_instance(required=False)
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(plan, tags)
             services.archive_plan(
                 plan, actor=self.actor(), archived=serializer.validated_data["archived"]
             )
@@ -314,22 +314,6 @@ def milestone_etag(milestone: Milestone) -> str:
     return f'"{milestone.version}"'
 
 
-def expected_version(request, *, required: bool) -> int | None:
-    """The row version named by If-Match (None for `*` or, when optional, absent)."""
-    header = request.headers.get("If-Match", "")
-    if not header:
-        if required:
-            raise PreconditionRequired()
-        return None
-    tags = parse_etags(header)
-    if "*" in tags:
-        return None
-    try:
-        return int(tags[0])
-    except (IndexError, ValueError):
-        return -1  # never a version: 412
-
-
 @extend_schema_view(
     list=extend_schema(
         summary="List milestones",
@@ -343,8 +327,11 @@ def expected_version(request, *, required: bool) -> int | None:
         description="Send If-Match with the ETag (the row version). A committed due date "
         "moves only with a `reason`. Completing sends milestone.completed; reopening "
         "milestone.reopened; a moved date milestone.date_changed.",
+        request=MilestoneUpdateSerializer,
     ),
-    update=extend_schema(summary="Replace a step", description="Send If-Match."),
+    update=extend_schema(
+        summary="Replace a step", description="Send If-Match.", request=MilestoneUpdateSerializer
+    ),
     destroy=extend_schema(
         summary="Delete a step", description="If-Match (the row version) is checked when sent."
     ),
@@ -408,34 +395,30 @@ class MilestoneViewSet(ListMixin, RetrieveMixin, TenantViewSet):
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        milestone = self.get_object()
-        version = expected_version(request, required=True)
-        serializer = self.get_serializer(milestone, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        _refuse_if_archived(milestone.plan)
-        changes = dict(serializer.validated_data)
-        reason = changes.pop("reason", "")
-        try:
-            services.update_milestone(
-                milestone, actor=self.actor(), expected_version=version, reason=reason, **changes
-            )
-        except services.ConflictError as conflict:
-            error = PreconditionFailed()
-            error.etag = milestone_etag(conflict.current)
-            raise error from None
-        except services.ReasonRequired as exc:
-            raise serializers.ValidationError({"reason": [str(exc)]}) from None
+        with transaction.atomic():
+            milestone, tags = self.conditional_instance()
+            serializer = self.get_serializer(milestone, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            self.check_if_match(milestone, tags)
+            _refuse_if_archived(milestone.plan)
+            changes = dict(serializer.validated_data)
+            reason = changes.pop("reason", "")
+            try:
+                # The row is locked and its version checked: the service checks it again.
+                services.update_milestone(
+                    milestone,
+                    actor=self.actor(),
+                    expected_version=milestone.version,
+                    reason=reason,
+                    **changes,
+                )
+            except services.ReasonRequired as exc:
+                raise serializers.ValidationError({"reason": [str(exc)]}) from None
         return self.respond(self.fresh(milestone))
 
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():
-            milestone = self.get_object()
-            locked = Milestone.objects.select_for_update().get(pk=milestone.pk)
-            version = expected_version(request, required=False)
-            if version is not None and version != locked.version:
-                error = PreconditionFailed()
-                error.etag = milestone_etag(locked)
-                raise error
+            milestone = self.checked_instance(required=False)
             _refuse_if_archived(milestone.plan)
             services.delete_milestone(milestone, actor=self.actor())
         return Response(status=204)
@@ -504,13 +487,13 @@ class TemplateViewSet(ReadWriteViewSet):
         headers = {"Location": _location(request, "template", template.public_id)}
         return self.respond(self.fresh(template), status_code=201, headers=headers)
 
-    def checked_instance(self, *, required: bool = True):
-        instance = super().checked_instance(required=required)
-        if instance.is_built_in:
+    def conditional_instance(self, *, required: bool = True):
+        # Read-only whatever the request's preconditions say: 403 before any 428 or 412.
+        if self.get_object().is_built_in:
             raise exceptions.PermissionDenied(
                 "Built-in templates are read-only: create your own from it."
             )
-        return instance
+        return super().conditional_instance(required=required)
 
     def perform_update(self, serializer):
         return services.update_template(serializer.instance, **serializer.validated_data)

@@ -414,6 +414,15 @@ class MilestoneSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class MilestoneUpdateSerializer(MilestoneSerializer):
+    """The body of PUT and PATCH: a step stays in its plan (`plan` is read-only there, so
+    the schema does not ask for it)."""
+
+    plan = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, help_text="The plan (set on creation only)."
+    )
+
+
 # Templates ------------------------------------------------------------------------------
 
 TEMPLATE_EXAMPLE = {
@@ -510,7 +519,10 @@ class TemplateSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id", read_only=True)
     built_in = serializers.BooleanField(source="is_built_in", read_only=True)
     steps = TemplateStepSerializer(
-        many=True, required=False, help_text="Replaced as a whole when given."
+        many=True,
+        required=False,
+        max_length=60,
+        help_text="Replaced as a whole when given (at most 60 steps).",
     )
 
     class Meta:
@@ -518,10 +530,18 @@ class TemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "description", "built_in", "steps", "created_at"]
         read_only_fields = ["created_at"]
 
-    def validate_steps(self, steps):
-        if len(steps) > 60:
-            raise serializers.ValidationError("A template has at most 60 steps.")
-        return steps
+    def to_internal_value(self, data):
+        """`steps` replaces every step, so each step is validated whole in a PATCH too: DRF
+        makes nested fields optional in a partial update, and a step without its title
+        would be saved untitled."""
+        if self.partial and isinstance(data, dict) and isinstance(data.get("steps"), list):
+            steps = self.fields["steps"]
+            whole = TemplateStepSerializer(
+                many=True, max_length=steps.max_length, data=data["steps"], context=self.context
+            )
+            if not whole.is_valid():
+                raise serializers.ValidationError({"steps": whole.errors})
+        return super().to_internal_value(data)
 
 
 # Read-only logs -------------------------------------------------------------------------
@@ -659,6 +679,9 @@ class SignatureEventSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The stakeholder (null once removed; their name, email and role stay).",
     )
+    # Declared, so that the schema says what the log holds: an address, or "" for a signer
+    # who had none (a read-only model field would be documented as an address only).
+    signer_email = serializers.EmailField(read_only=True, allow_blank=True)
 
     class Meta:
         model = SignatureEvent

@@ -142,6 +142,15 @@ class StakeholderSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class StakeholderUpdateSerializer(StakeholderSerializer):
+    """The body of PUT and PATCH: a stakeholder stays on their deal (`deal` is read-only
+    there, so the schema does not ask for it)."""
+
+    deal = serializers.SlugRelatedField(
+        slug_field="public_id", read_only=True, help_text="The deal (set on creation only)."
+    )
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample(
@@ -196,8 +205,16 @@ def _refuse_if_archived(deal: Deal) -> None:
         description="The side follows the role. A stakeholder whose role a step's template "
         "asked for becomes that step's owner where it has none.",
     ),
-    partial_update=extend_schema(summary="Update a stakeholder", description="Send If-Match."),
-    update=extend_schema(summary="Replace a stakeholder", description="Send If-Match."),
+    partial_update=extend_schema(
+        summary="Update a stakeholder",
+        description="Send If-Match.",
+        request=StakeholderUpdateSerializer,
+    ),
+    update=extend_schema(
+        summary="Replace a stakeholder",
+        description="Send If-Match.",
+        request=StakeholderUpdateSerializer,
+    ),
     destroy=extend_schema(
         summary="Remove a stakeholder",
         description="Their steps lose that owner. If-Match is checked when sent.",
@@ -250,7 +267,8 @@ class StakeholderViewSet(ReadWriteViewSet):
     @action(detail=True, methods=["post"])
     def invite(self, request, id=None):  # noqa: A002 - the URL's name
         with transaction.atomic():
-            stakeholder = self.get_object()
+            # If-Match, when sent, guards the address the link goes to (like plan actions).
+            stakeholder = self.checked_instance(required=False)
             _refuse_if_archived(stakeholder.deal)
             try:
                 link, url = services.invite_buyer(stakeholder, actor=self.actor())

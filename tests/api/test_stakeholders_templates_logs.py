@@ -78,8 +78,11 @@ def test_stakeholder_deal_cannot_change(api, acme, alice, acme_plan):
     other = make_deal(acme, alice, name="Other")
     url = f"/api/v1/stakeholders/{stakeholder.public_id}/"
 
-    api.patch(url, {"deal": str(other.public_id)}, format="json", HTTP_IF_MATCH="*")
+    etag = api.get(url)["ETag"]
 
+    response = api.patch(url, {"deal": str(other.public_id)}, format="json", HTTP_IF_MATCH=etag)
+
+    assert response.status_code == 200
     stakeholder.refresh_from_db()
     assert stakeholder.deal == acme_plan.deal
 
@@ -179,3 +182,18 @@ def test_activity_list_filters_and_isolation(api, acme_plan, globex_plan):
 def test_logs_are_read_only(api, acme_plan):
     assert api.post("/api/v1/activity/", {}, format="json").status_code == 405
     assert api.post("/api/v1/date-changes/", {}, format="json").status_code == 405
+
+
+def test_template_patch_steps_must_each_be_complete(api, acme):
+    """`steps` replaces all steps, in PATCH too: a step without its title is refused, not
+    saved untitled (DRF makes nested fields optional in a partial update)."""
+    created = api.post("/api/v1/templates/", {"name": "Mid-market", "steps": STEPS}, format="json")
+    url = f"/api/v1/templates/{created.json()['id']}/"
+
+    response = api.patch(
+        url, {"steps": [{"phase": "close"}]}, format="json", HTTP_IF_MATCH=created["ETag"]
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"steps": {"0": {"title": ["This field is required."]}}}
+    assert [s["title"] for s in api.get(url).json()["steps"]] == ["Business case", "Sign"]

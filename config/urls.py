@@ -32,6 +32,9 @@ urlpatterns = [
     re_path(r"^api/", api.not_found),
 ]
 
+# allauth's answer when one of its rate limits refuses a request (it logs refused sign-ins).
+handler429 = "deals.adapters.handler429"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

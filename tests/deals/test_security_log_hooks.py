@@ -99,6 +99,17 @@ def test_failed_sign_in_is_logged_without_the_password(client, acme, alice):
     assert not _entries(Kind.SIGN_IN)
 
 
+def test_failed_sign_in_with_another_address_of_the_account_is_attributed_to_it(
+    client, acme, alice
+):
+    EmailAddress.objects.create(user=alice, email="alice@home.test", verified=True)
+
+    _sign_in(client, "alice@home.test", "not-my-password-42")
+
+    entry = _one(Kind.SIGN_IN_FAILED)
+    assert (entry.organization, entry.user, entry.target) == (acme, alice, "alice@acme.test")
+
+
 def test_sign_in_to_a_deactivated_account_is_logged_as_such(client, acme, alice, password):
     alice.is_active = False
     alice.save(update_fields=["is_active"])

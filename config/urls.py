@@ -37,6 +37,8 @@ urlpatterns = [
 # Django's own error pages answer in JSON under /api/ (the API's views answer theirs).
 handler400 = api.bad_request
 handler500 = api.server_error
+# allauth's answer when one of its rate limits refuses a request (it logs refused sign-ins).
+handler429 = "deals.adapters.handler429"
 
 if settings.DEBUG:
     from django.conf.urls.static import static

@@ -2,9 +2,10 @@
 
 What allauth does to an account is written to the security log of every workspace the
 account belongs to (`security.record_for_user`): sign-ins, failed sign-ins, lockouts by the
-failed sign-in limit (ACCOUNT_RATE_LIMITS["login_failed"]), password reset requests,
-password resets and changes. An address that belongs to no account is attributed to no
-workspace: it is only counted by the rate limits.
+sign-in limits (ACCOUNT_RATE_LIMITS["login_failed"] and ["login"]), password reset requests,
+password resets and changes, and the account's email addresses added, made primary (the
+sign-in address, where password resets go) or removed. An address that belongs to no
+account is attributed to no workspace: it is only counted by the rate limits.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import logging
 
 from allauth.account import signals as allauth_signals
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.utils import filter_users_by_email
+from allauth.core.internal import ratelimit as allauth_ratelimit
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.dispatch import receiver
@@ -26,12 +29,52 @@ logger = logging.getLogger(__name__)
 # A lockout is logged once per account in this many seconds, the longest window of
 # ACCOUNT_RATE_LIMITS["login_failed"] (5/5m/key), not once per refused attempt.
 LOCKOUT_LOGGED_FOR = 5 * 60
+LOCKOUT_SUMMARIES = {
+    "login_failed": "Too many failed sign-ins: signing in to this account is refused for a while.",
+    "login": "Too many sign-in attempts from this address: they are refused for a while.",
+}
 
 
 def _account(email: str | None) -> User | None:
-    if not email:
+    """The account an address typed at sign-in belongs to, as allauth finds it (its main
+    address or another of its addresses), or None."""
+    if not email or not email.strip():
         return None
-    return User.objects.filter(email__iexact=email.strip()).first()
+    users = filter_users_by_email(email.strip(), prefer_verified=True)
+    return users[0] if users else None
+
+
+def _log_lockout(request, email: str, *, rule: str) -> None:
+    """A sign-in refused by one of allauth's limits (`rule`): logged for the account typed,
+    the first refusal of each window only."""
+    user = _account(email)
+    if user is None:
+        logger.warning("sign-in locked out for an address of no account")
+        return
+    digest = hashlib.sha256(user.email.encode()).hexdigest()
+    if not cache.add(f"seclog:sign-in-lockout:{digest}", 1, timeout=LOCKOUT_LOGGED_FOR):
+        return  # already logged in this window (or the cache is down)
+    record_for_user(
+        user,
+        Kind.LOCKOUT,
+        request=request,
+        target=user.email,
+        summary=LOCKOUT_SUMMARIES[rule],
+        limit="sign-in",
+        rule=rule,
+    )
+
+
+def handler429(request):
+    """allauth's answer to a request one of its rate limits refuses: allauth looks it up as
+    `<ROOT_URLCONF>.handler429` (config/urls.py names this one). A sign-in refused by the
+    per-address limit (ACCOUNT_RATE_LIMITS["login"]) is answered before its form is read,
+    so no adapter method sees it: it is logged here, as a lockout of the account typed. The
+    answer stays allauth's own."""
+    match = request.resolver_match
+    if request.method == "POST" and match is not None and match.url_name == "account_login":
+        _log_lockout(request, request.POST.get("login", ""), rule="login")
+    return allauth_ratelimit.handler429(request)
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -81,27 +124,8 @@ class AccountAdapter(DefaultAccountAdapter):
         try:
             super().pre_authenticate(request, **credentials)
         except ValidationError:
-            self._log_lockout(request, credentials.get("email", ""))
+            _log_lockout(request, credentials.get("email", ""), rule="login_failed")
             raise
-
-    def _log_lockout(self, request, email: str) -> None:
-        user = _account(email)
-        if user is None:
-            logger.warning("sign-in locked out for an address of no account")
-            return
-        digest = hashlib.sha256(user.email.encode()).hexdigest()
-        if not cache.add(f"seclog:sign-in-lockout:{digest}", 1, timeout=LOCKOUT_LOGGED_FOR):
-            return  # already logged in this window (or the cache is down)
-        record_for_user(
-            user,
-            Kind.LOCKOUT,
-            request=request,
-            target=user.email,
-            summary=(
-                "Too many failed sign-ins: signing in to this account is refused for a while."
-            ),
-            limit="sign-in",
-        )
 
     def send_password_reset_mail(self, user, email: str, context: dict) -> None:
         """A password reset link is emailed to an account (never to an unknown address)."""
@@ -131,4 +155,51 @@ def _log_password_set(sender, request, user, **kwargs) -> None:
         request=request,
         target=user.email,
         summary="Password set (the account had none).",
+    )
+
+
+# The account's email addresses (allauth's /accounts/email/). The primary one is the sign-in
+# address and where password reset links go: adding one, changing it or removing one is
+# how an account is taken over, so each is logged.
+
+
+@receiver(allauth_signals.email_added, dispatch_uid="deals.security_log.email_added")
+def _log_email_added(sender, request, user, email_address, **kwargs) -> None:
+    record_for_user(
+        user,
+        Kind.ACCOUNT_EMAIL_ADDED,
+        request=request,
+        target=email_address.email,
+        summary="Address added to the account"
+        + ("." if email_address.verified else " (unverified)."),
+    )
+
+
+@receiver(allauth_signals.email_changed, dispatch_uid="deals.security_log.email_changed")
+def _log_email_changed(
+    sender, request, user, from_email_address, to_email_address, **kwargs
+) -> None:
+    if from_email_address is not None:
+        old = from_email_address.email
+    else:  # an invited teammate's account has no primary EmailAddress row
+        old = getattr(user, "email_when_loaded", "")
+    record_for_user(
+        user,
+        Kind.ACCOUNT_EMAIL_CHANGED,
+        request=request,
+        target=to_email_address.email,
+        summary=f"Sign-in address changed from {old or 'none'} to {to_email_address.email}.",
+        old=old,
+        new=to_email_address.email,
+    )
+
+
+@receiver(allauth_signals.email_removed, dispatch_uid="deals.security_log.email_removed")
+def _log_email_removed(sender, request, user, email_address, **kwargs) -> None:
+    record_for_user(
+        user,
+        Kind.ACCOUNT_EMAIL_REMOVED,
+        request=request,
+        target=email_address.email,
+        summary="Address removed from the account.",
     )

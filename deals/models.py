@@ -75,6 +75,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.display_name
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        # The address the account had when it was read: when allauth changes it, the
+        # security log names the previous one (deals/adapters.py), which allauth does not
+        # pass on for an account that has no primary EmailAddress row (invited teammates).
+        user.email_when_loaded = user.__dict__.get("email", "")
+        return user
+
     @property
     def display_name(self) -> str:
         return self.full_name or self.email
@@ -402,6 +411,9 @@ class SecurityEvent(models.Model):
         PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset requested"
         PASSWORD_RESET = "password_reset", "Password reset"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        ACCOUNT_EMAIL_ADDED = "account_email_added", "Account email added"
+        ACCOUNT_EMAIL_CHANGED = "account_email_changed", "Sign-in email changed"
+        ACCOUNT_EMAIL_REMOVED = "account_email_removed", "Account email removed"
         INVITATION_SENT = "invitation_sent", "Teammate invited"
         INVITATION_REVOKED = "invitation_revoked", "Invitation revoked"
         INVITATION_ACCEPTED = "invitation_accepted", "Invitation accepted"
@@ -434,6 +446,9 @@ class SecurityEvent(models.Model):
                 Kind.PASSWORD_RESET_REQUESTED,
                 Kind.PASSWORD_RESET,
                 Kind.PASSWORD_CHANGED,
+                Kind.ACCOUNT_EMAIL_ADDED,
+                Kind.ACCOUNT_EMAIL_CHANGED,
+                Kind.ACCOUNT_EMAIL_REMOVED,
             ],
             ["sign-in"],
         ),

@@ -5,6 +5,7 @@ proxy, so the address logged is the one `client_ip` reads from X-Forwarded-For."
 import re
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.management import call_command
 from django.urls import reverse
@@ -98,6 +99,17 @@ def test_failed_sign_in_is_logged_without_the_password(client, acme, alice):
     assert not _entries(Kind.SIGN_IN)
 
 
+def test_failed_sign_in_with_another_address_of_the_account_is_attributed_to_it(
+    client, acme, alice
+):
+    EmailAddress.objects.create(user=alice, email="alice@home.test", verified=True)
+
+    _sign_in(client, "alice@home.test", "not-my-password-42")
+
+    entry = _one(Kind.SIGN_IN_FAILED)
+    assert (entry.organization, entry.user, entry.target) == (acme, alice, "alice@acme.test")
+
+
 def test_sign_in_to_a_deactivated_account_is_logged_as_such(client, acme, alice, password):
     alice.is_active = False
     alice.save(update_fields=["is_active"])
@@ -127,10 +139,42 @@ def test_sign_in_lockout_is_logged_once_per_window(client, acme, alice, password
     assert (entry.user, entry.target, entry.details) == (
         alice,
         "alice@acme.test",
-        {"limit": "sign-in"},
+        {"limit": "sign-in", "rule": "login_failed"},
     )
     _assert_from_client(entry)
     assert len(_entries(Kind.SIGN_IN_FAILED)) == 5
+
+
+def test_sign_in_refused_by_the_per_address_limit_is_logged_once_per_window(
+    client, acme, alice, password, settings
+):
+    # allauth's "login" limit counts every sign-in attempt of an address (here 3 a minute),
+    # and answers 429 before reading the form: the account typed is the one locked out.
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "login": "3/m/ip"}
+    for _ in range(3):
+        _sign_in(client, "nobody@acme.test", "wrong")
+    assert not _entries(Kind.LOCKOUT)
+
+    responses = [_sign_in(client, "alice@acme.test", password) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [429, 429, 429]
+    assert b"Too Many Requests" in responses[0].content  # allauth's own answer, unchanged
+    entry = _one(Kind.LOCKOUT)
+    assert (entry.organization, entry.user, entry.target) == (acme, alice, "alice@acme.test")
+    assert entry.details == {"limit": "sign-in", "rule": "login"}
+    _assert_from_client(entry)
+    assert not _entries(Kind.SIGN_IN)
+
+
+def test_other_refusals_of_allauth_limits_are_not_lockouts(client, acme, alice, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "reset_password": "1/m/ip"}
+    for _ in range(2):
+        response = client.post(
+            reverse("account_reset_password"), {"email": "alice@acme.test"}, **FROM_CLIENT
+        )
+
+    assert response.status_code == 429
+    assert not _entries(Kind.LOCKOUT)
 
 
 def test_password_reset_requested_and_done_are_logged(client, acme, alice):
@@ -176,6 +220,43 @@ def test_password_change_is_logged(client, acme, alice, password):
     entry = _one(Kind.PASSWORD_CHANGED)
     assert (entry.organization, entry.user, entry.target) == (acme, alice, "alice@acme.test")
     _assert_from_client(entry)
+
+
+def test_account_email_added_made_primary_and_removed_are_logged(client, acme, alice, password):
+    # The sign-in address is where password resets go: changing it is a security event.
+    client.force_login(alice)
+    email_url = reverse("account_email")
+
+    client.post(email_url, {"action_add": "", "email": "alice@elsewhere.test"}, **FROM_CLIENT)
+    client.post(email_url, {"action_primary": "", "email": "alice@elsewhere.test"}, **FROM_CLIENT)
+    client.post(email_url, {"action_remove": "", "email": "alice@acme.test"}, **FROM_CLIENT)
+
+    added = _one(Kind.ACCOUNT_EMAIL_ADDED)
+    assert (added.organization, added.user, added.target) == (acme, alice, "alice@elsewhere.test")
+    _assert_from_client(added)
+    changed = _one(Kind.ACCOUNT_EMAIL_CHANGED)
+    assert (changed.user, changed.target) == (alice, "alice@elsewhere.test")
+    assert changed.details == {"old": "alice@acme.test", "new": "alice@elsewhere.test"}
+    assert "alice@acme.test" in changed.summary
+    _assert_from_client(changed)
+    removed = _one(Kind.ACCOUNT_EMAIL_REMOVED)
+    assert (removed.user, removed.target) == (alice, "alice@acme.test")
+    _assert_from_client(removed)
+
+
+def test_sign_in_email_change_of_a_signed_up_account_names_the_old_address(client, acme, alice):
+    # An account made by signing up has a verified primary EmailAddress: allauth names it.
+    EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
+    EmailAddress.objects.create(user=alice, email="alice@new.test", verified=True)
+    client.force_login(alice)
+
+    client.post(
+        reverse("account_email"), {"action_primary": "", "email": "alice@new.test"}, **FROM_CLIENT
+    )
+
+    entry = _one(Kind.ACCOUNT_EMAIL_CHANGED)
+    assert entry.details == {"old": "alice@acme.test", "new": "alice@new.test"}
+    assert (entry.organization, entry.actor_email) == (acme, "alice@new.test")
 
 
 # Invitations, roles, removals -----------------------------------------------------------------

@@ -125,6 +125,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Pages at a URL with a secret send no Referer (the rest: SECURE_REFERRER_POLICY).
+    "config.secret_urls.NoReferrerOnSecretUrls",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -344,24 +346,36 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "deals.api.exception_handler",
 }
 
+# Logs and error emails never carry the secret of a URL (room links, invitations,
+# unsubscribe links, password-reset and email-confirmation keys: config/secret_urls.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "config.logging.RedactTokens"}},
+    "filters": {
+        "redact_tokens": {"()": "config.logging.RedactTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["redact_tokens"],
-        }
+        },
+        # Django's error emails to ADMINS, with the subject redacted too (the report's body
+        # is redacted by DEFAULT_EXCEPTION_REPORTER).
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.db.backends": {"level": "INFO"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
-        # Request logs carry URL paths: magic-link tokens are redacted before any handler.
+        # Request logs carry URL paths: secrets are redacted before any handler.
         "django.request": {"filters": ["redact_tokens"]},
         "django.server": {
             "handlers": ["console"],
@@ -370,6 +384,8 @@ LOGGING = {
         },
     },
 }
+DEFAULT_EXCEPTION_REPORTER = "config.logging.RedactingExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.logging.SecretsReporterFilter"
 
 # Attachments on milestones: size limit in MB (the type is checked by content).
 ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)

@@ -30,6 +30,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -47,8 +48,10 @@ from .models import Plan
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "tandem:plan:"
-# Control messages (streams to end) travel on the same one subscription per process.
-CONTROL_CHANNEL = "tandem:live-control"
+# Control messages (streams to end) travel on the same one subscription per process. Named
+# per Redis database: pub/sub ignores database numbers, and deployments (or test runs) that
+# share a Redis server must not end each other's streams (plan channels carry UUIDs).
+CONTROL_CHANNEL = "tandem:live-control:"
 KEEPALIVE_SECONDS = 15
 RECHECK_SECONDS = 60
 RETRY_MS = 2000
@@ -161,9 +164,9 @@ class Hub:
             ):
                 subscriber.end()
 
-    def recheck(self) -> int:
+    def recheck(self) -> list[Subscriber]:
         """End the streams whose grant no longer holds, in two queries for the whole
-        process. Returns how many were ended. The fallback for revocations that sent no
+        process. Returns the subscribers ended. The fallback for revocations that sent no
         control message; runs every RECHECK_SECONDS (`recheck_due`)."""
         subscribers = self.subscribers()
         link_ids = {s.grant.link_id for s in subscribers if s.grant.link_id is not None}
@@ -187,14 +190,14 @@ class Hub:
             if members
             else ()
         )
-        ended = 0
+        ended = []
         for subscriber in subscribers:
             grant = subscriber.grant
             if (grant.link_id is not None and grant.link_id not in usable) or (
                 grant.user_id is not None and (grant.user_id, grant.organization_id) not in current
             ):
                 subscriber.end()
-                ended += 1
+                ended.append(subscriber)
         return ended
 
     def recheck_due(self) -> bool:
@@ -211,22 +214,26 @@ class Hub:
             if self._listener is not None and self._listener.is_alive():
                 return
             self._listener = threading.Thread(
-                target=self._listen, name="tandem-live-listener", daemon=True
+                target=self._listen,
+                # Read here, once: the thread outlives any later change of the settings.
+                args=(settings.REDIS_URL, control_channel()),
+                name="tandem-live-listener",
+                daemon=True,
             )
             self._listener.start()
 
-    def _listen(self) -> None:
+    def _listen(self, url: str, control: str) -> None:
         import redis
 
         while True:
             try:
-                client = redis.Redis.from_url(settings.REDIS_URL)
+                client = redis.Redis.from_url(url)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(CHANNEL_PREFIX + "*")
-                pubsub.subscribe(CONTROL_CHANNEL)
+                pubsub.subscribe(control)
                 for item in pubsub.listen():
                     channel = item["channel"].decode()
-                    if channel == CONTROL_CHANNEL:
+                    if channel == control:
                         self.end_streams(item["data"].decode())
                     else:
                         self.dispatch(channel.removeprefix(CHANNEL_PREFIX), item["data"].decode())
@@ -258,6 +265,10 @@ def publish(plan_key: str, events: list[str], *, internal: bool = False) -> None
     transaction.on_commit(send)
 
 
+def control_channel() -> str:
+    return CONTROL_CHANNEL + (urlsplit(settings.REDIS_URL).path.strip("/") or "0")
+
+
 def _send_control(control: dict) -> None:
     """After commit, to every process (Redis) or to this one (no Redis)."""
     message = json.dumps(control)
@@ -267,7 +278,7 @@ def _send_control(control: dict) -> None:
             import redis
 
             try:
-                redis.Redis.from_url(settings.REDIS_URL).publish(CONTROL_CHANNEL, message)
+                redis.Redis.from_url(settings.REDIS_URL).publish(control_channel(), message)
             except redis.RedisError:
                 # The re-check ends these streams within RECHECK_SECONDS.
                 log.warning("live: could not publish to Redis", exc_info=True)

@@ -1,11 +1,12 @@
-"""URLs that carry a secret: the one list, and what keeps those secrets out of logs, error
-reports and other sites' Referer headers.
+"""URLs that carry a secret: the one list, and `redact`, which keeps those secrets out of
+logs and error reports.
 
 A URL with a secret in it is a password: whoever reads it in a log (ours, the proxy's, a
 log shipper's) can open the room, accept the invitation or reset the password. So every
-log record goes through `redact` (config/logging.py), error reports too, the proxy logs a
-redacted request line (deploy/nginx.conf mirrors SECRET_PATHS; a test keeps them equal),
-and the pages at such URLs send no Referer at all.
+log record goes through `redact` (config/logging.py), error reports too, and the proxy logs
+a redacted request line (deploy/nginx.conf mirrors SECRET_PATHS; a test keeps them equal).
+Other sites never see these URLs: the Referrer-Policy is `same-origin`
+(SECURE_REFERRER_POLICY), and a same-origin Referer is redacted in our logs like the rest.
 
 Adding a URL that carries a secret: add its prefix to SECRET_PATHS (the secret is the path
 segment right after it), or its query parameter's name to SECRET_QUERY_PARAMETERS, and
@@ -13,9 +14,6 @@ the same prefix to deploy/nginx.conf's map; tests/test_secret_urls.py then check
 """
 
 import re
-from collections.abc import Callable
-
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
 SECRET_PATHS = [
     "/r/",  # buyers' room links, and their /r/<token>/request/ and /r/<token>/act/… paths
@@ -67,33 +65,3 @@ def secrets_in(text: str) -> list[str]:
 
 def has_secret(text: str) -> bool:
     return redact(text) != text
-
-
-class NoReferrerOnSecretUrls:
-    """A page whose URL carries a secret sends no Referer, not even to this site.
-
-    The site-wide policy (`same-origin`) already keeps the Referer from other sites; this
-    keeps it out of our own access logs too (the page's stylesheets, logo and next page
-    would otherwise be requested with the secret URL as their Referer)."""
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if iscoroutinefunction(self):
-            return self._acall(request)
-        return self._mark(request, self.get_response(request))
-
-    async def _acall(self, request):
-        return self._mark(request, await self.get_response(request))
-
-    @staticmethod
-    def _mark(request, response):
-        if has_secret(request.get_full_path()):
-            response.headers["Referrer-Policy"] = "no-referrer"
-        return response

@@ -125,8 +125,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Pages at a URL with a secret send no Referer (the rest: SECURE_REFERRER_POLICY).
-    "config.secret_urls.NoReferrerOnSecretUrls",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -252,7 +250,15 @@ ACCOUNT_SIGNUP_FORM_CLASS = "deals.forms.WorkspaceSignupForm"
 # Counts allauth's rate limits by deals.security.client_ip (TRUSTED_PROXIES).
 ACCOUNT_ADAPTER = "deals.adapters.AccountAdapter"
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# No account enumeration: sign-up, sign-in and password reset answer the same for a known
+# and an unknown address. At sign-up allauth needs mandatory verification for that: a new
+# account is usable once its address is verified, and a sign-up with a taken address gets
+# the same "check your email" page while the owner is emailed instead (deals/adapters.py,
+# which also keeps accounts not made by a sign-up signing in as before).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# Confirming in the browser that signed up signs in (allauth: only that session's sign-up).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
@@ -312,6 +318,9 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 2
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# No other site ever gets a Referer from us, so never a URL with a secret in it; our own
+# logs redact them (config/secret_urls.py). Not "no-referrer" on those pages: browsers
+# then send `Origin: null` with their forms, which CSRF protection rightly refuses.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 

@@ -32,6 +32,10 @@ def test_signup_creates_workspace_with_admin_membership(client, db):
     membership = Membership.objects.get(user=user)
     assert membership.organization == organization
     assert membership.role == Membership.Role.ADMIN
+    # The account is usable once its address is verified (tests/deals/test_enumeration.py).
+    assert response["Location"] == reverse("account_email_verification_sent")
+    confirm = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body)
+    client.post(confirm[1])
     assert client.get("/")["Location"] == "/o/newco-inc/deals/"
 
 

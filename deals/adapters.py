@@ -8,7 +8,9 @@ from allauth.account.models import EmailAddress
 from allauth.account.stages import EmailVerificationStage
 from allauth.core import context
 from allauth.utils import build_absolute_uri
+from django.contrib.auth.hashers import make_password
 from django.urls import reverse
+from django.utils.crypto import get_random_string
 
 from .security import client_ip
 
@@ -33,6 +35,9 @@ class AccountAdapter(DefaultAccountAdapter):
         your email"); the address's owner gets this email instead of a confirmation: sign
         in, or reset the password. (allauth's, with the sign-in link added.)"""
         request = context.request
+        # A new account's sign-up hashes its password: so does this answer, or the time
+        # taken would tell a taken address from a new one.
+        make_password(get_random_string(32))
         self.send_mail(
             "account/email/account_already_exists",
             email,

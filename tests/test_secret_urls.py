@@ -402,3 +402,34 @@ def test_production_logs_never_show_a_secret(server_env, tmp_path):
     for secret in urls.values():
         assert secret not in proxy_log
         assert secret not in gunicorn_log
+
+
+CELERY_LOG = """
+import logging, django
+django.setup()
+from celery.utils.log import get_task_logger
+from config.celery import app
+app.log.setup(loglevel="INFO")  # what `celery worker` and `celery beat` do at start
+logging.getLogger("notifications.tasks").warning("could not send /r/SeCrEtToKeN12345/")
+get_task_logger("notifications.tasks").warning("sent /u/SeCrEtToKeN12345/preferences/")
+"""
+
+
+def test_celery_worker_log_never_shows_a_secret():
+    """Celery replaces the root logger's handlers with its own (settings.LOGGING's filter
+    is gone in the worker): before, its log showed URL secrets in clear."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1"}
+
+    run = subprocess.run(
+        [sys.executable, "-c", CELERY_LOG],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert run.returncode == 0, run.stderr
+    assert "could not send /r/[redacted]/" in run.stderr
+    assert "sent /u/[redacted]/preferences/" in run.stderr
+    assert "SeCrEtToKeN12345" not in run.stdout + run.stderr

@@ -255,3 +255,26 @@ def test_replacing_the_logo_deletes_the_old_file(client, acme_admin, acme):
     acme.refresh_from_db()
     assert acme.logo.name != first
     assert not acme.logo.storage.exists(first)
+
+
+def test_stored_files_are_never_served_by_their_path(settings, acme):
+    """Logos are served only by `brand_logo` (their real type, nosniff, sandboxed), room
+    files and PDFs only by views that check access. Before, `make run` (DEBUG) also served
+    the whole media folder at /media/: a GIF stored as logos/logo.pdf as application/pdf."""
+    import importlib
+
+    import pytest
+    from django.urls import Resolver404, clear_url_caches, resolve
+
+    import config.urls
+
+    acme.logo.save("logo.pdf", ContentFile(image_bytes("GIF")), save=False)
+    settings.DEBUG = True
+    try:
+        urls = importlib.reload(config.urls)
+        with pytest.raises(Resolver404):
+            resolve(f"/media/{acme.logo.name}", urlconf=urls)
+    finally:
+        settings.DEBUG = False
+        importlib.reload(config.urls)
+        clear_url_caches()

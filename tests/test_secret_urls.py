@@ -28,6 +28,7 @@ import pytest
 import yaml
 from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from django.core import mail
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -37,6 +38,15 @@ from notifications.services import unsubscribe_token
 from stakeholders.services import issue_room_link, revoke_room_link
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """These tests sign in, sign up and reset passwords from 127.0.0.1: allauth counts that
+    in the cache (Redis: shared by the whole run), and other tests count on full buckets."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

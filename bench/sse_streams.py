@@ -2,7 +2,12 @@
 
 Starts the ASGI events process (uvicorn, one worker) against PostgreSQL and Redis, opens N
 idle streams as a signed-in seller, reports the server's resident memory, then publishes
-events and measures the time until every stream has received each one (p50/p95).
+events and measures the time until every stream has received each one (p50/p95). With
+--idle S it then leaves the streams idle for S seconds and counts the database connections
+the events process holds and the transactions it runs meanwhile (streams hold none; the
+re-check of every open stream runs once per plans.live.RECHECK_SECONDS), and finally ends
+every stream with one control message (what removing the seller's membership publishes)
+and measures the time until all are closed.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_bench \\
     REDIS_URL=redis://127.0.0.1:6379/9 .venv/bin/python bench/sse_streams.py --streams 1000 3000
@@ -64,7 +69,10 @@ def prepare() -> tuple[str, str]:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    return str(deal.plan.public_id), session.session_key
+    from django.db import connection
+
+    connection.close()  # the counts of open connections are then the server's alone
+    return str(deal.plan.public_id), session.session_key, user.pk
 
 
 def free_port() -> int:
@@ -95,6 +103,26 @@ class Stream:
         self.ready = asyncio.Event()
 
 
+def database_activity() -> tuple[int, int]:
+    """(transactions committed or rolled back so far in the bench's database, connections
+    open to it), read from the `postgres` database so that reading counts nowhere."""
+    import psycopg
+    from django.db import connection
+
+    name = connection.settings_dict["NAME"]
+    params = {**connection.get_connection_params(), "dbname": "postgres"}
+    with psycopg.connect(**params, autocommit=True) as maintenance:
+        maintenance.execute("SELECT pg_stat_clear_snapshot()")
+        transactions = maintenance.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+            [name],
+        ).fetchone()[0]
+        connections = maintenance.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
+        ).fetchone()[0]
+    return transactions, connections
+
+
 async def open_stream(port, plan_id, session_key, stream: Stream):
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**16)
     writer.write(
@@ -111,13 +139,15 @@ async def open_stream(port, plan_id, session_key, stream: Stream):
         line = await reader.readline()
         if not line:
             return
+        if line == b"0\r\n":  # the last chunk: the server ended the stream
+            return
         if line.startswith(b": connected"):
             stream.ready.set()
         elif line.startswith(b"data: bench-"):
             stream.received[line[6:].strip().decode()] = time.perf_counter()
 
 
-async def run(port, plan_id, session_key, counts, events, server_pid):
+async def run(port, plan_id, session_key, counts, events, server_pid, idle, user):
     import redis
     from django.conf import settings
 
@@ -162,15 +192,50 @@ async def run(port, plan_id, session_key, counts, events, server_pid):
             f"{target:>5} open streams: server RSS {rss:.0f} MB; publish→stream latency over "
             f"{events} events: p50 {p50:.1f} ms, p95 {p95:.1f} ms; errors {len(failed)}"
         )
+    if idle:
+        await measure_idle(streams, tasks, idle, client, user)
     for task in tasks:
         task.cancel()
     return results
+
+
+async def measure_idle(streams, tasks, idle, client, user):
+    """Idle streams and the database; then one control message ends them all."""
+    from plans import live
+
+    # Every PostgreSQL backend flushes its statistics when it ends or goes idle (at most
+    # once a second): wait, then count.
+    await asyncio.sleep(2)
+    before, _ = await asyncio.to_thread(database_activity)
+    held = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < idle:
+        await asyncio.sleep(min(10, idle))
+        held.append((await asyncio.to_thread(database_activity))[1])
+    await asyncio.sleep(2)
+    after, _ = await asyncio.to_thread(database_activity)
+    print(
+        f"{len(streams):>5} idle streams for {idle} s: {after - before} database "
+        f"transactions by the events process (re-check every {live.RECHECK_SECONDS} s), "
+        f"at most {max(held)} database connections open to it meanwhile"
+    )
+    open_before = sum(1 for t in tasks if not t.done())
+    sent = time.perf_counter()
+    client.publish(live.control_channel(), json.dumps({"user": user, "organization": None}))
+    while any(not t.done() for t in tasks) and time.perf_counter() - sent < 30:
+        await asyncio.sleep(0.01)
+    closed = sum(1 for t in tasks if t.done())
+    print(
+        f"  one control message (membership removed) ended {closed} of {open_before} streams "
+        f"in {(time.perf_counter() - sent) * 1000:.0f} ms"
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1000, 3000])
     parser.add_argument("--events", type=int, default=10)
+    parser.add_argument("--idle", type=int, default=0, help="seconds of idle streams (e.g. 75)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get(
         "REDIS_URL"
@@ -179,7 +244,7 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     setup_django()
-    plan_id, session_key = prepare()
+    plan_id, session_key, user = prepare()
     port = free_port()
     env = {
         **os.environ,
@@ -217,7 +282,18 @@ def main():
             except OSError:
                 time.sleep(0.1)
         print(f"uvicorn (1 worker) idle RSS: {rss_mb(server.pid):.0f} MB")
-        asyncio.run(run(port, plan_id, session_key, sorted(args.streams), args.events, server.pid))
+        asyncio.run(
+            run(
+                port,
+                plan_id,
+                session_key,
+                sorted(args.streams),
+                args.events,
+                server.pid,
+                args.idle,
+                user,
+            )
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -4,12 +4,27 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import after_setup_logger, after_setup_task_logger
+
+from .logging import RedactTokens
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("tandem")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def redact_worker_logs(sender=None, logger=None, **kwargs) -> None:
+    """The worker and beat log with Celery's own handlers (it replaces the root logger's, so
+    settings.LOGGING's do not apply there): those handlers redact URL secrets too, as every
+    log of the web processes does (config/logging.py)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactTokens) for f in handler.filters):
+            handler.addFilter(RedactTokens())
+
 
 # The schedule lives here, in code. Sweeps are idempotent (a unique row per email in the
 # sent-notification log), so a late, repeated or overlapping run sends nothing twice.

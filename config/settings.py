@@ -250,7 +250,20 @@ ACCOUNT_SIGNUP_FORM_CLASS = "deals.forms.WorkspaceSignupForm"
 # Counts allauth's rate limits by deals.security.client_ip (TRUSTED_PROXIES).
 ACCOUNT_ADAPTER = "deals.adapters.AccountAdapter"
 ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_EMAIL_VERIFICATION = env("ACCOUNT_EMAIL_VERIFICATION", "optional")
+# No account enumeration: sign-up, sign-in and password reset answer the same for a known
+# and an unknown address. At sign-up allauth needs mandatory verification for that: a new
+# account is usable once its address is verified, and a sign-up with a taken address gets
+# the same "check your email" page while the owner is emailed instead (deals/adapters.py,
+# which also keeps accounts not made by a sign-up signing in as before).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+# Confirming in the browser that signed up signs in (allauth: only that session's sign-up).
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# An account's address is its owner's identity (sellers sign from it; password resets go
+# there): changing it adds the new address unverified, and it replaces the old one only once
+# its link is followed; managing addresses asks for the password again after 5 minutes.
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
@@ -310,6 +323,9 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 2
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# No other site ever gets a Referer from us, so never a URL with a secret in it; our own
+# logs redact them (config/secret_urls.py). Not "no-referrer" on those pages: browsers
+# then send `Origin: null` with their forms, which CSRF protection rightly refuses.
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
@@ -344,24 +360,36 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "deals.api.exception_handler",
 }
 
+# Logs and error emails never carry the secret of a URL (room links, invitations,
+# unsubscribe links, password-reset and email-confirmation keys: config/secret_urls.py).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_tokens": {"()": "config.logging.RedactTokens"}},
+    "filters": {
+        "redact_tokens": {"()": "config.logging.RedactTokens"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
             "filters": ["redact_tokens"],
-        }
+        },
+        # Django's error emails to ADMINS, with the subject redacted too (the report's body
+        # is redacted by DEFAULT_EXCEPTION_REPORTER).
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact_tokens"],
+        },
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.db.backends": {"level": "INFO"},
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
-        # Request logs carry URL paths: magic-link tokens are redacted before any handler.
+        # Request logs carry URL paths: secrets are redacted before any handler.
         "django.request": {"filters": ["redact_tokens"]},
         "django.server": {
             "handlers": ["console"],
@@ -370,6 +398,8 @@ LOGGING = {
         },
     },
 }
+DEFAULT_EXCEPTION_REPORTER = "config.logging.RedactingExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "config.logging.SecretsReporterFilter"
 
 # Attachments on milestones: size limit in MB (the type is checked by content).
 ATTACHMENT_MAX_MB = env_int("ATTACHMENT_MAX_MB", 25)

@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 
@@ -24,6 +23,8 @@ urlpatterns = [
     path("events/plans/<uuid:plan_id>/", live.plan_events, name="plan-events"),
     path("verify/", signing_views.verify, name="verify-pdf"),
     path("brand/<uuid:org_id>/theme.css", deal_views.brand_theme, name="room-theme"),
+    # Stored files (MEDIA_ROOT) have no URL of their own, not even under DEBUG: only views
+    # that check access and set the type serve them (this logo, room files, plan PDFs).
     path("brand/<uuid:org_id>/logo", deal_views.brand_logo, name="room-logo"),
     path("", include("notifications.public_urls")),
     path("admin/", admin.site.urls),
@@ -39,8 +40,3 @@ handler400 = api.bad_request
 handler500 = api.server_error
 # allauth's answer when one of its rate limits refuses a request (it logs refused sign-ins).
 handler429 = "deals.adapters.handler429"
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -12,14 +12,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 
 from allauth.account import signals as allauth_signals
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.models import EmailAddress
 from allauth.account.utils import filter_users_by_email
+from allauth.core import context
 from allauth.core.internal import ratelimit as allauth_ratelimit
+from allauth.utils import build_absolute_uri
+from django.contrib.auth.hashers import make_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.db.models.signals import pre_save
 from django.dispatch import receiver
+from django.urls import reverse
+from django.utils.crypto import get_random_string
 
 from .models import User
 from .security import Kind, client_ip, record_for_user
@@ -83,6 +91,34 @@ class AccountAdapter(DefaultAccountAdapter):
         ours, which believes X-Forwarded-For only from TRUSTED_PROXIES. allauth's own
         reading trusts a number of hops (ALLAUTH_TRUSTED_PROXY_COUNT), not addresses."""
         return client_ip(request) or super().get_client_ip(request)
+
+    def get_login_stages(self) -> list[str]:
+        return [
+            "deals.stages.SignUpVerificationStage"
+            if stage == "allauth.account.stages.EmailVerificationStage"
+            else stage
+            for stage in super().get_login_stages()
+        ]
+
+    def send_account_already_exists_mail(self, email: str) -> None:
+        """A sign-up with an address that has an account answers like any sign-up ("check
+        your email"); the address's owner gets this email instead of a confirmation: sign
+        in, or reset the password. (allauth's, with the sign-in link added.)"""
+        request = context.request
+        # A new account's sign-up hashes its password: so does this answer, or the time
+        # taken would tell a taken address from a new one.
+        make_password(get_random_string(32))
+        self.send_mail(
+            "account/email/account_already_exists",
+            email,
+            {
+                "email": email,
+                "login_url": build_absolute_uri(request, reverse("account_login")),
+                "password_reset_url": build_absolute_uri(
+                    request, reverse("account_reset_password")
+                ),
+            },
+        )
 
     def login(self, request, user) -> None:
         """Every sign-in through allauth (password, after sign-up, after a password reset,
@@ -175,6 +211,22 @@ def _log_email_added(sender, request, user, email_address, **kwargs) -> None:
     )
 
 
+_replaced_email = threading.local()
+
+
+@receiver(pre_save, sender=User, dispatch_uid="deals.security_log.email_before_save")
+def _remember_email_before_save(sender, instance, update_fields=None, **kwargs) -> None:
+    """The address an account had before a save that may change it: allauth does not pass
+    the old one on for an account without a primary EmailAddress row (invited teammates)."""
+    if instance.pk is None or (update_fields is not None and "email" not in update_fields):
+        return
+    stored = User.objects.filter(pk=instance.pk).values_list("email", flat=True).first()
+    # allauth may save the account twice on the way (blank, then the new address): keep the
+    # last real address, per thread, until the change is logged.
+    if stored and stored != instance.email:
+        _replaced_email.by_user = {**getattr(_replaced_email, "by_user", {}), instance.pk: stored}
+
+
 @receiver(allauth_signals.email_changed, dispatch_uid="deals.security_log.email_changed")
 def _log_email_changed(
     sender, request, user, from_email_address, to_email_address, **kwargs
@@ -182,7 +234,8 @@ def _log_email_changed(
     if from_email_address is not None:
         old = from_email_address.email
     else:  # an invited teammate's account has no primary EmailAddress row
-        old = getattr(user, "email_when_loaded", "")
+        replaced = getattr(_replaced_email, "by_user", {})
+        old = replaced.pop(user.pk, "") or getattr(user, "email_when_loaded", "")
     record_for_user(
         user,
         Kind.ACCOUNT_EMAIL_CHANGED,
@@ -202,4 +255,17 @@ def _log_email_removed(sender, request, user, email_address, **kwargs) -> None:
         request=request,
         target=email_address.email,
         summary="Address removed from the account.",
+    )
+
+
+def awaits_verification(user) -> bool:
+    """An account made by a sign-up whose address was never verified (and that so never
+    signed in). Accounts made otherwise — by accepting an invitation (the link proved the
+    address), by `seed_demo`, or by a sign-up before verification was required — have no
+    unverified address alone, or have signed in already."""
+    addresses = EmailAddress.objects.filter(user=user)
+    return (
+        user.last_login is None
+        and addresses.exists()
+        and not addresses.filter(verified=True).exists()
     )

@@ -1,6 +1,5 @@
 import csv
 import json
-import mimetypes
 import uuid
 from functools import wraps
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from . import services
+from . import images, services
 from .authentication import request_actor
 from .forms import (
     AcceptInvitationForm,
@@ -503,8 +502,24 @@ def brand_theme(request, org_id):
 
 @cache_control(public=True, max_age=3600)
 def brand_logo(request, org_id):
+    """The workspace's logo, public (rooms and emails show it). Served as the image type
+    its bytes are, never as anything a browser would run or open: logos stored before
+    they were re-encoded (deals/images.py) and that are not PNG, JPEG or WebP are 404."""
     organization = get_object_or_404(Organization, public_id=org_id)
     if not organization.logo:
         raise Http404("No logo.")
-    content_type = mimetypes.guess_type(organization.logo.name)[0] or "application/octet-stream"
-    return FileResponse(organization.logo.open("rb"), content_type=content_type)
+    try:
+        file = organization.logo.open("rb")
+    except FileNotFoundError:
+        raise Http404("No logo.") from None
+    image_format = images.sniff_image_format(file.read(12))
+    if image_format is None:
+        file.close()
+        raise Http404("No logo.")
+    file.seek(0)
+    response = FileResponse(file, content_type=images.CONTENT_TYPES[image_format])
+    response["Content-Disposition"] = f"inline; filename=logo.{images.EXTENSIONS[image_format]}"
+    response["X-Content-Type-Options"] = "nosniff"
+    # Opened on its own, the image is inert: no scripts, no plugins, no styles, sandboxed.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

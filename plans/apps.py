@@ -18,10 +18,15 @@ class PlansConfig(AppConfig):
     name = "plans"
 
     def ready(self):
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import post_delete, post_save
+
+        from deals.models import Membership
         from deals.signals import deal_changed
         from stakeholders.signals import (
             buyer_invited,
             identity_changed,
+            links_revoked,
             room_opened,
             stakeholder_changed,
         )
@@ -35,6 +40,16 @@ class PlansConfig(AppConfig):
         identity_changed.connect(signatures.void_signer_identity, dispatch_uid="plans-identity")
         plan_event.connect(receivers.publish_live, dispatch_uid="plans-live")
         deal_changed.connect(receivers.record_deal_change, dispatch_uid="plans-deal-changed")
+        # Open event streams end with what authorized them (plans/live.py).
+        links_revoked.connect(receivers.end_link_streams, dispatch_uid="plans-live-links")
+        post_delete.connect(
+            receivers.end_member_streams, sender=Membership, dispatch_uid="plans-live-member"
+        )
+        post_save.connect(
+            receivers.end_inactive_user_streams,
+            sender=get_user_model(),
+            dispatch_uid="plans-live-user",
+        )
         self.connect_dashboard_cache()
         self.connect_page_cache()
         connection_created.connect(add_sqlite_functions, dispatch_uid="plans-sqlite-functions")

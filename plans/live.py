@@ -7,6 +7,15 @@ One process holds ONE subscription: with Redis, a daemon thread listens to the p
 process; without Redis (the single process of `make run`), publishing dispatches in memory
 directly. Streams are async views under ASGI (uvicorn: thousands of idle streams cost no
 thread each) and plain generators under the WSGI development server.
+
+A stream lives only as long as what authorized it. Each subscriber remembers its grant (the
+buyer's room link and when it expires, or the seller's user and workspace); revoking links
+(`end_streams_of_links`) or losing a membership (`end_streams_of_member`) publishes a
+control message on the same subscription, and every process closes the matching streams at
+once. An expired link ends its stream at the next keep-alive, without a query. As a
+fallback (a revocation that bypassed the services, a control message lost while Redis was
+away), the open streams of a process are re-checked together, in two queries, every
+RECHECK_SECONDS. Streams never hold a database connection.
 """
 
 from __future__ import annotations
@@ -19,29 +28,66 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection, transaction
 from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
+
+from deals.models import Membership
+from deals.tenancy import SESSION_ROOMS
+from stakeholders.models import RoomLink
+
+from .models import Plan
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "tandem:plan:"
+# Control messages (streams to end) travel on the same one subscription per process. Named
+# per Redis database: pub/sub ignores database numbers, and deployments (or test runs) that
+# share a Redis server must not end each other's streams (plan channels carry UUIDs).
+CONTROL_CHANNEL = "tandem:live-control:"
 KEEPALIVE_SECONDS = 15
+RECHECK_SECONDS = 60
 RETRY_MS = 2000
+# Put in a subscriber's queue to end its stream.
+_END = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What authorized a stream: a buyer's room link (until it expires), or a seller's
+    membership of the plan's workspace."""
+
+    link_id: int | None = None
+    expires_at: datetime | None = None
+    user_id: int | None = None
+    organization_id: int | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
 
 
 class Subscriber:
     """One open stream: events arrive from any thread, are read by its own loop/thread."""
 
     def __init__(
-        self, plan_key: str, *, seller: bool, loop: asyncio.AbstractEventLoop | None = None
+        self,
+        plan_key: str,
+        *,
+        seller: bool,
+        loop: asyncio.AbstractEventLoop | None = None,
+        grant: Grant | None = None,
     ):
         self.plan_key = plan_key
         # Buyers never receive events about internal (seller-only) steps.
         self.seller = seller
+        self.grant = grant or Grant()
         self.loop = loop
         self.async_queue: asyncio.Queue | None = asyncio.Queue() if loop else None
         self.sync_queue: queue.Queue | None = None if loop else queue.Queue()
@@ -49,6 +95,13 @@ class Subscriber:
     def deliver(self, message: str) -> None:
         if not self.seller and '"internal": true' in message:
             return
+        self._put(message)
+
+    def end(self) -> None:
+        """End the stream (from any thread): its loop stops at this message."""
+        self._put(_END)
+
+    def _put(self, message: str | None) -> None:
         if self.loop is not None:
             # A closed loop means the stream is gone.
             with contextlib.suppress(RuntimeError):
@@ -65,6 +118,7 @@ class Hub:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._listener: threading.Thread | None = None
         self.received = 0
+        self._last_recheck = time.monotonic()
 
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
@@ -91,26 +145,98 @@ class Hub:
         for subscriber in targets:
             subscriber.deliver(message)
 
+    def subscribers(self) -> list[Subscriber]:
+        with self._lock:
+            return [s for subscribers in self._subscribers.values() for s in subscribers]
+
+    def end_streams(self, message: str) -> None:
+        """A control message: end the streams authorized by what it names (links, or a
+        user's membership of a workspace, or of every workspace)."""
+        control = json.loads(message)
+        links = set(control.get("links", ()))
+        user, organization = control.get("user"), control.get("organization")
+        for subscriber in self.subscribers():
+            grant = subscriber.grant
+            if (grant.link_id is not None and grant.link_id in links) or (
+                user is not None
+                and grant.user_id == user
+                and organization in (None, grant.organization_id)
+            ):
+                subscriber.end()
+
+    def recheck(self) -> list[Subscriber]:
+        """End the streams whose grant no longer holds, in two queries for the whole
+        process. Returns the subscribers ended. The fallback for revocations that sent no
+        control message; runs every RECHECK_SECONDS (`recheck_due`)."""
+        subscribers = self.subscribers()
+        link_ids = {s.grant.link_id for s in subscribers if s.grant.link_id is not None}
+        members = {
+            (s.grant.user_id, s.grant.organization_id)
+            for s in subscribers
+            if s.grant.user_id is not None
+        }
+        # Cross-organization on purpose: every open stream of this process, whoever's.
+        usable = set(
+            RoomLink.objects.usable().filter(pk__in=link_ids).values_list("pk", flat=True)
+            if link_ids
+            else ()
+        )
+        current = set(
+            Membership.objects.filter(
+                user_id__in={user for user, _ in members},
+                organization_id__in={organization for _, organization in members},
+                user__is_active=True,
+            ).values_list("user_id", "organization_id")
+            if members
+            else ()
+        )
+        ended = []
+        for subscriber in subscribers:
+            grant = subscriber.grant
+            if (grant.link_id is not None and grant.link_id not in usable) or (
+                grant.user_id is not None and (grant.user_id, grant.organization_id) not in current
+            ):
+                subscriber.end()
+                ended.append(subscriber)
+        return ended
+
+    def recheck_due(self) -> bool:
+        """True for one caller every RECHECK_SECONDS (the streams' loops ask when they
+        wake up for a keep-alive; the first one past the period runs `recheck`)."""
+        with self._lock:
+            if time.monotonic() - self._last_recheck < RECHECK_SECONDS:
+                return False
+            self._last_recheck = time.monotonic()
+            return True
+
     def _ensure_listener(self) -> None:
         with self._lock:
             if self._listener is not None and self._listener.is_alive():
                 return
             self._listener = threading.Thread(
-                target=self._listen, name="tandem-live-listener", daemon=True
+                target=self._listen,
+                # Read here, once: the thread outlives any later change of the settings.
+                args=(settings.REDIS_URL, control_channel()),
+                name="tandem-live-listener",
+                daemon=True,
             )
             self._listener.start()
 
-    def _listen(self) -> None:
+    def _listen(self, url: str, control: str) -> None:
         import redis
 
         while True:
             try:
-                client = redis.Redis.from_url(settings.REDIS_URL)
+                client = redis.Redis.from_url(url)
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                pubsub.subscribe(control)
                 for item in pubsub.listen():
                     channel = item["channel"].decode()
-                    self.dispatch(channel.removeprefix(CHANNEL_PREFIX), item["data"].decode())
+                    if channel == control:
+                        self.end_streams(item["data"].decode())
+                    else:
+                        self.dispatch(channel.removeprefix(CHANNEL_PREFIX), item["data"].decode())
             except Exception:  # noqa: BLE001 - reconnect whatever happened
                 log.warning("live: Redis subscription lost; reconnecting", exc_info=True)
                 time.sleep(1)
@@ -137,6 +263,44 @@ def publish(plan_key: str, events: list[str], *, internal: bool = False) -> None
             hub.dispatch(plan_key, message)
 
     transaction.on_commit(send)
+
+
+def control_channel() -> str:
+    return CONTROL_CHANNEL + (urlsplit(settings.REDIS_URL).path.strip("/") or "0")
+
+
+def _send_control(control: dict) -> None:
+    """After commit, to every process (Redis) or to this one (no Redis)."""
+    message = json.dumps(control)
+
+    def send():
+        if settings.REDIS_URL:
+            import redis
+
+            try:
+                redis.Redis.from_url(settings.REDIS_URL).publish(control_channel(), message)
+            except redis.RedisError:
+                # The re-check ends these streams within RECHECK_SECONDS.
+                log.warning("live: could not publish to Redis", exc_info=True)
+        else:
+            hub.end_streams(message)
+
+    transaction.on_commit(send)
+
+
+def end_streams_of_links(link_ids) -> None:
+    """The room links `link_ids` stopped working (revoked, or voided by an email change):
+    after commit, end every open stream they authorized, in every process. Reconnecting
+    then gets a 404."""
+    link_ids = sorted(link_ids)
+    if link_ids:
+        _send_control({"links": link_ids})
+
+
+def end_streams_of_member(*, user_id: int, organization_id: int | None = None) -> None:
+    """The user is no longer a member of the workspace (of any workspace when None: the
+    account was deactivated): after commit, end their open streams, in every process."""
+    _send_control({"user": user_id, "organization": organization_id})
 
 
 def _format(message: str) -> str:
@@ -166,18 +330,34 @@ def _release_request_thread() -> None:
         executor.shutdown(wait=False)
 
 
+def _recheck_and_release() -> None:
+    try:
+        hub.recheck()
+    except Exception:  # noqa: BLE001 - a fallback: the next period tries again
+        log.warning("live: re-check of open streams failed", exc_info=True)
+    finally:
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 async def _async_stream(subscriber: Subscriber):
     _release_request_thread()
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
-        while True:
+        while not subscriber.grant.expired(timezone.now()):
             try:
                 message = await asyncio.wait_for(
                     subscriber.async_queue.get(), timeout=KEEPALIVE_SECONDS
                 )
             except TimeoutError:
+                if hub.recheck_due():
+                    # Not thread-sensitive: the request's own thread was given back. A
+                    # stream it ends finds _END in its queue right after this keep-alive.
+                    await sync_to_async(_recheck_and_release, thread_sensitive=False)()
                 yield ": keep-alive\n\n"
                 continue
+            if message is _END:
+                return
             yield _format(message)
     finally:
         hub.unsubscribe(subscriber)
@@ -186,25 +366,25 @@ async def _async_stream(subscriber: Subscriber):
 def _sync_stream(subscriber: Subscriber):
     try:
         yield f"retry: {RETRY_MS}\n: connected\n\n"
-        while True:
+        while not subscriber.grant.expired(timezone.now()):
             try:
                 message = subscriber.sync_queue.get(timeout=KEEPALIVE_SECONDS)
             except queue.Empty:
+                if hub.recheck_due():
+                    _recheck_and_release()
                 yield ": keep-alive\n\n"
                 continue
+            if message is _END:
+                return
             yield _format(message)
     finally:
         hub.unsubscribe(subscriber)
 
 
-def _authorize(request, plan_id) -> tuple[str, bool]:
-    """The plan's key and whether the caller is a seller, when the caller may see it (a
-    member of its workspace, or a buyer session of its room), else Http404."""
-    from deals.models import Membership
-    from stakeholders.access import SESSION_ROOMS
-
-    from .models import Plan
-
+def _authorize(request, plan_id) -> tuple[str, bool, Grant]:
+    """The plan's key, whether the caller is a seller, and what authorizes them, when the
+    caller may see it (a member of its workspace, or a buyer session of its room), else
+    Http404."""
     plan = Plan.objects.select_related("deal").filter(public_id=plan_id).first()
     if plan is None:
         raise Http404
@@ -213,14 +393,13 @@ def _authorize(request, plan_id) -> tuple[str, bool]:
         user.is_authenticated
         and Membership.objects.filter(user=user, organization_id=plan.organization_id).exists()
     ):
-        return str(plan.public_id), True
+        grant = Grant(user_id=user.pk, organization_id=plan.organization_id)
+        return str(plan.public_id), True, grant
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:
-        from stakeholders.models import RoomLink
-
-        link = RoomLink.objects.filter(pk=access["link"]).first()
+        link = RoomLink.objects.select_related("stakeholder").filter(pk=access["link"]).first()
         if link is not None and link.is_usable() and link.stakeholder.deal_id == plan.deal_id:
-            return str(plan.public_id), False
+            return str(plan.public_id), False, Grant(link_id=link.pk, expires_at=link.expires_at)
     raise Http404
 
 
@@ -229,7 +408,7 @@ def _authorize(request, plan_id) -> tuple[str, bool]:
 AUTHORIZE_SLOTS = threading.BoundedSemaphore(8)
 
 
-def _authorize_and_release(request, plan_id) -> tuple[str, bool]:
+def _authorize_and_release(request, plan_id) -> tuple[str, bool, Grant]:
     with AUTHORIZE_SLOTS:
         try:
             return _authorize(request, plan_id)
@@ -242,12 +421,13 @@ def _authorize_and_release(request, plan_id) -> tuple[str, bool]:
 
 async def plan_events(request, plan_id):
     """GET /events/plans/<plan_id>/: the plan's live event stream."""
-    plan_key, seller = await sync_to_async(_authorize_and_release)(request, plan_id)
+    plan_key, seller, grant = await sync_to_async(_authorize_and_release)(request, plan_id)
     if isinstance(request, ASGIRequest):
-        subscriber = Subscriber(plan_key, seller=seller, loop=asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        subscriber = Subscriber(plan_key, seller=seller, loop=loop, grant=grant)
         stream = _async_stream(subscriber)
     else:
-        subscriber = Subscriber(plan_key, seller=seller)
+        subscriber = Subscriber(plan_key, seller=seller, grant=grant)
         stream = _sync_stream(subscriber)
     hub.subscribe(subscriber)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")

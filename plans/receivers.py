@@ -120,3 +120,20 @@ def record_deal_change(sender, *, deal, actor, changes, **kwargs):
         summary=f"transferred the deal from {old_owner} to {new_owner}",
         visibility=Visibility.INTERNAL,
     )
+
+
+def end_link_streams(sender, *, link_ids, **kwargs):
+    """stakeholders.signals.links_revoked: the streams those links opened end (after commit)."""
+    live.end_streams_of_links(link_ids)
+
+
+def end_member_streams(sender, *, instance, **kwargs):
+    """A membership deleted (removed from the workspace, or the user deleted): the user's
+    streams of that workspace end (after commit)."""
+    live.end_streams_of_member(user_id=instance.user_id, organization_id=instance.organization_id)
+
+
+def end_inactive_user_streams(sender, *, instance, **kwargs):
+    """A deactivated account: its streams of every workspace end (after commit)."""
+    if not instance.is_active:
+        live.end_streams_of_member(user_id=instance.pk)

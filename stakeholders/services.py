@@ -17,7 +17,13 @@ from deals.models import Deal, SecurityEvent, hash_token
 from . import access
 from .actors import Actor
 from .models import DEFAULT_SIGNER_ROLES, BuyerRole, RoomLink, Side, Stakeholder, side_of_role
-from .signals import buyer_invited, identity_changed, stakeholder_changed, stakeholder_written
+from .signals import (
+    buyer_invited,
+    identity_changed,
+    links_revoked,
+    stakeholder_changed,
+    stakeholder_written,
+)
 
 # What a buyer may change in the room, and only on their own record: never an address
 # (it is where every link of theirs goes), a role (it grants the champion's invitations) or
@@ -146,6 +152,7 @@ def revoke_links_of(stakeholder: Stakeholder) -> list[int]:
     if ids:
         RoomLink.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
         stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+        links_revoked.send(sender=RoomLink, link_ids=ids)
     return ids
 
 
@@ -230,6 +237,7 @@ def revoke_room_link(link: RoomLink, *, actor: Actor | None = None) -> None:
     revoked = RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
     stakeholder_written.send(sender=Stakeholder, stakeholder=link.stakeholder)
     if revoked:
+        links_revoked.send(sender=RoomLink, link_ids=[link.pk])
         log_security_event(
             link.stakeholder,
             SecurityEvent.Kind.ROOM_LINK_REVOKED,

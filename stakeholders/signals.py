@@ -21,3 +21,8 @@ stakeholder_written = Signal()
 # removed (bool). The address their links go to changed: their links are already revoked;
 # receivers void what else proved the old identity (signing requests and codes).
 identity_changed = Signal()
+
+# kwargs: link_ids (RoomLink primary keys) — these links stopped working (revoked; an email
+# change or a removal revokes them too): receivers end what they authorized (plans/live.py
+# ends the open event streams).
+links_revoked = Signal()

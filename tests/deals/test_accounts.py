@@ -32,6 +32,10 @@ def test_signup_creates_workspace_with_admin_membership(client, db):
     membership = Membership.objects.get(user=user)
     assert membership.organization == organization
     assert membership.role == Membership.Role.ADMIN
+    # The account is usable once its address is verified (tests/deals/test_enumeration.py).
+    assert response["Location"] == reverse("account_email_verification_sent")
+    confirm = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body)
+    client.post(confirm[1])
     assert client.get("/")["Location"] == "/o/newco-inc/deals/"
 
 
@@ -302,3 +306,22 @@ def test_settings_page_query_count_is_constant(
     MembershipFactory.create_batch(30, organization=acme)
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(reverse("deals:workspace-settings", kwargs={"org_slug": org_slug}))
+
+
+def test_an_unverified_address_never_becomes_the_sign_in_address(client, alice, password):
+    """A seller's account address is who signs for the seller's side (the signature log's
+    "signed from"), and where password resets go: a signed-in session may not switch it to an
+    address nobody proved to hold, and managing addresses asks for the password again."""
+    client.force_login(alice)
+    email_url = reverse("account_email")
+
+    client.post(email_url, {"action_add": "", "email": "mallory@evil.test"})
+    client.post(email_url, {"action_primary": "", "email": "mallory@evil.test"})
+
+    alice.refresh_from_db()
+    assert alice.email == "alice@acme.test"
+    mail.outbox.clear()
+    client.logout()
+    client.post(reverse("account_reset_password"), {"email": "mallory@evil.test"})
+    to_mallory = [m.body for m in mail.outbox if "mallory@evil.test" in m.to]
+    assert not any("/accounts/password/reset/key/" in body for body in to_mallory)

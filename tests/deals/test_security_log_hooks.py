@@ -65,7 +65,7 @@ def test_sign_in_is_logged_in_each_workspace_of_the_user(client, acme, globex, a
         _assert_from_client(entry)
 
 
-def test_sign_up_signs_in_and_is_logged_in_the_new_workspace(client, db):
+def test_confirmed_sign_up_signs_in_and_is_logged_in_the_new_workspace(client, db):
     client.post(
         reverse("account_signup"),
         {
@@ -78,6 +78,10 @@ def test_sign_up_signs_in_and_is_logged_in_the_new_workspace(client, db):
         },
         **FROM_CLIENT,
     )
+    # A sign-up is usable once its address is verified (tests/deals/test_enumeration.py).
+    assert not SecurityEvent.objects.filter(kind=Kind.SIGN_IN).exists()
+    confirm = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[0].body)
+    client.post(confirm[1], **FROM_CLIENT)
 
     entry = _one(Kind.SIGN_IN)
     assert (entry.organization.name, entry.actor, entry.actor_email) == (
@@ -222,41 +226,55 @@ def test_password_change_is_logged(client, acme, alice, password):
     _assert_from_client(entry)
 
 
+def _reauthenticate(client, password):
+    # Managing addresses asks for the password again (ACCOUNT_REAUTHENTICATION_REQUIRED).
+    client.post(reverse("account_reauthenticate"), {"password": password}, **FROM_CLIENT)
+
+
+def _confirm_last_email(client):
+    confirm = re.search(r"https?://testserver(/accounts/confirm-email/\S+/)", mail.outbox[-1].body)
+    client.post(confirm[1], **FROM_CLIENT)
+
+
 def test_account_email_added_made_primary_and_removed_are_logged(client, acme, alice, password):
-    # The sign-in address is where password resets go: changing it is a security event.
+    # The sign-in address is where password resets go: changing it is a security event. It
+    # changes only once the new address is confirmed (ACCOUNT_CHANGE_EMAIL).
     client.force_login(alice)
-    email_url = reverse("account_email")
+    _reauthenticate(client, password)
 
-    client.post(email_url, {"action_add": "", "email": "alice@elsewhere.test"}, **FROM_CLIENT)
-    client.post(email_url, {"action_primary": "", "email": "alice@elsewhere.test"}, **FROM_CLIENT)
-    client.post(email_url, {"action_remove": "", "email": "alice@acme.test"}, **FROM_CLIENT)
-
+    client.post(
+        reverse("account_email"), {"action_add": "", "email": "alice@elsewhere.test"}, **FROM_CLIENT
+    )
     added = _one(Kind.ACCOUNT_EMAIL_ADDED)
+    assert not SecurityEvent.objects.filter(kind=Kind.ACCOUNT_EMAIL_CHANGED).exists()
+    _confirm_last_email(client)
+
     assert (added.organization, added.user, added.target) == (acme, alice, "alice@elsewhere.test")
     _assert_from_client(added)
     changed = _one(Kind.ACCOUNT_EMAIL_CHANGED)
     assert (changed.user, changed.target) == (alice, "alice@elsewhere.test")
     assert changed.details == {"old": "alice@acme.test", "new": "alice@elsewhere.test"}
     assert "alice@acme.test" in changed.summary
-    _assert_from_client(changed)
-    removed = _one(Kind.ACCOUNT_EMAIL_REMOVED)
-    assert (removed.user, removed.target) == (alice, "alice@acme.test")
-    _assert_from_client(removed)
+    alice.refresh_from_db()
+    assert alice.email == "alice@elsewhere.test"
 
 
-def test_sign_in_email_change_of_a_signed_up_account_names_the_old_address(client, acme, alice):
+def test_sign_in_email_change_of_a_signed_up_account_names_the_old_address(
+    client, acme, alice, password
+):
     # An account made by signing up has a verified primary EmailAddress: allauth names it.
     EmailAddress.objects.create(user=alice, email=alice.email, primary=True, verified=True)
-    EmailAddress.objects.create(user=alice, email="alice@new.test", verified=True)
     client.force_login(alice)
+    _reauthenticate(client, password)
 
     client.post(
-        reverse("account_email"), {"action_primary": "", "email": "alice@new.test"}, **FROM_CLIENT
+        reverse("account_email"), {"action_add": "", "email": "alice@new.test"}, **FROM_CLIENT
     )
+    _confirm_last_email(client)
 
     entry = _one(Kind.ACCOUNT_EMAIL_CHANGED)
     assert entry.details == {"old": "alice@acme.test", "new": "alice@new.test"}
-    assert (entry.organization, entry.actor_email) == (acme, "alice@new.test")
+    assert entry.organization == acme
 
 
 # Invitations, roles, removals -----------------------------------------------------------------

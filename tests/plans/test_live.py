@@ -3,15 +3,20 @@
 import json
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from deals.models import Membership, hash_token
 from plans import live
 from plans.models import Milestone, Plan
 from plans.services import ConflictError, set_milestone_status, update_milestone
 from stakeholders.actors import Actor
+from stakeholders.models import RoomLink
+from stakeholders.services import issue_room_link, revoke_room_link, update_stakeholder
 from tests.conftest import needs_postgres, needs_redis, open_room
 
 
@@ -169,3 +174,275 @@ def test_concurrent_edits_of_one_field_never_overwrite_silently(alice):
     step.refresh_from_db()
     assert step.title == saved
     assert step.version == version + 1
+
+
+# --- A stream lives only as long as what authorized it. Before, a stream opened before
+# the buyer's link was revoked (or the seller was removed) kept receiving event names. ----
+
+
+class Stream:
+    """A real open stream (the test client's response), read with a deadline."""
+
+    def __init__(self, client, plan):
+        self.plan_key = str(plan.public_id)
+        self.reader = None
+        self.url = reverse("plan-events", kwargs={"plan_id": plan.public_id})
+        self.response = client.get(self.url)
+        assert self.response.status_code == 200
+        self.chunks = iter(self.response.streaming_content)
+        assert next(self.chunks).decode().startswith("retry:")
+
+    def ends_within(self, seconds: float) -> bool:
+        """True when the stream ends (not a keep-alive, not an event) within `seconds`."""
+        outcome = []
+
+        def read():
+            try:
+                while True:
+                    chunk = next(self.chunks).decode()
+                    if not chunk.startswith(": keep-alive"):
+                        outcome.append(chunk)
+                        return
+            except StopIteration:
+                outcome.append("ended")
+
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
+        self.reader.join(seconds)
+        return outcome == ["ended"]
+
+    def close(self):
+        # A reader still waiting holds the generator: end the stream for it first.
+        if self.reader is not None and self.reader.is_alive():
+            for subscriber in live.hub.subscribers():
+                if subscriber.plan_key == self.plan_key:
+                    subscriber.end()
+            self.reader.join(5)
+        self.response.close()
+
+
+def _wait_for_control_subscription():
+    """With Redis, the process's listener must be subscribed before a control message is
+    published (in production the periodic re-check covers that first instant)."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if dict(client.pubsub_numsub(live.control_channel())).get(
+            live.control_channel().encode(), 0
+        ):
+            return
+        time.sleep(0.05)
+    raise AssertionError(
+        f"the live listener did not subscribe: {client.pubsub_channels()} {threading.enumerate()}"
+    )
+
+
+@pytest.fixture
+def buyer_stream(client, dana, acme_deal):
+    token = open_room(client, dana)
+    stream = Stream(client, Plan.objects.get(deal=acme_deal))
+    _wait_for_control_subscription()
+    link = RoomLink.objects.get(token_hash=hash_token(token))
+    yield stream, link
+    stream.close()
+
+
+@pytest.fixture
+def seller_stream(client, alice, acme_deal):
+    client.force_login(alice)
+    stream = Stream(client, Plan.objects.get(deal=acme_deal))
+    _wait_for_control_subscription()
+    yield stream
+    stream.close()
+
+
+def test_revoking_the_link_ends_the_buyers_open_stream(
+    client, buyer_stream, alice, django_capture_on_commit_callbacks
+):
+    stream, link = buyer_stream
+
+    with django_capture_on_commit_callbacks(execute=True):
+        revoke_room_link(link, actor=Actor.seller(alice))
+
+    assert stream.ends_within(5)
+    assert client.get(stream.url).status_code == 404
+
+
+def test_changing_the_buyers_email_ends_their_open_stream(
+    client, buyer_stream, dana, alice, django_capture_on_commit_callbacks
+):
+    stream, _ = buyer_stream
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_stakeholder(dana, actor=Actor.seller(alice), email="dana.new@initech.test")
+
+    assert stream.ends_within(5)
+    assert client.get(stream.url).status_code == 404
+
+
+def test_another_links_revocation_leaves_the_stream_open(
+    buyer_stream, dana, alice, django_capture_on_commit_callbacks
+):
+    stream, _ = buyer_stream
+    other, _ = issue_room_link(dana)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        revoke_room_link(other, actor=Actor.seller(alice))
+
+    assert not stream.ends_within(1)
+
+
+def test_removing_the_sellers_membership_ends_their_open_stream(
+    seller_stream, client, alice, acme_admin, acme, django_capture_on_commit_callbacks
+):
+    admin = Client()
+    admin.force_login(acme_admin)
+    membership = alice.memberships.get(organization=acme)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin.post(
+            reverse(
+                "deals:member-remove",
+                kwargs={"org_slug": "acme", "member_id": membership.public_id},
+            )
+        )
+
+    assert response.status_code == 302
+    assert seller_stream.ends_within(5)
+    assert client.get(seller_stream.url).status_code == 404
+
+
+def test_deactivating_the_seller_ends_their_open_stream(
+    seller_stream, client, alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        alice.is_active = False
+        alice.save(update_fields=["is_active"])
+
+    assert seller_stream.ends_within(5)
+    assert client.get(seller_stream.url).status_code == 404
+
+
+def test_an_expired_link_ends_its_stream_at_the_next_keep_alive_without_a_query(
+    client, dana, acme_deal, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(live, "KEEPALIVE_SECONDS", 0.1)
+    token = open_room(client, dana)
+    RoomLink.objects.filter(token_hash=hash_token(token)).update(
+        expires_at=timezone.now() + timedelta(seconds=1)
+    )
+    stream = Stream(client, Plan.objects.get(deal=acme_deal))
+
+    with django_assert_num_queries(0):
+        assert stream.ends_within(5)
+
+
+def test_idle_streams_do_not_query_the_database_between_re_checks(
+    seller_stream, monkeypatch, django_assert_num_queries
+):
+    monkeypatch.setattr(live, "KEEPALIVE_SECONDS", 0.05)
+    monkeypatch.setattr(live, "RECHECK_SECONDS", 3600)
+    live.hub.recheck_due()  # the period starts now
+
+    with django_assert_num_queries(0):
+        chunks = [next(seller_stream.chunks).decode() for _ in range(10)]
+
+    assert chunks == [": keep-alive\n\n"] * 10
+
+
+@pytest.mark.parametrize("streams", [2, 20])
+def test_the_re_check_ends_what_lost_its_grant_in_two_queries(
+    streams, alice, acme, dana, django_assert_num_queries
+):
+    """The fallback: grants that ended without a control message (an update that bypassed
+    the services) are found by one batched check of every open stream of the process."""
+    plan_key = str(dana.deal.plan.public_id)
+    link, _ = issue_room_link(dana)
+    kept, _ = issue_room_link(dana)
+    buyers = [
+        live.Subscriber(plan_key, seller=False, grant=live.Grant(link_id=link.pk))
+        for _ in range(streams)
+    ]
+    still = live.Subscriber(plan_key, seller=False, grant=live.Grant(link_id=kept.pk))
+    seller = live.Subscriber(
+        plan_key, seller=True, grant=live.Grant(user_id=alice.pk, organization_id=acme.pk)
+    )
+    subscribers = [*buyers, still, seller]
+    for subscriber in subscribers:
+        live.hub.subscribe(subscriber)
+    RoomLink.objects.filter(pk=link.pk).update(revoked_at=timezone.now())
+    Membership.objects.filter(user=alice).delete()  # QuerySet.delete: no control message
+    for subscriber in subscribers:
+        while not subscriber.sync_queue.empty():
+            subscriber.sync_queue.get()
+    try:
+        with django_assert_num_queries(2):
+            ended = live.hub.recheck()
+    finally:
+        for subscriber in subscribers:
+            live.hub.unsubscribe(subscriber)
+
+    assert set(ended) >= {*buyers, seller}
+    assert still not in ended
+    assert all(s.sync_queue.get_nowait() is None for s in [*buyers, seller])
+    assert still.sync_queue.empty()
+
+
+@needs_redis
+def test_a_control_message_from_another_process_ends_the_stream(buyer_stream):
+    """What a web process publishes when it revokes a link reaches the events process."""
+    import redis
+    from django.conf import settings
+
+    stream, link = buyer_stream
+
+    redis.Redis.from_url(settings.REDIS_URL).publish(
+        live.control_channel(), json.dumps({"links": [link.pk]})
+    )
+
+    assert stream.ends_within(5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_revoking_the_link_ends_an_asgi_stream(alice):
+    """Under ASGI (uvicorn in production) the stream is the async generator: it ends too."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from django.test import AsyncClient
+
+    from tests.factories import add_buyer, make_deal, make_plan
+
+    deal = make_deal(alice.memberships.get().organization, alice)
+    buyer = add_buyer(deal)
+    plan = make_plan(deal)
+    browser = Client()
+    token = open_room(browser, buyer)
+    link = RoomLink.objects.get(token_hash=hash_token(token))
+    url = reverse("plan-events", kwargs={"plan_id": plan.public_id})
+
+    async def scenario():
+        client = AsyncClient()
+        client.cookies = browser.cookies
+        response = await client.get(url)
+        assert response.status_code == 200
+        chunks = aiter(response.streaming_content)
+        assert (await anext(chunks)).decode().startswith("retry:")
+        await sync_to_async(_wait_for_control_subscription)()
+        await sync_to_async(revoke_room_link)(link, actor=Actor.seller(alice))
+
+        async def rest():
+            return [chunk async for chunk in chunks]
+
+        remaining = await asyncio.wait_for(rest(), timeout=5)
+        assert not any(b"event:" in chunk for chunk in remaining)
+        again = await client.get(url)
+        assert again.status_code == 404
+
+    async_to_sync(scenario)()

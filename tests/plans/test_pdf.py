@@ -8,6 +8,7 @@ import subprocess
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 from pypdf import PdfReader
 
 from plans import documents, pdf, seal, signatures
@@ -294,3 +295,27 @@ def test_pdf_renderer_fetches_nothing(tmp_path):
     assert data.startswith(b"%PDF-")
     assert b"TOP-SECRET" not in data
     assert "Hello" in PdfReader(io.BytesIO(data)).pages[0].extract_text()
+
+
+def test_verify_page_and_pdf_show_names_as_text(
+    client, acme_deal, django_capture_on_commit_callbacks
+):
+    """The public Verify page reads names from the database (the plan an uploaded PDF names):
+    what the parties wrote there is shown as text, as in the PDF itself."""
+    account = '<img src=x onerror=alert(1)><meta http-equiv="refresh" content="0;url=/x">'
+    workspace = "</style><script>alert(2)</script>"
+    type(acme_deal).objects.filter(pk=acme_deal.pk).update(account_name=account)
+    type(acme_deal.organization).objects.filter(pk=acme_deal.organization_id).update(name=workspace)
+    plan = signed_plan(
+        Plan.objects.select_related("deal").get(deal=acme_deal), django_capture_on_commit_callbacks
+    )
+    data = PlanDocument.objects.get(plan=plan, sealed=True).file.read()
+
+    html = client.post("/verify/", {"file": SimpleUploadedFile("plan.pdf", data)}).content.decode()
+
+    assert "The seal is valid" in html
+    assert escape(account) in html and escape(workspace) in html
+    assert "<img src=x" not in html and "<meta http-equiv" not in html
+    assert "<script>alert" not in html
+    text = text_of(data)
+    assert account in text and workspace in text

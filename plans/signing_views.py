@@ -432,7 +432,8 @@ def verify(request):
 
             upload = form.cleaned_data["file"]
             result = verify_pdf(upload.read())
-            if result.plan is not None and result.content_hash:
+            # Told only for a valid seal (see templates/plans/verify.html).
+            if result.valid and result.plan is not None and result.content_hash:
                 changed_since = signatures.content_hash(result.plan) != result.content_hash
         else:
             status = 422

@@ -207,6 +207,10 @@ def test_verify_page_reports_seal_plan_and_changes_since(
     tampered[len(tampered) // 3] ^= 0x01
     response = client.post("/verify/", {"file": SimpleUploadedFile("plan.pdf", bytes(tampered))})
     assert b"The seal is not valid" in response.content
+    # A file whose seal does not hold tells nothing of the plan it names (its id is printed
+    # in every copy): not its names, not whether it changed since.
+    assert b"Initech" not in response.content
+    assert b"changed since" not in response.content
 
 
 def test_verify_page_refuses_non_pdf(client, db):

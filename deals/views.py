@@ -335,9 +335,10 @@ def _security_log_filters(request) -> SecurityLogFilterForm:
     return SecurityLogFilterForm(request.GET, time_zone=request.organization.time_zone)
 
 
-@require_safe
+# Whether the workspace is one's own (404) is told before the method (405).
 @_signed_in_or_404
 @org_view(admin_only=True)
+@require_safe
 def security_log(request):
     """Settings → Security log: the workspace's entries, newest first, filtered, 50 a page.
     Invalid filters: the form with its messages (422) and no entries."""
@@ -386,9 +387,10 @@ class _Echo:
         return value
 
 
-@require_safe
+# Whether the workspace is one's own (404) is told before the method (405).
 @_signed_in_or_404
 @org_view(admin_only=True)
+@require_safe
 def security_log_export(request):
     """The filtered entries as CSV, every column, streamed (one query, read in chunks).
     Invalid filters: 422 with what to correct, as text."""

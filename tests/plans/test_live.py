@@ -413,6 +413,7 @@ def test_a_control_message_from_another_process_ends_the_stream(buyer_stream):
 def test_revoking_the_link_ends_an_asgi_stream(alice):
     """Under ASGI (uvicorn in production) the stream is the async generator: it ends too."""
     import asyncio
+    import concurrent.futures
 
     from asgiref.sync import async_to_sync, sync_to_async
     from django.test import AsyncClient
@@ -445,4 +446,7 @@ def test_revoking_the_link_ends_an_asgi_stream(alice):
         again = await client.get(url)
         assert again.status_code == 404
 
-    async_to_sync(scenario)()
+    # In a thread of its own: Playwright's sync API (the browser tests, earlier in the same
+    # session) leaves an event loop in the main thread, where async_to_sync refuses to run.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(async_to_sync(scenario)).result()

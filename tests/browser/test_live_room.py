@@ -76,7 +76,11 @@ def test_buyer_and_seller_see_each_others_edits_live(browser, live_server, live_
     form.get_by_label("Title").fill("Business case signed off")
     started = time.monotonic()
     form.get_by_role("button", name="Save").click()
-    expect(buyer.get_by_text("Business case signed off", exact=True)).to_be_visible(timeout=1000)
+    # (The timeline draws the title too; the plan's table is where the step is read.)
+    plan_table = buyer.get_by_role("table", name="Close plan")
+    expect(plan_table.get_by_text("Business case signed off", exact=True)).to_be_visible(
+        timeout=1000
+    )
     seller_to_buyer = time.monotonic() - started
 
     assert buyer_to_seller < 1 and seller_to_buyer < 1
@@ -104,3 +108,28 @@ def test_second_editor_sees_conflict_instead_of_overwriting(browser, live_server
     expect(alert).to_contain_text("Title from second")
     step.refresh_from_db()
     assert step.title == "Title from first"
+
+
+def test_open_page_refreshes_when_the_server_says_events_were_missed(
+    browser, live_server, live_deal, monkeypatch
+):
+    # When an events process gets its Redis subscription back after an outage, it tells its
+    # open streams `refresh` (plans/live.py: Hub.refresh_all): what was published meanwhile
+    # never reached them, and the page refetches its live regions.
+    from plans import live, services
+    from stakeholders.actors import Actor
+
+    step = Milestone.objects.filter(plan__deal=live_deal).order_by("phase", "position").first()
+    seller = open_seller_page(browser, live_server, live_deal)
+    wait_for_stream(seller)
+    status = seller.get_by_label(f"Status of {step.title}")
+
+    with monkeypatch.context() as lost:
+        lost.setattr(live, "publish", lambda *args, **kwargs: None)
+        services.set_milestone_status(step, actor=Actor.seller(live_deal.owner), status="done")
+    seller.wait_for_timeout(500)
+    expect(status).not_to_have_value("done")
+
+    live.hub.refresh_all()
+    expect(status).to_have_value("done", timeout=3000)
+    seller.context.close()

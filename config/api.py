@@ -63,16 +63,6 @@ def bad_request(request, exception):
     return defaults.bad_request(request, exception)
 
 
-def server_error(request):
-    """An unexpected error (logged by Django with its traceback): JSON under /api/, so a
-    client parses it like every other answer; the app's HTML page elsewhere."""
-    if _is_api(request):
-        return JsonResponse(
-            {"detail": "Server error: it has been logged. Please retry later."}, status=500
-        )
-    return defaults.server_error(request)
-
-
 class JsonErrors:
     """Errors (405 with Allow, 406, 401…) in JSON like the rest of the API, whatever the
     view renders when it succeeds (YAML, HTML or JavaScript here)."""

@@ -51,6 +51,14 @@ app.conf.beat_schedule = {
         "options": {"expires": 55 * 60},
     },
 }
+# Tasks owed by changes saved while the broker was down (deals/outbox.py). Every 30 s;
+# OUTBOX_RELAY_SECONDS changes it (the fault-tolerance tests use 5 s).
+RELAY_SECONDS = float(os.environ.get("OUTBOX_RELAY_SECONDS") or 30)
+app.conf.beat_schedule["relay-outbox"] = {
+    "task": "deals.relay_outbox",
+    "schedule": RELAY_SECONDS,
+    "options": {"expires": RELAY_SECONDS * 5 / 6},
+}
 # Webhook deliveries whose retry is due (and ones whose worker died mid-attempt).
 app.conf.beat_schedule["retry-webhooks"] = {
     "task": "notifications.retry_webhooks",

@@ -21,6 +21,19 @@ VAR_DIR = BASE_DIR / "var"
 
 
 def env(name: str, default: str = "") -> str:
+    """The variable `name`, or the content of the file named by `<name>_FILE` (Docker and
+    Kubernetes secrets), or `default`. Setting both is an error: which one wins would be a
+    surprise."""
+    path = os.environ.get(f"{name}_FILE", "").strip()
+    if path:
+        if os.environ.get(name, "").strip():
+            raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+        try:
+            return Path(path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE: cannot read {path}: {exc.strerror}."
+            ) from None
     return os.environ.get(name, default).strip()
 
 
@@ -190,7 +203,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 else:
+    # A connection found broken is replaced before use, so the app recovers by itself when
+    # the database returns; a database that does not answer fails a connection within 2 s
+    # (the 503 page of config/errors.py), not after the system's TCP timeout.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and live events. Absent → eager tasks, local memory cache and an
@@ -223,7 +240,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than any countdown or ETA we use (webhook retries back off up to ~12 hours), so
 # Redis does not redeliver a task that is merely waiting for its time.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60 * 24}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 60 * 60 * 24,
+    # A broker that does not answer fails a publish within about a second; the task waits
+    # in the outbox (deals/outbox.py) instead of holding up the request that owes it.
+    "socket_connect_timeout": 1,
+    "socket_timeout": 2,
+    # Connecting to publish: one immediate second try, not kombu's default of retrying for
+    # 2 s, 4 s… (a refused connection cost each write 2 s during a Redis outage). The
+    # worker's own reconnection has its own settings (broker_connection_*).
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_DEFAULT_QUEUE = "tandem"
 CELERY_TIMEZONE = "UTC"
 
@@ -317,7 +348,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)

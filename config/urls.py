@@ -6,11 +6,12 @@ from plans import live, signing_views
 from stakeholders import views as stakeholder_views
 
 from . import api
-from .health import healthz
+from .health import healthz, readyz
 
 urlpatterns = [
     path("", deal_views.home, name="home"),
     path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     path("accounts/", include("allauth.urls")),
     path("workspaces/new/", deal_views.workspace_create, name="workspace-create"),
     path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),
@@ -35,8 +36,9 @@ urlpatterns = [
     re_path(r"^api(/|$)", api.not_found),
 ]
 
-# Django's own error pages answer in JSON under /api/ (the API's views answer theirs).
+# Django's own error pages answer in JSON under /api/ (the API's views answer theirs); an
+# unreachable database answers 503 with a clear page (config/errors.py).
 handler400 = api.bad_request
-handler500 = api.server_error
+handler500 = "config.errors.server_error"
 # allauth's answer when one of its rate limits refuses a request (it logs refused sign-ins).
 handler429 = "deals.adapters.handler429"

@@ -555,3 +555,27 @@ class SecurityEvent(models.Model):
             ("Groups", [(f"group:{key}", label) for key, (label, _, _) in cls.GROUPS.items()]),
             ("Events", cls.Kind.choices),
         ]
+
+
+class OutboxTask(models.Model):
+    """A Celery task owed after a commit, kept until the broker has taken it.
+
+    Written in the same transaction as the change that owes it (deals.outbox.enqueue), sent
+    after the commit, and deleted once sent. When the broker cannot take it (Redis down), the
+    row stays and the relay (`deals.relay_outbox`, beat) sends it when the broker is back:
+    a saved change never fails because of the broker, and nothing owed is lost. Tasks are
+    idempotent, so the rare second send (a crash between sending and deleting) is harmless.
+    """
+
+    task = models.CharField(max_length=200)
+    kwargs = models.JSONField(default=dict)
+    # A countdown asked for: the task is not to run before this moment.
+    not_before = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task}({self.kwargs})"

@@ -19,7 +19,6 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import partial
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -27,6 +26,7 @@ from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from deals import outbox
 from deals.models import Deal, Organization
 from plans.models import Activity, Milestone, Plan, Visibility
 from stakeholders.models import BuyerRole, Side, Stakeholder
@@ -586,12 +586,10 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
         # Queued after the commit above (we are outside any transaction of ours here; if a
         # caller wraps the sweep in one, on_commit waits for it).
         for sent_id in ids:
-            transaction.on_commit(partial(tasks.deliver_notification.delay, sent_id=sent_id))
+            outbox.enqueue(tasks.deliver_notification, sent_id=sent_id)
         for user_id, organization_id in result.event_batches:
-            transaction.on_commit(
-                partial(
-                    tasks.send_event_emails.delay, user_id=user_id, organization_id=organization_id
-                )
+            outbox.enqueue(
+                tasks.send_event_emails, user_id=user_id, organization_id=organization_id
             )
     if planned:
         log.info("reminder sweep at %s: %d decided, %d new", now, len(planned), len(result.queued))

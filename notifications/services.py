@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime, timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core import signing
@@ -13,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from deals import outbox
 from deals.models import Membership, Organization
 from plans.models import Activity, Milestone, Plan
 
@@ -58,12 +58,8 @@ def notify_buyer_event(
     )
     from . import tasks
 
-    transaction.on_commit(
-        partial(
-            tasks.send_event_emails.delay,
-            user_id=deal.owner_id,
-            organization_id=plan.organization_id,
-        )
+    outbox.enqueue(
+        tasks.send_event_emails, user_id=deal.owner_id, organization_id=plan.organization_id
     )
     return notification
 

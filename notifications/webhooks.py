@@ -26,7 +26,6 @@ import ssl
 import time
 import uuid
 from datetime import datetime, timedelta
-from functools import partial
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -35,6 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from deals import outbox
 from deals.models import Organization, User
 from deals.security import Kind as SecurityKind
 from deals.security import record as record_security_event
@@ -112,14 +112,14 @@ def emit(organization, event_type: str, data: dict, *, occurred_at: datetime | N
         for endpoint in endpoints
     ]
     for delivery in deliveries:
-        transaction.on_commit(partial(enqueue, delivery.pk))
+        enqueue(delivery.pk)
     return deliveries
 
 
 def enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
     from .tasks import deliver_webhook
 
-    deliver_webhook.apply_async(kwargs={"delivery_id": delivery_id}, countdown=countdown)
+    outbox.enqueue(deliver_webhook, countdown=countdown, delivery_id=delivery_id)
 
 
 @transaction.atomic
@@ -133,7 +133,7 @@ def resend(delivery: WebhookDelivery) -> WebhookDelivery:
         event_type=delivery.event_type,
         payload=delivery.payload,
     )
-    transaction.on_commit(partial(enqueue, copy.pk))
+    enqueue(copy.pk)
     return copy
 
 

@@ -10,6 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from deals import outbox
+
 from .models import Plan, PlanDocument
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,7 @@ def document_for(plan: Plan) -> PlanDocument:
         document.status = PlanDocument.Status.PENDING
         from .tasks import render_document
 
-        transaction.on_commit(lambda: render_document.delay(document_id=document.pk))
+        outbox.enqueue(render_document, document_id=document.pk)
     return document
 
 

@@ -73,6 +73,10 @@ class Grant:
         return self.expires_at is not None and now >= self.expires_at
 
 
+# Sent to every open stream when the subscription comes back after a loss.
+REFRESH = json.dumps({"events": ["refresh"], "internal": False})
+
+
 class Subscriber:
     """One open stream: events arrive from any thread, are read by its own loop/thread."""
 
@@ -222,23 +226,44 @@ class Hub:
             )
             self._listener.start()
 
+    def refresh_all(self) -> None:
+        """Tell every open stream of this process to refetch its page's live regions (the
+        `refresh` event; static/js/live.js): events published while the subscription was
+        down never reached them."""
+        with self._lock:
+            targets = [subscriber for group in self._subscribers.values() for subscriber in group]
+        for subscriber in targets:
+            subscriber.deliver(REFRESH)
+
     def _listen(self, url: str, control: str) -> None:
         import redis
 
+        subscribed = False
         while True:
+            pubsub = None
             try:
                 client = redis.Redis.from_url(url)
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub = client.pubsub()
                 pubsub.psubscribe(CHANNEL_PREFIX + "*")
                 pubsub.subscribe(control)
                 for item in pubsub.listen():
-                    channel = item["channel"].decode()
-                    if channel == control:
+                    if item["type"] == "psubscribe":
+                        # Confirmed. Again (after this loop or redis-py reconnected): what was
+                        # published meanwhile is lost, so open pages refresh.
+                        if subscribed:
+                            log.info("live: Redis subscription back; streams refresh")
+                            self.refresh_all()
+                        subscribed = True
+                    elif item["type"] == "message" and item["channel"].decode() == control:
                         self.end_streams(item["data"].decode())
-                    else:
+                    elif item["type"] == "pmessage":
+                        channel = item["channel"].decode()
                         self.dispatch(channel.removeprefix(CHANNEL_PREFIX), item["data"].decode())
             except Exception:  # noqa: BLE001 - reconnect whatever happened
                 log.warning("live: Redis subscription lost; reconnecting", exc_info=True)
+                if pubsub is not None:
+                    with contextlib.suppress(Exception):
+                        pubsub.close()
                 time.sleep(1)
 
 

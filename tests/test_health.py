@@ -1,37 +1,50 @@
+"""/healthz (liveness) and /readyz (readiness), each dependency's state in the body."""
+
 import pytest
 
 from tests.conftest import needs_redis
 
 
-def test_healthz_ok(client, db):
-    response = client.get("/healthz")
-
-    assert response.status_code == 200
-    assert response.json()["database"] == "ok"
-
-
-def test_healthz_database_down_is_503(client, db, monkeypatch):
+def _broken_database(monkeypatch):
     from django.db import connection
 
     def broken_cursor(*args, **kwargs):
         raise ConnectionError("database is down")
 
+    monkeypatch.setattr(connection, "cursor", broken_cursor)
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_ok(client, db, path):
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+    assert response.json()["status"] == "ok"
+
+
+def test_database_down_is_alive_but_not_ready(client, db, monkeypatch):
     with monkeypatch.context() as patched:
-        patched.setattr(connection, "cursor", broken_cursor)
-        response = client.get("/healthz")
+        _broken_database(patched)
+        alive = client.get("/healthz")
+        ready = client.get("/readyz")
 
-    assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["status"] == alive.json()["status"] == "unavailable"
+    assert ready.json()["database"].startswith("error")
 
 
-def test_healthz_redis_unreachable_is_503(client, db, settings):
-    # Nothing listens on port 1 of the loopback address.
+def test_redis_unreachable_is_degraded_not_dead(client, db, settings):
+    # Nothing listens on port 1 of the loopback address. Pages still render then (the cache
+    # reads as a miss), so an orchestrator must not kill the process or take it out.
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
 
-    response = client.get("/healthz")
-
-    assert response.status_code == 503
-    assert response.json()["redis"].startswith("error")
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.json()["status"] == "degraded"
+        assert response.json()["redis"].startswith("error")
 
 
 @needs_redis
@@ -40,5 +53,6 @@ def test_healthz_redis_ok(client, db):
 
 
 @pytest.mark.parametrize("method", ["post", "put"])
-def test_healthz_only_answers_get(client, db, method):
-    assert getattr(client, method)("/healthz").status_code == 405
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_health_only_answers_get(client, db, method, path):
+    assert getattr(client, method)(path).status_code == 405

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
@@ -34,6 +33,7 @@ from django.urls import reverse
 
 from config.secret_urls import SECRET_PATHS, SECRET_QUERY_PARAMETERS, redact
 from deals.services import invite_teammate
+from deploy.stack import render_nginx_site
 from notifications.services import unsubscribe_token
 from stakeholders.services import issue_room_link, revoke_room_link
 
@@ -339,14 +339,10 @@ def test_production_logs_never_show_a_secret(server_env, tmp_path):
     starts it (plus its access log, which an operator may turn on)."""
     env, urls = server_env
     web, proxy = _free_port(), _free_port()
-    command = next(
-        part
-        for part in yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"][
-            "command"
-        ]
-        if "gunicorn" in part
-    )
-    gunicorn_args = shlex.split(command.split("exec ", 1)[1])[1:]
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"][
+        "command"
+    ]
+    gunicorn_args = list(command[1:])
     gunicorn_args[gunicorn_args.index("--bind") + 1] = f"127.0.0.1:{web}"
     gunicorn = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), *gunicorn_args, "--access-logfile", "-"],
@@ -357,13 +353,11 @@ def test_production_logs_never_show_a_secret(server_env, tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
     )
-    site = (
-        (ROOT / "deploy" / "nginx.conf")
-        .read_text()
-        .replace("listen 80;", f"listen 127.0.0.1:{proxy};")
-        .replace("web:8000", f"127.0.0.1:{web}")
-        .replace("events:8001", f"127.0.0.1:{_free_port()}")
-        .replace("/var/log/nginx/access.log", str(tmp_path / "access.log"))
+    site = render_nginx_site(
+        listen=proxy,
+        web_ports=[web],
+        events_ports=[_free_port()],
+        access_log=str(tmp_path / "access.log"),
     )
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(

@@ -116,3 +116,42 @@ def test_collectstatic_works_with_production_settings(tmp_path):
 
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "static" / "staticfiles.json").exists()
+
+
+def test_secrets_can_come_from_files(tmp_path):
+    """docker-compose.yml and orchestrators give secrets as files: X_FILE names the file."""
+    key = tmp_path / "secret_key"
+    key.write_text(PRODUCTION_ENV["SECRET_KEY"] + "\n")
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+
+    result = _run(
+        [
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.conf import settings; print(settings.SECRET_KEY)",
+        ],
+        {**env, "SECRET_KEY_FILE": str(key)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == PRODUCTION_ENV["SECRET_KEY"]
+
+
+def test_unreadable_secret_file_names_the_variable(tmp_path):
+    env = {k: v for k, v in PRODUCTION_ENV.items() if k != "SECRET_KEY"}
+
+    result = _run(["check"], {**env, "SECRET_KEY_FILE": str(tmp_path / "missing")})
+
+    assert result.returncode != 0
+    assert "SECRET_KEY_FILE: cannot read" in result.stderr
+
+
+def test_a_secret_given_twice_is_refused(tmp_path):
+    key = tmp_path / "secret_key"
+    key.write_text("from-the-file")
+
+    result = _run(["check"], {**PRODUCTION_ENV, "SECRET_KEY_FILE": str(key)})
+
+    assert result.returncode != 0
+    assert "Set SECRET_KEY or SECRET_KEY_FILE, not both" in result.stderr

@@ -1,6 +1,8 @@
 // Live co-editing glue for the htmx SSE extension.
 // - After a dropped stream reconnects, refresh every live region (a missed event must not
-//   leave a stale page).
+//   leave a stale page); the same when the server says `refresh` (its own subscription to
+//   the events came back after an outage: events may have been missed while the stream
+//   stayed open).
 // - Never replace a region while the person is editing inside it: the refresh waits until
 //   the edit row closes.
 (function () {
@@ -14,9 +16,14 @@
     });
   }
 
-  document.addEventListener("htmx:sseOpen", function () {
+  document.addEventListener("htmx:sseOpen", function (event) {
     if (opened) refreshAll();
     opened = true;
+    var source = event.detail && event.detail.source;
+    if (source && !source.tandemRefresh) {
+      source.tandemRefresh = true;
+      source.addEventListener("refresh", refreshAll);
+    }
   });
 
   document.addEventListener("htmx:beforeRequest", function (event) {

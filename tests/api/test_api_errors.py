@@ -165,8 +165,8 @@ def test_unexpected_error_under_api_is_json_500(api, monkeypatch):
     assert response.json()["detail"].startswith("Server error")
 
 
-def test_unexpected_error_elsewhere_is_still_the_html_page(rf):
-    from config.api import server_error
+def test_unexpected_error_elsewhere_is_still_the_html_page(rf, db):
+    from config.errors import server_error
 
     assert server_error(rf.get("/o/acme/"))["Content-Type"].startswith("text/html")
     assert server_error(rf.get("/apiary/"))["Content-Type"].startswith("text/html")

@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import redis
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -91,6 +92,42 @@ def test_redis_carries_events_between_processes_through_one_subscription(acme_de
     assert _events(subscriber, timeout=3) == ["plan"]
     listeners = [t for t in threading.enumerate() if t.name == "tandem-live-listener"]
     assert len(listeners) == 1
+
+
+@needs_redis
+def test_streams_refresh_when_the_subscription_comes_back_after_redis_was_down(settings):
+    # A Redis of the test's own, stopped and started (the suite's Redis is shared).
+    from tests.stack.services import own_redis
+
+    hub = live.Hub()
+    subscriber = live.Subscriber("plan-1", seller=True)
+    settings.REDIS_URL = ""  # subscribing starts no listener: the test runs its own
+    hub.subscribe(subscriber)
+    with own_redis() as server:
+        settings.REDIS_URL = server.url(0)
+        threading.Thread(
+            target=hub._listen,
+            args=(server.url(0), live.control_channel()),
+            name="test-live-listener",
+            daemon=True,
+        ).start()
+        probe = redis.Redis.from_url(server.url(0))
+        message = json.dumps({"events": ["plan"], "internal": False})
+        deadline = time.monotonic() + 10
+        while not probe.publish(live.CHANNEL_PREFIX + "plan-1", message):
+            assert time.monotonic() < deadline, "the listener never subscribed"
+            time.sleep(0.05)
+        assert _events(subscriber) == ["plan"]
+
+        server.stop()
+        time.sleep(2)
+        server.start()
+
+        assert _events(subscriber, timeout=15) == ["refresh"]
+        probe = redis.Redis.from_url(server.url(0))
+        assert probe.publish(live.CHANNEL_PREFIX + "plan-1", message) == 1
+        assert _events(subscriber) == ["plan"]
+        assert subscriber.sync_queue.empty()
 
 
 def test_stream_for_member_starts_with_retry(client, alice, acme_deal):

@@ -406,7 +406,7 @@ class TenantViewSet(viewsets.GenericViewSet):
         (None when it is absent and optional). 404, then 428."""
         instance = self.get_object()
         tags = if_match_tags(self.request, required=required)
-        type(instance).objects.select_for_update().filter(pk=instance.pk).first()
+        type(instance).objects.select_for_update(no_key=True).filter(pk=instance.pk).first()
         return self.get_object(), tags
 
     def check_if_match(self, instance, tags: list[str] | None) -> None:

@@ -162,7 +162,7 @@ class PlanViewSet(ReadWriteViewSet):
         deal = data["deal"]
         with transaction.atomic():
             # Lock the deal so that two concurrent creations cannot both pass the check.
-            type(deal).objects.select_for_update().filter(pk=deal.pk).first()
+            type(deal).objects.select_for_update(no_key=True).filter(pk=deal.pk).first()
             if Plan.objects.filter(deal=deal).exists():
                 raise Conflict("This deal already has a plan.")
             plan = services.create_plan_from_template(

@@ -318,7 +318,11 @@ def update_milestone(
     The row is locked for the read-compare-write, so two concurrent edits cannot both pass
     the version check. Records slip history and activity; bumps the row and plan versions.
     """
-    current = Milestone.objects.select_for_update().select_related("plan").get(pk=milestone.pk)
+    current = (
+        Milestone.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("plan")
+        .get(pk=milestone.pk)
+    )
     if expected_version is not None and current.version != expected_version:
         raise ConflictError(current)
     changed = [
@@ -377,7 +381,7 @@ def set_milestone_status(milestone: Milestone, *, actor: Actor, status: str) -> 
 def move_milestone(milestone: Milestone, *, actor: Actor, direction: str) -> Milestone:
     """Swap a step with its neighbour in the same phase ("up" or "down")."""
     siblings = list(
-        milestone.plan.milestones.select_for_update()
+        milestone.plan.milestones.select_for_update(no_key=True)
         .filter(phase=milestone.phase)
         .order_by("position", "id")
     )
@@ -426,7 +430,7 @@ def reschedule_plan(plan: Plan, *, actor: Actor, target_date: date, reason: str)
     their dates. Returns the moved milestones."""
     if not reason.strip():
         raise ReasonRequired("Say why the plan is rescheduled.")
-    milestones = list(plan.milestones.select_for_update().order_by("phase", "position"))
+    milestones = list(plan.milestones.select_for_update(no_key=True).order_by("phase", "position"))
     milestones.sort(key=lambda m: (m.phase != Phase.CLOSE, m.position))
     due_dates = scheduling.schedule(
         [scheduling.Step(m.duration_days, m.phase, m.is_signature_step) for m in milestones],

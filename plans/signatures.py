@@ -142,7 +142,7 @@ def event_digest(event: SignatureEvent, plan_public_id: str) -> str:
 def append_event(plan: Plan, **fields) -> SignatureEvent:
     """Append one event to the plan's chain. The plan row is locked so two appends cannot
     take the same place; the unique (plan, sequence) constraint backs it up."""
-    Plan.objects.select_for_update().filter(pk=plan.pk).first()
+    Plan.objects.select_for_update(no_key=True).filter(pk=plan.pk).first()
     last = SignatureEvent.objects.filter(plan=plan).order_by("-sequence").first()
     event = SignatureEvent(
         organization_id=plan.organization_id,
@@ -371,8 +371,14 @@ def sign_plan(
 
     When every required signer has signed the current content, the plan becomes signed
     (both sides are told; the sealed PDF is prepared after commit)."""
-    plan = Plan.objects.select_for_update().select_related("deal", "deal__owner").get(pk=plan.pk)
-    signer = Stakeholder.objects.select_for_update().filter(pk=signer.pk).first() or signer
+    plan = (
+        Plan.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("deal", "deal__owner")
+        .get(pk=plan.pk)
+    )
+    signer = (
+        Stakeholder.objects.select_for_update(no_key=True).filter(pk=signer.pk).first() or signer
+    )
     if not signer.is_required_signer or signer.deal_id != plan.deal_id:
         raise SigningRefused(f"{signer.name} is not a signer of this plan.")
     signed_from = signer.email if signed_from is None else signed_from
@@ -580,7 +586,7 @@ def send_signing_code(stakeholder: Stakeholder) -> None:
     CodeTooSoon, with nothing changed or sent, within a minute of the signer's last code or
     after five in the last hour (`next_code_at`)."""
     # One request of a signer at a time: two at once must not both find the minute free.
-    Stakeholder.objects.select_for_update().filter(pk=stakeholder.pk).first()
+    Stakeholder.objects.select_for_update(no_key=True).filter(pk=stakeholder.pk).first()
     now = timezone.now()
     if (retry_at := next_code_at(stakeholder, now=now)) is not None:
         raise CodeTooSoon(retry_at=retry_at)
@@ -618,7 +624,7 @@ def check_signing_code(stakeholder: Stakeholder, code: str) -> None:
     problem = None
     with transaction.atomic():
         current = (
-            SigningCode.objects.select_for_update()
+            SigningCode.objects.select_for_update(no_key=True)
             .filter(stakeholder=stakeholder, used_at=None, burned_at=None)
             .order_by("-created_at")
             .first()

@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
@@ -204,3 +205,74 @@ def wait_until(condition, *, timeout: float, step: float = 0.25):
 def mail_counts(stack, *, since: int = 0) -> Counter:
     """(recipient, subject) of every message the stack's SMTP sink accepted, counted."""
     return Counter((m["To"], m["Subject"]) for m in stack.mail.snapshot()[since:])
+
+
+class _FormReader(HTMLParser):
+    """The values a browser would submit for the first <form> of a page or fragment."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.values: list[tuple[str, str]] = []
+        self._forms = 0
+        self._select: str | None = None
+        self._multiple = False
+        self._options: list[tuple[str, bool]] = []
+        self._option: str | None = None
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self._forms += 1
+        if self._forms != 1:
+            return
+        name = attrs.get("name")
+        if tag == "input" and name and "disabled" not in attrs:
+            kind = attrs.get("type", "text")
+            if kind in {"checkbox", "radio"}:
+                if "checked" in attrs:
+                    self.values.append((name, attrs.get("value", "on")))
+            elif kind not in {"submit", "button", "file", "reset"}:
+                self.values.append((name, attrs.get("value", "")))
+        elif tag == "select" and name:
+            self._select, self._options = name, []
+            self._multiple = "multiple" in attrs
+        elif tag == "option" and self._select is not None:
+            self._option = attrs.get("value")
+            self._options.append((self._option, "selected" in attrs))
+            self._text = ""
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, ""
+
+    def handle_data(self, data):
+        self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "option" and self._option is None and self._options:
+            value, selected = self._options[-1]
+            self._options[-1] = (self._text.strip(), selected)
+        elif tag == "select" and self._select is not None:
+            chosen = [value for value, selected in self._options if selected]
+            if not chosen and self._options and not self._multiple:
+                chosen = [self._options[0][0]]
+            self.values.extend((self._select, value) for value in chosen)
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            self.values.append((self._textarea, self._text.removeprefix("\n")))
+            self._textarea = None
+
+
+def form_values(html: str) -> dict[str, str | list[str]]:
+    """The first form's values as a browser submits them (a name given several values, as
+    a multiple select does, maps to the list)."""
+    reader = _FormReader()
+    reader.feed(html)
+    values: dict[str, str | list[str]] = {}
+    for name, value in reader.values:
+        if name in values:
+            previous = values[name]
+            values[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            values[name] = value
+    return values

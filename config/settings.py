@@ -299,7 +299,9 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Tandem] "
-ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+# Links in account emails (confirmation, password reset) use the scheme the site is served
+# on: https behind TLS, http for a compose or `make stack` on a plain port.
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
 # allauth's defaults, written out so they are visible: failed sign-ins are limited per IP
 # and per account; a test proves the 429.
 ACCOUNT_RATE_LIMITS = {

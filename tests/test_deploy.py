@@ -265,6 +265,15 @@ def test_nginx_sets_forwarded_headers_itself(proxied):
 
 
 @needs_nginx
+def test_nginx_passes_the_host_with_its_port(proxied):
+    # docker compose serves on :8080: Django compares a form's Origin (with the port) to the
+    # Host it gets, and builds links from it. `$host` would drop the port.
+    _raw(proxied, b"GET /plan HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n")
+
+    assert Recorder.seen[-1]["host"] == "127.0.0.1:8080"
+
+
+@needs_nginx
 def test_nginx_streams_events_without_buffering(proxied):
     started = time.monotonic()
     first = _raw(

@@ -155,3 +155,24 @@ def test_a_secret_given_twice_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "Set SECRET_KEY or SECRET_KEY_FILE, not both" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("site_url", "scheme"),
+    [("https://tandem.example.com", "https"), ("http://localhost:8080", "http")],
+)
+def test_links_in_account_emails_use_the_scheme_of_site_url(site_url, scheme):
+    # docker compose serves plain http on :8080: a sign-up confirmation link in https
+    # would lead nowhere.
+    result = _run(
+        [
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.conf import settings; print(settings.ACCOUNT_DEFAULT_HTTP_PROTOCOL)",
+        ],
+        {**PRODUCTION_ENV, "SITE_URL": site_url},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == scheme

@@ -64,6 +64,12 @@ app.conf.beat_schedule["retry-webhooks"] = {
     "task": "notifications.retry_webhooks",
     "schedule": 60.0,
 }
+# PDFs still pending 5 minutes after they were asked for (their render task was lost).
+app.conf.beat_schedule["requeue-stuck-documents"] = {
+    "task": "plans.requeue_stuck_documents",
+    "schedule": 300.0,
+    "options": {"expires": 250},
+}
 # The security log's retention: entries older than SECURITY_LOG_RETENTION_DAYS, once a day
 # at a quiet hour (idempotent: a late or repeated run deletes what is due, no more).
 app.conf.beat_schedule["security-log-retention"] = {

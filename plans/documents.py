@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -15,6 +16,11 @@ from deals import outbox
 from .models import Plan, PlanDocument
 
 log = logging.getLogger(__name__)
+
+# A render takes about a second: a document still pending this long after it was asked for
+# lost its task (a broker that restarted empty, a worker killed mid-render).
+STUCK_AFTER = timedelta(minutes=5)
+REQUEUE_BATCH = 200
 
 
 def document_for(plan: Plan) -> PlanDocument:
@@ -47,6 +53,27 @@ def document_for(plan: Plan) -> PlanDocument:
 
         outbox.enqueue(render_document, document_id=document.pk)
     return document
+
+
+def requeue_stuck(now=None) -> int:
+    """Queue again the render of documents pending for longer than STUCK_AFTER (the beat
+    task plans.requeue_stuck_documents); the render is idempotent. Returns how many."""
+    from .tasks import render_document
+
+    now = now or timezone.now()
+    stuck = list(
+        PlanDocument.objects.filter(
+            status=PlanDocument.Status.PENDING, created_at__lt=now - STUCK_AFTER
+        )
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:REQUEUE_BATCH]
+    )
+    for document_id in stuck:
+        with transaction.atomic():
+            outbox.enqueue(render_document, document_id=document_id)
+    if stuck:
+        log.warning("documents: %d pending PDF(s) queued again (their task was lost)", len(stuck))
+    return len(stuck)
 
 
 def prepare_document(*, plan_id: int) -> None:

@@ -12,6 +12,14 @@ def render_document(*, document_id: int) -> None:
     render(document_id)
 
 
+@shared_task(name="plans.requeue_stuck_documents", ignore_result=True)
+def requeue_stuck_documents() -> int:
+    """Beat, every 5 minutes: PDFs whose render task was lost are queued again."""
+    from .documents import requeue_stuck
+
+    return requeue_stuck()
+
+
 @shared_task(name="plans.refresh_dashboard_summaries", ignore_result=True)
 def refresh_dashboard_summaries(*, now: str | None = None) -> dict:
     """Beat, every 15 minutes: bring every workspace's dashboard summaries up to date, so

@@ -323,3 +323,36 @@ def test_verify_page_and_pdf_show_names_as_text(
     assert "<script>alert" not in html
     text = text_of(data)
     assert account in text and workspace in text
+
+
+def test_a_document_whose_render_task_was_lost_is_queued_again(
+    client, alice, plan, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plans import tasks
+
+    client.force_login(alice)
+    url = reverse("plans:plan-pdf", kwargs={"org_slug": "acme", "deal_id": plan.deal.public_id})
+    original = tasks.render_document.apply_async
+    tasks.render_document.apply_async = lambda **kwargs: None  # the broker lost the task
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            assert client.get(url).status_code == 202
+    finally:
+        tasks.render_document.apply_async = original
+    document = PlanDocument.objects.get()
+    assert document.status == PlanDocument.Status.PENDING
+
+    # Not yet: a render may still be under way.
+    assert documents.requeue_stuck() == 0
+    later = timezone.now() + documents.STUCK_AFTER + timedelta(seconds=1)
+    assert tasks.requeue_stuck_documents.run() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert documents.requeue_stuck(now=later) == 1
+
+    document.refresh_from_db()
+    assert document.status == PlanDocument.Status.READY
+    assert client.get(url, HTTP_HX_REQUEST="true").status_code == 200

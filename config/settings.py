@@ -208,6 +208,10 @@ else:
     # (the 503 page of config/errors.py), not after the system's TCP timeout.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # `.iterator()` (every <select> of a ModelChoiceField renders through it) would open a
+    # server-side cursor: DECLARE, FETCH, CLOSE — three round trips where one does, for
+    # lists of a few dozen rows (and no cursor may outlive a transaction behind a pooler).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and live events. Absent → eager tasks, local memory cache and an

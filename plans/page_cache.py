@@ -1,4 +1,5 @@
-"""The seller's plan page, whole, from the cache while nothing it shows has changed.
+"""The seller's plan page and the buyer's deal room, whole, from the cache while nothing they
+show has changed.
 
 A warm plan page runs one query of its own (which plan, under which ids) and reads two cache
 keys; it does not load the plan. What the page shows is covered by four generation counters
@@ -107,9 +108,11 @@ def lookup(organization, deal_public_id) -> PageRef | None:
     return PageRef(row[0], row[1], organization.pk, row[2])
 
 
-def body_key(request, ref: PageRef) -> str | None:
+def body_key(request, ref: PageRef, *, viewer: tuple | None = None) -> str | None:
     """The cache key of the page body for this viewer at the current generations (None: the
-    cache is off or unreachable). Read the generations before loading what the body draws."""
+    cache is off or unreachable). Read the generations before loading what the body draws.
+    The viewer is the signed-in user, or what the view names (the buyer of a deal room:
+    ("room", stakeholder id))."""
     from .rows import template_fingerprint
 
     if cache_seconds() <= 0:
@@ -123,12 +126,12 @@ def body_key(request, ref: PageRef) -> str | None:
     values = generations.current(keys)
     if values is None:
         return None
-    user = request.user
+    if viewer is None:
+        viewer = (request.user.pk, request.user.email)
     parts = (
         [values[key] for key in keys],
         template_fingerprint(),
-        user.pk,
-        user.email,
+        viewer,
         timezone.get_current_timezone_name(),
     )
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]

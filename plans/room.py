@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django_htmx.http import trigger_client_event
 
@@ -19,7 +22,7 @@ from stakeholders.access import buyer_view
 from stakeholders.actors import Actor
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
-from . import services
+from . import page_cache, rows, services
 from .attachments import AttachmentRejected
 from .forms import (
     BuyerMilestoneForm,
@@ -119,11 +122,44 @@ def _region(request, plan: Plan, region: str, *, status: int = 200, **extra):
 
 @buyer_view
 def room(request):
-    plan = _plan(request)
-    template = PAGE
+    """The room, or (htmx) one region of it. The page's body is served from plans.page_cache
+    while nothing it shows has changed: the same generations as the seller's page, for this
+    buyer (the body names them and offers them their own edits)."""
     if request.htmx and request.htmx.target in REGIONS:
-        template += f"#{request.htmx.target}"
-    return render(request, template, room_context(request, plan))
+        plan = _plan(request)
+        return render(request, f"{PAGE}#{request.htmx.target}", room_context(request, plan))
+    plan_id = (
+        Plan.objects.filter(deal=request.deal, organization=request.organization)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if plan_id is None:
+        raise Http404("No plan.")
+    ref = page_cache.PageRef(plan_id, request.deal.pk, request.organization.pk, "")
+    key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk))
+    body = page_cache.get(key)
+    if body is None:
+        # Loaded after the generations were read (so a change committed meanwhile cannot be
+        # cached under them): the buyer, the deal and the workspace too.
+        request.buyer = Stakeholder.objects.select_related(
+            "deal", "deal__owner", "deal__organization"
+        ).get(pk=request.buyer.pk)
+        request.deal = request.buyer.deal
+        request.organization = request.deal.organization
+        context = room_context(request, _plan(request))
+        token = rows.CSRF_PLACEHOLDER
+        body = render_to_string(f"{PAGE}#room-body", {**context, "csrf_token": token}, request)
+        valid_until = page_cache.valid_until(timezone.now(), [], today=context["today"])
+        page_cache.put(key, body, valid_until=valid_until)
+    # The body is our template's output (escaped when rendered).
+    html = mark_safe(body.replace(rows.CSRF_PLACEHOLDER, get_token(request)))  # noqa: S308
+    context = {
+        "page_body": html,
+        "deal": request.deal,
+        "buyer": request.buyer,
+        "room_organization": request.organization,
+    }
+    return render(request, PAGE, context)
 
 
 def _row(request, milestone: Milestone, *, status: int = 200):

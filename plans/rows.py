@@ -28,7 +28,12 @@ from .models import Milestone
 ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
 # Our templates the page draws (the header includes the signature block; moments are drawn
 # by includes/time.html), under templates/.
-PAGE_TEMPLATES = ("plans/plan_detail.html", "plans/signature_block.html", "includes/time.html")
+PAGE_TEMPLATES = (
+    "plans/plan_detail.html",
+    "plans/room.html",
+    "plans/signature_block.html",
+    "includes/time.html",
+)
 # The angle brackets make it a string no escaped text can contain: a buyer's step titled
 # like the placeholder must show as typed, not as the seller's CSRF token. It reaches the
 # template as safe text, so {% csrf_token %} writes it as it is.

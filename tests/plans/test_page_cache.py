@@ -228,6 +228,85 @@ def test_cached_page_equals_a_fresh_page_after(name, alice_client, plan):
     assert served == fresh(alice_client, plan), f"{name}: the cached page is stale"
 
 
+# The changes a buyer sees in the room (the others leave it as it was; it must still equal a
+# room drawn from scratch).
+SHOWN_IN_ROOM = {
+    "step edited",
+    "date moved with a reason",
+    "status set",
+    "status set by the buyer",
+    "step moved",
+    "step added",
+    "step deleted",
+    "outcome edited",
+    "rescheduled",
+    "stakeholder added (fills owner gaps)",
+    "stakeholder edited",
+    "stakeholder removed",
+    "comment",
+    "file attached",
+    "signatures requested",
+    "proposal accepted",
+    "signed",
+}
+
+
+def view_room(client, plan) -> str:
+    response = client.get(f"/room/{plan.deal.public_id}/")
+    assert response.status_code == 200
+    return main(response.content.decode())
+
+
+@pytest.mark.parametrize(
+    "name", [*CHANGES, *CHANGES_AFTER_SETUP], ids=[*CHANGES, *CHANGES_AFTER_SETUP]
+)
+def test_cached_room_equals_a_fresh_room_after(name, plan):
+    _prepare(name, plan)
+    room = Client()
+    open_room(room, plan.deal.stakeholders.get(email="eve@initech.test"))
+    before = view_room(room, plan)
+    assert view_room(room, plan) == before  # served from the cache, unchanged
+
+    change = CHANGES.get(name) or CHANGES_AFTER_SETUP[name]
+    change(Plan.objects.select_related("deal", "deal__owner").get(pk=plan.pk))
+    served = view_room(room, plan)
+
+    if name in SHOWN_IN_ROOM:
+        assert served != before, f"{name}: the change does not show in the room"
+    cache.clear()
+    assert served == view_room(room, plan), f"{name}: the cached room is stale"
+
+
+def test_cached_room_is_the_buyers_own(plan):
+    # Two buyers of one room: each is named and offered their own edits.
+    rooms = {}
+    for email in ("dana@initech.test", "eve@initech.test"):
+        rooms[email] = Client()
+        open_room(rooms[email], plan.deal.stakeholders.get(email=email))
+    views = {email: view_room(client, plan) for email, client in rooms.items()}
+    views = {email: view_room(client, plan) for email, client in rooms.items()}  # cached
+
+    assert views["dana@initech.test"] != views["eve@initech.test"]
+    for email, client in rooms.items():
+        cache.clear()
+        assert view_room(client, plan) == views[email]
+
+
+def test_cached_room_is_not_served_after_midnight(plan):
+    room = Client()
+    open_room(room, plan.deal.stakeholders.get(email="eve@initech.test"))
+    before = view_room(room, plan)
+    with time_machine.travel(timezone_now_plus(days=1)):
+        after = view_room(room, plan)
+        assert after != before  # days left
+        cache.clear()
+        assert after == view_room(room, plan)
+
+
+def timezone_now_plus(*, days: int) -> datetime:
+    return datetime.now(UTC) + timedelta(days=days)
+
+
 def test_cached_page_shows_a_new_member_in_the_forms(alice_client, plan):
     before = view(alice_client, plan)
     MembershipFactory(organization=plan.organization, user=UserFactory(full_name="Zed Newmember"))

@@ -6,8 +6,9 @@ def shell(request):
     context = {"csp_nonce": getattr(request, "csp_nonce", None)}
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        # One query, evaluated lazily only by pages that draw the navigation.
-        context["my_memberships"] = Membership.objects.filter(user=user).select_related(
-            "organization"
+        # Loaded by org_view on workspace pages; elsewhere one query, evaluated lazily only
+        # by pages that draw the navigation.
+        context["my_memberships"] = getattr(request, "memberships", None) or (
+            Membership.objects.filter(user=user).select_related("organization")
         )
     return context

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from .models import Membership
@@ -34,11 +33,15 @@ def org_view(view=None, *, admin_only: bool = False, manager_only: bool = False)
         @login_required
         @wraps(view)
         def wrapper(request, org_slug, *args, **kwargs):
-            membership = get_object_or_404(
-                Membership.objects.select_related("organization"),
-                organization__slug=org_slug,
-                user=request.user,
+            # Every workspace of the user, in one query: the navigation's switcher lists
+            # them (deals.context_processors.shell), and this one is among them.
+            memberships = list(
+                Membership.objects.filter(user=request.user).select_related("organization")
             )
+            membership = next((m for m in memberships if m.organization.slug == org_slug), None)
+            if membership is None:
+                raise Http404("No such workspace.")
+            request.memberships = memberships
             if admin_only and not membership.is_admin:
                 raise Http404("Only workspace admins can do this.")
             if manager_only and not membership.is_manager:

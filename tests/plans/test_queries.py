@@ -99,17 +99,18 @@ def first_step(plan) -> Milestone:
 
 
 # The counts are exact: a change that adds a query to a page should be deliberate. The plan
-# page, computed: session, user, membership, which plan (page cache lookup), plan with deal
-# (and its recent slips, subqueries), milestones, stakeholders, activity, the navigation's
-# memberships, the workspace's members (options of forms), the stakeholders' active room
-# links and the signature events (signature block).
-PAGE = 13  # + the notification bell's unread count
+# page, computed: session, user, the user's memberships (the workspace of the URL among
+# them, and the navigation's switcher), which plan (page cache lookup), plan with deal (and
+# its recent slips, subqueries), milestones, stakeholders, activity, the workspace's members
+# (options of forms), the stakeholders' active room links and the signature events
+# (signature block).
+PAGE = 12  # + the notification bell's unread count
 # After a change elsewhere on the page, the regions that did not change come from their
 # cache (plans.rows.render_regions): the header's signature block is not computed.
 PAGE_AFTER_CHANGE = PAGE - 1
 # Warm (nothing changed since the last view), the body comes whole from the page cache
-# (plans.page_cache): session, user, membership, which plan, memberships, the bell.
-PAGE_WARM = 6
+# (plans.page_cache): session, user, memberships, which plan, the bell.
+PAGE_WARM = 5
 REGIONS = {
     "plan-header": 10,
     "plan-overview": 8,
@@ -440,15 +441,16 @@ def make_deals(organization, owner, n):
 def test_deal_list_query_count_is_constant(
     client, django_assert_num_queries, acme, globex, alice, bob, charlie
 ):
-    """Session, user, membership, deals (with owner and plan), owners for the filter, and
-    the navigation's memberships; the htmx results fragment skips the last two."""
+    """Session, user, memberships (the URL's workspace and the navigation's switcher),
+    deals (with owner and plan), owners for the filter, the bell; the htmx results fragment
+    skips the last two."""
     make_deals(acme, alice, 3)
     make_deals(globex, charlie, 40)
     client.force_login(alice)
     client.get(url("deals:deal-list"))
 
     for total in (3, 40):
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             client.get(url("deals:deal-list"), {"archived": "1"})
         with django_assert_num_queries(4):
             client.get(url("deals:deal-list"), **htmx("deal-results"))
@@ -460,7 +462,7 @@ def test_template_list_query_count_is_constant(client, django_assert_num_queries
     client.get(url("plans:template-list"))
 
     for _ in range(2):
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(5):
             client.get(url("plans:template-list"))
         for _ in range(10):
             template = PlanTemplateFactory(organization=acme)

@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 def incr(key: str) -> None:
     """Increment counter `key` once, now."""
     try:
+        if hasattr(cache, "bump"):  # Redis (config/cache.py): one round trip
+            cache.bump(key)
+            return
         try:
             cache.incr(key)
         except ValueError:

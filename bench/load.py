@@ -5,9 +5,11 @@ processes, a Celery worker and beat, an SMTP sink; production settings, DEBUG of
 database of its own, fills it with 3 workspaces × 500 deals × 30 steps (COPY, the generator
 of bench/reminder_sweep.py, dated from today), then drives it with locust in headless mode
 (bench/locustfile.py): for each number of concurrent users (16 and 64), each scenario alone
-for --seconds, every simulated user holding its plan's event stream open meanwhile. The
-ceiling is /healthz through the same proxy path, measured in the same run; each endpoint's
-requests/s is reported as a share of it.
+for --seconds without pause (a closed loop: what the stack serves at saturation), every
+simulated user holding its plan's event stream open meanwhile; then all of them mixed at a
+person's pace (about one request a second per user: the latencies people would see at that
+concurrency). The ceiling is /healthz through the same proxy path, measured in the same
+run; each endpoint's requests/s at saturation is reported as a share of it.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tandem_load \\
     REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/load.py
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from deploy.stack import BIN, Stack  # noqa: E402
 
-SCENARIOS = ["healthz", "plan", "room", "checkoff", "dashboard", "api"]
+SCENARIOS = ["healthz", "plan", "room", "checkoff", "dashboard", "api", "paced"]
 WORKSPACES, DEALS_PER_WORKSPACE, STEPS = 3, 500, 30
 STATE = ROOT / "var" / "load"
 
@@ -281,12 +283,13 @@ def main() -> int:
                     profile(stack, scenario, args.seconds)
                 rows = run_locust(scenario, users, args.seconds, data, stack)
                 results.append((users, scenario, rows))
-                measured = [r for n, r in rows.items() if not n.startswith(("SSE", "streams"))]
-                if measured:
-                    row = measured[0]
+                for name, row in rows.items():
+                    if name.startswith(("SSE", "streams")):
+                        continue
                     print(
-                        f"  {users:>3} users  {row['Name']:<24} {float(row['Requests/s']):8.1f}"
-                        f" req/s  p95 {row['95%']:>5} ms  errors {row['Failure Count']}",
+                        f"  {users:>3} users  {scenario:<9} {name:<24} "
+                        f"{float(row['Requests/s']):8.1f} req/s  p95 {row['95%']:>5} ms  "
+                        f"errors {row['Failure Count']}",
                         flush=True,
                     )
         report(results)
@@ -298,8 +301,9 @@ def main() -> int:
 def report(results: list) -> None:
     today = datetime.now(UTC).date().isoformat()
     print(
-        f"\nLoad on {today}, {os.cpu_count()} cores; each endpoint alone, closed loop, every "
-        "user holding an SSE stream:\n"
+        f"\nLoad on {today}, {os.cpu_count()} cores; each endpoint alone in a closed loop, "
+        "then all mixed at about one request a second per user (paced); every user holding "
+        "an SSE stream:\n"
     )
     print("| users | endpoint | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors | streams |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -315,9 +319,13 @@ def report(results: list) -> None:
             rate = float(row["Requests/s"])
             if scenario == "healthz":
                 ceilings[users] = rate
-            share = rate / ceilings[users] if ceilings.get(users) else float("nan")
+            if scenario == "paced":
+                label, share = f"{name}, paced", "—"
+            else:
+                label = name
+                share = f"{rate / ceilings[users]:.0%}" if ceilings.get(users) else "—"
             print(
-                f"| {users} | {name} | {rate:.0f} | {share:.0%} | {row['50%']} | {row['95%']} "
+                f"| {users} | {label} | {rate:.0f} | {share} | {row['50%']} | {row['95%']} "
                 f"| {row['99%']} | {row['Failure Count']} | {stream_text} |"
             )
 

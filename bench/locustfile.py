@@ -12,6 +12,12 @@ figures are what the stack serves at that concurrency, not what people would ask
     checkoff   POST a step's status from the plan page, as htmx sends it (done / in progress)
     dashboard  GET the manager dashboard of the workspace
     api        GET /api/v1/milestones/?plan=… (Bearer key)
+
+and one scenario at a person's pace, for latencies under the concurrency rather than at
+saturation:
+
+    paced      about one request a second per user (0.5–1.5 s apart), drawn from the above
+               (plan page 3, room 3, check-off 2, dashboard 1, API 1)
 """
 
 from __future__ import annotations
@@ -19,12 +25,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import socket
 import time
 from urllib.parse import urlencode, urlsplit
 
 import gevent
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, between, constant, events, task
 
 DATA = json.loads(open(os.environ["LOAD_DATA"]).read())  # noqa: SIM115 - read once at import
 SCENARIO = os.environ["LOAD_SCENARIO"]
@@ -45,8 +52,12 @@ def _write_streams(environment, **kwargs):
         json.dump(STREAMS, out)
 
 
+PACED = [("plan", 3), ("room", 3), ("checkoff", 2), ("dashboard", 1), ("api", 1)]
+
+
 class Person(FastHttpUser):
-    wait_time = constant(0)
+    # Paced: a random pause of 0.5–1.5 s between requests (people do not act in step).
+    wait_time = between(0.5, 1.5) if SCENARIO == "paced" else constant(0)
     host = DATA["url"]
 
     def on_start(self):
@@ -124,7 +135,11 @@ class Person(FastHttpUser):
 
     @task
     def scenario(self):
-        getattr(self, SCENARIO)()
+        if SCENARIO == "paced":
+            names, weights = zip(*PACED, strict=True)
+            getattr(self, random.choices(names, weights)[0])()
+        else:
+            getattr(self, SCENARIO)()
 
     def healthz(self):
         self._get("/healthz", "/healthz (ceiling)", {})

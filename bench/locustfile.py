@@ -71,6 +71,9 @@ class Person(FastHttpUser):
             for role in ("seller", "buyer", "manager")
         }
         self.stream = gevent.spawn(self.hold_stream, self.cookies[side])
+        if SCENARIO == "paced":
+            # Spawned at once, people would all act in the same instant: spread them out.
+            gevent.sleep(random.uniform(0, 1.5))
 
     def on_stop(self):
         self.stream.kill(block=False)

@@ -125,6 +125,7 @@ class MailSink:
         self.delay = delay
         self.paused = False
         self.holding = 0  # messages being held right now
+        self.earlier = 0  # messages an earlier run wrote to the folder
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
         import asyncio
@@ -139,12 +140,14 @@ class MailSink:
         message = email.message_from_bytes(envelope.original_content, policy=policy.default)
         with self.lock:
             self.messages.append(message)
-            path = self.folder / f"{len(self.messages):05d}.eml"
+            path = self.folder / f"{self.earlier + len(self.messages):05d}.eml"
         path.write_bytes(envelope.original_content)
         return "250 Message accepted for delivery"
 
     def start(self):
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Numbered after what an earlier run of the same state folder wrote (kept).
+        self.earlier = len(list(self.folder.glob("*.eml")))
         self.controller.start()
 
     def stop(self):
@@ -184,7 +187,12 @@ class Process:
     def stop(self, timeout: float = 10):
         if self.popen is None:
             return
-        self.signal(signal.SIGTERM)
+        # The leader first: gunicorn's master and Celery's main process stop their children
+        # themselves (a Celery pool child sent SIGTERM directly dies as a lost worker). What
+        # is still running after `timeout` is killed, children included.
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.popen.send_signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -225,7 +233,6 @@ class Stack:
         env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
         env.update(
             DEBUG="0",
-            SECRET_KEY=os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis_url,
             ALLOWED_HOSTS="127.0.0.1,localhost",
@@ -242,8 +249,19 @@ class Stack:
             STATIC_ROOT=str(self.state / "static"),
             PYTHONUNBUFFERED="1",
         )
+        if not env.get("SECRET_KEY_FILE"):
+            env["SECRET_KEY"] = env.get("SECRET_KEY") or self._kept_secret_key()
         env.update(self.extra_env)
         return env
+
+    def _kept_secret_key(self) -> str:
+        """A key made once and kept in the state folder: sessions, signing codes and the
+        workspaces' seal keys outlive a restart of the stack."""
+        path = self.state / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     # Lifecycle ------------------------------------------------------------------------
 
@@ -270,14 +288,20 @@ class Stack:
         return self
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
+        """`manage.py <args>` with the stack's environment; with `check`, a failure raises
+        with what the command wrote (a migration that fails says why)."""
+        done = subprocess.run(
             [str(BIN / "python"), "manage.py", *args],
             cwd=ROOT,
             env=self.env,
-            check=check,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if check and done.returncode != 0:
+            output = (done.stderr or done.stdout).strip()[-3000:]
+            raise RuntimeError(f"stack: manage.py {' '.join(args)} failed:\n{output}")
+        return done
 
     def _start_processes(self):
         logs = self.state / "logs"
@@ -413,6 +437,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=2, help="uvicorn events processes (2)")
     parser.add_argument("--port", type=int, default=8080, help="nginx on 127.0.0.1 (8080)")
     parser.add_argument("--seed", action="store_true", help="load the demo data (seed_demo)")
+    parser.add_argument(
+        "--state", type=Path, default=ROOT / "var" / "stack", help="logs, mail, media (var/stack)"
+    )
     args = parser.parse_args(argv)
     database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not (database_url or "").startswith(("postgres://", "postgresql://")) or not redis_url:
@@ -423,7 +450,14 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    stack = Stack(database_url, redis_url, web=args.web, events=args.events, port=args.port)
+    stack = Stack(
+        database_url,
+        redis_url,
+        web=args.web,
+        events=args.events,
+        port=args.port,
+        state=args.state,
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
@@ -443,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
             stopping.wait(1)
     except KeyboardInterrupt:
         pass
+    except RuntimeError as failure:
+        print(failure, file=sys.stderr)
+        return 1
     finally:
         print("Stopping…", file=sys.stderr)
         stack.stop()

@@ -4,6 +4,7 @@ run in front of a recording upstream to check what it forwards."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -302,3 +303,42 @@ def test_nginx_refuses_bodies_over_the_upload_limit(proxied, settings):
     site = render_nginx_site(listen=1, web_ports=[2], events_ports=[3])
     allowed_mb = int(re.search(r"client_max_body_size (\d+)m;", site).group(1))
     assert settings.ATTACHMENT_MAX_MB < allowed_mb <= settings.ATTACHMENT_MAX_MB + 2
+
+
+def test_the_stack_keeps_its_secret_key_across_runs(tmp_path, monkeypatch):
+    from deploy.stack import Stack
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("SECRET_KEY_FILE", raising=False)
+    first = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    first.mail_port = 2525
+    again = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    again.mail_port = 2525
+
+    key = first.build_env()["SECRET_KEY"]
+    assert len(key) > 40
+    assert again.build_env()["SECRET_KEY"] == key  # sessions and seal keys survive a restart
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+
+
+def test_the_stack_takes_the_secret_key_from_a_file_as_compose_does(tmp_path, monkeypatch):
+    from deploy.stack import Stack
+
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.setenv("SECRET_KEY_FILE", str(tmp_path / "key"))
+    stack = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    stack.mail_port = 2525
+
+    env = stack.build_env()
+    assert "SECRET_KEY" not in env  # not both: the settings would refuse to start
+    assert env["SECRET_KEY_FILE"] == str(tmp_path / "key")
+
+
+def test_a_failing_management_command_of_the_stack_says_why(tmp_path):
+    from deploy.stack import Stack
+
+    stack = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    stack.env = {**os.environ, "DEBUG": "1", "DATABASE_URL": "sqlite:///:memory:"}
+
+    with pytest.raises(RuntimeError, match="no_such_command"):
+        stack.manage("no_such_command")

@@ -56,3 +56,12 @@ def test_healthz_redis_ok(client, db):
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
 def test_health_only_answers_get(client, db, method, path):
     assert getattr(client, method)(path).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_at_any_host_answer(client, db, settings, path):
+    # An orchestrator probes 127.0.0.1 or the container's IP, not the domain of ALLOWED_HOSTS.
+    settings.ALLOWED_HOSTS = ["tandem.example.com"]
+
+    assert client.get(path, HTTP_HOST="10.1.2.3:8000").status_code == 200
+    assert client.get("/accounts/login/", HTTP_HOST="10.1.2.3:8000").status_code == 400

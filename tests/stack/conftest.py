@@ -104,6 +104,11 @@ FAULTS_ENV = {
 }
 
 
+def _seeded(stack) -> None:
+    seeded = stack.manage("seed_demo", "--port", str(stack.port))
+    stack.room_url = re.search(r"(http://\S+/r/\S+/)", seeded.stdout).group(1)
+
+
 @pytest.fixture(scope="session")
 def fault_stack(stack_services):
     """2 web, 2 events, a worker, beat, nginx and the SMTP sink, with the demo data
@@ -111,8 +116,20 @@ def fault_stack(stack_services):
     service start it again before they end."""
     stack = stack_services.start_stack("faults", extra_env=FAULTS_ENV)
     try:
-        seeded = stack.manage("seed_demo", "--port", str(stack.port))
-        stack.room_url = re.search(r"(http://\S+/r/\S+/)", seeded.stdout).group(1)
+        _seeded(stack)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def demo_stack(stack_services, request):
+    """A stack of the test's own, with the demo data, stopped when it ends: for tests whose
+    traffic (hundreds of edits, the emails and tasks they owe) must not reach the stack of
+    the fault tests, which count what arrives."""
+    stack = stack_services.start_stack(request.node.name.lower()[:40])
+    try:
+        _seeded(stack)
         yield stack
     finally:
         stack.stop()

@@ -93,8 +93,8 @@ class Buyer(threading.Thread):
             time.sleep(0.1)
 
 
-def test_two_sellers_and_a_buyer_editing_the_same_steps(fault_stack):
-    stack = fault_stack
+def test_two_sellers_and_a_buyer_editing_the_same_steps(demo_stack):
+    stack = demo_stack
     ids = initech(stack.database_url)
     deal, plan = ids["deal"], ids["plan"]
     steps = ids["buyer_steps"]

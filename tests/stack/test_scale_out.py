@@ -30,8 +30,8 @@ def _ports(stack, kind: str) -> list[int]:
     ]
 
 
-def test_a_session_and_a_change_reach_every_process(fault_stack):
-    stack = fault_stack
+def test_a_session_and_a_change_reach_every_process(demo_stack):
+    stack = demo_stack
     web_ports, events_ports = _ports(stack, "web"), _ports(stack, "events")
     assert len(web_ports) == 2 and len(events_ports) == 2, stack.processes.keys()
     ids = initech(stack.database_url)

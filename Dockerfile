@@ -31,7 +31,7 @@ RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinp
 USER tandem
 EXPOSE 8000 8001
 # Liveness: the process answers (the database's state is in the body; /readyz gates on it).
-# It sends a Host that ALLOWED_HOSTS accepts (127.0.0.1 must be listed, as compose does).
+# /healthz answers at any Host (config.health.HealthMiddleware).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/healthz', timeout=4)"
-CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]
+CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "1"]

@@ -239,6 +239,7 @@ def main() -> int:
     parser.add_argument("--scenarios", nargs="+", default=SCENARIOS, choices=SCENARIOS)
     parser.add_argument("--web", type=int, default=2, help="gunicorn web processes (2)")
     parser.add_argument("--web-workers", type=int, default=2, help="workers of each (2)")
+    parser.add_argument("--web-threads", type=int, default=1, help="threads of each (1)")
     parser.add_argument("--events", type=int, default=2, help="uvicorn events processes (2)")
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")
     parser.add_argument("--profile", choices=SCENARIOS, help="py-spy the web processes")
@@ -256,6 +257,7 @@ def main() -> int:
         web=args.web,
         events=args.events,
         web_workers=args.web_workers,
+        web_threads=args.web_threads,
         state=STATE / "stack",
         # Static files are not requested here: collected uncompressed (compressing takes
         # minutes on 2 cores), served by nginx as in production.
@@ -272,7 +274,8 @@ def main() -> int:
         warm_up(stack.url, slots)
         print(
             f"stack up, data ready and warm in {time.perf_counter() - started:.0f} s: "
-            f"{args.web} web × {args.web_workers} workers, {args.events} events, "
+            f"{args.web} web × {args.web_workers} workers × {args.web_threads} threads, "
+            f"{args.events} events, "
             f"{WORKSPACES} workspaces × {DEALS_PER_WORKSPACE} deals × {STEPS} steps",
             flush=True,
         )

@@ -215,7 +215,9 @@ class Stack:
     events: int = 2
     port: int = 0
     state: Path = ROOT / "var" / "stack"
+    # As docker-compose.yml runs them (tests/test_deploy.py keeps the two equal).
     web_workers: int = 2
+    web_threads: int = 1
     worker_concurrency: int = 2
     beat: bool = True
     extra_env: dict = field(default_factory=dict)
@@ -320,6 +322,8 @@ class Stack:
                         f"127.0.0.1:{port}",
                         "--workers",
                         str(self.web_workers),
+                        "--threads",
+                        str(self.web_threads),
                         "--timeout",
                         "30",
                         "--graceful-timeout",

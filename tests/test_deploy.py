@@ -342,3 +342,21 @@ def test_a_failing_management_command_of_the_stack_says_why(tmp_path):
 
     with pytest.raises(RuntimeError, match="no_such_command"):
         stack.manage("no_such_command")
+
+
+def _option(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def test_make_stack_runs_the_processes_as_compose_does(services, tmp_path):
+    # The stack (and the load benchmark on it) measures the configuration compose deploys.
+    from deploy.stack import Stack
+
+    stack = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    web = services["web"]["command"]
+    assert (web[0], _option(web, "-c")) == ("gunicorn", "python:config.gunicorn")
+    assert int(_option(web, "--workers")) == stack.web_workers
+    assert int(_option(web, "--threads")) == stack.web_threads
+    worker = services["worker"]["command"]
+    assert int(_option(worker, "--concurrency")) == stack.worker_concurrency
+    assert _option(stack.worker_args(), "--concurrency") == str(stack.worker_concurrency)

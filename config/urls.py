@@ -6,12 +6,10 @@ from plans import live, signing_views
 from stakeholders import views as stakeholder_views
 
 from . import api
-from .health import healthz, readyz
 
 urlpatterns = [
     path("", deal_views.home, name="home"),
-    path("healthz", healthz, name="healthz"),
-    path("readyz", readyz, name="readyz"),
+    # /healthz and /readyz are answered by config.health.HealthMiddleware, ahead of the rest.
     path("accounts/", include("allauth.urls")),
     path("workspaces/new/", deal_views.workspace_create, name="workspace-create"),
     path("invite/<str:token>/", deal_views.invitation_accept, name="invitation-accept"),

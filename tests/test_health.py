@@ -65,3 +65,11 @@ def test_probes_at_any_host_answer(client, db, settings, path):
 
     assert client.get(path, HTTP_HOST="10.1.2.3:8000").status_code == 200
     assert client.get("/accounts/login/", HTTP_HOST="10.1.2.3:8000").status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_over_plain_http_are_not_redirected(client, db, settings, path):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get(path).status_code == 200
+    assert client.get("/accounts/login/").status_code == 301

@@ -38,10 +38,13 @@ PAGE = "plans/room.html"
 REGIONS = {"room-header", "room-milestones", "room-people", "activity-feed", "timeline"}
 
 
+def _plans(request):
+    """The room's plan, as a queryset (one plan per deal)."""
+    return Plan.objects.filter(deal=request.deal, organization=request.organization)
+
+
 def _plan(request) -> Plan:
-    plan = get_object_or_404(
-        Plan.objects.filter(deal=request.deal, organization=request.organization)
-    )
+    plan = get_object_or_404(_plans(request))
     plan.deal = request.deal
     return plan
 
@@ -128,14 +131,11 @@ def room(request):
     if request.htmx and request.htmx.target in REGIONS:
         plan = _plan(request)
         return render(request, f"{PAGE}#{request.htmx.target}", room_context(request, plan))
-    plan_id = (
-        Plan.objects.filter(deal=request.deal, organization=request.organization)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    plan_id = _plans(request).values_list("pk", flat=True).first()
     if plan_id is None:
         raise Http404("No plan.")
-    ref = page_cache.PageRef(plan_id, request.deal.pk, request.organization.pk, "")
+    deal = request.deal
+    ref = page_cache.PageRef(plan_id, deal.pk, request.organization.pk, deal.account_name)
     key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk))
     body = page_cache.get(key)
     if body is None:

@@ -292,6 +292,33 @@ def test_cached_room_is_the_buyers_own(plan):
         assert view_room(client, plan) == views[email]
 
 
+def test_cached_room_is_not_served_once_the_buyers_link_is_revoked(plan):
+    eve = plan.deal.stakeholders.get(email="eve@initech.test")
+    room = Client()
+    open_room(room, eve)
+    view_room(room, plan)  # cached
+
+    for link in RoomLink.objects.filter(stakeholder=eve):
+        stakeholder_services.revoke_room_link(link)
+
+    assert room.get(f"/room/{plan.deal.public_id}/").status_code == 410
+    assert room.get(f"/room/{plan.deal.public_id}/").status_code == 404  # session ended
+
+
+def test_another_rooms_buyer_gets_404_not_a_cached_room(plan, globex, charlie):
+    from tests.factories import add_buyer, make_deal, make_plan
+
+    other = make_deal(globex, charlie, account_name="Hooli")
+    make_plan(other)
+    stranger = Client()
+    open_room(stranger, add_buyer(other, name="Gavin", email="gavin@hooli.test"))
+    room = Client()
+    open_room(room, plan.deal.stakeholders.get(email="eve@initech.test"))
+    view_room(room, plan)  # cached
+
+    assert stranger.get(f"/room/{plan.deal.public_id}/").status_code == 404
+
+
 def test_cached_room_is_not_served_after_midnight(plan):
     room = Client()
     open_room(room, plan.deal.stakeholders.get(email="eve@initech.test"))

@@ -165,8 +165,11 @@ class Process:
     args: list[str]
     port: int | None = None
     popen: subprocess.Popen | None = None
+    # Stopped or signalled on purpose (a test's fault, the stack stopping): not restarted.
+    held: bool = False
 
     def start(self, env: dict, logs: Path):
+        self.held = False
         log = (logs / f"{self.name}.log").open("ab")
         # Each process leads its own group, so that stopping it stops its children too
         # (gunicorn and Celery workers fork).
@@ -180,11 +183,13 @@ class Process:
         )
 
     def signal(self, signum: int):
+        self.held = True
         if self.popen is not None and self.popen.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
 
     def stop(self, timeout: float = 10):
+        self.held = True
         if self.popen is None:
             return
         # The leader first: gunicorn's master and Celery's main process stop their children
@@ -223,6 +228,7 @@ class Stack:
     extra_env: dict = field(default_factory=dict)
     processes: dict[str, Process] = field(default_factory=dict)
     mail: MailSink | None = None
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
         self.port = self.port or free_port()
@@ -284,6 +290,7 @@ class Stack:
                 self.manage("collectstatic", "--noinput", "--verbosity", "0")
             self._start_processes()
             self.wait_ready()
+            threading.Thread(target=self._supervise, name="stack-supervisor", daemon=True).start()
         except BaseException:
             self.stop()
             raise
@@ -422,7 +429,22 @@ class Stack:
                     raise RuntimeError(f"stack: {target} did not answer within {timeout:.0f} s")
                 time.sleep(0.2)
 
+    def _supervise(self, every: float = 1.0):
+        """compose's `restart: unless-stopped`: a process that exits on its own (a Celery
+        worker that kombu's Redis transport crashes when the broker goes away, say) is
+        started again; one stopped or signalled on purpose is not."""
+        while not self._stopping.wait(every):
+            for process in list(self.processes.values()):
+                if process.held or process.running:
+                    continue
+                print(
+                    f"stack: {process.name} exited ({process.popen.returncode}); restarting",
+                    file=sys.stderr,
+                )
+                process.start(self.env, self.state / "logs")
+
     def stop(self):
+        self._stopping.set()
         for name in reversed(list(self.processes)):
             self.processes[name].stop()
         if self.mail is not None:
@@ -473,12 +495,8 @@ def main(argv: list[str] | None = None) -> int:
             f"beat and nginx; emails land in {stack.state / 'mail'} (SMTP 127.0.0.1:"
             f"{stack.mail_port}); logs in {stack.state / 'logs'}. Ctrl-C stops everything."
         )
-        while not stopping.is_set():
-            dead = [p.name for p in stack.processes.values() if not p.running]
-            if dead:
-                print(f"stack: {', '.join(dead)} exited; stopping (see logs)", file=sys.stderr)
-                return 1
-            stopping.wait(1)
+        while not stopping.wait(1):
+            pass
     except KeyboardInterrupt:
         pass
     except RuntimeError as failure:

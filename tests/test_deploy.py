@@ -360,3 +360,33 @@ def test_make_stack_runs_the_processes_as_compose_does(services, tmp_path):
     worker = services["worker"]["command"]
     assert int(_option(worker, "--concurrency")) == stack.worker_concurrency
     assert _option(stack.worker_args(), "--concurrency") == str(stack.worker_concurrency)
+
+
+def test_the_stack_restarts_a_process_that_exits_on_its_own_as_compose_does(tmp_path):
+    import sys
+    import threading
+
+    from deploy.stack import Process, Stack
+
+    stack = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    stack.env = dict(os.environ)
+    (tmp_path / "logs").mkdir()
+    counter = tmp_path / "starts"
+    code = f"open({str(counter)!r}, 'a').write('x')"
+    crashing = Process("crashing", [sys.executable, "-c", code])
+    stopped = Process("stopped", [sys.executable, "-c", "import time; time.sleep(60)"])
+    stack.add(crashing)
+    stack.add(stopped)
+    stopped.stop()  # on purpose: stays down
+    supervisor = threading.Thread(target=stack._supervise, kwargs={"every": 0.1}, daemon=True)
+    supervisor.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (counter.read_text() if counter.exists() else "").count("x") < 3:
+            assert time.monotonic() < deadline, "the crashed process was not restarted"
+            time.sleep(0.05)
+        assert not stopped.running
+    finally:
+        stack.stop()
+        supervisor.join(5)
+    assert not supervisor.is_alive()

@@ -202,6 +202,11 @@ def test_redis_outage_pages_render_writes_succeed_and_what_is_owed_arrives_once(
         pdf = wait_until(pdf_ready, timeout=DELIVERY_WAIT)
         assert pdf and pdf.content.startswith(b"%PDF"), pdf
         time.sleep(5)  # time for anything sent twice to arrive
+        # Everything owed by now: events the relay sent after the first count owe webhooks too.
+        owed = webhooks_owed()
+        assert wait_until(lambda: owed <= set(hooks.counts()), timeout=DELIVERY_WAIT), owed - set(
+            hooks.counts()
+        )
         for stream in streams:
             stream.close()
 

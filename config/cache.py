@@ -87,17 +87,18 @@ class ResilientRedisCache(RedisCache):
     def incr(self, key, delta=1, version=None):
         return self._call("incr", _RAISE, super().incr, key, delta, version)
 
-    def bump(self, key, version=None) -> int:
-        """Increment counter `key` in one round trip, starting a missing one from the clock
-        (time_ns) rather than from 0 (plans/generations.py says why). Raises, as incr does,
-        when Redis cannot be reached. (Django's incr asks whether the key exists first: two
-        round trips, and a dozen counters move on every write.)"""
+    def bump(self, *keys, version=None) -> list[int]:
+        """Increment counters `keys` in one round trip, starting a missing one from the
+        clock (time_ns) rather than from 0 (plans/generations.py says why). Raises, as incr
+        does, when Redis cannot be reached. (Django's incr asks whether the key exists
+        first: two round trips a counter, and a dozen counters move on every write.)"""
 
         def run():
-            name = self.make_and_validate_key(key, version=version)
-            pipe = self._cache.get_client(name, write=True).pipeline(transaction=False)
-            pipe.set(name, time.time_ns(), nx=True)
-            pipe.incr(name)
-            return pipe.execute()[1]
+            names = [self.make_and_validate_key(key, version=version) for key in keys]
+            pipe = self._cache.get_client(names[0], write=True).pipeline(transaction=False)
+            for name in names:
+                pipe.set(name, time.time_ns(), nx=True)
+                pipe.incr(name)
+            return pipe.execute()[1::2]
 
         return self._call("incr", _RAISE, run)

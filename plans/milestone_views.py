@@ -182,12 +182,16 @@ def milestone_status(request, milestone_id):
     form = StatusForm(request.POST)
     if not form.is_valid():
         return HttpResponse("Unknown status.", status=422, content_type="text/plain")
-    services.set_milestone_status(
+    saved = services.set_milestone_status(
         milestone, actor=_actor(request), status=form.cleaned_data["status"]
     )
     if not request.htmx:
         return redirect(milestone.plan.get_absolute_url())
-    return _render_row(request, _milestone(request, milestone_id))
+    # A status touches none of what was loaded with the step (plan, owners, the step it
+    # depends on): the saved row's fields over the loaded one, instead of loading it again.
+    for field in Milestone._meta.concrete_fields:
+        setattr(milestone, field.attname, getattr(saved, field.attname))
+    return _render_row(request, milestone)
 
 
 @require_POST

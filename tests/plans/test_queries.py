@@ -254,7 +254,7 @@ def test_milestone_status_query_count_is_constant(
         ),
         small,
         large,
-        17,
+        16,
     )
 
 

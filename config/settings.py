@@ -151,6 +151,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "deals.security.RequestContextMiddleware",
+    # A change's emails that the mail server refused: a warning, not an error page.
+    "deals.emails.UnsentEmailsMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"

@@ -72,6 +72,11 @@ def client_ip(request) -> str | None:
 _current_request: ContextVar = ContextVar("tandem_current_request", default=None)
 
 
+def current_request():
+    """The request being served in this context, or None (a task, a command)."""
+    return _current_request.get()
+
+
 class RequestContextMiddleware:
     """Make the current request known to `record` for the duration of the request."""
 

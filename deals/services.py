@@ -5,7 +5,6 @@ workspace's security log in the same transaction (`deals.security.record`)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,7 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from . import security
-from .emails import send_email
+from .emails import send_after_commit
 from .models import (
     ApiKey,
     Deal,
@@ -109,7 +108,7 @@ def invite_teammate(
         invitation=str(invitation.public_id),
         role=role,
     )
-    transaction.on_commit(partial(send_email, "workspace-invitation", context, to=[email]))
+    send_after_commit("workspace-invitation", context, to=[email])
     return invitation, token
 
 

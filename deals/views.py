@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST, require_safe
 
-from . import images, services
+from . import emails, images, services
 from .authentication import request_actor
 from .forms import (
     AcceptInvitationForm,
@@ -217,9 +217,15 @@ def workspace_settings(request):
                     role=invite_form.cleaned_data["role"],
                     invited_by=request.user,
                 )
-                messages.success(
-                    request, f"Invitation sent to {invite_form.cleaned_data['email']}."
-                )
+                email = invite_form.cleaned_data["email"]
+                if emails.unsent(request):
+                    messages.warning(
+                        request,
+                        f"The invitation could not be emailed to {email} (the mail server did "
+                        "not answer): invite them again in a moment (it replaces this one).",
+                    )
+                else:
+                    messages.success(request, f"Invitation sent to {email}.")
                 return redirect("deals:workspace-settings", org_slug=organization.slug)
     context = {
         "settings_form": settings_form,

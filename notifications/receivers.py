@@ -3,12 +3,9 @@ mentioned, and webhooks."""
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 
-from deals.emails import send_email
+from deals.emails import send_after_commit
 from plans.models import Activity, DueDateChange
 from stakeholders import access
 from stakeholders.actors import Actor
@@ -37,7 +34,7 @@ def email_mentions(sender, *, comment, people, actor, **kwargs):
             "accent": deal.organization.accent_color,
             "url": url,
         }
-        transaction.on_commit(partial(send_email, "mention", context, to=[person.email]))
+        send_after_commit("mention", context, to=[person.email])
     # A seller @mentioned in a buyer's comment got the mention email just now: the event
     # notice of the same comment stays in-app only, not emailed again in the next batch.
     sellers = [p.email.lower() for p in people if p.side == Side.SELLER and p.email]

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from deals.emails import send_email
+from deals.emails import SEND_ERRORS, send_after_commit, send_email
 from deals.models import SecurityEvent
 from stakeholders import access
 from stakeholders.actors import Actor
@@ -334,7 +334,7 @@ def _email_request(plan: Plan, signer: Stakeholder, actor: Actor) -> None:
         "organization": deal.organization,
         "accent": deal.organization.accent_color,
     }
-    transaction.on_commit(partial(send_email, "signature-request", context, to=[signer.email]))
+    send_after_commit("signature-request", context, to=[signer.email])
 
 
 def fresh_identity_method(*, session_started_at, verified_at, now=None) -> str | None:
@@ -467,7 +467,7 @@ def _complete(plan: Plan, digest: str, actor: Actor) -> None:
         "accent": plan.deal.organization.accent_color,
         "signers": people,
     }
-    transaction.on_commit(partial(send_email, "plan-signed", context, to=emails))
+    send_after_commit("plan-signed", context, to=emails)
     from . import documents
 
     transaction.on_commit(partial(documents.prepare_document, plan_id=plan.pk))
@@ -556,6 +556,10 @@ CODES_PER_HOUR = 5
 CODE_RULE = "one code a minute, five an hour"
 
 
+class CodeNotSent(SigningRefused):
+    """The code's email could not be sent; nothing was recorded."""
+
+
 class CodeTooSoon(SigningRefused):
     """No new code yet (nothing was sent); `retry_at` is when one can be asked for."""
 
@@ -584,7 +588,8 @@ def next_code_at(stakeholder: Stakeholder, *, now=None):
 def send_signing_code(stakeholder: Stakeholder) -> None:
     """Email a fresh 6-digit code (10 minutes, 5 tries); earlier codes stop working.
     CodeTooSoon, with nothing changed or sent, within a minute of the signer's last code or
-    after five in the last hour (`next_code_at`)."""
+    after five in the last hour (`next_code_at`); CodeNotSent, with nothing changed, when
+    the mail server refuses it or does not answer."""
     # One request of a signer at a time: two at once must not both find the minute free.
     Stakeholder.objects.select_for_update(no_key=True).filter(pk=stakeholder.pk).first()
     now = timezone.now()
@@ -614,7 +619,16 @@ def send_signing_code(stakeholder: Stakeholder) -> None:
         "deal": stakeholder.deal,
         "organization": stakeholder.deal.organization,
     }
-    transaction.on_commit(partial(send_email, "signing-code", context, to=[stakeholder.email]))
+    # Sent before the commit: a mail server that does not answer rolls the code back, with
+    # its log line, and the signer may ask again at once (an email whose code was then not
+    # committed would only hold a code that does not work).
+    try:
+        send_email("signing-code", context, to=[stakeholder.email])
+    except SEND_ERRORS as exc:
+        raise CodeNotSent(
+            "We could not email your code: the mail server did not answer. "
+            "Ask for a new code in a moment."
+        ) from exc
 
 
 def check_signing_code(stakeholder: Stakeholder, code: str) -> None:

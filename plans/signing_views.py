@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from deals import emails
 from deals.models import SecurityEvent
 from deals.security import client_ip, rate_limit, record
 from deals.tenancy import org_view
@@ -83,10 +84,15 @@ def plan_request_signatures(request, deal_id):
     except signatures.SigningRefused as exc:
         messages.error(request, str(exc))
     else:
-        if asked:
-            messages.success(
-                request, "Sent for signature to " + ", ".join(s.name for s in asked) + "."
+        names = ", ".join(s.name for s in asked)
+        if unsent := emails.unsent(request):
+            messages.warning(
+                request,
+                f"Sent for signature to {names}, but the email to {', '.join(unsent)} could "
+                "not be sent (the mail server did not answer): send it again in a moment.",
             )
+        elif asked:
+            messages.success(request, f"Sent for signature to {names}.")
         else:
             messages.info(request, "Every required signer has already signed this version.")
     return redirect(plan.get_absolute_url())
@@ -326,24 +332,31 @@ def room_sign_code(request):
             signatures.send_signing_code(buyer)
         except signatures.CodeTooSoon as too_soon:  # another request of the signer just won
             retry_at = too_soon.retry_at
+        except signatures.CodeNotSent as not_sent:
+            return _code_refused(request, str(not_sent), status=503)
     if retry_at is not None:
         wait = max(1, math.ceil((retry_at - now).total_seconds()))
         in_words = f"{wait} seconds" if wait < 90 else f"{math.ceil(wait / 60)} minutes"
         local = timezone.localtime(retry_at)
         refused = f"{reason} You can ask for a new code at {local:%H:%M %Z} (in {in_words})."
-        response = _room_sign_page(
-            request,
-            _room_plan(request),
-            signer=buyer,
-            identity=_buyer_identity(request),
-            form=SignForm(require_password=False),
-            status=429,
-            code_refused=refused,
-        )
+        response = _code_refused(request, refused, status=429)
         response["Retry-After"] = str(wait)
         return response
     messages.info(request, f"We emailed a 6-digit code to {buyer.email}. It works for 10 minutes.")
     return redirect("room-sign", deal_id=request.deal.public_id)
+
+
+def _code_refused(request, message: str, *, status: int):
+    """The signing page again, saying why no code was sent."""
+    return _room_sign_page(
+        request,
+        _room_plan(request),
+        signer=request.buyer,
+        identity=_buyer_identity(request),
+        form=SignForm(require_password=False),
+        status=status,
+        code_refused=message,
+    )
 
 
 def _record_code_lockout(request) -> None:

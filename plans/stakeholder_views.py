@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget, trigger_client_event
 
+from deals import emails
 from deals.tenancy import org_view
 from stakeholders import services as stakeholder_services
 from stakeholders.models import RoomLink, Stakeholder
@@ -17,6 +18,12 @@ from . import services
 from .forms import StakeholderForm
 from .models import Plan
 from .views import PAGE, _actor, _plan, _refuse_if_archived, _render_region, plan_context
+
+SENT = "Invitation sent to {email}. Their link:"
+NOT_EMAILED = (
+    "The invitation could not be emailed to {email} (the mail server did not answer): "
+    "copy their link and send it yourself, or invite again later. Their link:"
+)
 
 
 @require_POST
@@ -114,13 +121,16 @@ def stakeholder_invite(request, stakeholder_id):
             return _render_region(request, plan, "stakeholder-panel", invite_error=str(exc))
         messages.error(request, str(exc))
         return redirect(plan.get_absolute_url())
+    # The invitation's email has been sent (or refused) by now: the service has committed.
+    emailed = not emails.unsent(request)
+    notice = SENT if emailed else NOT_EMAILED
+    notice = notice.format(email=stakeholder.email)
     # Inviting a buyer shares a draft plan with them.
     services.share_plan(plan, actor=_actor(request))
     if request.htmx:
-        return _render_region(
-            request, plan, "stakeholder-panel", new_link={"stakeholder": stakeholder, "url": url}
-        )
-    messages.success(request, f"Invitation sent to {stakeholder.email}. Their link: {url}")
+        new_link = {"stakeholder": stakeholder, "url": url, "notice": notice}
+        return _render_region(request, plan, "stakeholder-panel", new_link=new_link)
+    (messages.success if emailed else messages.warning)(request, f"{notice} {url}")
     return redirect(plan.get_absolute_url())
 
 

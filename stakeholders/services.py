@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -11,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from deals import security
-from deals.emails import send_email
+from deals.emails import send_after_commit
 from deals.models import Deal, SecurityEvent, hash_token
 
 from . import access
@@ -223,9 +222,7 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
         "accent": organization.accent_color,
     }
     reply_to = [deal.owner.email] if deal.owner.email else None
-    transaction.on_commit(
-        partial(send_email, "room-invitation", context, to=[stakeholder.email], reply_to=reply_to)
-    )
+    send_after_commit("room-invitation", context, to=[stakeholder.email], reply_to=reply_to)
     buyer_invited.send(sender=Stakeholder, stakeholder=stakeholder, link=link, invited_by=actor)
     return link, url
 
@@ -274,7 +271,7 @@ def ask_for_new_link(stakeholder: Stakeholder, *, now=None) -> bool:
         "organization": deal.organization,
         "plan_url": settings.SITE_URL + deal.get_absolute_url(),
     }
-    transaction.on_commit(partial(send_email, "link-requested", context, to=[deal.owner.email]))
+    send_after_commit("link-requested", context, to=[deal.owner.email])
     return True
 
 
@@ -325,5 +322,5 @@ def invite_colleague(
         "accent": deal.organization.accent_color,
         "plan_url": settings.SITE_URL + deal.get_absolute_url(),
     }
-    transaction.on_commit(partial(send_email, "colleague-invited", context, to=[deal.owner.email]))
+    send_after_commit("colleague-invited", context, to=[deal.owner.email])
     return colleague

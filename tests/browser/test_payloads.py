@@ -612,11 +612,16 @@ def test_payloads_written_by_one_party_never_act_in_the_others_browser(
     # review day), escalations of the overdue buyer steps, and the stale-plan alert.
     # Also the reminder of the colleague's unopened invitation, a few days from now.
     today = timezone.localdate()
+    # The stale-plan day is moved later past a weekend, never earlier: 14 days after the
+    # last activity (now) must have passed by 10:00 of that day, whatever the hour now.
+    stale_day = today + timedelta(days=digests.STALE_DAYS + 1)
+    while stale_day.weekday() >= 5:
+        stale_day += timedelta(days=1)
     for day in [
         today + timedelta(days=5),
         review_day,
         buyer_due + timedelta(days=10),
-        today + timedelta(days=15),
+        stale_day,
     ]:
         while day.weekday() >= 5:
             day -= timedelta(days=1)

@@ -16,6 +16,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from deals import emails
 from deals.api import Conflict, ListParams, ReadWriteViewSet
 from deals.models import Deal, User
 
@@ -172,6 +173,10 @@ class InvitationSerializer(serializers.Serializer):
         "new one)."
     )
     expires_at = serializers.DateTimeField(help_text="The link stops working then.")
+    emailed = serializers.BooleanField(
+        help_text="Whether the mail server took the invitation email. False: it refused or "
+        "did not answer; the link works, send it yourself or invite again later."
+    )
 
 
 class StakeholderListParams(ListParams):
@@ -278,6 +283,8 @@ class StakeholderViewSet(ReadWriteViewSet):
             "stakeholder": self.fresh(stakeholder),
             "room_url": url,
             "expires_at": link.expires_at,
+            # Sent (or refused) when the transaction above committed.
+            "emailed": not emails.unsent(request._request),
         }
         body = InvitationSerializer(data, context=self.get_serializer_context()).data
         # The body holds a credential: no cache may keep it.

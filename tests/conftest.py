@@ -4,6 +4,8 @@ alice: seller in Acme; bob: manager in Acme; charlie: seller in Globex (must see
 Acme). Later issues add dana, a buyer of one Acme deal.
 """
 
+import socket
+
 import pytest
 from django.conf import settings
 
@@ -169,3 +171,16 @@ def open_room(client, stakeholder):
 def dana_client(client, dana):
     open_room(client, dana)
     return client
+
+
+@pytest.fixture
+def smtp_down(settings):
+    """Django's SMTP backend, pointed at a port of 127.0.0.1 where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_TIMEOUT = 2
+    return port

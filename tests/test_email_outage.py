@@ -8,7 +8,6 @@ The SMTP server here is a real port on 127.0.0.1 with nothing listening, as a ma
 that is down looks to the app."""
 
 import logging
-import socket
 
 import pytest
 from django.contrib.messages import get_messages
@@ -21,19 +20,6 @@ from stakeholders.models import RoomLink
 from tests.conftest import open_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def smtp_down(settings):
-    """Django's SMTP backend, pointed at a port of 127.0.0.1 where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_TIMEOUT = 2
-    return port
 
 
 def _invite_url(stakeholder):

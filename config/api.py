@@ -11,10 +11,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.renderers import JSONRenderer
 from rest_framework.routers import SimpleRouter
 
-from deals.api import DealViewSet
 from plans.api import (
     ActivityViewSet,
     DateChangeViewSet,
+    DealViewSet,
     MilestoneViewSet,
     PlanViewSet,
     SignatureEventViewSet,

@@ -14,23 +14,18 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef
-from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import (
     OpenApiExample,
-    extend_schema,
     extend_schema_field,
     extend_schema_serializer,
-    extend_schema_view,
 )
 from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import services
 from .authentication import request_actor
 from .models import ApiKey, Deal, Membership, User
 from .tenancy import SESSION_LAST_ORG
@@ -866,119 +861,3 @@ class DealSerializer(serializers.ModelSerializer):
                 {"closed_date": ["Only a deal closed won or lost has a closing date."]}
             )
         return attrs
-
-
-class DealListParams(ListParams):
-    ORDERINGS = {
-        "target_close_date": ("target_close_date", "id"),
-        "-target_close_date": ("-target_close_date", "-id"),
-        "amount": ("amount", "id"),
-        "-amount": ("-amount", "-id"),
-        "updated_at": ("updated_at", "id"),
-        "-updated_at": ("-updated_at", "-id"),
-        "created_at": ("created_at", "id"),
-        "-created_at": ("-created_at", "-id"),
-    }
-    DEFAULT_ORDERING = "target_close_date"
-
-    stage = serializers.ChoiceField(
-        choices=[*Deal.Stage.values, "open"],
-        required=False,
-        help_text="A stage, or `open` for every stage but closed won and closed lost.",
-    )
-    owner = serializers.UUIDField(required=False, help_text="The owner's user id.")
-    overdue = serializers.BooleanField(
-        required=False, help_text="Only deals whose plan has (true) or has no (false) overdue step."
-    )
-    q = serializers.CharField(required=False, help_text="Search account and opportunity names.")
-
-
-def _deal_has_overdue(organization):
-    from django.apps import apps
-
-    # By name: deals/ sits below plans/ and does not import it.
-    Milestone = apps.get_model("plans", "Milestone")  # noqa: N806
-    return Exists(
-        Milestone.objects.filter(plan__deal=OuterRef("pk"), due_date__lt=today_of(organization))
-        .exclude(status__in=["done", "cancelled"])
-        .values("pk")
-    )
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List deals",
-        parameters=[DealListParams],
-        description="Deals of the workspace, by target close date. Cursor-paginated: "
-        "follow `next`.",
-    ),
-    retrieve=extend_schema(summary="Get a deal"),
-    create=extend_schema(summary="Create a deal", description="Sends the deal.created webhook."),
-    partial_update=extend_schema(
-        summary="Update a deal",
-        description="Send If-Match. Closing (stage closed_won / closed_lost) sets the "
-        "closing date to today unless given.",
-    ),
-    update=extend_schema(summary="Replace a deal", description="Send If-Match."),
-)
-class DealViewSet(ReadWriteViewSet):
-    """Deals (opportunities) of the workspace."""
-
-    serializer_class = DealSerializer
-    list_params_class = DealListParams
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Deal.objects.none()
-        return (
-            Deal.objects.for_org(self.organization)
-            .select_related("owner", "organization")
-            .annotate(
-                plan_public_id=F("plan__public_id"),
-                has_overdue_steps=_deal_has_overdue(self.organization),
-            )
-        )
-
-    def apply_filters(self, queryset, params):
-        stage = params.get("stage")
-        if stage == "open":
-            queryset = queryset.open()
-        elif stage:
-            queryset = queryset.filter(stage=stage)
-        if owner := params.get("owner"):
-            queryset = queryset.filter(owner__public_id=owner)
-        if "overdue" in params:
-            queryset = queryset.filter(has_overdue_steps=params["overdue"])
-        if q := params.get("q"):
-            queryset = queryset.search(q)
-        return queryset
-
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        fields = dict(serializer.validated_data)
-        if "owner" not in fields:
-            fields["owner"] = self._default_owner()
-        deal = services.create_deal(self.organization, actor=self.actor(), **fields)
-        deal = self.fresh(deal)
-        return self.respond(deal, status_code=201, headers={"Location": self._location(deal)})
-
-    def _default_owner(self):
-        user = self.request.user
-        if isinstance(user, User):
-            return user
-        creator = self.request.auth.created_by
-        if (
-            creator is not None
-            and creator.memberships.filter(organization=self.organization).exists()
-        ):
-            return creator
-        raise serializers.ValidationError({"owner": ["Name the deal's owner (a member's id)."]})
-
-    def _location(self, deal) -> str:
-        return self.request.build_absolute_uri(reverse("api:deal-detail", args=[deal.public_id]))
-
-    def perform_update(self, serializer):
-        return services.update_deal(
-            serializer.instance, actor=self.actor(), **serializer.validated_data
-        )

@@ -1,4 +1,6 @@
-"""REST API: plans (one per deal), milestones, templates, date changes and activity.
+"""REST API: deals (with what their plans say of them), plans (one per deal), milestones,
+templates, date changes and activity. The deals' endpoint lives here, not in deals/: its
+list reads the plans (overdue steps, the plan's id), and deals/ sits below plans/.
 
 Every write goes through plans/services.py, so the feed, slip history, version bumps and
 domain events (and with them webhooks) are the same as in the app.
@@ -9,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Count, Q, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -17,8 +19,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from deals import services as deal_services
 from deals.api import (
     Conflict,
+    DealSerializer,
     ListMixin,
     ListParams,
     ReadWriteViewSet,
@@ -26,6 +30,7 @@ from deals.api import (
     TenantViewSet,
     today_of,
 )
+from deals.models import Deal, User
 
 from . import services, signatures
 from .models import (
@@ -639,3 +644,115 @@ class SignatureEventViewSet(ListMixin, RetrieveMixin, TenantViewSet):
         if side := params.get("side"):
             queryset = queryset.filter(signer_side=side)
         return queryset
+
+
+class DealListParams(ListParams):
+    ORDERINGS = {
+        "target_close_date": ("target_close_date", "id"),
+        "-target_close_date": ("-target_close_date", "-id"),
+        "amount": ("amount", "id"),
+        "-amount": ("-amount", "-id"),
+        "updated_at": ("updated_at", "id"),
+        "-updated_at": ("-updated_at", "-id"),
+        "created_at": ("created_at", "id"),
+        "-created_at": ("-created_at", "-id"),
+    }
+    DEFAULT_ORDERING = "target_close_date"
+
+    stage = serializers.ChoiceField(
+        choices=[*Deal.Stage.values, "open"],
+        required=False,
+        help_text="A stage, or `open` for every stage but closed won and closed lost.",
+    )
+    owner = serializers.UUIDField(required=False, help_text="The owner's user id.")
+    overdue = serializers.BooleanField(
+        required=False, help_text="Only deals whose plan has (true) or has no (false) overdue step."
+    )
+    q = serializers.CharField(required=False, help_text="Search account and opportunity names.")
+
+
+def _deal_has_overdue(organization):
+    return Exists(
+        Milestone.objects.filter(plan__deal=OuterRef("pk"), due_date__lt=today_of(organization))
+        .exclude(status__in=["done", "cancelled"])
+        .values("pk")
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List deals",
+        parameters=[DealListParams],
+        description="Deals of the workspace, by target close date. Cursor-paginated: "
+        "follow `next`.",
+    ),
+    retrieve=extend_schema(summary="Get a deal"),
+    create=extend_schema(summary="Create a deal", description="Sends the deal.created webhook."),
+    partial_update=extend_schema(
+        summary="Update a deal",
+        description="Send If-Match. Closing (stage closed_won / closed_lost) sets the "
+        "closing date to today unless given.",
+    ),
+    update=extend_schema(summary="Replace a deal", description="Send If-Match."),
+)
+class DealViewSet(ReadWriteViewSet):
+    """Deals (opportunities) of the workspace."""
+
+    serializer_class = DealSerializer
+    list_params_class = DealListParams
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Deal.objects.none()
+        return (
+            Deal.objects.for_org(self.organization)
+            .select_related("owner", "organization")
+            .annotate(
+                plan_public_id=F("plan__public_id"),
+                has_overdue_steps=_deal_has_overdue(self.organization),
+            )
+        )
+
+    def apply_filters(self, queryset, params):
+        stage = params.get("stage")
+        if stage == "open":
+            queryset = queryset.open()
+        elif stage:
+            queryset = queryset.filter(stage=stage)
+        if owner := params.get("owner"):
+            queryset = queryset.filter(owner__public_id=owner)
+        if "overdue" in params:
+            queryset = queryset.filter(has_overdue_steps=params["overdue"])
+        if q := params.get("q"):
+            queryset = queryset.search(q)
+        return queryset
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        if "owner" not in fields:
+            fields["owner"] = self._default_owner()
+        deal = deal_services.create_deal(self.organization, actor=self.actor(), **fields)
+        deal = self.fresh(deal)
+        return self.respond(deal, status_code=201, headers={"Location": self._location(deal)})
+
+    def _default_owner(self):
+        user = self.request.user
+        if isinstance(user, User):
+            return user
+        creator = self.request.auth.created_by
+        if (
+            creator is not None
+            and creator.memberships.filter(organization=self.organization).exists()
+        ):
+            return creator
+        raise serializers.ValidationError({"owner": ["Name the deal's owner (a member's id)."]})
+
+    def _location(self, deal) -> str:
+        return self.request.build_absolute_uri(reverse("api:deal-detail", args=[deal.public_id]))
+
+    def perform_update(self, serializer):
+        return deal_services.update_deal(
+            serializer.instance, actor=self.actor(), **serializer.validated_data
+        )

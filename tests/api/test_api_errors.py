@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.test import Client
 
-from deals.api import DealViewSet
+from plans.api import DealViewSet
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 SOME_ID = "6f1c2f4e-1111-4a4a-9b9b-0123456789ab"

@@ -128,7 +128,7 @@ def test_stakeholder_invite_is_not_a_get(api, acme_plan):
     assert not RoomLink.objects.exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_api_says_whether_the_invitation_was_emailed(api, acme_plan, smtp_down):
     buyer = acme_plan.deal.stakeholders.get(email="priya@x.test")
 

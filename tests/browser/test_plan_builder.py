@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from playwright.sync_api import expect
 
-from deals.management.commands.seed_demo import DEMO_PASSWORD
+from plans.management.commands.seed_demo import DEMO_PASSWORD
 from tests.factories import future_weekday
 
 from .conftest import sign_in

@@ -1,6 +1,6 @@
 from playwright.sync_api import expect
 
-from deals.management.commands.seed_demo import DEMO_PASSWORD
+from plans.management.commands.seed_demo import DEMO_PASSWORD
 
 from .conftest import sign_in
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 import requests
 
-from deals.management.commands.seed_demo import DEMO_PASSWORD
+from plans.management.commands.seed_demo import DEMO_PASSWORD
 
 CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 

@@ -1,13 +1,24 @@
 """Demo data for `make run`: idempotent, so running it twice changes nothing."""
 
+import hashlib
+import hmac
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from deals.models import Deal, Membership, Organization, User
+from deals.models import Deal, Membership, Organization, User, hash_token
+from plans import services as plan_services
+from plans import signatures
+from plans.builtin_templates import install
+from plans.models import Activity, Milestone, PlanTemplate, TemplateStep
+from stakeholders import access
+from stakeholders import services as stakeholder_services
+from stakeholders.actors import Actor
+from stakeholders.models import RoomLink, Stakeholder
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - published demo credentials
 
@@ -236,8 +247,6 @@ class Command(BaseCommand):
             self.stdout.write(f"  {local}")
 
     def seed(self) -> tuple[int, str | None]:
-        from plans.builtin_templates import install
-        from plans.models import PlanTemplate, TemplateStep
 
         # The built-in templates come with a data migration; a flushed database (`manage.py
         # flush`, or a test with transactional_db that ran before) has lost them.
@@ -274,10 +283,6 @@ def seed_deal(
 ):
     """Create one demo deal with its stakeholders and plan, told as `story`. Returns 1 when
     created, 0 when the deal already existed."""
-    from plans import services as plan_services
-    from plans.models import Milestone, PlanTemplate
-    from stakeholders import services as stakeholder_services
-    from stakeholders.actors import Actor
 
     if Deal.objects.for_org(organization).filter(account_name=account).exists():
         return 0
@@ -405,7 +410,6 @@ def seed_deal(
 def sign_demo_plan(plan, seller, *, buyer_signs: bool) -> None:
     """Sign through the real signing code: the AE signs; the economic buyer too when
     `buyer_signs` (then the plan is signed and its sealed PDF is prepared after commit)."""
-    from plans import signatures
 
     signatures.request_signatures(plan, actor=seller)
     signers = signatures.required_signers(plan)
@@ -427,15 +431,6 @@ def sign_demo_plan(plan, seller, *, buyer_signs: bool) -> None:
 def ensure_demo_room_link(organization) -> str | None:
     """A working room link for Initech's champion. Its token is derived from SECRET_KEY so
     every run prints the same link while the database keeps only its hash (idempotent)."""
-    import hashlib
-    import hmac
-    from datetime import timedelta
-
-    from django.conf import settings
-
-    from deals.models import hash_token
-    from stakeholders import access
-    from stakeholders.models import RoomLink, Stakeholder
 
     champion = Stakeholder.objects.filter(
         organization=organization, email="champion@initech.example.com"
@@ -467,7 +462,6 @@ COMPLETION_DELAY = {"security": 6, "procurement": 4, "legal": 2}
 
 def _date_completions(plan):
     """Done demo steps were completed around their due dates, not all at seeding time."""
-    from plans.models import Milestone
 
     now = timezone.now()
     for milestone in Milestone.objects.filter(plan=plan, status="done"):
@@ -479,10 +473,6 @@ def _date_completions(plan):
 def _buyer_engagement(plan, story):
     """The buyer's champion works in plans that are on track (this week) and in the slipping
     one (three weeks ago): buyer activity is what the dashboard reads as buyer visits."""
-    from plans import services as plan_services
-    from plans.models import Activity, Milestone
-    from stakeholders.actors import Actor
-    from stakeholders.models import Stakeholder
 
     if story not in {"on_track", "slipping"}:
         return

@@ -11,6 +11,7 @@ the body:
 Body: {"status": "ok" | "degraded" | "unavailable", "database": …, "redis": …}.
 """
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
@@ -37,7 +38,6 @@ def _check_database() -> str:
 def _check_redis() -> str:
     if not settings.REDIS_URL:
         return "not configured"
-    import redis  # only with REDIS_URL
 
     try:
         client = redis.Redis.from_url(

@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from . import images
 from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, SecurityEvent, User
+from .services import create_workspace
 
 
 class WorkspaceSignupForm(forms.Form):
@@ -22,8 +23,6 @@ class WorkspaceSignupForm(forms.Form):
     field_order = ["full_name", "email", "workspace_name", "time_zone", "password1", "password2"]
 
     def signup(self, request, user):
-        from .services import create_workspace
-
         user.full_name = self.cleaned_data["full_name"].strip()
         user.save(update_fields=["full_name"])
         create_workspace(

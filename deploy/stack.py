@@ -15,6 +15,7 @@ files. Logs of each process are in `<state>/logs/`.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import email
 import os
@@ -112,7 +113,7 @@ class MailSink:
     """An SMTP server on 127.0.0.1 that keeps every message (and writes it to a folder)."""
 
     def __init__(self, folder: Path, port: int, *, delay: float = 0.0):
-        from aiosmtpd.controller import Controller  # dev dependency: only the stack needs it
+        from aiosmtpd.controller import Controller  # noqa: PLC0415 - a dev dependency: only the stack's SMTP sink needs it
 
         self.folder = folder
         self.messages: list[email.message.EmailMessage] = []
@@ -128,7 +129,6 @@ class MailSink:
         self.earlier = 0  # messages an earlier run wrote to the folder
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        import asyncio
 
         self.holding += 1
         try:

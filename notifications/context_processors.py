@@ -1,5 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
+from .models import Notification
+
 
 def notification_bell(request):
     """The unread count of the bell in the seller navigation (base.html). Lazy: the query runs
@@ -10,8 +12,6 @@ def notification_bell(request):
         return {}
 
     def count() -> int:
-        from .models import Notification
-
         return Notification.objects.for_org(organization).filter(user=user).unread().count()
 
     return {"unread_notifications": SimpleLazyObject(count)}

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from datetime import date, datetime, timedelta
 from smtplib import SMTPException
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import F, Q
@@ -360,8 +361,6 @@ def build_stale_plan(row: SentNotification):
 
 
 def _zone(plan: Plan):
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(plan.organization.time_zone)
 
 

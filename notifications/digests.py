@@ -31,7 +31,9 @@ from deals.models import Deal, Organization
 from plans.models import Activity, Milestone, Plan, Visibility
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
+from . import services
 from .models import Kind, Notification, NotificationPreference, SentNotification
+from .webhooks import announce_overdue
 
 log = logging.getLogger(__name__)
 
@@ -574,14 +576,12 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
         if decide_digests in deciders:
             result.event_batches = pending_event_batches()
     if decide_digests in deciders:
-        from .webhooks import announce_overdue
-
         result.overdue_announced = announce_overdue(now)
     ids = result.queued + result.requeued
     if inline:
         _send_inline(ids, result)
     else:
-        from . import tasks
+        from . import tasks  # noqa: PLC0415 - cycle: tasks imports digests
 
         # Queued after the commit above (we are outside any transaction of ours here; if a
         # caller wraps the sweep in one, on_commit waits for it).
@@ -597,7 +597,7 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
 
 
 def _send_inline(ids: list[int], result: SweepResult) -> None:
-    from . import delivery, services
+    from . import delivery  # noqa: PLC0415 - cycle: delivery imports digests
 
     def send(sent_id: int) -> None:
         try:

@@ -13,6 +13,8 @@ from stakeholders.models import Side
 from stakeholders.services import issue_room_link
 
 from . import webhooks
+from .models import Notification
+from .services import BUYER_EVENT_VERBS, notify_buyer_event
 
 
 def email_mentions(sender, *, comment, people, actor, **kwargs):
@@ -39,8 +41,6 @@ def email_mentions(sender, *, comment, people, actor, **kwargs):
     # notice of the same comment stays in-app only, not emailed again in the next batch.
     sellers = [p.email.lower() for p in people if p.side == Side.SELLER and p.email]
     if sellers and actor.is_buyer:
-        from .models import Notification
-
         Notification.objects.filter(
             milestone=milestone,
             verb="commented",
@@ -110,7 +110,6 @@ def on_deal_created(sender, *, deal, actor, **kwargs):
 def notify_buyer_events(sender, *, plan, actor, verb, milestone=None, activity=None, **kwargs):
     """A buyer completed a step, proposed a date, commented (or signed): the AE gets an
     in-app notification now and a batched email (services.notify_buyer_event)."""
-    from .services import BUYER_EVENT_VERBS, notify_buyer_event
 
     if not actor.is_buyer or verb not in BUYER_EVENT_VERBS:
         return

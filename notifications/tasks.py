@@ -11,6 +11,7 @@ from celery import current_app, shared_task
 from django.utils import timezone
 
 from . import delivery, digests, services, webhooks
+from .models import SentNotification
 
 
 @shared_task(name="notifications.deliver_webhook")
@@ -96,8 +97,6 @@ BATCH_GATHER_SECONDS = 60
 
 
 def _queue_batch(sent_id: int, *, countdown: int) -> None:
-    from .models import SentNotification
-
     row = SentNotification.objects.filter(pk=sent_id).values("organization_id", "payload").first()
     if row and row["payload"].get("user"):
         send_event_emails.apply_async(

@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -38,6 +39,8 @@ from deals import outbox
 from deals.models import Organization, User
 from deals.security import Kind as SecurityKind
 from deals.security import record as record_security_event
+from plans.models import Milestone
+from stakeholders.actors import Actor
 
 from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
@@ -117,7 +120,7 @@ def emit(organization, event_type: str, data: dict, *, occurred_at: datetime | N
 
 
 def enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
-    from .tasks import deliver_webhook
+    from .tasks import deliver_webhook  # noqa: PLC0415 - cycle: tasks imports webhooks
 
     outbox.enqueue(deliver_webhook, countdown=countdown, delivery_id=delivery_id)
 
@@ -541,12 +544,6 @@ def announce_overdue(now: datetime | None = None) -> int:
     the step remembers the date it was announced for (a claim by conditional UPDATE, so two
     sweeps at once announce a step once).
     """
-    from zoneinfo import ZoneInfo
-
-    from django.db.models import F, Q
-
-    from plans.models import Milestone
-    from stakeholders.actors import Actor
 
     # Cross-organization on purpose: this is the reminder sweep.
     now = now or timezone.now()

@@ -62,9 +62,10 @@ from django.db.models.expressions import RawSQL, RowRange
 from django.db.models.functions import Greatest, Lower, Trim, TruncDate
 from django.utils import timezone
 
+from deals.models import Organization
 from stakeholders.models import Side
 
-from .models import Milestone, Phase, Plan
+from .models import DueDateChange, Milestone, Phase, Plan, PlanSummary, ReasonSummary, TitleSummary
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
 PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))
@@ -473,8 +474,7 @@ def _plans_behind(organization, *, now, today):
     (its due date `next_due` is before today), or a close-plan step counted as not late
     is late today (`next_late` before today less LATE_DAYS). Without a write, a plan is
     recomputed on the days its own steps fall due or late, not every day."""
-    from .dashboard import LATE_DAYS, RECENT_DAYS
-    from .models import PlanSummary
+    from .dashboard import LATE_DAYS, RECENT_DAYS  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     since = now - timedelta(days=RECENT_DAYS)
     other_day = (
@@ -493,8 +493,6 @@ def _plans_behind(organization, *, now, today):
 
 
 def _titles_behind(organization):
-    from .models import TitleSummary
-
     return (
         TitleSummary.objects.filter(organization=organization)
         .exclude(computed=F("stamp"), time_zone=organization.time_zone)
@@ -505,8 +503,6 @@ def _titles_behind(organization):
 
 
 def _reasons_behind(organization):
-    from .models import ReasonSummary
-
     return (
         ReasonSummary.objects.filter(organization=organization)
         .exclude(computed=F("stamp"))
@@ -550,7 +546,6 @@ def refresh_every_workspace(*, now: datetime) -> tuple[int, int]:
 
     Side effects: updates summary rows. Idempotent, and safe beside requests and another
     run: each row is written only if its stamp has not moved since it was read."""
-    from deals.models import Organization
 
     # Cross-organization on purpose: this is the beat's refresh of every workspace.
     organizations = list(Organization.objects.order_by("pk").only("pk", "time_zone"))
@@ -579,8 +574,7 @@ def refresh_plans(organization, *, now, today: date | None = None) -> None:
 
     Side effects: inserts or updates PlanSummary rows, replaces OverdueGroup rows.
     Idempotent."""
-    from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits
-    from .models import DueDateChange
+    from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     today = today or today_of(organization, now)
     since = now - timedelta(days=RECENT_DAYS)
@@ -738,7 +732,7 @@ WHERE plans_titlesummary.stamp = excluded.stamp
 def title_rollup_query(steps, *, tz) -> object:
     """Per title of `steps` (not cancelled): counts, slips, and the sums of the planned and
     actual durations of the done steps (see dashboard.step_durations), one GROUP BY title."""
-    from .dashboard import BusinessDayNumber, DayNumber
+    from .dashboard import BusinessDayNumber, DayNumber  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     slipped = Q(due_date__gt=F("baseline_date"))
     done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
@@ -775,7 +769,6 @@ def refresh_titles(organization) -> None:
     the two queries stays behind for the next request.
 
     Side effects: updates TitleSummary rows. Idempotent."""
-    from zoneinfo import ZoneInfo
 
     tz_name = organization.time_zone
     titles = list(_titles_behind(organization).values_list("title", flat=True))
@@ -796,7 +789,6 @@ def refresh_titles(organization) -> None:
 def title_rollup(organization) -> list[dict]:
     """The per-title rollup of a whole workspace, from its current TitleSummary rows (refresh
     them first), shaped like dashboard._title_rollup's rows."""
-    from .models import TitleSummary
 
     rows = []
     for title, steps, dated, slipped, slip_days, done, planned, actual in (
@@ -842,7 +834,7 @@ WHERE plans_reasonsummary.stamp = excluded.stamp
 def reason_moves_query(changes):
     """Per reason (ignoring case and surrounding spaces) of `changes`: the moves to a later
     date, the first spelling and the calendar days they added (one GROUP BY)."""
-    from .dashboard import DayNumber
+    from .dashboard import DayNumber  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     return (
         changes.filter(new_date__gt=F("old_date"))
@@ -861,7 +853,6 @@ def refresh_reasons(organization) -> None:
     refresh_titles, so that the planner reads them through date_change_reason_idx).
 
     Side effects: updates ReasonSummary rows. Idempotent."""
-    from .models import DueDateChange
 
     keys = list(_reasons_behind(organization).values_list("key", flat=True))
     if not keys:
@@ -880,7 +871,6 @@ def refresh_reasons(organization) -> None:
 def reasons(organization):
     """The slip reasons of a whole workspace from its current ReasonSummary rows (refresh
     them first), most moves first: a QuerySet of dicts with reason, count and days."""
-    from .models import ReasonSummary
 
     return (
         ReasonSummary.objects.filter(organization=organization, count__gt=0)

@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from deals import outbox
 
+from . import pdf, seal
 from .models import Plan, PlanDocument
+from .signatures import canonical_bytes, canonical_content
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,6 @@ REQUEUE_BATCH = 200
 def document_for(plan: Plan) -> PlanDocument:
     """The document of the plan's current content: sealed when that content is signed.
     Asking again returns the same document; a new one is queued after commit."""
-    from .signatures import canonical_bytes, canonical_content
 
     content = canonical_content(plan)
     digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
@@ -49,7 +50,7 @@ def document_for(plan: Plan) -> PlanDocument:
     if created or document.status == PlanDocument.Status.FAILED:
         PlanDocument.objects.filter(pk=document.pk).update(status=PlanDocument.Status.PENDING)
         document.status = PlanDocument.Status.PENDING
-        from .tasks import render_document
+        from .tasks import render_document  # noqa: PLC0415 - cycle: tasks imports documents
 
         outbox.enqueue(render_document, document_id=document.pk)
     return document
@@ -58,7 +59,7 @@ def document_for(plan: Plan) -> PlanDocument:
 def requeue_stuck(now=None) -> int:
     """Queue again the render of documents pending for longer than STUCK_AFTER (the beat
     task plans.requeue_stuck_documents); the render is idempotent. Returns how many."""
-    from .tasks import render_document
+    from .tasks import render_document  # noqa: PLC0415 - cycle: tasks imports documents
 
     now = now or timezone.now()
     stuck = list(
@@ -93,7 +94,6 @@ def render(document_id: int) -> None:
     )
     if document is None or document.status == PlanDocument.Status.READY:
         return
-    from . import pdf, seal
 
     plan = document.plan
     try:

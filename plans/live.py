@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from asgiref.sync import sync_to_async
+import redis
+from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import connection, transaction
@@ -236,8 +237,6 @@ class Hub:
             subscriber.deliver(REFRESH)
 
     def _listen(self, url: str, control: str) -> None:
-        import redis
-
         subscribed = False
         while True:
             pubsub = None
@@ -278,8 +277,6 @@ def publish(plan_key: str, events: list[str], *, internal: bool = False) -> None
 
     def send():
         if settings.REDIS_URL:
-            import redis
-
             try:
                 redis.Redis.from_url(settings.REDIS_URL).publish(CHANNEL_PREFIX + plan_key, message)
             except redis.RedisError:
@@ -300,8 +297,6 @@ def _send_control(control: dict) -> None:
 
     def send():
         if settings.REDIS_URL:
-            import redis
-
             try:
                 redis.Redis.from_url(settings.REDIS_URL).publish(control_channel(), message)
             except redis.RedisError:
@@ -345,8 +340,6 @@ def _release_request_thread() -> None:
     happens and only memory is lost.
     """
     try:
-        from asgiref.sync import SyncToAsync
-
         context = SyncToAsync.thread_sensitive_context.get(None)
         executor = SyncToAsync.context_to_thread_executor.pop(context, None) if context else None
     except (AttributeError, TypeError):  # pragma: no cover - a different asgiref

@@ -16,8 +16,10 @@ from django_htmx.http import reswap, retarget, trigger_client_event
 from deals.tenancy import org_view
 
 from . import rows, services
-from .forms import MilestoneAddForm, MilestoneForm, StatusForm
-from .models import Milestone
+from .attachments import AttachmentRejected
+from .forms import CommentForm, MilestoneAddForm, MilestoneForm, StatusForm
+from .models import Attachment, DateProposal, Milestone
+from .room import serve_attachment, thread_context
 from .views import (
     PAGE,
     _actor,
@@ -236,8 +238,6 @@ def render_thread(request, context: dict, *, status: int = 200, back_url: str, b
 
 
 def _seller_thread(request, milestone, *, form=None, error="", status=200):
-    from .room import thread_context
-
     context = {**thread_context(milestone, form=form, error=error), "side": "seller"}
     context["deal"] = milestone.plan.deal
     return render_thread(
@@ -257,8 +257,6 @@ def milestone_thread(request, milestone_id):
 @require_POST
 @org_view
 def milestone_comment(request, milestone_id):
-    from .forms import CommentForm
-
     milestone = _milestone(request, milestone_id)
     form = CommentForm(request.POST)
     if not form.is_valid():
@@ -270,8 +268,6 @@ def milestone_comment(request, milestone_id):
 @require_POST
 @org_view
 def milestone_attach(request, milestone_id):
-    from .attachments import AttachmentRejected
-
     milestone = _milestone(request, milestone_id)
     upload = request.FILES.get("file")
     if upload is None:
@@ -285,9 +281,6 @@ def milestone_attach(request, milestone_id):
 
 @org_view
 def attachment_download(request, attachment_id):
-    from .models import Attachment
-    from .room import serve_attachment
-
     attachment = get_object_or_404(
         Attachment.objects.for_org(request.organization), public_id=attachment_id
     )
@@ -297,8 +290,6 @@ def attachment_download(request, attachment_id):
 @require_POST
 @org_view
 def proposal_decide(request, proposal_id):
-    from .models import DateProposal
-
     proposal = get_object_or_404(
         DateProposal.objects.for_org(request.organization).select_related(
             "milestone", "milestone__plan", "milestone__plan__deal"

@@ -41,6 +41,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from . import generations
+from .models import Plan
+from .rows import template_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,6 @@ class PageRef:
 def lookup(organization, deal_public_id) -> PageRef | None:
     """The plan of the workspace's deal `deal_public_id` (None: the deal has no plan, or is
     not the workspace's). One query."""
-    from .models import Plan
 
     row = (
         Plan.objects.for_org(organization)
@@ -113,7 +114,6 @@ def body_key(request, ref: PageRef, *, viewer: tuple | None = None) -> str | Non
     cache is off or unreachable). Read the generations before loading what the body draws.
     The viewer is the signed-in user, or what the view names (the buyer of a deal room:
     ("room", stakeholder id))."""
-    from .rows import template_fingerprint
 
     if cache_seconds() <= 0:
         return None

@@ -7,14 +7,21 @@ a second, and only the worker (or an explicit export) should pay for it.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from asn1crypto import pem
+from asn1crypto import x509 as asn1_x509
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import Plan, PlanDocument, SealCertificate, SignatureEvent
+from .seal import load_key_and_cert
+from .signatures import verify_chain
 
 KEYWORD_PREFIX = "tandem"
 log = logging.getLogger(__name__)
@@ -32,7 +39,6 @@ def render_plan_pdf(
 ) -> bytes:
     """Render the signed content of `plan` (never internal steps or notes) with the audit
     certificate page. Unsigned versions carry a DRAFT watermark."""
-    from .signatures import verify_chain
 
     events = list(
         SignatureEvent.objects.filter(plan=plan).order_by("sequence").select_related("signer")
@@ -63,7 +69,7 @@ def write_pdf(html: str) -> bytes:
     font to fetch, so WeasyPrint is given a fetcher that refuses every address (network,
     file: and data: alike). What the parties write is escaped by the template; this is the
     second lock, should markup ever slip in: the worker fetches nothing, embeds no file."""
-    from weasyprint import HTML, URLFetcher  # slow import
+    from weasyprint import HTML, URLFetcher  # noqa: PLC0415 - slow import (1-2 s): only PDF renders load it
 
     return HTML(string=html, url_fetcher=URLFetcher(allowed_protocols=())).write_pdf()
 
@@ -71,13 +77,11 @@ def write_pdf(html: str) -> bytes:
 def _outside_event_loop(function, *args, **kwargs):
     """pyHanko's synchronous API runs its own event loop, which cannot start in a thread that
     already runs one (an async caller, or a test driving a browser): use another thread."""
-    import asyncio
 
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         return function(*args, **kwargs)
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as executor:
         return executor.submit(function, *args, **kwargs).result()
@@ -89,15 +93,13 @@ def seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
 
 
 def _seal_pdf(pdf: bytes, seal: SealCertificate, *, reason: str) -> bytes:
-    from pyhanko.keys.internal import (
+    from pyhanko.keys.internal import (  # noqa: PLC0415 - slow import: only sealing loads pyHanko
         translate_pyca_cryptography_cert_to_asn1,
         translate_pyca_cryptography_key_to_asn1,
     )
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.sign import fields, signers
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
-    from .seal import load_key_and_cert
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noqa: PLC0415 - slow import: only sealing loads pyHanko
+    from pyhanko.sign import fields, signers  # noqa: PLC0415 - slow import: only sealing loads pyHanko
+    from pyhanko_certvalidator.registry import SimpleCertificateStore  # noqa: PLC0415 - slow import: only sealing loads pyHanko
 
     key, cert = load_key_and_cert(seal)
     asn1_cert = translate_pyca_cryptography_cert_to_asn1(cert)
@@ -141,11 +143,9 @@ def verify_pdf(data: bytes) -> Verification:
 
 
 def _verify_pdf(data: bytes) -> Verification:
-    import hashlib
-
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: PLC0415 - slow import: only verifying loads pyHanko
+    from pyhanko.sign.validation import validate_pdf_signature  # noqa: PLC0415 - slow import: only verifying loads pyHanko
+    from pyhanko_certvalidator import ValidationContext  # noqa: PLC0415 - slow import: only verifying loads pyHanko
 
     try:
         reader = PdfFileReader(io.BytesIO(data), strict=False)
@@ -181,9 +181,6 @@ def _verify_pdf(data: bytes) -> Verification:
     )
     roots = []
     if seal is not None:
-        from asn1crypto import pem
-        from asn1crypto import x509 as asn1_x509
-
         _, _, der = pem.unarmor(seal.certificate_pem.encode())
         roots.append(asn1_x509.Certificate.load(der))
     try:
@@ -192,7 +189,7 @@ def _verify_pdf(data: bytes) -> Verification:
         log.warning("PDF seal check failed", exc_info=True)
         result.problem = f"The seal could not be checked ({exc.__class__.__name__}: {exc})."
         return result
-    from pyhanko.sign.validation.status import SignatureCoverageLevel as Coverage
+    from pyhanko.sign.validation.status import SignatureCoverageLevel as Coverage  # noqa: PLC0415 - slow import: only verifying loads pyHanko
 
     result.intact = bool(status.intact and status.valid)
     result.covers_whole_file = status.coverage == Coverage.ENTIRE_FILE

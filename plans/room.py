@@ -32,6 +32,7 @@ from .forms import (
     ProposalForm,
 )
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
+from .signatures import content_hash, signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/room.html"
@@ -82,7 +83,6 @@ def room_context(request, plan: Plan) -> dict:
             "-created_at", "-id"
         )[:30]
     )
-    from .signatures import content_hash, signature_block
 
     # Internal steps are not loaded here, and they are not part of the signed content.
     block = signature_block(

@@ -87,7 +87,7 @@ def bump_version(plan: Plan) -> None:
     Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
     page_cache.bump_plan(plan.pk)
     plan.version += 1
-    from .signatures import mark_amended_if_changed
+    from .signatures import mark_amended_if_changed  # noqa: PLC0415 - cycle: signatures imports services
 
     if mark_amended_if_changed(plan):
         plan.status = Plan.Status.AMENDED

@@ -21,6 +21,7 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from deals.emails import SEND_ERRORS, send_after_commit, send_email
@@ -32,6 +33,7 @@ from stakeholders.services import issue_room_link, log_security_event
 
 from . import signals
 from .models import Activity, Milestone, Phase, Plan, SignatureEvent, SigningCode, Visibility
+from .services import record_activity, share_plan
 
 GENESIS = "0" * 64
 FRESH_IDENTITY = timedelta(minutes=10)
@@ -298,7 +300,6 @@ def request_signatures(plan: Plan, *, actor: Actor) -> list[Stakeholder]:
             plan_version=plan.version,
         )
         asked.append(signer)
-    from .services import record_activity, share_plan
 
     # Asking the buyer to sign shares a draft plan with them (recorded as such).
     share_plan(plan, actor=actor)
@@ -314,8 +315,6 @@ def request_signatures(plan: Plan, *, actor: Actor) -> list[Stakeholder]:
 
 
 def _email_request(plan: Plan, signer: Stakeholder, actor: Actor) -> None:
-    from django.urls import reverse
-
     deal = plan.deal
     if signer.side == Side.BUYER:
         _, token = issue_room_link(signer, purpose="signature request")
@@ -427,7 +426,6 @@ def sign_plan(
         plan_version=plan.version,
         content_hash=digest,
     )
-    from .services import record_activity
 
     record_activity(
         plan,
@@ -449,7 +447,6 @@ def _complete(plan: Plan, digest: str, actor: Actor) -> None:
     plan.save(
         update_fields=["status", "signed_version", "signed_content_hash", "signed_at", "updated_at"]
     )
-    from .services import record_activity
 
     record_activity(
         plan,
@@ -468,7 +465,7 @@ def _complete(plan: Plan, digest: str, actor: Actor) -> None:
         "signers": people,
     }
     send_after_commit("plan-signed", context, to=emails)
-    from . import documents
+    from . import documents  # noqa: PLC0415 - cycle: documents imports signatures
 
     transaction.on_commit(partial(documents.prepare_document, plan_id=plan.pk))
 
@@ -496,7 +493,6 @@ def decline(
         user_agent=user_agent[:400],
         reason=reason.strip(),
     )
-    from .services import record_activity
 
     actor = Actor.buyer(signer) if signer.side == Side.BUYER else Actor(signer.name, Side.SELLER)
     log_security_event(
@@ -526,7 +522,6 @@ def mark_amended_if_changed(plan: Plan) -> bool:
         return False
     Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.AMENDED)
     plan.status = Plan.Status.AMENDED  # receivers (webhooks) read it from this instance
-    from .services import record_activity
 
     record_activity(
         plan,
@@ -712,8 +707,6 @@ def void_signer_identity(
             actor_name=actor.name,
         )
     if not removed:
-        from .services import record_activity
-
         record_activity(
             plan,
             actor=actor,

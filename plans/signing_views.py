@@ -22,6 +22,7 @@ from stakeholders.models import Side, Stakeholder
 from . import documents, signatures
 from .forms import DeclineForm, SignForm, SigningCodeForm, VerifyForm
 from .models import Plan, PlanDocument, SignatureEvent
+from .pdf import verify_pdf
 
 SESSION_CODE_VERIFIED = "tandem.signing_verified"
 
@@ -441,8 +442,6 @@ def verify(request):
     status = 200
     if request.method == "POST":
         if form.is_valid():
-            from .pdf import verify_pdf
-
             upload = form.cleaned_data["file"]
             result = verify_pdf(upload.read())
             # Told only for a valid seal (see templates/plans/verify.html).

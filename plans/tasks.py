@@ -3,11 +3,13 @@ from datetime import UTC, datetime
 from celery import shared_task
 from django.utils import timezone
 
+from . import dashboard_summaries
+from .documents import render, requeue_stuck
+
 
 @shared_task(name="plans.render_document", acks_late=True, max_retries=3, default_retry_delay=10)
 def render_document(*, document_id: int) -> None:
     """Render (and seal) a plan's PDF. Idempotent: a ready document is left alone."""
-    from .documents import render
 
     render(document_id)
 
@@ -15,7 +17,6 @@ def render_document(*, document_id: int) -> None:
 @shared_task(name="plans.requeue_stuck_documents", ignore_result=True)
 def requeue_stuck_documents() -> int:
     """Beat, every 5 minutes: PDFs whose render task was lost are queued again."""
-    from .documents import requeue_stuck
 
     return requeue_stuck()
 
@@ -27,7 +28,6 @@ def refresh_dashboard_summaries(*, now: str | None = None) -> dict:
     request of the workspace's day (plans.dashboard_summaries.refresh_every_workspace).
     `now` (ISO; UTC when it names no offset) acts as if it were then. Idempotent; a failing
     workspace is logged and skipped."""
-    from . import dashboard_summaries
 
     moment = datetime.fromisoformat(now) if now else timezone.now()
     if timezone.is_naive(moment):

@@ -37,6 +37,7 @@ from .forms import (
     TemplateSaveForm,
 )
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
+from .signatures import content_hash, signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/plan_detail.html"
@@ -183,7 +184,6 @@ def plan_context(
     health = services.plan_health(plan, milestones, today=today, recent_slips=recent_slips)
     activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
-    from .signatures import content_hash, signature_block
 
     # The signature block needs the hash of the signed content: computed from the rows
     # loaded above, so it costs one query (the events), and only where a region draws it.

@@ -16,6 +16,7 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -145,8 +146,6 @@ def start_buyer_session(request, link: RoomLink) -> RoomVisit:
 
 
 def _count_visit(stakeholder: Stakeholder) -> None:
-    from django.db.models import F
-
     Stakeholder.objects.filter(pk=stakeholder.pk).update(visit_count=F("visit_count") + 1)
 
 

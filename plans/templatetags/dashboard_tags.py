@@ -2,6 +2,8 @@
 
 from django import template
 
+from plans.dashboard_views import PLACEHOLDER
+
 register = template.Library()
 
 
@@ -33,6 +35,5 @@ def signed_days(value: int) -> str:
 def plan_link(deal_id, pattern: str) -> str:
     """The plan page of a deal, from the address `pattern` whose placeholder deal is
     replaced (plans.dashboard_views.PLACEHOLDER): one reverse() for every row."""
-    from plans.dashboard_views import PLACEHOLDER
 
     return pattern.replace(PLACEHOLDER, str(deal_id))

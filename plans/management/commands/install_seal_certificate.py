@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from deals.models import Organization
+from plans.seal import install_seal
 
 
 class Command(BaseCommand):
@@ -17,8 +18,6 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=None, help="Password of the key, if any")
 
     def handle(self, *args, org, cert, key, password, **options):
-        from plans.seal import install_seal
-
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"No workspace with slug {org!r}.")

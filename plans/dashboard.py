@@ -16,8 +16,8 @@ Amounts are never converted between currencies: every amount is summed per curre
 Two inputs come from features that do not exist yet and are read through clearly named
 sources, so the lead can switch them in one place:
 - `signed_map_q` — "signed MAP" is the plan status (signed, or amended since signature);
-- `buyer_visits` — "buyer visit" is the latest buyer-side `Activity` of the plan; it will
-  become the buyer's room visits.
+- `buyer_visits` (in plans.dashboard_base) — "buyer visit" is the latest buyer-side
+  `Activity` of the plan; it will become the buyer's room visits.
 """
 
 from __future__ import annotations
@@ -32,13 +32,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.db import NotSupportedError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     Count,
-    Func,
     IntegerField,
-    Max,
     Min,
     Q,
     QuerySet,
@@ -53,12 +51,15 @@ from deals.models import Deal, Organization
 from stakeholders.models import Side
 
 from . import dashboard_summaries
-from .models import Activity, DueDateChange, Milestone, Phase, Plan
-
-# Thresholds shared with plans.services.plan_health.
-RECENT_DAYS = 14  # "recent" date changes and buyer visits
-LATE_DAYS = 7  # a close-plan step this many days overdue puts the plan off track
-MANY_OVERDUE = 3  # this many overdue steps put the plan off track
+from .dashboard_base import (
+    LATE_DAYS,
+    MANY_OVERDUE,
+    RECENT_DAYS,
+    DayNumber,
+    business_day_date,
+    business_day_number,
+)
+from .models import DueDateChange, Milestone, Phase, Plan
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
 MAX_MONTHS = 36
@@ -84,22 +85,6 @@ def signed_map_q(plan_path: str = "") -> Q:
     return Q(**{f"{plan_path}status__in": SIGNED_MAP_STATUSES})
 
 
-def buyer_visits(plans: QuerySet) -> QuerySet:
-    """Buyer-visit source: one row per plan, `plan_id` and `last_visit` (a datetime).
-
-    For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
-    buyer room visits do not exist yet; the lead will switch this to room visits. Its
-    result is kept in PlanSummary.last_buyer_visit, recomputed when a trigger bumps the
-    plan's row: a new source needs its own trigger in plans.dashboard_summaries.TRIGGERS
-    (a new migration) so that a new visit marks the plan's row behind."""
-    return (
-        Activity.objects.filter(plan__in=plans, side=Side.BUYER)
-        .values("plan_id")
-        .annotate(last_visit=Max("created_at"))
-        .order_by()
-    )
-
-
 @contextmanager
 def analytics() -> Iterator[None]:
     """Run the dashboard's queries in one transaction with PostgreSQL's JIT compiler off.
@@ -123,46 +108,6 @@ def analytics() -> Iterator[None]:
 
 
 # --- Calendar arithmetic in SQL ------------------------------------------------------
-
-EPOCH = date(1970, 1, 5)  # a Monday
-
-
-class DayNumber(Func):
-    """Days from EPOCH to a date (or to a datetime's UTC date), as an integer, in SQL."""
-
-    arity = 1
-    output_field = IntegerField()
-
-    def as_sql(self, compiler, connection, **extra_context):
-        sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"(({sql})::date - DATE '{EPOCH.isoformat()}')", params
-        if connection.vendor == "sqlite":
-            return (
-                f"CAST(julianday({sql}) - julianday('{EPOCH.isoformat()}') AS INTEGER)",
-                params,
-            )
-        raise NotSupportedError(f"DayNumber is not implemented for {connection.vendor}.")
-
-
-class BusinessDayNumber(DayNumber):
-    """Business days (Monday–Friday) from EPOCH to a date, in SQL. A Saturday or Sunday
-    counts as the following Monday. `business_day_date` turns the number back into a date."""
-
-    def as_sql(self, compiler, connection, **extra_context):
-        days, params = super().as_sql(compiler, connection, **extra_context)
-        least = "LEAST" if connection.vendor == "postgresql" else "MIN"  # SQLite: scalar MIN
-        return f"(({days}) / 7 * 5 + {least}(MOD({days}, 7), 5))", [*params, *params]
-
-
-def business_day_number(day: date) -> int:
-    days = (day - EPOCH).days
-    return days // 7 * 5 + min(days % 7, 5)
-
-
-def business_day_date(number: int) -> date:
-    return EPOCH + timedelta(days=number // 5 * 7 + number % 5)
-
 
 # --- Scope: which deals the dashboard looks at ---------------------------------------
 

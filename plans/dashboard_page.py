@@ -23,20 +23,17 @@ from django.db.models.functions import Coalesce, NullIf
 
 from . import dashboard as metrics
 from .dashboard import (
-    EPOCH,
     LEVELS,
-    MANY_OVERDUE,
-    RECENT_DAYS,
     Amounts,
     DealInfo,
     ForecastMonth,
     ForecastRow,
     HealthRow,
     Scope,
-    business_day_number,
     classify_health,
     signed_map_q,
 )
+from .dashboard_base import EPOCH, MANY_OVERDUE, RECENT_DAYS, business_day_number
 from .models import Plan
 
 
@@ -127,7 +124,7 @@ def _live(scope: Scope):
     return scope.live_plans.annotate(**columns).values(*columns).order_by()
 
 
-# The vendors' SQL for a date from a business-day number (dashboard.business_day_date), the
+# The vendors' SQL for a date from a business-day number (dashboard_base.business_day_date), the
 # first day of a date's month, and the days from one date to another.
 VENDOR_SQL = {
     "postgresql": {

@@ -65,6 +65,13 @@ from django.utils import timezone
 from deals.models import Organization
 from stakeholders.models import Side
 
+from .dashboard_base import (
+    LATE_DAYS,
+    RECENT_DAYS,
+    BusinessDayNumber,
+    DayNumber,
+    buyer_visits,
+)
 from .models import DueDateChange, Milestone, Phase, Plan, PlanSummary, ReasonSummary, TitleSummary
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
@@ -474,7 +481,6 @@ def _plans_behind(organization, *, now, today):
     (its due date `next_due` is before today), or a close-plan step counted as not late
     is late today (`next_late` before today less LATE_DAYS). Without a write, a plan is
     recomputed on the days its own steps fall due or late, not every day."""
-    from .dashboard import LATE_DAYS, RECENT_DAYS  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     since = now - timedelta(days=RECENT_DAYS)
     other_day = (
@@ -574,7 +580,6 @@ def refresh_plans(organization, *, now, today: date | None = None) -> None:
 
     Side effects: inserts or updates PlanSummary rows, replaces OverdueGroup rows.
     Idempotent."""
-    from .dashboard import LATE_DAYS, RECENT_DAYS, BusinessDayNumber, buyer_visits  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     today = today or today_of(organization, now)
     since = now - timedelta(days=RECENT_DAYS)
@@ -732,7 +737,6 @@ WHERE plans_titlesummary.stamp = excluded.stamp
 def title_rollup_query(steps, *, tz) -> object:
     """Per title of `steps` (not cancelled): counts, slips, and the sums of the planned and
     actual durations of the done steps (see dashboard.step_durations), one GROUP BY title."""
-    from .dashboard import BusinessDayNumber, DayNumber  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     slipped = Q(due_date__gt=F("baseline_date"))
     done = Q(status=Milestone.Status.DONE, completed_at__isnull=False, baseline_date__isnull=False)
@@ -834,7 +838,6 @@ WHERE plans_reasonsummary.stamp = excluded.stamp
 def reason_moves_query(changes):
     """Per reason (ignoring case and surrounding spaces) of `changes`: the moves to a later
     date, the first spelling and the calendar days they added (one GROUP BY)."""
-    from .dashboard import DayNumber  # noqa: PLC0415 - cycle: dashboard imports dashboard_summaries
 
     return (
         changes.filter(new_date__gt=F("old_date"))

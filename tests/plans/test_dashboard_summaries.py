@@ -14,7 +14,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from deals.models import Organization
-from plans import dashboard, dashboard_page, services
+from plans import dashboard, dashboard_base, dashboard_page, services
 from plans.dashboard import Scope
 from plans.models import (
     Activity,
@@ -542,7 +542,7 @@ def plans_cte(rows: list[dict], *, today) -> list[tuple]:
         f"{date if column == 'target' else 'CAST(%s AS integer)'} AS {column}" for column in columns
     )
     vendor = dashboard_page.VENDOR_SQL[connection.vendor]
-    today_bd = dashboard.business_day_number(today)
+    today_bd = dashboard_base.business_day_number(today)
     results = []
     for first in range(0, len(rows), 100):  # SQLite allows 500 terms in a compound SELECT
         chunk = rows[first : first + 100]
@@ -628,7 +628,7 @@ def test_the_sql_projection_matches_forecast_check():
         (None, 0, 2),
         (None, 3),
     ):
-        today_bd = dashboard.business_day_number(today)
+        today_bd = dashboard_base.business_day_number(today)
         due = None if due_shift is None else today_bd + due_shift
         signature_bd = None if signature is None else today_bd + signature
         projected_bd = dashboard._projected_bd(total, due, start, today_bd)
@@ -644,7 +644,10 @@ def test_the_sql_projection_matches_forecast_check():
             }
         )
         expected.append(
-            (today, target if projected_bd is None else dashboard.business_day_date(projected_bd))
+            (
+                today,
+                target if projected_bd is None else dashboard_base.business_day_date(projected_bd),
+            )
         )
 
     for today in {today for today, _ in expected}:

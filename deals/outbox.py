@@ -36,18 +36,31 @@ RELAY_BATCH = 500
 _down_until = 0.0
 
 
-def enqueue(task, *, countdown: float | None = None, **kwargs) -> None:
-    """Run `task(**kwargs)` after the current transaction commits (at once outside one),
-    no sooner than `countdown` seconds from now. Never raises for the broker."""
+def enqueue(task: str, *, countdown: float | None = None, **kwargs) -> None:
+    """Run the task named `task` with `kwargs` after the current transaction commits (at
+    once outside one), no sooner than `countdown` seconds from now. Never raises for the
+    broker. By name: the domain code that owes a task does not import the tasks module
+    (tasks are leaves that call the domain code), so no import cycle forms; an unknown name
+    raises celery's NotRegistered here, not in the worker."""
+    registered = _registered(task)
     if current_app.conf.task_always_eager:
-        transaction.on_commit(partial(task.apply_async, kwargs=kwargs, countdown=countdown))
+        transaction.on_commit(partial(registered.apply_async, kwargs=kwargs, countdown=countdown))
         return
     row = OutboxTask.objects.create(
-        task=task.name,
+        task=task,
         kwargs=kwargs,
         not_before=timezone.now() + timedelta(seconds=countdown) if countdown else None,
     )
     transaction.on_commit(partial(_send_after_commit, row.pk))
+
+
+def _registered(name: str):
+    """The task named `name`. The apps' tasks modules are imported on first need (Celery's
+    autodiscovery runs at a worker's start, not in a web process); NotRegistered if none
+    of them defines it."""
+    if name not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    return current_app.tasks[name]
 
 
 def _broker_down() -> bool:

@@ -581,15 +581,13 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
     if inline:
         _send_inline(ids, result)
     else:
-        from . import tasks  # noqa: PLC0415 - cycle: tasks imports digests
-
         # Queued after the commit above (we are outside any transaction of ours here; if a
         # caller wraps the sweep in one, on_commit waits for it).
         for sent_id in ids:
-            outbox.enqueue(tasks.deliver_notification, sent_id=sent_id)
+            outbox.enqueue("notifications.deliver", sent_id=sent_id)
         for user_id, organization_id in result.event_batches:
             outbox.enqueue(
-                tasks.send_event_emails, user_id=user_id, organization_id=organization_id
+                "notifications.send_event_emails", user_id=user_id, organization_id=organization_id
             )
     if planned:
         log.info("reminder sweep at %s: %d decided, %d new", now, len(planned), len(result.queued))

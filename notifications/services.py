@@ -56,10 +56,10 @@ def notify_buyer_event(
         url=url,
         email_state=Notification.EmailState.PENDING,
     )
-    from . import tasks  # noqa: PLC0415 - cycle: tasks imports services
-
     outbox.enqueue(
-        tasks.send_event_emails, user_id=deal.owner_id, organization_id=plan.organization_id
+        "notifications.send_event_emails",
+        user_id=deal.owner_id,
+        organization_id=plan.organization_id,
     )
     return notification
 

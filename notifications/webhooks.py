@@ -120,9 +120,7 @@ def emit(organization, event_type: str, data: dict, *, occurred_at: datetime | N
 
 
 def enqueue(delivery_id: int, *, countdown: float | None = None) -> None:
-    from .tasks import deliver_webhook  # noqa: PLC0415 - cycle: tasks imports webhooks
-
-    outbox.enqueue(deliver_webhook, countdown=countdown, delivery_id=delivery_id)
+    outbox.enqueue("notifications.deliver_webhook", countdown=countdown, delivery_id=delivery_id)
 
 
 @transaction.atomic

@@ -50,17 +50,13 @@ def document_for(plan: Plan) -> PlanDocument:
     if created or document.status == PlanDocument.Status.FAILED:
         PlanDocument.objects.filter(pk=document.pk).update(status=PlanDocument.Status.PENDING)
         document.status = PlanDocument.Status.PENDING
-        from .tasks import render_document  # noqa: PLC0415 - cycle: tasks imports documents
-
-        outbox.enqueue(render_document, document_id=document.pk)
+        outbox.enqueue("plans.render_document", document_id=document.pk)
     return document
 
 
 def requeue_stuck(now=None) -> int:
     """Queue again the render of documents pending for longer than STUCK_AFTER (the beat
     task plans.requeue_stuck_documents); the render is idempotent. Returns how many."""
-    from .tasks import render_document  # noqa: PLC0415 - cycle: tasks imports documents
-
     now = now or timezone.now()
     stuck = list(
         PlanDocument.objects.filter(
@@ -71,7 +67,7 @@ def requeue_stuck(now=None) -> int:
     )
     for document_id in stuck:
         with transaction.atomic():
-            outbox.enqueue(render_document, document_id=document_id)
+            outbox.enqueue("plans.render_document", document_id=document_id)
     if stuck:
         log.warning("documents: %d pending PDF(s) queued again (their task was lost)", len(stuck))
     return len(stuck)

@@ -60,7 +60,7 @@ def test_broker_down_change_is_saved_and_task_waits(
 ):
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        outbox.enqueue(probe_task, value=1)
+        outbox.enqueue(probe_task.name, value=1)
 
     assert time.monotonic() - started < 2.5
     row = OutboxTask.objects.get()
@@ -71,11 +71,11 @@ def test_after_a_broker_failure_requests_do_not_wait_for_it(
     dead_broker, db, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        outbox.enqueue(probe_task, value=1)
+        outbox.enqueue(probe_task.name, value=1)
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True):
         for value in range(10):
-            outbox.enqueue(probe_task, value=value)
+            outbox.enqueue(probe_task.name, value=value)
 
     assert time.monotonic() - started < 0.5
     assert OutboxTask.objects.count() == 11
@@ -87,7 +87,7 @@ def test_a_broker_that_refuses_connections_costs_a_write_no_wait(
     # kombu's default, retrying the connection for 2 s, cost every write that.
     started = time.monotonic()
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        outbox.enqueue(probe_task, value=1)
+        outbox.enqueue(probe_task.name, value=1)
 
     assert time.monotonic() - started < 0.5
     assert OutboxTask.objects.count() == 1
@@ -103,10 +103,10 @@ def test_after_the_broker_restarts_the_next_write_publishes_at_once(
     with own_redis() as server:
         probe_app(server.url(0))
         with django_capture_on_commit_callbacks(execute=True):
-            outbox.enqueue(probe_task, value=1)
+            outbox.enqueue(probe_task.name, value=1)
         server.restart()
         with django_capture_on_commit_callbacks(execute=True):
-            outbox.enqueue(probe_task, value=2)
+            outbox.enqueue(probe_task.name, value=2)
 
         assert not OutboxTask.objects.exists()
         assert server.client().llen(QUEUE) == 1
@@ -114,7 +114,7 @@ def test_after_the_broker_restarts_the_next_write_publishes_at_once(
 
 def test_rolled_back_change_owes_nothing(dead_broker, db):
     with pytest.raises(RuntimeError), transaction.atomic():
-        outbox.enqueue(probe_task, value=1)
+        outbox.enqueue(probe_task.name, value=1)
         raise RuntimeError("the change fails")
 
     assert not OutboxTask.objects.exists()
@@ -136,7 +136,7 @@ def test_live_broker_gets_the_task_after_commit_and_the_row_goes(
     live_broker, db, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-        outbox.enqueue(probe_task, value=7)
+        outbox.enqueue(probe_task.name, value=7)
         assert live_broker.llen(QUEUE) == 0  # not before the commit
 
     assert live_broker.llen(QUEUE) == 1
@@ -162,7 +162,20 @@ def test_relay_sends_what_waited_once_the_broker_is_back(live_broker, db):
 def test_without_a_broker_tasks_run_in_process_after_commit(db, django_capture_on_commit_callbacks):
     # The suite's default: eager tasks, as `make run` without Redis.
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        outbox.enqueue(probe_task, value=3)
+        outbox.enqueue(probe_task.name, value=3)
 
     assert len(callbacks) == 1
     assert not OutboxTask.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_task_is_named_and_an_unknown_name_is_refused_at_once():
+    """Domain code names its task (it does not import the tasks module, which imports it);
+    a misspelt name fails where it is written, not later in a worker."""
+    from celery.exceptions import NotRegistered
+
+    with pytest.raises(NotRegistered), transaction.atomic():
+        outbox.enqueue("plans.render_documnet", document_id=1)
+    assert not OutboxTask.objects.exists()
+    # The apps' tasks are found without a worker's autodiscovery.
+    assert outbox._registered("plans.render_document").name == "plans.render_document"

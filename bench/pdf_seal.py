@@ -34,7 +34,7 @@ def main():
 
     call_command("migrate", verbosity=0)
     from deals.models import Membership, Organization, User
-    from plans import pdf, seal, signatures
+    from plans import evidence, pdf, seal
     from plans.models import Milestone
     from tests.factories import add_buyer, make_deal, make_plan
 
@@ -57,8 +57,8 @@ def main():
             baseline_date=plan.target_signature_date,
         )
     assert plan.milestones.count() == 40
-    content = signatures.canonical_content(plan)
-    digest = signatures.content_hash(plan)
+    content = evidence.canonical_content(plan)
+    digest = evidence.content_hash(plan)
     workspace_seal = seal.seal_for(organization)
 
     def once():

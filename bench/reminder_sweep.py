@@ -355,10 +355,10 @@ def main() -> None:
     )
 
     with connection.cursor() as cursor:
-        from notifications import digests
+        from notifications import digests, timing
 
         days = [d for d in digests.local_days(NOW) if d.is_business_hours]
-        horizons = digests._by_date(days, lambda d: digests.business_days_after(d.today, 2))
+        horizons = digests._by_date(days, lambda d: timing.business_days_after(d.today, 2))
         sql, params = digests.digest_rows(horizons).query.sql_with_params()
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -31,8 +31,8 @@ from stakeholders.models import Stakeholder
 from stakeholders.services import issue_room_link
 
 from . import services
-from .digests import DUE_SOON_BUSINESS_DAYS, WEEKLY_LOOKBACK_DAYS, business_days_after, claim_lease
 from .models import Kind, Notification, SentNotification
+from .timing import DUE_SOON_BUSINESS_DAYS, WEEKLY_LOOKBACK_DAYS, business_days_after, claim_lease
 
 log = logging.getLogger(__name__)
 

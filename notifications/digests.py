@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, ExpressionWrapper, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -31,16 +30,15 @@ from deals.models import Deal, Organization
 from plans.models import Activity, Milestone, Plan, Visibility
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
-from . import services
+from . import delivery, services
 from .models import Kind, Notification, NotificationPreference, SentNotification
+from .timing import DUE_SOON_BUSINESS_DAYS, business_days_after, claim_lease
 from .webhooks import announce_overdue
 
 log = logging.getLogger(__name__)
 
 DIGEST_HOUR = 8
 LATEST_HOUR = 18
-DUE_SOON_BUSINESS_DAYS = 2
-WEEKLY_LOOKBACK_DAYS = 7
 STALE_DAYS = 14
 ESCALATE_DAYS = 7
 INVITE_REMINDER_DAYS = 3
@@ -59,15 +57,6 @@ class LocalDay:
     @property
     def is_business_hours(self) -> bool:
         return self.today.weekday() < 5 and DIGEST_HOUR <= self.now.hour < LATEST_HOUR
-
-
-def business_days_after(day: date, count: int) -> date:
-    """The date `count` business days (Mon–Fri) after `day`."""
-    while count > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
 
 
 def local_days(now: datetime) -> list[LocalDay]:
@@ -495,10 +484,6 @@ def decide(now: datetime, deciders=FREQUENT + HOURLY) -> list[Planned]:
 # --- Recording decisions and queueing the sending ----------------------------------------
 
 
-def claim_lease() -> timedelta:
-    return timedelta(seconds=settings.NOTIFICATION_CLAIM_SECONDS)
-
-
 def record(planned: list[Planned]) -> list[int]:
     """Insert the decisions as pending rows of the log; a row whose key exists is left
     alone (the unique constraint decides, so concurrent sweeps cannot both insert it).
@@ -595,8 +580,6 @@ def sweep(now: datetime | None = None, *, deciders=FREQUENT + HOURLY, inline: bo
 
 
 def _send_inline(ids: list[int], result: SweepResult) -> None:
-    from . import delivery  # noqa: PLC0415 - cycle: delivery imports digests
-
     def send(sent_id: int) -> None:
         try:
             outcome = delivery.deliver(sent_id)

@@ -32,7 +32,7 @@ from deals.api import (
 )
 from deals.models import Deal, User
 
-from . import services, signatures
+from . import evidence, services, signatures
 from .models import (
     Activity,
     DueDateChange,
@@ -273,13 +273,13 @@ class PlanViewSet(ReadWriteViewSet):
         return Response(SignatureRequestSerializer(data).data)
 
     def _signature_status(self, plan: Plan) -> dict:
-        digest = signatures.content_hash(plan)
+        digest = evidence.content_hash(plan)
         events_url = self.request.build_absolute_uri(reverse("api:signature-list"))
         return {
             "plan": plan,
             "content_hash": digest,
             "signers": signatures.signature_block(plan, current_hash=digest),
-            "chain": signatures.verify_chain(plan),
+            "chain": evidence.verify_chain(plan),
             "events_url": f"{events_url}?plan={plan.public_id}",
         }
 

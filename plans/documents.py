@@ -14,8 +14,8 @@ from django.utils import timezone
 from deals import outbox
 
 from . import pdf, seal
+from .evidence import canonical_bytes, canonical_content
 from .models import Plan, PlanDocument
-from .signatures import canonical_bytes, canonical_content
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from stakeholders.models import BuyerRole, Side, Stakeholder
 
 from . import page_cache, rows, services
 from .attachments import AttachmentRejected
+from .evidence import content_hash
 from .forms import (
     BuyerMilestoneForm,
     BuyerSelfForm,
@@ -32,7 +33,7 @@ from .forms import (
     ProposalForm,
 )
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
-from .signatures import content_hash, signature_block
+from .signatures import signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/room.html"

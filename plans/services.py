@@ -16,6 +16,7 @@ from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
 from . import attachments, page_cache, scheduling, signals
+from .evidence import content_hash
 from .models import (
     Activity,
     Attachment,
@@ -87,10 +88,33 @@ def bump_version(plan: Plan) -> None:
     Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
     page_cache.bump_plan(plan.pk)
     plan.version += 1
-    from .signatures import mark_amended_if_changed  # noqa: PLC0415 - cycle: signatures imports services
-
     if mark_amended_if_changed(plan):
         plan.status = Plan.Status.AMENDED
+
+
+def mark_amended_if_changed(plan: Plan) -> bool:
+    """After a change: a signed plan whose signed content changed becomes "amended since
+    signature" (its signatures stay visible as those of version N)."""
+    current = Plan.objects.filter(pk=plan.pk).values("status", "signed_content_hash").first()
+    if not current or current["status"] != Plan.Status.SIGNED:
+        return False
+    plan = Plan.objects.select_related("deal").get(pk=plan.pk)
+    if content_hash(plan) == current["signed_content_hash"]:
+        return False
+    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.AMENDED)
+    plan.status = Plan.Status.AMENDED  # receivers (webhooks) read it from this instance
+
+    record_activity(
+        plan,
+        actor=Actor.system(),
+        verb=Activity.Verb.PLAN_AMENDED,
+        summary=(
+            f"The plan changed after version {plan.signed_version} was signed: "
+            "new signatures needed"
+        ),
+    )
+    signals.plan_amended.send(sender=Plan, plan=plan)
+    return True
 
 
 def _owner_for_role(stakeholders: list[Stakeholder], role: str) -> Stakeholder | None:

@@ -1,17 +1,13 @@
-"""The signature ritual: canonical content and its hash, the hash-chained event log,
-requests, signing, declining, and the signed → amended transition.
+"""The signature ritual: requests, signing, declining, signing codes and signer identity.
 
-What is signed is a canonical JSON rendering of the plan's shared content: business
-outcome, success criteria, target signature date, stakeholders of both sides, and the
-shared milestones with their phase, order, owners and dates. Internal steps, notes,
-statuses and activity are not part of it (checking a step off does not amend a plan).
+What is signed, and the hash-chained log of who signed it, are plans.evidence; the signed →
+amended transition happens where content changes (plans.services.bump_version).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import unicodedata
@@ -31,11 +27,11 @@ from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
 from stakeholders.services import issue_room_link, log_security_event
 
-from . import signals
-from .models import Activity, Milestone, Phase, Plan, SignatureEvent, SigningCode, Visibility
+from . import documents, signals
+from .evidence import append_event, content_hash
+from .models import Activity, Plan, SignatureEvent, SigningCode
 from .services import record_activity, share_plan
 
-GENESIS = "0" * 64
 FRESH_IDENTITY = timedelta(minutes=10)
 CODE_LIFETIME = timedelta(minutes=10)
 CODE_TRIES = 5
@@ -47,140 +43,6 @@ class SigningRefused(Exception):  # noqa: N818 - reads as the outcome
 
 class ContentChanged(SigningRefused):
     """The plan changed while the signer was reading it."""
-
-
-# Canonical content ---------------------------------------------------------------------
-
-
-def canonical_content(plan: Plan, *, milestones=None, stakeholders=None) -> dict:
-    """The signed content of the plan as plain data (deterministic order). Pages that have
-    already loaded the plan's milestones (with owners) and stakeholders pass them in."""
-    if stakeholders is None:
-        stakeholders = Stakeholder.objects.filter(deal_id=plan.deal_id)
-    stakeholders = sorted(stakeholders, key=lambda s: (s.side, s.name, s.email, s.pk))
-    if milestones is None:
-        milestones = Milestone.objects.filter(plan=plan).select_related(
-            "buyer_owner", "seller_owner"
-        )
-    milestones = [
-        m
-        for m in milestones
-        if m.visibility == Visibility.SHARED and m.status != Milestone.Status.CANCELLED
-    ]
-    ordered = sorted(milestones, key=lambda m: (m.phase != Phase.CLOSE, m.position, m.pk))
-
-    def person(stakeholder):
-        return {"name": stakeholder.name, "email": stakeholder.email} if stakeholder else None
-
-    return {
-        "deal": {"account": plan.deal.account_name, "opportunity": plan.deal.name},
-        "business_outcome": plan.business_outcome,
-        "success_criteria": list(plan.success_criteria),
-        "target_signature_date": plan.target_signature_date.isoformat(),
-        "stakeholders": [
-            {
-                "side": s.side,
-                "name": s.name,
-                "title": s.title,
-                "email": s.email,
-                "role": s.role_label,
-            }
-            for s in stakeholders
-        ],
-        "milestones": [
-            {
-                "phase": m.get_phase_display(),
-                "title": m.title,
-                "buyer_owner": person(m.buyer_owner),
-                "seller_owner": person(m.seller_owner),
-                "due_date": m.due_date.isoformat() if m.due_date else None,
-            }
-            for m in ordered
-        ],
-    }
-
-
-def canonical_bytes(content: dict) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def content_hash(plan: Plan, *, milestones=None, stakeholders=None) -> str:
-    content = canonical_content(plan, milestones=milestones, stakeholders=stakeholders)
-    return hashlib.sha256(canonical_bytes(content)).hexdigest()
-
-
-# The chain ------------------------------------------------------------------------------
-
-CHAINED_FIELDS = [
-    "sequence",
-    "kind",
-    "signer_name",
-    "typed_name",
-    "signer_email",
-    "signer_role",
-    "signer_side",
-    "plan_version",
-    "content_hash",
-    "ip_address",
-    "user_agent",
-    "auth_method",
-    "reason",
-    "actor_name",
-]
-# Added later: part of an event's hash when set, so the events written before them keep
-# their hashes (and blanking one of them on a later event still breaks the chain).
-CHAINED_IF_SET = ["requested_email", "previous_email"]
-
-
-def event_digest(event: SignatureEvent, plan_public_id: str) -> str:
-    data = {name: getattr(event, name) for name in CHAINED_FIELDS}
-    data.update({name: getattr(event, name) for name in CHAINED_IF_SET if getattr(event, name)})
-    data["created_at"] = event.created_at.isoformat()
-    data["plan"] = plan_public_id
-    data["prev_hash"] = event.prev_hash
-    return hashlib.sha256(canonical_bytes(data)).hexdigest()
-
-
-def append_event(plan: Plan, **fields) -> SignatureEvent:
-    """Append one event to the plan's chain. The plan row is locked so two appends cannot
-    take the same place; the unique (plan, sequence) constraint backs it up."""
-    Plan.objects.select_for_update(no_key=True).filter(pk=plan.pk).first()
-    last = SignatureEvent.objects.filter(plan=plan).order_by("-sequence").first()
-    event = SignatureEvent(
-        organization_id=plan.organization_id,
-        plan=plan,
-        sequence=(last.sequence + 1) if last else 1,
-        prev_hash=last.event_hash if last else GENESIS,
-        created_at=timezone.now().replace(microsecond=0),
-        **fields,
-    )
-    event.event_hash = event_digest(event, str(plan.public_id))
-    event.save()
-    return event
-
-
-@dataclass
-class ChainCheck:
-    valid: bool
-    count: int
-    problem: str = ""
-
-
-def verify_chain(plan: Plan) -> ChainCheck:
-    """Recompute every link: an altered, removed or inserted event is reported."""
-    previous = GENESIS
-    events = list(SignatureEvent.objects.filter(plan=plan).order_by("sequence"))
-    for expected, event in enumerate(events, start=1):
-        if event.sequence != expected:
-            return ChainCheck(False, len(events), f"event {expected} is missing")
-        if event.prev_hash != previous:
-            return ChainCheck(
-                False, len(events), f"event {expected} does not follow event {expected - 1}"
-            )
-        if event_digest(event, str(plan.public_id)) != event.event_hash:
-            return ChainCheck(False, len(events), f"event {expected} was altered")
-        previous = event.event_hash
-    return ChainCheck(True, len(events))
 
 
 # Who signs what -------------------------------------------------------------------------
@@ -465,8 +327,6 @@ def _complete(plan: Plan, digest: str, actor: Actor) -> None:
         "signers": people,
     }
     send_after_commit("plan-signed", context, to=emails)
-    from . import documents  # noqa: PLC0415 - cycle: documents imports signatures
-
     transaction.on_commit(partial(documents.prepare_document, plan_id=plan.pk))
 
 
@@ -509,31 +369,6 @@ def decline(
         summary=f"declined to sign: {reason.strip()}",
     )
     return event
-
-
-def mark_amended_if_changed(plan: Plan) -> bool:
-    """After a change: a signed plan whose signed content changed becomes "amended since
-    signature" (its signatures stay visible as those of version N)."""
-    current = Plan.objects.filter(pk=plan.pk).values("status", "signed_content_hash").first()
-    if not current or current["status"] != Plan.Status.SIGNED:
-        return False
-    plan = Plan.objects.select_related("deal").get(pk=plan.pk)
-    if content_hash(plan) == current["signed_content_hash"]:
-        return False
-    Plan.objects.filter(pk=plan.pk).update(status=Plan.Status.AMENDED)
-    plan.status = Plan.Status.AMENDED  # receivers (webhooks) read it from this instance
-
-    record_activity(
-        plan,
-        actor=Actor.system(),
-        verb=Activity.Verb.PLAN_AMENDED,
-        summary=(
-            f"The plan changed after version {plan.signed_version} was signed: "
-            "new signatures needed"
-        ),
-    )
-    signals.plan_amended.send(sender=Plan, plan=plan)
-    return True
 
 
 # Signing codes for buyers ---------------------------------------------------------------

@@ -19,7 +19,7 @@ from stakeholders.access import buyer_view, session_started_at
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
 
-from . import documents, signatures
+from . import documents, evidence, signatures
 from .forms import DeclineForm, SignForm, SigningCodeForm, VerifyForm
 from .models import Plan, PlanDocument, SignatureEvent
 from .pdf import verify_pdf
@@ -46,8 +46,8 @@ def _seller_signer(request, plan: Plan) -> Stakeholder | None:
 
 
 def sign_context(plan: Plan, *, signer, form, decline_form=None, needs_password=False, **extra):
-    content = signatures.canonical_content(plan)
-    digest = signatures.content_hash(plan)
+    content = evidence.canonical_content(plan)
+    digest = evidence.content_hash(plan)
     block = signatures.signature_block(plan, current_hash=digest)
     mine = next((s for s in block if signer and s.stakeholder.pk == signer.pk), None)
     return {
@@ -180,7 +180,7 @@ def plan_audit(request, deal_id):
         "plan": plan,
         "deal": plan.deal,
         "events": events,
-        "chain": signatures.verify_chain(plan),
+        "chain": evidence.verify_chain(plan),
         "documents": PlanDocument.objects.filter(plan=plan, sealed=True, status="ready"),
         "nav": "deals",
     }
@@ -446,7 +446,7 @@ def verify(request):
             result = verify_pdf(upload.read())
             # Told only for a valid seal (see templates/plans/verify.html).
             if result.valid and result.plan is not None and result.content_hash:
-                changed_since = signatures.content_hash(result.plan) != result.content_hash
+                changed_since = evidence.content_hash(result.plan) != result.content_hash
         else:
             status = 422
     return render(

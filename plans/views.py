@@ -28,6 +28,7 @@ from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
 from . import page_cache, rows, services
+from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
     PlanCreateForm,
@@ -37,7 +38,7 @@ from .forms import (
     TemplateSaveForm,
 )
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
-from .signatures import content_hash, signature_block
+from .signatures import signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/plan_detail.html"

@@ -1,5 +1,6 @@
 """The code's own rules of imports (pyproject.toml): an import inside a function says why on
-its line, and the apps depend one way (import-linter's contract, run here as in CI)."""
+its line; the apps depend one way and no two modules of an app import each other
+(import-linter's contracts, run here as in CI)."""
 
 import re
 import subprocess
@@ -32,7 +33,7 @@ def test_the_reason_check_finds_a_silent_noqa():
     assert NOQA.search("    from . import tasks  # noqa: PLC0415 - cycle")["rest"] == " - cycle"
 
 
-def test_apps_depend_only_on_the_apps_below_them():
+def test_apps_depend_one_way_and_no_modules_import_each_other():
     result = subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports")],
         cwd=ROOT,

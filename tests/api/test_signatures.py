@@ -6,8 +6,8 @@ import re
 
 from django.core import mail
 
+from plans import evidence, signatures
 from plans import services as plan_services
-from plans import signatures
 from plans.models import Activity, Plan, SignatureEvent
 from stakeholders import services as stakeholder_services
 from stakeholders.models import RoomLink, Stakeholder
@@ -28,7 +28,7 @@ def sign(plan, side, *, typed_name=None):
         signer=signer,
         typed_name=typed_name or signer.name,
         consent=True,
-        seen_hash=signatures.content_hash(plan),
+        seen_hash=evidence.content_hash(plan),
         ip_address="203.0.113.24",
         user_agent="Mozilla/5.0 test",
         auth_method="email code" if side == "buyer" else "recent sign-in",

@@ -18,8 +18,8 @@ from standardwebhooks import Webhook
 
 from notifications import tasks, webhooks
 from notifications.models import WebhookDelivery, WebhookEndpoint
+from plans import evidence, signatures
 from plans import services as plan_services
-from plans import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.models import Stakeholder
 from tests.api.conftest import ACTOR, make_deal, make_plan
@@ -331,7 +331,7 @@ def _sign(plan, signer):
         signer=signer,
         typed_name=signer.name,
         consent=True,
-        seen_hash=signatures.content_hash(plan),
+        seen_hash=evidence.content_hash(plan),
         ip_address="203.0.113.24",
         user_agent="test",
         auth_method="email code",

@@ -17,7 +17,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
-from plans import page_cache, rows, services, signatures, views
+from plans import evidence, page_cache, rows, services, signatures, views
 from plans.models import Milestone, Plan
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -107,7 +107,7 @@ def _sign(plan):
         signer=eve,
         typed_name=eve.name,
         consent=True,
-        seen_hash=signatures.content_hash(plan),
+        seen_hash=evidence.content_hash(plan),
         ip_address="127.0.0.1",
         user_agent="pytest",
         auth_method="test",

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from plans import documents, pdf, seal, signatures
+from plans import documents, evidence, pdf, seal, signatures
 from plans.models import Milestone, Plan, PlanDocument
 from plans.services import update_plan_overview
 from stakeholders.actors import Actor
@@ -35,7 +35,7 @@ def signed_plan(plan, django_capture_on_commit_callbacks):
                 signer=signer,
                 typed_name=signer.name,
                 consent=True,
-                seen_hash=signatures.content_hash(plan),
+                seen_hash=evidence.content_hash(plan),
                 ip_address="127.0.0.1",
                 user_agent="PytestAgent",
                 auth_method="test",
@@ -50,7 +50,7 @@ def text_of(data: bytes) -> str:
 
 
 def test_draft_pdf_has_every_step_owner_and_signer_and_a_watermark(plan):
-    content = signatures.canonical_content(plan)
+    content = evidence.canonical_content(plan)
     Milestone.objects.create(
         organization=plan.organization,
         plan=plan,

@@ -13,7 +13,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from plans import page_cache, services, signatures
+from plans import evidence, page_cache, services, signatures
 from plans.models import Milestone, Plan
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -158,7 +158,7 @@ def test_region_cache_shows_a_signature(alice_client, plan, seller):
         signer=eve,
         typed_name=eve.name,
         consent=True,
-        seen_hash=signatures.content_hash(plan),
+        seen_hash=evidence.content_hash(plan),
         ip_address="127.0.0.1",
         user_agent="pytest",
         auth_method="test",

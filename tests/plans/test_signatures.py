@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from plans import signatures
+from plans import evidence, signatures
 from plans.models import Milestone, Plan, SignatureEvent
 from plans.services import update_milestone, update_plan_overview
 from stakeholders.actors import Actor
@@ -38,7 +38,7 @@ def sign(plan, signer, **overrides):
     kwargs = {
         "typed_name": signer.name,
         "consent": True,
-        "seen_hash": signatures.content_hash(plan),
+        "seen_hash": evidence.content_hash(plan),
         "ip_address": "127.0.0.1",
         "user_agent": "pytest",
         "auth_method": "test",
@@ -50,12 +50,12 @@ def sign(plan, signer, **overrides):
 
 
 def test_content_hash_is_stable(plan):
-    first = signatures.content_hash(plan)
+    first = evidence.content_hash(plan)
 
-    assert signatures.content_hash(Plan.objects.get(pk=plan.pk)) == first
+    assert evidence.content_hash(Plan.objects.get(pk=plan.pk)) == first
     assert re.fullmatch(r"[0-9a-f]{64}", first)
     # The hash is over canonical JSON: sorted keys, no whitespace, so any database gives it.
-    data = signatures.canonical_bytes(signatures.canonical_content(plan))
+    data = evidence.canonical_bytes(evidence.canonical_content(plan))
     assert hashlib.sha256(data).hexdigest() == first
     assert b", " not in data and data.startswith(b'{"business_outcome"')
 
@@ -81,15 +81,15 @@ def test_content_hash_is_stable(plan):
     ],
 )
 def test_content_hash_changes_when_a_signed_field_changes(plan, alice, change):
-    before = signatures.content_hash(plan)
+    before = evidence.content_hash(plan)
 
     change(plan, Actor.seller(alice))
 
-    assert signatures.content_hash(Plan.objects.get(pk=plan.pk)) != before
+    assert evidence.content_hash(Plan.objects.get(pk=plan.pk)) != before
 
 
 def test_content_hash_ignores_unsigned_fields(plan, alice):
-    before = signatures.content_hash(plan)
+    before = evidence.content_hash(plan)
     step = plan.milestones.first()
 
     Milestone.objects.filter(pk=step.pk).update(
@@ -106,8 +106,8 @@ def test_content_hash_ignores_unsigned_fields(plan, alice):
         organization=plan.organization, verb="plan_edited", actor_name="x", summary="x"
     )
 
-    assert signatures.content_hash(plan) == before
-    assert "Internal only" not in str(signatures.canonical_content(plan))
+    assert evidence.content_hash(plan) == before
+    assert "Internal only" not in str(evidence.canonical_content(plan))
 
 
 # Flow and bad input --------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_full_flow_draft_shared_signed_amended_signed_again(
     sign(plan, ae)
     plan.refresh_from_db()
     assert plan.status == "signed"
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
 
 
 def test_checking_off_a_step_does_not_amend_a_signed_plan(plan, alice, eve, ae):
@@ -231,16 +231,16 @@ def test_chain_detects_altered_removed_and_reordered_events(plan, alice, eve, ae
     signatures.request_signatures(plan, actor=Actor.seller(alice))
     sign(plan, eve)
     sign(plan, ae)
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
 
     event = SignatureEvent.objects.get(plan=plan, kind="signed", signer=eve)
     SignatureEvent.objects.filter(pk=event.pk).update(typed_name="Mallory")
-    assert "altered" in signatures.verify_chain(plan).problem
+    assert "altered" in evidence.verify_chain(plan).problem
 
     SignatureEvent.objects.filter(pk=event.pk).update(typed_name=event.typed_name)
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
     SignatureEvent.objects.filter(pk=event.pk).delete()
-    assert not signatures.verify_chain(plan).valid
+    assert not evidence.verify_chain(plan).valid
 
 
 # Identity freshness -------------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_buyer_with_old_session_needs_an_emailed_code(
 ):
     open_room(client, eve)
     url = reverse("room-sign", kwargs={"deal_id": plan.deal.public_id})
-    digest = signatures.content_hash(plan)
+    digest = evidence.content_hash(plan)
     data = {"typed_name": "Eve Economic", "consent": "on", "content_hash": digest}
     with time_machine.travel(timezone.now() + timedelta(minutes=11), tick=False):
         refused = client.post(url, data)
@@ -326,7 +326,7 @@ def test_seller_signs_with_recent_sign_in(client, plan, alice, ae):
         {
             "typed_name": "Alice Seller",
             "consent": "on",
-            "content_hash": signatures.content_hash(plan),
+            "content_hash": evidence.content_hash(plan),
         },
     )
 
@@ -341,7 +341,7 @@ def test_seller_with_old_sign_in_reenters_password(client, plan, alice, ae, pass
     data = {
         "typed_name": "Alice Seller",
         "consent": "on",
-        "content_hash": signatures.content_hash(plan),
+        "content_hash": evidence.content_hash(plan),
     }
 
     wrong = client.post(url, {**data, "password": "nope"})
@@ -359,7 +359,7 @@ def test_stale_content_in_sign_form_gets_409_and_current_content(client, plan, a
     alice.save()
     client.force_login(alice)
     url = reverse("plans:plan-sign", kwargs={"org_slug": "acme", "deal_id": plan.deal.public_id})
-    old = signatures.content_hash(plan)
+    old = evidence.content_hash(plan)
     update_plan_overview(plan, actor=Actor.seller(alice), business_outcome="Moved on")
 
     response = client.post(
@@ -397,7 +397,7 @@ def test_non_signer_buyer_is_refused_with_clear_message(client, plan, dana):
         {
             "typed_name": "Dana Buyer",
             "consent": "on",
-            "content_hash": signatures.content_hash(plan),
+            "content_hash": evidence.content_hash(plan),
         },
     )
 

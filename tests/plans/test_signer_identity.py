@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from deals.models import SecurityEvent
-from plans import signatures
+from plans import evidence, signatures
 from plans.models import Activity, Plan, SignatureEvent, SigningCode
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -221,7 +221,7 @@ def test_seller_email_change_is_recorded_in_feed_signature_log_and_security_log(
         "eve.new@initech.test",
         "Alice Seller",
     )
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
     activity = Activity.objects.filter(plan=plan, verb=Activity.Verb.EMAIL_CHANGED).get()
     assert "eve@initech.test" in activity.summary and "eve.new@initech.test" in activity.summary
     assert activity.actor_name == "Alice Seller"
@@ -256,7 +256,7 @@ def test_link_sent_to_old_address_cannot_sign_even_if_not_revoked(acme_deal, eve
 
     response = room.post(
         reverse("room-sign", kwargs={"deal_id": acme_deal.public_id}),
-        {"typed_name": eve.name, "consent": "on", "content_hash": signatures.content_hash(plan)},
+        {"typed_name": eve.name, "consent": "on", "content_hash": evidence.content_hash(plan)},
     )
 
     assert response.status_code in {404, 410}
@@ -270,7 +270,7 @@ def test_sign_plan_refuses_a_buyer_signing_from_another_address(plan, eve):
             signer=eve,
             typed_name=eve.name,
             consent=True,
-            seen_hash=signatures.content_hash(plan),
+            seen_hash=evidence.content_hash(plan),
             ip_address="127.0.0.1",
             user_agent="pytest",
             auth_method="fresh room link",
@@ -289,7 +289,7 @@ def test_signature_given_stays_and_plan_shows_identity_changed_since(
             signer=signer,
             typed_name=signer.name,
             consent=True,
-            seen_hash=signatures.content_hash(plan),
+            seen_hash=evidence.content_hash(plan),
             ip_address="127.0.0.1",
             user_agent="pytest",
             auth_method="test",
@@ -318,7 +318,7 @@ def test_removing_a_signer_voids_links_and_codes_and_is_logged(client, alice, ev
     assert link_ids and not RoomLink.objects.filter(pk__in=link_ids).exists()  # deleted with eve
     removed = SignatureEvent.objects.filter(plan=plan, kind=SignatureEvent.Kind.REMOVED).get()
     assert (removed.previous_email, removed.signer_name) == ("eve@initech.test", "Eve Economic")
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
     assert SecurityEvent.objects.filter(kind=SecurityEvent.Kind.STAKEHOLDER_REMOVED).exists()
 
 
@@ -341,7 +341,7 @@ def test_signature_records_address_requested_at_and_signed_from(alice, acme_deal
 
     response = room.post(
         reverse("room-sign", kwargs={"deal_id": acme_deal.public_id}),
-        {"typed_name": eve.name, "consent": "on", "content_hash": signatures.content_hash(plan)},
+        {"typed_name": eve.name, "consent": "on", "content_hash": evidence.content_hash(plan)},
     )
 
     assert response.status_code == 302
@@ -350,10 +350,10 @@ def test_signature_records_address_requested_at_and_signed_from(alice, acme_deal
         "eve@initech.test",
         "eve@initech.test",
     )
-    assert signatures.verify_chain(plan).valid
+    assert evidence.verify_chain(plan).valid
     # Blanking the requested address afterwards breaks the chain.
     SignatureEvent.objects.filter(pk=signed.pk).update(requested_email="")
-    assert not signatures.verify_chain(plan).valid
+    assert not evidence.verify_chain(plan).valid
 
 
 def test_audit_page_shows_requested_at_and_signed_from(client, alice, acme_deal, eve, plan):
@@ -363,7 +363,7 @@ def test_audit_page_shows_requested_at_and_signed_from(client, alice, acme_deal,
         signer=eve,
         typed_name=eve.name,
         consent=True,
-        seen_hash=signatures.content_hash(plan),
+        seen_hash=evidence.content_hash(plan),
         ip_address="127.0.0.1",
         user_agent="pytest",
         auth_method="fresh room link",

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals.models import Deal, Membership, Organization, User, hash_token
+from plans import evidence, signatures
 from plans import services as plan_services
-from plans import signatures
 from plans.builtin_templates import install
 from plans.models import Activity, Milestone, PlanTemplate, TemplateStep
 from stakeholders import access
@@ -421,7 +421,7 @@ def sign_demo_plan(plan, seller, *, buyer_signs: bool) -> None:
             signer=signer,
             typed_name=signer.name,
             consent=True,
-            seen_hash=signatures.content_hash(plan),
+            seen_hash=evidence.content_hash(plan),
             ip_address="127.0.0.1",
             user_agent="seed_demo",
             auth_method="demo data",

@@ -12,7 +12,7 @@ median and the 90th percentile, with a per-metric breakdown and a few other requ
 comparison. Production-like settings (DEBUG off, so no query logging). Set REDIS_URL (a
 Redis database of its own) to measure the dashboard cache as production runs it; without
 it the cache is the process's memory. The page's figures are cached until the workspace
-changes (plans/dashboard_cache.py): the script also measures the first request after a
+changes (plans/dashboard/cache.py): the script also measures the first request after a
 change, which computes them.
 """
 
@@ -360,7 +360,9 @@ def main() -> None:
     from django.test.utils import CaptureQueriesContext
 
     from deals.models import Deal, Organization, User
-    from plans import dashboard, dashboard_cache, services
+    from plans import services
+    from plans.dashboard import cache as dashboard_cache
+    from plans.dashboard import metrics as dashboard
     from plans.models import Milestone
     from stakeholders.actors import Actor
 
@@ -459,7 +461,7 @@ def main() -> None:
     import time_machine
     from django.utils import timezone
 
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
     from plans.tasks import refresh_dashboard_summaries
 
     def new_days(first: int, action, before=None) -> list[float]:

@@ -38,7 +38,7 @@ app.conf.beat_schedule = {
     },
     # The dashboard summaries' recount as each workspace's day begins (overdue steps are
     # kept as of a date), so that its first dashboard request does not pay for it.
-    # Idempotent and safe beside requests (see plans.dashboard_summaries).
+    # Idempotent and safe beside requests (see plans.dashboard.summaries).
     "dashboard-summaries-refresh": {
         "task": "plans.refresh_dashboard_summaries",
         "schedule": crontab(minute="*/15"),

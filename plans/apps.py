@@ -8,7 +8,7 @@ def _lower(text: str | None) -> str | None:
 
 def add_sqlite_functions(sender, connection, **kwargs) -> None:
     """SQLite's LOWER() lowers ASCII letters only: `tandem_lower` is Python's str.lower, as
-    the dashboard's sorts lower names (plans.dashboard.HEALTH_SORTS; dashboard_page sorts
+    the dashboard's sorts lower names (plans.dashboard.metrics.HEALTH_SORTS; dashboard.panels sorts
     in SQL)."""
     if connection.vendor == "sqlite":
         connection.connection.create_function("tandem_lower", 1, _lower, deterministic=True)
@@ -107,7 +107,7 @@ class PlansConfig(AppConfig):
         from stakeholders.models import Stakeholder
         from stakeholders.signals import stakeholder_changed
 
-        from . import dashboard_cache
+        from .dashboard import cache as dashboard_cache
         from .models import Activity, DueDateChange, Milestone, Plan, SignatureEvent
         from .signals import plan_amended, plan_event, plan_signed
 

@@ -600,7 +600,7 @@ class PlanDocument(models.Model):
 
 
 class PlanSummary(models.Model):
-    """The manager dashboard's figures of one plan's steps (plans.dashboard_summaries): the
+    """The manager dashboard's figures of one plan's steps (plans.dashboard.summaries): the
     components of its critical path to signature, its open close-plan steps without a buyer
     owner, its undated open steps, its last buyer visit, and its overdue steps as of one date.
 
@@ -610,7 +610,7 @@ class PlanSummary(models.Model):
     (QuerySet.update, bulk_create, cascades and raw SQL included), and delete the row with
     the plan. The figures are current when
     `computed == stamp`, the oldest recent date change is still recent and the overdue steps
-    counted as of `overdue_on` are today's (dashboard_summaries._plans_behind); the
+    counted as of `overdue_on` are today's (dashboard.summaries._plans_behind); the
     dashboard recomputes the other rows before reading them.
     Never written by application code otherwise."""
 
@@ -673,12 +673,12 @@ class PlanSummary(models.Model):
 class OverdueGroup(models.Model):
     """The overdue steps of a plan (those its PlanSummary counts as of `overdue_on`) with one
     buyer owner and one seller owner, and that seller owner's name: what the dashboard's
-    owners panel adds up (dashboard_page.overdue_owners) without reading a step or naming
+    owners panel adds up (dashboard.panels.overdue_owners) without reading a step or naming
     each seller owner. Written with the plan's PlanSummary row, in the same statement and
-    under the same compare-and-set (dashboard_summaries.refresh_plans): a plan's rows are
+    under the same compare-and-set (dashboard.summaries.refresh_plans): a plan's rows are
     current when its summary row is. The name is the seller owner's when the row was
     written: renaming a stakeholder bumps the summaries of the plans whose steps they own
-    on the seller side (a trigger, see dashboard_summaries). Deleted with the plan by its
+    on the seller side (a trigger, see plans.dashboard.summaries). Deleted with the plan by its
     delete trigger. Never written by application code otherwise."""
 
     plan = models.ForeignKey(

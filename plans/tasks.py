@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 from celery import shared_task
 from django.utils import timezone
 
-from . import dashboard_summaries
+from .dashboard import summaries as dashboard_summaries
 from .documents import render, requeue_stuck
 
 
@@ -25,7 +25,7 @@ def requeue_stuck_documents() -> int:
 def refresh_dashboard_summaries(*, now: str | None = None) -> dict:
     """Beat, every 15 minutes: bring every workspace's dashboard summaries up to date, so
     that the day's recount of overdue steps is done here rather than by the first dashboard
-    request of the workspace's day (plans.dashboard_summaries.refresh_every_workspace).
+    request of the workspace's day (plans.dashboard.summaries.refresh_every_workspace).
     `now` (ISO; UTC when it names no offset) acts as if it were then. Idempotent; a failing
     workspace is logged and skipped."""
 

@@ -1,13 +1,13 @@
 from django.urls import path
 
 from . import (
-    dashboard_views,
     milestone_views,
     signing_views,
     stakeholder_views,
     template_views,
     views,
 )
+from .dashboard import views as dashboard_views
 
 app_name = "plans"
 

@@ -13,8 +13,10 @@ import pytest
 from django.contrib.messages import get_messages
 from django.core import mail
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from deals.models import Invitation, SecurityEvent
+from deals.services import create_api_key
 from plans.models import Comment, SignatureEvent, SigningCode
 from stakeholders.models import RoomLink
 from tests.conftest import open_room
@@ -155,3 +157,18 @@ def test_a_signing_code_that_cannot_be_sent_is_not_recorded(client, eve, smtp_do
     assert client.post(url).status_code == 302
     assert SigningCode.objects.filter(stakeholder=eve).count() == 1
     assert [m.to for m in mail.outbox] == [["eve@initech.test"]]
+
+
+def test_the_api_says_whether_the_invitation_was_emailed(acme_deal, dana, smtp_down):
+    _, key = create_api_key(acme_deal.organization, name="CRM sync")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    response = api.post(f"/api/v1/stakeholders/{dana.public_id}/invite/")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["emailed"] is False
+    assert RoomLink.objects.filter(stakeholder=dana).count() == 1
+    # The link works: the caller sends it another way.
+    assert body["room_url"].startswith("http://testserver/r/")

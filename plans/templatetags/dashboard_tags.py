@@ -2,7 +2,7 @@
 
 from django import template
 
-from plans.dashboard_views import PLACEHOLDER
+from plans.dashboard.views import PLACEHOLDER
 
 register = template.Library()
 
@@ -34,6 +34,6 @@ def signed_days(value: int) -> str:
 @register.filter
 def plan_link(deal_id, pattern: str) -> str:
     """The plan page of a deal, from the address `pattern` whose placeholder deal is
-    replaced (plans.dashboard_views.PLACEHOLDER): one reverse() for every row."""
+    replaced (plans.dashboard.views.PLACEHOLDER): one reverse() for every row."""
 
     return pattern.replace(PLACEHOLDER, str(deal_id))

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from plans import dashboard, dashboard_base
-from plans.dashboard import Scope
+from plans.dashboard import base as dashboard_base
+from plans.dashboard import metrics as dashboard
+from plans.dashboard.metrics import Scope
 
 from .dashboard_data import NOW, TODAY, build, build_globex
 

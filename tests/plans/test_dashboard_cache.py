@@ -1,4 +1,4 @@
-"""The dashboard's cache (plans.dashboard_cache): served while nothing changed, computed
+"""The dashboard's cache (plans.dashboard.cache): served while nothing changed, computed
 afresh after any change of what it reads, never shared between scopes, and dated."""
 
 from datetime import UTC, datetime, timedelta

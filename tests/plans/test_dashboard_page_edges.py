@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.db import connection
 
-from plans import dashboard, dashboard_page
-from plans.dashboard import Scope
+from plans.dashboard import metrics as dashboard
+from plans.dashboard import panels as dashboard_page
+from plans.dashboard.metrics import Scope
 
 from .dashboard_data import NOW, TODAY, Builder
 

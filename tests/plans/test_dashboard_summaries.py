@@ -1,7 +1,7 @@
-"""The dashboard's summaries (plans.dashboard_summaries) never go stale: after every kind of
+"""The dashboard's summaries (plans.dashboard.summaries) never go stale: after every kind of
 write — services, plain saves, QuerySet.update, bulk_create, deletions and their cascades,
 raw SQL — the figures read from the kept summaries equal the figures recomputed from scratch,
-and the page's set-based panels (plans.dashboard_page) equal the full metrics."""
+and the page's set-based panels (plans.dashboard.panels) equal the full metrics."""
 
 import threading
 from datetime import timedelta
@@ -14,8 +14,11 @@ from django.db.models import F
 from django.urls import reverse
 
 from deals.models import Organization
-from plans import dashboard, dashboard_base, dashboard_page, services
-from plans.dashboard import Scope
+from plans import services
+from plans.dashboard import base as dashboard_base
+from plans.dashboard import metrics as dashboard
+from plans.dashboard import panels as dashboard_page
+from plans.dashboard.metrics import Scope
 from plans.models import (
     Activity,
     DueDateChange,
@@ -329,7 +332,7 @@ def test_summaries_follow_the_workspace_time_zone(acme, deals):
 
 
 def test_a_write_leaves_the_plans_row_behind_until_it_is_recomputed(acme, deals):
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     plan = deals["Bravo"].plan
 
@@ -390,7 +393,7 @@ def test_overdue_figures_follow_the_date_without_any_write(acme, deals, time_zon
 def test_a_new_day_recomputes_only_the_plans_whose_steps_fell_due_or_late(
     acme, deals, days, changed, django_assert_num_queries
 ):
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     dashboard_summaries.refresh_plans(acme, now=NOW)
     later = NOW + timedelta(days=days)
@@ -426,7 +429,7 @@ def test_a_new_day_recomputes_only_the_plans_whose_steps_fell_due_or_late(
 def test_a_workspace_moving_back_a_day_recomputes_its_plans(acme, deals):
     # The workspace moved to a time zone where it is still yesterday: every plan counted
     # as of "tomorrow" is recounted (its overdue steps may be fewer).
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     dashboard_summaries.refresh_plans(acme, now=NOW + timedelta(days=1))
     page_figures(acme)
@@ -673,7 +676,7 @@ def refresh_while_held(organization, hold) -> None:
     connection)."""
     from django.db import connection as thread_connection
 
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     held, release = threading.Event(), threading.Event()
 
@@ -709,7 +712,7 @@ def test_a_refresh_racing_a_write_leaves_the_row_behind(acme, alice):
     # The dashboard recomputes a plan while a writer holds an uncommitted change of it: the
     # refresh reads the committed steps, waits for the writer's lock, and must not mark its
     # figures as current once the writer commits.
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     builder = Builder(acme)
     deal = builder.deal(
@@ -881,7 +884,7 @@ def test_two_refreshes_at_once_keep_one_set_of_overdue_groups(acme, alice):
     # Two requests recompute the same plans at once: the second runs after the first
     # commits (the workspace's refresh lock), and replaces the groups the first wrote
     # instead of adding its own to them.
-    from plans import dashboard_summaries
+    from plans.dashboard import summaries as dashboard_summaries
 
     builder = Builder(acme)
     for index in range(3):

@@ -233,7 +233,7 @@ def test_dashboard_export_every_table_as_csv(client, bob, deals, table, header, 
 
 
 def test_dashboard_page_links_every_export(client, bob, deals):
-    from plans.dashboard_views import EXPORTS as TABLES
+    from plans.dashboard.views import EXPORTS as TABLES
 
     client.force_login(bob)
 
@@ -330,7 +330,7 @@ EXTRA = 1 if connection.vendor == "postgresql" else 0
 
 
 # After a change, the summary tables with rows behind (plans, titles, reasons:
-# plans.dashboard_summaries.refresh) recompute those rows, whatever their number: for plans
+# plans.dashboard.summaries.refresh) recompute those rows, whatever their number: for plans
 # one statement after the workspace's refresh lock on PostgreSQL, three on SQLite (their
 # overdue groups, then the summaries), two for titles and for reasons (their keys, then the
 # statement), each table in a transaction of its own (with its SET LOCAL on PostgreSQL).

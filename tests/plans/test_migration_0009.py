@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from plans import dashboard
-from plans.dashboard import Scope
+from plans.dashboard import metrics as dashboard
+from plans.dashboard.metrics import Scope
 
 from .dashboard_data import NOW
 from .test_dashboard_summaries import Builder, _overdue_deal

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 
 from config.celery import app
 from deals.models import Organization
-from plans import dashboard_summaries, tasks
+from plans import tasks
+from plans.dashboard import summaries as dashboard_summaries
 from plans.models import Milestone, PlanSummary, TitleSummary
 from tests.factories import OrganizationFactory
 

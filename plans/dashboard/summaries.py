@@ -63,16 +63,24 @@ from django.db.models.functions import Greatest, Lower, Trim, TruncDate
 from django.utils import timezone
 
 from deals.models import Organization
+from plans.models import (
+    DueDateChange,
+    Milestone,
+    Phase,
+    Plan,
+    PlanSummary,
+    ReasonSummary,
+    TitleSummary,
+)
 from stakeholders.models import Side
 
-from .dashboard_base import (
+from .base import (
     LATE_DAYS,
     RECENT_DAYS,
     BusinessDayNumber,
     DayNumber,
     buyer_visits,
 )
-from .models import DueDateChange, Milestone, Phase, Plan, PlanSummary, ReasonSummary, TitleSummary
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
 PATH_STEPS = Q(phase=Phase.CLOSE) & (OPEN_STEP | Q(is_signature_step=True))

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.cache import cache
 
-from . import generations
+from plans import generations
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""What the manager dashboard (plans.dashboard) and its summaries (plans.dashboard_summaries)
+"""What the dashboard's metrics (plans.dashboard.metrics) and its summaries (.summaries)
 share: the day thresholds, the buyer-visit source and the calendar arithmetic in SQL. Both
 import it; neither imports the other's internals for these.
 """
@@ -10,9 +10,8 @@ from datetime import date, timedelta
 from django.db import NotSupportedError
 from django.db.models import Func, IntegerField, Max, QuerySet
 
+from plans.models import Activity
 from stakeholders.models import Side
-
-from .models import Activity
 
 # Thresholds shared with plans.services.plan_health.
 RECENT_DAYS = 14  # "recent" date changes and buyer visits
@@ -26,7 +25,7 @@ def buyer_visits(plans: QuerySet) -> QuerySet:
     For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
     buyer room visits do not exist yet; the lead will switch this to room visits. Its
     result is kept in PlanSummary.last_buyer_visit, recomputed when a trigger bumps the
-    plan's row: a new source needs its own trigger in plans.dashboard_summaries.TRIGGERS
+    plan's row: a new source needs its own trigger in plans.summaries.TRIGGERS
     (a new migration) so that a new visit marks the plan's row behind."""
     return (
         Activity.objects.filter(plan__in=plans, side=Side.BUYER)

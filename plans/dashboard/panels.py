@@ -21,8 +21,11 @@ from django.db import connection
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce, NullIf
 
-from . import dashboard as metrics
-from .dashboard import (
+from plans.models import Plan
+
+from . import metrics
+from .base import EPOCH, MANY_OVERDUE, RECENT_DAYS, business_day_number
+from .metrics import (
     LEVELS,
     Amounts,
     DealInfo,
@@ -33,8 +36,6 @@ from .dashboard import (
     classify_health,
     signed_map_q,
 )
-from .dashboard_base import EPOCH, MANY_OVERDUE, RECENT_DAYS, business_day_number
-from .models import Plan
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _owner_name():
 
 def _live(scope: Scope):
     """The live plans' columns the panels read, one row per plan (the CTE "live" of
-    PLANS_SQL): the deal's, the plan's, its summary's (plans.dashboard_summaries: path
+    PLANS_SQL): the deal's, the plan's, its summary's (plans.dashboard.summaries: path
     components, incomplete steps, date changes of the last 14 days, overdue steps counted as
     of today by the refresh), and the two health rules that compare with the clock:
     `past_target` (unsigned past its target signature date) and `unvisited` (shared, and no
@@ -462,7 +463,7 @@ def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) ->
 @dataclass
 class PageResults:
     """Every figure the page shows for one scope and health-table sort (what
-    plans.dashboard_cache keeps)."""
+    plans.dashboard.cache keeps)."""
 
     by_stage: list[metrics.PipelineRow]
     by_month: list[metrics.PipelineRow]

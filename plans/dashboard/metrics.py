@@ -7,8 +7,8 @@ filtered counts), whatever the number of deals: Python only classifies, sorts an
 the aggregated rows. What would read every step on each request (the critical path, the
 per-title rollup, the slip reasons, undated and unowned steps, recent date changes, buyer
 visits) is read from summaries kept current by database triggers
-(plans.dashboard_summaries); the page itself shows these metrics through
-plans.dashboard_page, which builds only the rows it shows.
+(plans.dashboard.summaries); the page itself shows these metrics through
+plans.dashboard.panels, which builds only the rows it shows.
 
 Amounts are never converted between currencies: every amount is summed per currency
 (`Amounts`), and a deal's amount is compared with the coverage threshold as entered.
@@ -16,7 +16,7 @@ Amounts are never converted between currencies: every amount is summed per curre
 Two inputs come from features that do not exist yet and are read through clearly named
 sources, so the lead can switch them in one place:
 - `signed_map_q` — "signed MAP" is the plan status (signed, or amended since signature);
-- `buyer_visits` (in plans.dashboard_base) — "buyer visit" is the latest buyer-side
+- `buyer_visits` (in plans.dashboard.base) — "buyer visit" is the latest buyer-side
   `Activity` of the plan; it will become the buyer's room visits.
 """
 
@@ -48,10 +48,11 @@ from django.db.models.functions import Coalesce, TruncDate, TruncMonth
 from django.utils import timezone
 
 from deals.models import Deal, Organization
+from plans.models import DueDateChange, Milestone, Phase, Plan
 from stakeholders.models import Side
 
-from . import dashboard_summaries
-from .dashboard_base import (
+from . import summaries
+from .base import (
     LATE_DAYS,
     MANY_OVERDUE,
     RECENT_DAYS,
@@ -59,7 +60,6 @@ from .dashboard_base import (
     business_day_date,
     business_day_number,
 )
-from .models import DueDateChange, Milestone, Phase, Plan
 
 OPEN_STEP = ~Q(status__in=Milestone.CLOSED_STATUSES)
 MAX_MONTHS = 36
@@ -139,7 +139,7 @@ class Scope:
     # without joining through the deals.
     whole_workspace: bool = False
     # What the scope was built from (the owner's pk, stage, period, amounts): with the date,
-    # the cache key of its results (plans.dashboard_cache).
+    # the cache key of its results (plans.dashboard.cache).
     filters: tuple = ()
     # Rollups that several metrics read (one query each, run once per scope).
     cache: dict = field(default_factory=dict, compare=False, repr=False)
@@ -257,9 +257,9 @@ class Scope:
 
 def refresh_summaries(scope: Scope) -> None:
     """Bring the summaries this scope reads up to date, once per scope (see
-    plans.dashboard_summaries.refresh)."""
+    plans.summaries.refresh)."""
     if "summaries" not in scope.cache:
-        dashboard_summaries.refresh(
+        summaries.refresh(
             scope.organization,
             now=scope.now,
             today=scope.today,
@@ -399,7 +399,7 @@ class LivePlan:
 
 def _live_plans(scope: Scope) -> list[LivePlan]:
     """The active plans of the open deals in scope with their deals' columns and their
-    date-independent figures (plans.dashboard_summaries: one statement recomputes the
+    date-independent figures (plans.dashboard.summaries: one statement recomputes the
     summaries that are behind, one query reads them with the plans)."""
     refresh_summaries(scope)
     today_bd = business_day_number(scope.today)
@@ -741,7 +741,7 @@ def forecast_check(scope: Scope) -> Forecast:
     Explicit `depends_on` links are not walked: close-plan steps depend on earlier steps,
     which plan order already covers. The query of the live plans (run once per scope and
     shared with map_health) reads each plan's path components, kept current in PlanSummary
-    (plans.dashboard_summaries: a window function over the open close-plan steps of the
+    (plans.dashboard.summaries: a window function over the open close-plan steps of the
     plans that changed); today's date is applied here (see `_projected_bd`).
     """
     plans = scope.cached("live_plans", _live_plans)
@@ -812,12 +812,12 @@ def slip_summary(scope: Scope) -> SlipSummary:
 def _title_rollup(scope: Scope) -> list[dict]:
     """Per step title, over the steps (not cancelled) of every plan in scope: counts, slips
     and the planned and actual durations of the done steps. The whole workspace reads its
-    TitleSummary rows, after recomputing those that changed (plans.dashboard_summaries);
+    TitleSummary rows, after recomputing those that changed (plans.dashboard.summaries);
     a filtered scope runs the GROUP BY title over its steps."""
     if scope.whole_workspace:
         refresh_summaries(scope)
-        return dashboard_summaries.title_rollup(scope.organization)
-    rows = list(dashboard_summaries.title_rollup_query(scope.milestones(), tz=scope.tz))
+        return summaries.title_rollup(scope.organization)
+    rows = list(summaries.title_rollup_query(scope.milestones(), tz=scope.tz))
     for row in rows:
         done, planned, actual = row.pop("done"), row.pop("planned_sum"), row.pop("actual_sum")
         row["done"] = done
@@ -839,12 +839,12 @@ def slip_reasons(scope: Scope, *, limit: int | None = 5) -> list[ReasonRow]:
     surrounding spaces; steps of every plan of the deals in scope.
 
     One GROUP BY over the slip history; the whole workspace reads its ReasonSummary rows
-    instead, after recomputing the reasons that changed (plans.dashboard_summaries)."""
+    instead, after recomputing the reasons that changed (plans.dashboard.summaries)."""
     if scope.whole_workspace:
         refresh_summaries(scope)
-        items = dashboard_summaries.reasons(scope.organization)
+        items = summaries.reasons(scope.organization)
     else:
-        items = dashboard_summaries.reason_moves_query(scope.date_changes()).order_by(
+        items = summaries.reason_moves_query(scope.date_changes()).order_by(
             "-count", "-days", "key"
         )
     if limit:
@@ -1064,7 +1064,7 @@ METRICS = {
 
 @dataclass
 class Results:
-    """Every metric of one scope (what the page shows; plans.dashboard_cache keeps it)."""
+    """Every metric of one scope (what the page shows; plans.dashboard.cache keeps it)."""
 
     by_stage: list[PipelineRow]
     by_month: list[PipelineRow]

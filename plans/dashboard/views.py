@@ -1,4 +1,4 @@
-"""The manager dashboard page and its CSV exports. The metrics live in plans/dashboard.py;
+"""The manager dashboard page and its CSV exports. The metrics live in plans/dashboard/metrics.py;
 this module picks the scope from the request, and shapes tables, charts and CSV files."""
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.tenancy import org_view
+from plans.forms import DashboardFilterForm
 
-from . import dashboard as metrics
-from . import dashboard_cache, dashboard_page
-from .forms import DashboardFilterForm
+from . import cache, metrics, panels
 
 TEMPLATE = "plans/dashboard.html"
 HEALTH_LIMIT = 25
@@ -73,11 +72,11 @@ def dashboard(request):
         with metrics.analytics():
             return _csv_response(request, scope, export)
     sort = _sort(request)
-    page = dashboard_cache.cached_results(
+    page = cache.cached_results(
         organization.pk,
         (*scope.filters, sort),
         lambda: _page(
-            dashboard_page.compute(
+            panels.compute(
                 scope,
                 sort=sort,
                 health_limit=HEALTH_LIMIT,
@@ -112,7 +111,7 @@ def _scope_text(request) -> dict:
     return {"scope_label": "Your deals (managers see the whole workspace)"}
 
 
-def _page(results: dashboard_page.PageResults) -> dict:
+def _page(results: panels.PageResults) -> dict:
     """What the page shows of a scope's figures (this is what the cache keeps)."""
     by_stage, by_month = results.by_stage, results.by_month
     health, forecast, overdue = results.health, results.forecast, results.overdue

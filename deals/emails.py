@@ -118,6 +118,10 @@ class UnsentEmailsMiddleware:
 
 
 def _warn(request) -> None:
+    # Nothing to say: touch nothing else (reading request.user loads it from the database,
+    # which on a 503 for a database outage would raise here and turn it into a 500).
+    if not getattr(request, "unsent_emails", None):
+        return
     # Only a signed-in seller hears of it: to a buyer or an anonymous visitor (who asked for
     # a new link) the addresses are not theirs to learn, nor that a link was real.
     user = getattr(request, "user", None)

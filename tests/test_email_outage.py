@@ -172,3 +172,21 @@ def test_the_api_says_whether_the_invitation_was_emailed(acme_deal, dana, smtp_d
     assert RoomLink.objects.filter(stakeholder=dana).count() == 1
     # The link works: the caller sends it another way.
     assert body["room_url"].startswith("http://testserver/r/")
+
+
+def test_a_request_with_nothing_unsent_passes_through_untouched(rf):
+    """The middleware runs on every response, a 503 of a database outage too: with no email
+    to report it does not read request.user (a database query) or anything else."""
+    from django.http import HttpResponse
+    from django.utils.functional import SimpleLazyObject
+
+    from deals.emails import UnsentEmailsMiddleware
+
+    def database_down():
+        raise AssertionError("request.user was read")
+
+    request = rf.get("/o/acme/deals/")
+    request.user = SimpleLazyObject(database_down)
+    answer = HttpResponse("The database is not answering.", status=503)
+
+    assert UnsentEmailsMiddleware(lambda request: answer)(request) is answer

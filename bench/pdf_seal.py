@@ -34,8 +34,9 @@ def main():
 
     call_command("migrate", verbosity=0)
     from deals.models import Membership, Organization, User
-    from plans import evidence, pdf, seal
+    from plans import evidence
     from plans.models import Milestone
+    from plans.signing import pdf, seal
     from tests.factories import add_buyer, make_deal, make_plan
 
     organization, _ = Organization.objects.get_or_create(

@@ -2,7 +2,8 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from deals import views as deal_views
-from plans import live, signing_views
+from plans import live
+from plans.signing import views as signing_views
 from stakeholders import views as stakeholder_views
 
 from . import api

@@ -32,7 +32,7 @@ from deals.api import (
 )
 from deals.models import Deal, User
 
-from . import evidence, services, signatures
+from . import evidence, services
 from .models import (
     Activity,
     DueDateChange,
@@ -57,6 +57,7 @@ from .serializers import (
     SignatureStatusSerializer,
     TemplateSerializer,
 )
+from .signing import signatures
 
 
 def _refuse_if_archived(plan: Plan) -> None:

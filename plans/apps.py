@@ -31,8 +31,9 @@ class PlansConfig(AppConfig):
             stakeholder_changed,
         )
 
-        from . import receivers, signatures
+        from . import receivers
         from .signals import plan_event
+        from .signing import signatures
 
         stakeholder_changed.connect(receivers.record_stakeholder_change, dispatch_uid="plans-sh")
         buyer_invited.connect(receivers.record_invitation, dispatch_uid="plans-invited")

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from plans.models import Milestone, Phase, Plan, SignatureEvent, Visibility
 from stakeholders.models import Stakeholder
-
-from .models import Milestone, Phase, Plan, SignatureEvent, Visibility
 
 GENESIS = "0" * 64
 

@@ -538,7 +538,7 @@ class SigningCode(models.Model):
 
 class SealCertificate(models.Model):
     """A workspace's seal key and certificate. The private key is stored encrypted with a
-    key derived from SECRET_KEY (see plans/seal.py); it is never served."""
+    key derived from SECRET_KEY (see plans/signing/seal.py); it is never served."""
 
     organization = models.OneToOneField(
         Organization, on_delete=models.CASCADE, related_name="seal_certificate"

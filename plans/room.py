@@ -33,7 +33,7 @@ from .forms import (
     ProposalForm,
 )
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
-from .signatures import signature_block
+from .signing.signatures import signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/room.html"

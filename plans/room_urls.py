@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import room, signing_views
+from . import room
+from .signing import views as signing_views
 
 urlpatterns = [
     path("", room.room, name="room"),

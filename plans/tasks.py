@@ -4,7 +4,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from .dashboard import summaries as dashboard_summaries
-from .documents import render, requeue_stuck
+from .signing.documents import render, requeue_stuck
 
 
 @shared_task(name="plans.render_document", acks_late=True, max_retries=3, default_retry_delay=10)

@@ -2,12 +2,12 @@ from django.urls import path
 
 from . import (
     milestone_views,
-    signing_views,
     stakeholder_views,
     template_views,
     views,
 )
 from .dashboard import views as dashboard_views
+from .signing import views as signing_views
 
 app_name = "plans"
 

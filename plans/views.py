@@ -38,7 +38,7 @@ from .forms import (
     TemplateSaveForm,
 )
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
-from .signatures import signature_block
+from .signing.signatures import signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/plan_detail.html"

@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from notifications.services import unsubscribe_token
-from plans import signing_views
+from plans.signing import views as signing_views
 from stakeholders.services import issue_room_link
 from tests.conftest import open_room
 
@@ -87,7 +87,7 @@ def _preferences(db_fixtures, settings):
 
 
 def _signing_code(db_fixtures, settings):
-    # Each signer may get one code a minute (plans.signatures): a new signer per request,
+    # Each signer may get one code a minute (plans.signing.signatures): a new signer per request,
     # so that only the per-client limit (set to 2 here) can refuse.
     from tests.factories import add_buyer
 

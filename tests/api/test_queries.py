@@ -4,7 +4,7 @@ import pytest
 
 from deals.models import ApiKey
 from plans import services as plan_services
-from plans import signatures
+from plans.signing import signatures
 
 from .conftest import ACTOR, make_plan
 

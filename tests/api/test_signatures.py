@@ -6,9 +6,10 @@ import re
 
 from django.core import mail
 
-from plans import evidence, signatures
+from plans import evidence
 from plans import services as plan_services
 from plans.models import Activity, Plan, SignatureEvent
+from plans.signing import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.models import RoomLink, Stakeholder
 

@@ -18,8 +18,9 @@ from standardwebhooks import Webhook
 
 from notifications import tasks, webhooks
 from notifications.models import WebhookDelivery, WebhookEndpoint
-from plans import evidence, signatures
+from plans import evidence
 from plans import services as plan_services
+from plans.signing import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.models import Stakeholder
 from tests.api.conftest import ACTOR, make_deal, make_plan

@@ -17,8 +17,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
-from plans import evidence, page_cache, rows, services, signatures, views
+from plans import evidence, page_cache, rows, services, views
 from plans.models import Milestone, Plan
+from plans.signing import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Stakeholder

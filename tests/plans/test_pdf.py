@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils.html import escape
 from pypdf import PdfReader
 
-from plans import documents, evidence, pdf, seal, signatures
+from plans import evidence
 from plans.models import Milestone, Plan, PlanDocument
 from plans.services import update_plan_overview
+from plans.signing import documents, pdf, seal, signatures
 from stakeholders.actors import Actor
 from tests.conftest import open_room
 

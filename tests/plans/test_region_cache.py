@@ -13,8 +13,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from plans import evidence, page_cache, services, signatures
+from plans import evidence, page_cache, services
 from plans.models import Milestone, Plan
+from plans.signing import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import Stakeholder

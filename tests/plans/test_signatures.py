@@ -11,9 +11,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from plans import evidence, signatures
+from plans import evidence
 from plans.models import Milestone, Plan, SignatureEvent
 from plans.services import update_milestone, update_plan_overview
+from plans.signing import signatures
 from stakeholders.actors import Actor
 from stakeholders.models import Stakeholder
 from tests.conftest import open_room

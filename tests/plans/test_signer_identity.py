@@ -8,8 +8,9 @@ from django.test import Client
 from django.urls import reverse
 
 from deals.models import SecurityEvent
-from plans import evidence, signatures
+from plans import evidence
 from plans.models import Activity, Plan, SignatureEvent, SigningCode
+from plans.signing import signatures
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Stakeholder

@@ -18,8 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.models import SecurityEvent
-from plans import signatures, signing_views
 from plans.models import SigningCode
+from plans.signing import signatures
+from plans.signing import views as signing_views
 from tests.conftest import needs_postgres, open_room
 from tests.factories import add_buyer
 from tests.test_cache_down import redis_down  # noqa: F401 - a fixture

@@ -5,7 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from deals.models import Organization
-from plans.seal import install_seal
+from plans.signing.seal import install_seal
 
 
 class Command(BaseCommand):

@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals.models import Deal, Membership, Organization, User, hash_token
-from plans import evidence, signatures
+from plans import evidence
 from plans import services as plan_services
 from plans.builtin_templates import install
 from plans.models import Activity, Milestone, PlanTemplate, TemplateStep
+from plans.signing import signatures
 from stakeholders import access
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor

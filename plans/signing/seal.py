@@ -16,8 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from deals.models import Organization
-
-from .models import SealCertificate
+from plans.models import SealCertificate
 
 
 def _passphrase(organization: Organization) -> bytes:

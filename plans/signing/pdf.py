@@ -19,8 +19,9 @@ from asn1crypto import x509 as asn1_x509
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from .evidence import verify_chain
-from .models import Plan, PlanDocument, SealCertificate, SignatureEvent
+from plans.evidence import verify_chain
+from plans.models import Plan, PlanDocument, SealCertificate, SignatureEvent
+
 from .seal import load_key_and_cert
 
 KEYWORD_PREFIX = "tandem"

@@ -12,10 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals import outbox
+from plans.evidence import canonical_bytes, canonical_content
+from plans.models import Plan, PlanDocument
 
 from . import pdf, seal
-from .evidence import canonical_bytes, canonical_content
-from .models import Plan, PlanDocument
 
 log = logging.getLogger(__name__)
 

@@ -22,15 +22,16 @@ from django.utils import timezone
 
 from deals.emails import SEND_ERRORS, send_after_commit, send_email
 from deals.models import SecurityEvent
+from plans import signals
+from plans.evidence import append_event, content_hash
+from plans.models import Activity, Plan, SignatureEvent, SigningCode
+from plans.services import record_activity, share_plan
 from stakeholders import access
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
 from stakeholders.services import issue_room_link, log_security_event
 
-from . import documents, signals
-from .evidence import append_event, content_hash
-from .models import Activity, Plan, SignatureEvent, SigningCode
-from .services import record_activity, share_plan
+from . import documents
 
 FRESH_IDENTITY = timedelta(minutes=10)
 CODE_LIFETIME = timedelta(minutes=10)

@@ -15,13 +15,14 @@ from deals import emails
 from deals.models import SecurityEvent
 from deals.security import client_ip, rate_limit, record
 from deals.tenancy import org_view
+from plans import evidence
+from plans.forms import DeclineForm, SignForm, SigningCodeForm, VerifyForm
+from plans.models import Plan, PlanDocument, SignatureEvent
 from stakeholders.access import buyer_view, session_started_at
 from stakeholders.actors import Actor
 from stakeholders.models import Side, Stakeholder
 
-from . import documents, evidence, signatures
-from .forms import DeclineForm, SignForm, SigningCodeForm, VerifyForm
-from .models import Plan, PlanDocument, SignatureEvent
+from . import documents, signatures
 from .pdf import verify_pdf
 
 SESSION_CODE_VERIFIED = "tandem.signing_verified"
@@ -303,7 +304,7 @@ def _room_sign_page(request, plan, *, signer, identity, form, status, code_refus
 
 
 # Codes asked for from one client address (`client_ip`) per hour, whoever the signers are:
-# each signer also gets at most one a minute and five an hour (plans.signatures).
+# each signer also gets at most one a minute and five an hour (plans.signing.signatures).
 SIGNING_CODES_PER_CLIENT_PER_HOUR = 10
 
 

@@ -28,6 +28,10 @@ COPY --chown=tandem:tandem . .
 # Production settings: hashed file names and a manifest (WhiteNoise); the key is a throwaway.
 RUN DEBUG=0 SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media && chown -R tandem:tandem /app/var
+# The release, shared by every container of this image (cache keys: config/settings.py
+# RELEASE): `docker compose build --build-arg TANDEM_RELEASE=$(git rev-parse --short HEAD)`.
+ARG TANDEM_RELEASE=""
+ENV TANDEM_RELEASE=${TANDEM_RELEASE}
 USER tandem
 EXPOSE 8000 8001
 # Liveness: the process answers (the database's state is in the body; /readyz gates on it).

@@ -7,6 +7,7 @@ DATABASE_URL, REDIS_URL, EMAIL_URL and ALLOWED_HOSTS.
 """
 
 import os
+import time
 from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -238,6 +239,12 @@ else:
 
 # How long a cached plan page body is kept at most (plans/page_cache.py); 0 turns it off.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 15 * 60)
+# The release being run: part of the key of every cached page, row and dashboard figure, so
+# that a deploy never serves what the old code and templates drew. Set TANDEM_RELEASE to one
+# value for all processes of a release (the image's build, `make stack` sets the git commit);
+# unset, each process start counts as a release of its own (correct, but processes do not
+# share cached pages).
+RELEASE = env("TANDEM_RELEASE") or f"started-{time.time_ns()}"
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None

@@ -257,10 +257,27 @@ class Stack:
             STATIC_ROOT=str(self.state / "static"),
             PYTHONUNBUFFERED="1",
         )
+        # One release for every process of this start (config/settings.py RELEASE): they
+        # share cached pages, and a restart after a code change serves none of the old ones.
+        env.setdefault("TANDEM_RELEASE", f"{self._commit()}-{int(time.time())}")
         if not env.get("SECRET_KEY_FILE"):
             env["SECRET_KEY"] = env.get("SECRET_KEY") or self._kept_secret_key()
         env.update(self.extra_env)
         return env
+
+    @staticmethod
+    def _commit() -> str:
+        try:
+            result = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        except (OSError, subprocess.CalledProcessError):
+            return "local"
+        return result.stdout.strip()
 
     def _kept_secret_key(self) -> str:
         """A key made once and kept in the state folder: sessions, signing codes and the

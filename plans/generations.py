@@ -10,12 +10,9 @@ log a warning and reads return None (callers compute afresh).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
-from functools import cache as once
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -77,21 +74,3 @@ def current(keys: list[str]) -> dict[str, int] | None:
         logger.warning("generations: cache unreachable", exc_info=True)
         return None
     return values if len(values) == len(keys) else None
-
-
-# The apps whose Python shapes what the cached pages and dashboard figures hold (wording,
-# formats, forms, the figures' classes).
-CODE_APPS = ("deals", "stakeholders", "plans")
-
-
-@once
-def code_fingerprint() -> str:
-    """Changes with the Python of CODE_APPS: part of every cache key of a page or its
-    figures, so that a deploy never serves what the old code cached."""
-    digest = hashlib.sha256()
-    for app in CODE_APPS:
-        folder = settings.BASE_DIR / app
-        for path in sorted(folder.rglob("*.py")):
-            digest.update(str(path.relative_to(folder)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]

@@ -3,8 +3,8 @@ show has changed.
 
 A warm plan page runs one query of its own (which plan, under which ids) and reads two cache
 keys; it does not load the plan. What the page shows is covered by four generation counters
-(plans.generations), and the cached body is stored under a digest of their values, the page
-template, the viewer ("Sign plan" is the signer's alone) and the time zone:
+(plans.generations), and the cached body is stored under a digest of their values, the
+release (settings.RELEASE), the viewer ("Sign plan" is the signer's alone) and the time zone:
 
 - plan:<id> — the plan row and everything of the plan: steps, their comments, files, date
   proposals and date changes, the feed, signature events;
@@ -42,7 +42,6 @@ from django.utils import timezone
 
 from . import generations
 from .models import Plan
-from .rows import template_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +129,7 @@ def body_key(request, ref: PageRef, *, viewer: tuple | None = None) -> str | Non
         viewer = (request.user.pk, request.user.email)
     parts = (
         [values[key] for key in keys],
-        template_fingerprint(),
+        settings.RELEASE,
         viewer,
         timezone.get_current_timezone_name(),
     )

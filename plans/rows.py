@@ -3,7 +3,7 @@
 The rows are most of the plan page (40 rows ≈ 70% of its HTML) and rendering them with the
 template engine was most of its time. A row's HTML depends only on what the cache key lists
 (the step's version and last save, its owners' names, today, the position flags, edit
-rights, the workspace and the template itself), so a cached row is never stale: anything
+rights, the workspace and the release: settings.RELEASE), so a cached row is never stale: anything
 that changes what a row shows changes its key. The CSRF token differs per request: rows are
 rendered with a placeholder that is replaced on the way out.
 """
@@ -22,35 +22,15 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from . import generations
 from .models import Milestone
 
 ROW_TEMPLATE = "plans/plan_detail.html#milestone-row"
-# Our templates the page draws (the header includes the signature block; moments are drawn
-# by includes/time.html), under templates/.
-PAGE_TEMPLATES = (
-    "plans/plan_detail.html",
-    "plans/room.html",
-    "plans/signature_block.html",
-    "includes/time.html",
-)
 # The angle brackets make it a string no escaped text can contain: a buyer's step titled
 # like the placeholder must show as typed, not as the seller's CSRF token. It reaches the
 # template as safe text, so {% csrf_token %} writes it as it is.
 CSRF_PLACEHOLDER = mark_safe("<csrf-placeholder-7d1f0c5e>")  # noqa: S308 - a constant
 ROW_CACHE_SECONDS = 60 * 60 * 24
 _ANY_UUID = "00000000-0000-0000-0000-000000000000"
-
-
-@cache
-def template_fingerprint() -> str:
-    """Changes with the page's templates and with the Python that draws it
-    (generations.code_fingerprint), so a deploy never serves rows or bodies of the old
-    markup or wording."""
-    folder = settings.BASE_DIR / "templates"
-    source = b"".join((folder / name).read_bytes() for name in PAGE_TEMPLATES)
-    source += generations.code_fingerprint().encode()
-    return hashlib.sha256(source).hexdigest()[:12]
 
 
 @cache
@@ -96,14 +76,14 @@ def prepare_stakeholders(stakeholders: list, *, org_slug: str) -> None:
 
 
 def fingerprint(*parts) -> str:
-    """A short digest of `parts` and of the page template, for cache keys of fragments."""
-    return hashlib.sha256(repr((template_fingerprint(), parts)).encode()).hexdigest()[:32]
+    """A short digest of `parts` and of the release, for cache keys of fragments."""
+    return hashlib.sha256(repr((settings.RELEASE, parts)).encode()).hexdigest()[:32]
 
 
 def _row_key(milestone: Milestone, *, can_edit: bool, org_slug: str) -> str:
     buyer, seller = milestone.buyer_owner, milestone.seller_owner
     parts = (
-        template_fingerprint(),
+        settings.RELEASE,
         org_slug,
         milestone.pk,
         milestone.version,

@@ -321,6 +321,31 @@ def test_the_stack_keeps_its_secret_key_across_runs(tmp_path, monkeypatch):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+def test_every_process_of_a_stack_start_runs_one_release(tmp_path, monkeypatch):
+    """Cache keys carry the release (settings.RELEASE): the processes of one start share
+    their cached pages; the next start (a code change since) shares none with it."""
+    from deploy.stack import Stack
+
+    monkeypatch.delenv("TANDEM_RELEASE", raising=False)
+    stack = Stack("postgres://x@127.0.0.1/db", "redis://127.0.0.1:6379/0", state=tmp_path)
+    stack.mail_port = 2525
+    release = stack.build_env()["TANDEM_RELEASE"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+
+    assert release.startswith(f"{commit or 'local'}-")
+    monkeypatch.setenv("TANDEM_RELEASE", "v1.2.3")
+    assert stack.build_env()["TANDEM_RELEASE"] == "v1.2.3"  # an operator's own id wins
+
+
+def test_the_image_is_built_with_its_release(services):
+    assert services["web"]["build"]["args"] == {"TANDEM_RELEASE": "${TANDEM_RELEASE:-}"}
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert 'ARG TANDEM_RELEASE=""' in dockerfile
+    assert "ENV TANDEM_RELEASE=${TANDEM_RELEASE}" in dockerfile
+
+
 def test_the_stack_takes_the_secret_key_from_a_file_as_compose_does(tmp_path, monkeypatch):
     from deploy.stack import Stack
 

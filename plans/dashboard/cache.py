@@ -69,8 +69,8 @@ def results_key(organization_id: int, filters: tuple) -> str | None:
     values = generations.current(keys)
     if values is None:
         return None
-    # The code's fingerprint: a deploy never serves figures (pickled classes) of the old code.
-    parts = (values[keys[0]], values[keys[1]], generations.code_fingerprint(), filters)
+    # The release: a deploy never serves figures (pickled classes) of the old code.
+    parts = (values[keys[0]], values[keys[1]], settings.RELEASE, filters)
     digest = hashlib.sha256(repr(parts).encode())
     return RESULTS_KEY.format(organization_id, digest.hexdigest()[:32])
 

@@ -341,7 +341,8 @@ def drive(port: int, path_: str, cookie: str, requests: int, threads: int = 2):
 
 def measure_http(paths: dict[str, str], cookie: str, requests: int, rounds: int):
     port = free_port()
-    env = dict(os.environ)
+    # The workers run this process's release: the pages it warmed are theirs too.
+    env = {**os.environ, "TANDEM_RELEASE": settings.RELEASE}
     gunicorn = Path(sys.executable).with_name("gunicorn")
     server = subprocess.Popen(  # noqa: S603 - fixed arguments
         [

@@ -9,11 +9,8 @@ rebuilds it). It then requests /o/bench/dashboard/ as the workspace's manager th
 Django's test client — the whole view: middleware, session, the dashboard's queries and the
 template, without network — a few times to warm up, then --runs times, and prints the
 median and the 90th percentile, with a per-metric breakdown and a few other requests for
-comparison. Production-like settings (DEBUG off, so no query logging). Set REDIS_URL (a
-Redis database of its own) to measure the dashboard cache as production runs it; without
-it the cache is the process's memory. The page's figures are cached until the workspace
-changes (plans/dashboard/cache.py): the script also measures the first request after a
-change, which computes them.
+comparison. Production-like settings (DEBUG off, so no query logging). Every request
+computes the figures (from the summaries the database keeps): there is no results cache.
 """
 
 from __future__ import annotations
@@ -361,7 +358,6 @@ def main() -> None:
 
     from deals.models import Deal, Organization, User
     from plans import services
-    from plans.dashboard import cache as dashboard_cache
     from plans.dashboard import metrics as dashboard
     from plans.models import Milestone
     from stakeholders.actors import Actor
@@ -406,14 +402,6 @@ def main() -> None:
             "GET dashboard, manager (whole workspace)", timed(lambda: client.get(url), args.runs)
         )
     )
-
-    def after_a_change():
-        # What the first request after any change of the workspace costs: the generation
-        # moves, as a milestone's save would move it, so the figures are computed afresh.
-        dashboard_cache.bump(organization.pk)
-        return client.get(url)
-
-    print(summary("  …computed (first request after a change)", timed(after_a_change, args.runs)))
 
     # The same after a real change: a seller moves a step between "in progress" and "not
     # started" through the service (not timed), so the summaries of its plan and of its
@@ -500,7 +488,6 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("UPDATE plans_plansummary SET overdue_on = NULL")
             cursor.execute("VACUUM ANALYZE plans_plansummary, plans_overduegroup")
-        dashboard_cache.bump(organization.pk)
         started = time.perf_counter()
         assert client.get(url).status_code == 200
         return (time.perf_counter() - started) * 1000

@@ -51,7 +51,6 @@ class PlansConfig(AppConfig):
             sender=get_user_model(),
             dispatch_uid="plans-live-user",
         )
-        self.connect_dashboard_cache()
         self.connect_page_cache()
         connection_created.connect(add_sqlite_functions, dispatch_uid="plans-sqlite-functions")
 
@@ -97,40 +96,3 @@ class PlansConfig(AppConfig):
                         dispatch_uid=f"page-cache-{signal is post_save}-{model.__name__}",
                     )
         stakeholder_written.connect(page_cache.on_stakeholder_written, dispatch_uid="page-cache")
-
-    def connect_dashboard_cache(self):
-        """Bump a workspace's dashboard generation on every change the dashboard reads."""
-        from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
-
-        from deals.models import Deal, Organization
-        from deals.signals import deal_changed, deal_created
-        from stakeholders.models import Stakeholder
-        from stakeholders.signals import stakeholder_changed
-
-        from .dashboard import cache as dashboard_cache
-        from .models import Activity, DueDateChange, Milestone, Plan, SignatureEvent
-        from .signals import plan_amended, plan_event, plan_signed
-
-        # post_delete only on the models deleted one by one: a receiver on a model stops
-        # Django from fast-deleting it in cascades (steps, slips and activities would be
-        # loaded one by one). Steps are deleted by services.delete_milestone, which records
-        # an activity in the same transaction (and bumps at its commit).
-        deleted = (Organization, Deal, Stakeholder, Plan)
-        saved = (*deleted, Milestone, DueDateChange, Activity, SignatureEvent)
-        for model in saved:
-            for signal in (post_save, post_delete) if model in deleted else (post_save,):
-                signal.connect(
-                    dashboard_cache.on_row_change,
-                    sender=model,
-                    dispatch_uid=f"dashboard-cache-{signal is post_save}-{model.__name__}",
-                )
-        for signal in (post_save, post_delete):
-            signal.connect(
-                dashboard_cache.on_user_change,
-                sender=get_user_model(),
-                dispatch_uid=f"dashboard-cache-{signal is post_save}-user",
-            )
-        events = (plan_event, plan_signed, plan_amended, deal_created, deal_changed)
-        for index, signal in enumerate((*events, stakeholder_changed)):
-            signal.connect(dashboard_cache.on_event, dispatch_uid=f"dashboard-cache-event-{index}")

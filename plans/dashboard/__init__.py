@@ -5,5 +5,4 @@ base        what metrics and summaries share: day thresholds, buyer visits, day 
 summaries   per-plan summaries kept current by database triggers, recounted by beat
 panels      the page's panels, built from the summaries with set-based queries
 views       the page, its panels and its CSV exports
-cache       the results cache, and what invalidates it
 """

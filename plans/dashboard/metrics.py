@@ -138,9 +138,6 @@ class Scope:
     # No filter: every deal of the workspace. Queries then scope by organization alone,
     # without joining through the deals.
     whole_workspace: bool = False
-    # What the scope was built from (the owner's pk, stage, period, amounts): with the date,
-    # the cache key of its results (plans.dashboard.cache).
-    filters: tuple = ()
     # Rollups that several metrics read (one query each, run once per scope).
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -192,15 +189,6 @@ class Scope:
             today=today,
             now=now,
             whole_workspace=whole,
-            filters=(
-                getattr(owner, "pk", owner),
-                stage,
-                close_from,
-                close_to,
-                amount_min,
-                amount_max,
-                today,
-            ),
         )
 
     @property
@@ -1064,7 +1052,7 @@ METRICS = {
 
 @dataclass
 class Results:
-    """Every metric of one scope (what the page shows; plans.dashboard.cache keeps it)."""
+    """Every metric of one scope (what the page shows)."""
 
     by_stage: list[PipelineRow]
     by_month: list[PipelineRow]

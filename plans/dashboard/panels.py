@@ -462,8 +462,7 @@ def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) ->
 
 @dataclass
 class PageResults:
-    """Every figure the page shows for one scope and health-table sort (what
-    plans.dashboard.cache keeps)."""
+    """Every figure the page shows for one scope and health-table sort."""
 
     by_stage: list[metrics.PipelineRow]
     by_month: list[metrics.PipelineRow]

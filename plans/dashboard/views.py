@@ -14,7 +14,7 @@ from django.utils import timezone
 from deals.tenancy import org_view
 from plans.forms import DashboardFilterForm
 
-from . import cache, metrics, panels
+from . import metrics, panels
 
 TEMPLATE = "plans/dashboard.html"
 HEALTH_LIMIT = 25
@@ -72,19 +72,14 @@ def dashboard(request):
         with metrics.analytics():
             return _csv_response(request, scope, export)
     sort = _sort(request)
-    page = cache.cached_results(
-        organization.pk,
-        (*scope.filters, sort),
-        lambda: _page(
-            panels.compute(
-                scope,
-                sort=sort,
-                health_limit=HEALTH_LIMIT,
-                forecast_limit=FORECAST_LIMIT,
-                owner_limit=OWNER_LIMIT,
-            )
-        ),
-        size=lambda page: page["health"].total,
+    page = _page(
+        panels.compute(
+            scope,
+            sort=sort,
+            health_limit=HEALTH_LIMIT,
+            forecast_limit=FORECAST_LIMIT,
+            owner_limit=OWNER_LIMIT,
+        )
     )
     return render(request, TEMPLATE, _context(request, form, scope, page))
 
@@ -112,7 +107,7 @@ def _scope_text(request) -> dict:
 
 
 def _page(results: panels.PageResults) -> dict:
-    """What the page shows of a scope's figures (this is what the cache keeps)."""
+    """What the page shows of a scope's figures."""
     by_stage, by_month = results.by_stage, results.by_month
     health, forecast, overdue = results.health, results.forecast, results.overdue
     durations, outcomes = results.durations, results.outcomes

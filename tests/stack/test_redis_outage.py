@@ -202,11 +202,13 @@ def test_redis_outage_pages_render_writes_succeed_and_what_is_owed_arrives_once(
         pdf = wait_until(pdf_ready, timeout=DELIVERY_WAIT)
         assert pdf and pdf.content.startswith(b"%PDF"), pdf
         time.sleep(5)  # time for anything sent twice to arrive
-        # Everything owed by now: events the relay sent after the first count owe webhooks too.
-        owed = webhooks_owed()
-        assert wait_until(lambda: owed <= set(hooks.counts()), timeout=DELIVERY_WAIT), owed - set(
-            hooks.counts()
-        )
+
+        # Everything owed, read at one moment with what arrived: events the relay sends late
+        # (and the sweeps' announcements) owe deliveries too, so wait until both sets agree.
+        def settled():
+            return webhooks_owed() == set(hooks.counts())
+
+        assert wait_until(settled, timeout=DELIVERY_WAIT), set(hooks.counts()) ^ webhooks_owed()
         for stream in streams:
             stream.close()
 
@@ -229,5 +231,5 @@ def test_redis_outage_pages_render_writes_succeed_and_what_is_owed_arrives_once(
     assert mail_counts(stack, since=mail_before)[ae_email] == 1
     assert [key for key, count in mail_counts(stack, since=mail_before).items() if count > 1] == []
     counts = hooks.counts()
-    assert owed and set(counts) == owed, set(counts) ^ owed
+    assert owed and owed <= set(counts), owed - set(counts)
     assert [key for key, count in counts.items() if count > 1] == []

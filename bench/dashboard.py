@@ -202,7 +202,7 @@ def generate(deal_count: int, rng: random.Random) -> None:
                 side = "buyer" if role in BUYER_ROLES else "seller"
                 (buyers if side == "buyer" else seller_people).append(person)
                 rows["stakeholders_stakeholder"].append((
-                    person, uuid.uuid4(), side, f"{role.title()} {person}", "", "", role,
+                    person, uuid.uuid4(), side, f"{role.title()} {person}", "", "", "", role,
                     role in {"economic_buyer", "ae"}, now, now, deal_id, org, None, False, 0,
                 ))  # fmt: skip
 
@@ -280,7 +280,7 @@ def generate(deal_count: int, rng: random.Random) -> None:
             "deals_deal": "id, public_id, account_name, name, amount, currency, stage, "
             "target_close_date, original_close_date, closed_date, created_at, updated_at, "
             "organization_id, owner_id",
-            "stakeholders_stakeholder": "id, public_id, side, name, title, email, role, "
+            "stakeholders_stakeholder": "id, public_id, side, name, title, email, phone, role, "
             "is_required_signer, created_at, updated_at, deal_id, organization_id, user_id, "
             "added_by_buyer, visit_count",
             "plans_plan": "id, public_id, business_outcome, success_criteria, "

@@ -239,7 +239,7 @@ else:
 
 # How long a cached plan page body is kept at most (plans/page_cache.py); 0 turns it off.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 15 * 60)
-# The release being run: part of the key of every cached page, row and dashboard figure, so
+# The release being run: part of the key of every cached page and row, so
 # that a deploy never serves what the old code and templates drew. Set TANDEM_RELEASE to one
 # value for all processes of a release (the image's build, `make stack` sets the git commit);
 # unset, each process start counts as a release of its own (correct, but processes do not

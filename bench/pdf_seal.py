@@ -59,7 +59,7 @@ def main():
         )
     assert plan.milestones.count() == 40
     content = evidence.canonical_content(plan)
-    digest = evidence.content_hash(plan)
+    digest = evidence.digest_of(content)
     workspace_seal = seal.seal_for(organization)
 
     def once():

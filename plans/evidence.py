@@ -75,9 +75,13 @@ def canonical_bytes(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def content_hash(plan: Plan, *, milestones=None, stakeholders=None) -> str:
-    content = canonical_content(plan, milestones=milestones, stakeholders=stakeholders)
+def digest_of(content: dict) -> str:
+    """The hash of canonical content already built (canonical_content)."""
     return hashlib.sha256(canonical_bytes(content)).hexdigest()
+
+
+def content_hash(plan: Plan, *, milestones=None, stakeholders=None) -> str:
+    return digest_of(canonical_content(plan, milestones=milestones, stakeholders=stakeholders))
 
 
 # The chain ------------------------------------------------------------------------------

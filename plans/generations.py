@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 
 from django.core.cache import cache
 from django.db import transaction
@@ -35,21 +36,16 @@ def incr(*keys: str) -> None:
         logger.warning("generations: could not bump %s", ", ".join(keys), exc_info=True)
 
 
-class _AtCommit:
-    """The keys bumped in a transaction, bumped again when it commits. Every bump registers
-    one; the first to run bumps the keys of them all in one round trip, the others find
-    nothing left (a transaction bumps a plan's counters from several receivers: a dozen
-    round trips otherwise). The keys wait on the connection, as the transaction does. A
-    key left by a rolled-back transaction is bumped at a later commit: one needless miss."""
-
-    def __init__(self, connection):
-        self.connection = connection
-
-    def __call__(self) -> None:
-        keys = getattr(self.connection, "generations_at_commit", set())
-        self.connection.generations_at_commit = set()
-        if keys:
-            incr(*sorted(keys))
+def _bump_at_commit(connection) -> None:
+    """Bump what the transaction bumped, once more now that it committed. Every bump
+    registers this; the first to run bumps the keys of them all in one round trip, the
+    others find nothing left (a transaction bumps a plan's counters from several receivers:
+    a dozen round trips otherwise). The keys wait on the connection, as the transaction
+    does. A key left by a rolled-back transaction is bumped at a later commit: one needless
+    miss."""
+    keys, connection.generations_at_commit = connection.generations_at_commit, set()
+    if keys:
+        incr(*sorted(keys))
 
 
 def bump(*keys: str) -> None:
@@ -58,7 +54,7 @@ def bump(*keys: str) -> None:
     connection = transaction.get_connection()
     pending = getattr(connection, "generations_at_commit", set())
     connection.generations_at_commit = pending | set(keys)
-    transaction.on_commit(_AtCommit(connection))
+    transaction.on_commit(partial(_bump_at_commit, connection))
 
 
 def current(keys: list[str]) -> dict[str, int] | None:

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deals import outbox
-from plans.evidence import canonical_bytes, canonical_content
+from plans.evidence import canonical_content, digest_of
 from plans.models import Plan, PlanDocument
 
 from . import pdf, seal
@@ -30,7 +30,7 @@ def document_for(plan: Plan) -> PlanDocument:
     Asking again returns the same document; a new one is queued after commit."""
 
     content = canonical_content(plan)
-    digest = hashlib.sha256(canonical_bytes(content)).hexdigest()
+    digest = digest_of(content)
     sealed = plan.status == Plan.Status.SIGNED and plan.signed_content_hash == digest
     document, created = PlanDocument.objects.get_or_create(
         plan=plan,

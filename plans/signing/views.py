@@ -48,7 +48,7 @@ def _seller_signer(request, plan: Plan) -> Stakeholder | None:
 
 def sign_context(plan: Plan, *, signer, form, decline_form=None, needs_password=False, **extra):
     content = evidence.canonical_content(plan)
-    digest = evidence.content_hash(plan)
+    digest = evidence.digest_of(content)
     block = signatures.signature_block(plan, current_hash=digest)
     mine = next((s for s in block if signer and s.stakeholder.pk == signer.pk), None)
     return {

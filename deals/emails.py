@@ -122,10 +122,10 @@ def _warn(request) -> None:
     # which on a 503 for a database outage would raise here and turn it into a 500).
     if not getattr(request, "unsent_emails", None):
         return
-    # Only a signed-in seller hears of it: to a buyer or an anonymous visitor (who asked for
-    # a new link) the addresses are not theirs to learn, nor that a link was real.
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    # Only a seller on their workspace's pages (org_view sets request.membership) hears of
+    # it: to a buyer in a room (signed in to an account or not) or an anonymous visitor (who
+    # asked for a new link) the addresses are not theirs to learn, nor that a link was real.
+    if getattr(request, "membership", None) is None:
         return
     if addresses := unsent(request):
         messages.warning(

@@ -174,6 +174,25 @@ def test_the_api_says_whether_the_invitation_was_emailed(acme_deal, dana, smtp_d
     assert body["room_url"].startswith("http://testserver/r/")
 
 
+def test_a_signed_in_person_acting_as_a_buyer_hears_no_address_either(
+    client, charlie, acme_deal, dana, smtp_down
+):
+    """Signed in to another workspace, in a room as its buyer: still a buyer there."""
+    client.force_login(charlie)
+    open_room(client, dana)
+    step = acme_deal.plan.milestones.filter(visibility="shared").first()
+    response = client.post(
+        reverse(
+            "room-comment", kwargs={"deal_id": acme_deal.public_id, "milestone_id": step.public_id}
+        ),
+        {"body": "Can @Alice Seller send the DPA?"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200
+    assert not list(get_messages(response.wsgi_request))
+
+
 def test_a_request_with_nothing_unsent_passes_through_untouched(rf):
     """The middleware runs on every response, a 503 of a database outage too: with no email
     to report it does not read request.user (a database query) or anything else."""

@@ -5,10 +5,8 @@ Tandem can be recomputed; none is the only copy of anything.
 A Redis that hangs rather than refusing costs each call its socket timeout (half a second,
 config/settings.py), and a page makes a dozen calls: after a failure the process therefore
 treats that Redis as down, without asking, for RETRY_SECONDS (one warning per failure).
-Counters (`incr`) raise instead of missing: the generation counters (plans/generations.py)
-must know that they could not move, and treat the cache as down (nothing cached is
-served). A bump skipped in those seconds is one Redis could not take moments before:
-what another process cached then may be served until its keep ends.
+Counters (`incr`) raise instead of missing: a caller counting attempts (rate limits) must
+know that it could not count.
 """
 
 from __future__ import annotations
@@ -86,19 +84,3 @@ class ResilientRedisCache(RedisCache):
 
     def incr(self, key, delta=1, version=None):
         return self._call("incr", _RAISE, super().incr, key, delta, version)
-
-    def bump(self, *keys, version=None) -> list[int]:
-        """Increment counters `keys` in one round trip, starting a missing one from the
-        clock (time_ns) rather than from 0 (plans/generations.py says why). Raises, as incr
-        does, when Redis cannot be reached. (Django's incr asks whether the key exists
-        first: two round trips a counter, and a dozen counters move on every write.)"""
-
-        def run():
-            names = [self.make_and_validate_key(key, version=version) for key in keys]
-            pipe = self._cache.get_client(names[0], write=True).pipeline(transaction=False)
-            for name in names:
-                pipe.set(name, time.time_ns(), nx=True)
-                pipe.incr(name)
-            return pipe.execute()[1::2]
-
-        return self._call("incr", _RAISE, run)

@@ -359,6 +359,11 @@ globals().update(email_settings(env("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Tandem <tandem@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Sessions are read from the cache and written through to the database: every page reads
+# its session, and that read was one of the five queries of a warm plan page. Without Redis
+# (or while it is unreachable: config/cache.py reads a miss) they are read from the database.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # Security. Production (DEBUG off) is HTTPS behind the proxy of docker-compose.yml.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -29,6 +29,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils.crypto import get_random_string
 
+from . import revisions
 from .models import User
 from .security import Kind, client_ip, record_for_user
 
@@ -245,6 +246,7 @@ def _log_email_changed(
         old=old,
         new=to_email_address.email,
     )
+    revisions.bump_workspaces_of(user)  # pages name members by name or address
 
 
 @receiver(allauth_signals.email_removed, dispatch_uid="deals.security_log.email_removed")

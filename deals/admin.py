@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from . import revisions
 from .models import Invitation, Membership, Organization, User
 
 
@@ -15,6 +16,10 @@ class UserAdmin(DjangoUserAdmin):
     ]
     add_fieldsets = [(None, {"fields": ["email", "password1", "password2"]})]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        revisions.bump_workspaces_of(obj)  # deal pages name owners and members
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership
@@ -27,6 +32,10 @@ class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "time_zone", "created_at"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        revisions.bump_workspace(form.instance.pk)
 
 
 @admin.register(Invitation)

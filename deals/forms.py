@@ -6,7 +6,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
 
-from . import images
+from . import images, revisions
 from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, SecurityEvent, User
 from .services import create_workspace
 
@@ -110,6 +110,8 @@ class WorkspaceSettingsForm(forms.ModelForm):
 
     def save(self, commit=True):
         organization = super().save(commit=commit)
+        if commit:
+            revisions.bump_workspace(organization.pk)  # the room shows name, logo, colour
         if commit and self._previous_logo and self._previous_logo != organization.logo.name:
             organization.logo.storage.delete(self._previous_logo)
         return organization

@@ -95,7 +95,27 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.full_name.split(" ")[0] if self.full_name else self.email
 
 
-class Organization(models.Model):
+class Revisioned(models.Model):
+    """A row with a `revision` (deals/revisions.py). A save of a loaded row never writes
+    the revision it was loaded with back over one bumped meanwhile: a revision that went
+    back could match a page cached under it before, with other content."""
+
+    revision = models.PositiveBigIntegerField(default=0, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding and not args and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "revision"
+            ]
+        super().save(*args, **kwargs)
+
+
+class Organization(Revisioned):
     """A workspace: the tenant. Every tenant-owned row points to one."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -116,6 +136,8 @@ class Organization(models.Model):
         default=DEFAULT_ACCENT_COLOR,
         validators=[RegexValidator(ACCENT_COLOR_PATTERN, "Use a colour like #1f6feb.")],
     )
+    # `revision` moves with every change of the workspace, its members or their names: part
+    # of the key of every cached deal page (deals/revisions.py).
     # Reminders: a buyer-side step overdue by 7 days also notifies the buyer's champion.
     escalate_to_champion = models.BooleanField(
         "escalate overdue buyer steps to the champion",
@@ -262,7 +284,7 @@ class DealQuerySet(TenantQuerySet):
         return self.filter(models.Q(account_name__icontains=text) | models.Q(name__icontains=text))
 
 
-class Deal(models.Model):
+class Deal(Revisioned):
     class Stage(models.TextChoices):
         DISCOVERY = "discovery", "Discovery"
         EVALUATION = "evaluation", "Evaluation"
@@ -287,6 +309,8 @@ class Deal(models.Model):
     # The target close date as first entered: "closed on or before the original target".
     original_close_date = models.DateField(editable=False)
     closed_date = models.DateField(null=True, blank=True)
+    # `revision` moves with every change of what the deal's pages show (its plan page, its
+    # buyer room): the key of their cached bodies (deals/revisions.py).
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

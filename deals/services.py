@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
-from . import security
+from . import revisions, security
 from .emails import send_after_commit
 from .models import (
     ApiKey,
@@ -177,6 +177,7 @@ def accept_invitation(token: str, *, user: User) -> Membership:
             )
     except IntegrityError:  # pragma: no cover - a concurrent get_or_create won
         membership = Membership.objects.get(organization=invitation.organization, user=user)
+    revisions.bump_workspace(invitation.organization_id)  # the pages' forms list members
     security.record(
         invitation.organization,
         Kind.INVITATION_ACCEPTED,
@@ -217,6 +218,7 @@ def change_member_role(membership: Membership, *, role: str, actor: User) -> Mem
     old_label = membership.get_role_display()
     old_role, membership.role = membership.role, role
     membership.save(update_fields=["role"])
+    revisions.bump_workspace(membership.organization_id)
     security.record(
         membership.organization_id,
         Kind.ROLE_CHANGED,
@@ -237,6 +239,7 @@ def remove_member(membership: Membership, *, actor: User) -> None:
     if membership.is_admin:
         _keep_an_admin(membership)
     membership.delete()
+    revisions.bump_workspace(membership.organization_id)
     security.record(
         membership.organization_id,
         Kind.MEMBER_REMOVED,
@@ -370,6 +373,7 @@ def update_deal(deal: Deal, *, actor, **fields) -> Deal:
     for name, (_, value) in changes.items():
         setattr(deal, name, value)
     deal.save(update_fields=[*changes, "updated_at"])
+    revisions.bump_deal(deal.pk)
     deal_changed.send(sender=Deal, deal=deal, actor=actor, changes=changes)
     return deal
 

@@ -161,7 +161,10 @@ def deal_edit(request, deal_id):
     form = DealForm(request.POST or None, instance=deal, organization=request.organization)
     if request.method == "POST":
         if form.is_valid():
-            form.save()
+            # Through the service, as the API edits (deal_changed: the feed, webhooks). The
+            # form has already set the new values on its instance: compare with the row.
+            current = Deal.objects.for_org(request.organization).get(pk=deal.pk)
+            services.update_deal(current, actor=request_actor(request), **form.cleaned_data)
             messages.success(request, "Deal saved.")
             return redirect(deal.get_absolute_url())
         context = {"form": form, "deal": deal, "nav": "deals"}
@@ -174,18 +177,21 @@ def deal_edit(request, deal_id):
 def deal_close(request, deal_id):
     """Close a deal won or lost (or reopen it with outcome "reopen")."""
     deal = get_object_or_404(Deal.objects.for_org(request.organization), public_id=deal_id)
+    actor = request_actor(request)
     if request.POST.get("outcome") == "reopen":
-        deal.stage, deal.closed_date = Deal.Stage.NEGOTIATION, None
-        deal.save(update_fields=["stage", "closed_date", "updated_at"])
+        services.update_deal(deal, actor=actor, stage=Deal.Stage.NEGOTIATION, closed_date=None)
         messages.success(request, "Deal reopened.")
         return redirect(deal.get_absolute_url())
     form = DealCloseForm(request.POST)
     if not form.is_valid():
         context = {"deal": deal, "form": form, "nav": "deals"}
         return render(request, "deals/deal_close.html", context, status=422)
-    deal.stage = form.cleaned_data["outcome"]
-    deal.closed_date = form.cleaned_data["closed_date"]
-    deal.save(update_fields=["stage", "closed_date", "updated_at"])
+    services.update_deal(
+        deal,
+        actor=actor,
+        stage=form.cleaned_data["outcome"],
+        closed_date=form.cleaned_data["closed_date"],
+    )
     messages.success(request, f"Deal closed: {deal.get_stage_display().lower()}.")
     return redirect(deal.get_absolute_url())
 

@@ -51,48 +51,4 @@ class PlansConfig(AppConfig):
             sender=get_user_model(),
             dispatch_uid="plans-live-user",
         )
-        self.connect_page_cache()
         connection_created.connect(add_sqlite_functions, dispatch_uid="plans-sqlite-functions")
-
-    def connect_page_cache(self):
-        """Bump the plan page's generations (plans/page_cache.py) on every change it shows."""
-        from django.contrib.auth import get_user_model
-        from django.db.models.signals import post_delete, post_save
-
-        from deals.models import Deal, Membership, Organization
-        from stakeholders.models import RoomLink, Stakeholder
-        from stakeholders.signals import stakeholder_written
-
-        from . import page_cache
-        from .models import (
-            Activity,
-            Attachment,
-            Comment,
-            DateProposal,
-            DueDateChange,
-            Milestone,
-            Plan,
-            SignatureEvent,
-        )
-
-        # Deletions are watched only on the models deleted one by one (a post_delete
-        # receiver stops Django from fast-deleting a model in cascades); deleting a step
-        # goes through services.delete_milestone, which bumps its plan.
-        receivers = [
-            (page_cache.on_plan_row, (Plan,), (Milestone, Activity, SignatureEvent)),
-            (page_cache.on_step_row, (), (Comment, Attachment, DateProposal, DueDateChange)),
-            (page_cache.on_deal_row, (Deal, Stakeholder), ()),
-            (page_cache.on_link_row, (), (RoomLink,)),
-            (page_cache.on_org_row, (Organization, Membership), ()),
-            (page_cache.on_user_row, (get_user_model(),), ()),
-        ]
-        for receiver, saved_and_deleted, saved in receivers:
-            for model in (*saved_and_deleted, *saved):
-                signals = (post_save, post_delete) if model in saved_and_deleted else (post_save,)
-                for signal in signals:
-                    signal.connect(
-                        receiver,
-                        sender=model,
-                        dispatch_uid=f"page-cache-{signal is post_save}-{model.__name__}",
-                    )
-        stakeholder_written.connect(page_cache.on_stakeholder_written, dispatch_uid="page-cache")

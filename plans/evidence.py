@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from deals import revisions
 from plans.models import Milestone, Phase, Plan, SignatureEvent, Visibility
 from stakeholders.models import Stakeholder
 
@@ -131,6 +132,7 @@ def append_event(plan: Plan, **fields) -> SignatureEvent:
     )
     event.event_hash = event_digest(event, str(plan.public_id))
     event.save()
+    revisions.bump_deal(plan.deal_id)  # the signature block shows the chain
     return event
 
 

@@ -5,7 +5,7 @@ from django.db.models import F
 from stakeholders.actors import Actor
 from stakeholders.models import Side
 
-from . import live, page_cache
+from . import live
 from .models import Activity, Plan, Visibility
 from .services import bump_version, fill_owner_gaps, record_activity, share_plan
 
@@ -18,8 +18,8 @@ VERBS = {
 
 def drop_wrong_side_ownership(plan: Plan, stakeholder) -> int:
     """A stakeholder whose role moved them to the other side no longer owns steps on their
-    old side (a buyer owner is always a buyer). Returns how many steps lost that owner."""
-    page_cache.bump_plan(plan.pk)
+    old side (a buyer owner is always a buyer). Returns how many steps lost that owner.
+    (Within a stakeholder change: the deal's revision moves with it.)"""
     if stakeholder.side == Side.BUYER:
         steps = plan.milestones.filter(seller_owner=stakeholder)
         return steps.update(seller_owner=None, version=F("version") + 1)

@@ -127,7 +127,7 @@ def _region(request, plan: Plan, region: str, *, status: int = 200, **extra):
 @buyer_view
 def room(request):
     """The room, or (htmx) one region of it. The page's body is served from plans.page_cache
-    while nothing it shows has changed: the same generations as the seller's page, for this
+    while nothing it shows has changed: the same revisions as the seller's page, for this
     buyer (the body names them and offers them their own edits)."""
     if request.htmx and request.htmx.target in REGIONS:
         plan = _plan(request)
@@ -136,11 +136,15 @@ def room(request):
     if plan_id is None:
         raise Http404("No plan.")
     deal = request.deal
-    ref = page_cache.PageRef(plan_id, deal.pk, request.organization.pk, deal.account_name)
+    # The deal and the workspace were loaded (with their revisions) by the access check.
+    organization = request.organization
+    ref = page_cache.PageRef(
+        plan_id, deal.pk, organization.pk, deal.account_name, deal.revision, organization.revision
+    )
     key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk))
     body = page_cache.get(key)
     if body is None:
-        # Loaded after the generations were read (so a change committed meanwhile cannot be
+        # Loaded after the revisions were read (so a change committed meanwhile cannot be
         # cached under them): the buyer, the deal and the workspace too.
         request.buyer = Stakeholder.objects.select_related(
             "deal", "deal__owner", "deal__organization"

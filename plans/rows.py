@@ -75,11 +75,6 @@ def prepare_stakeholders(stakeholders: list, *, org_slug: str) -> None:
         stakeholder.url = f"{prefix}{stakeholder.public_id}/"
 
 
-def fingerprint(*parts) -> str:
-    """A short digest of `parts` and of the release, for cache keys of fragments."""
-    return hashlib.sha256(repr((settings.RELEASE, parts)).encode()).hexdigest()[:32]
-
-
 def _row_key(milestone: Milestone, *, can_edit: bool, org_slug: str) -> str:
     buyer, seller = milestone.buyer_owner, milestone.seller_owner
     parts = (
@@ -128,48 +123,3 @@ def render_rows(
         milestone.row_html = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
     if rendered:
         django_cache.set_many(rendered, timeout=ROW_CACHE_SECONDS)
-
-
-# Regions of the plan page ------------------------------------------------------------
-#
-# The header, the stakeholder panel, the activity feed and the timeline are rendered once per
-# content and then served from the cache, like the rows. Their key is a digest of every
-# loaded value they draw (all concrete fields of the plan, deal, milestones and stakeholders,
-# the active links, the feed's rows, the workspace's members, today and the time zone, the
-# viewer for the header's "Sign plan"), so any change of what a region shows — however it
-# was written, service, signal or QuerySet.update() — changes its key: a cached region is
-# never stale. (The whole page is cached on top of them: plans/page_cache.py.)
-
-REGION_CACHE_SECONDS = 60 * 60 * 24
-
-
-def model_state(obj) -> tuple:
-    """Every concrete field value of a loaded model instance (and the annotations named in
-    `extra` by the caller): what a key needs to change whenever the row changes."""
-    return tuple(getattr(obj, field.attname) for field in obj._meta.concrete_fields)
-
-
-def render_regions(
-    request, context: dict, parts_by_name: dict[str, tuple], *, token: str | None = None
-) -> dict:
-    """The HTML of the named regions of the plan page: from the cache under the digest of
-    each one's parts (one round trip), the missing ones rendered with a CSRF placeholder
-    and cached. This request's token (or `token`) is put in on the way out."""
-    slug = request.organization.slug
-    keys = {
-        name: f"plans:region:{name}:{slug}:{fingerprint(name, *parts)}"
-        for name, parts in parts_by_name.items()
-    }
-    cached = django_cache.get_many(list(keys.values()))
-    rendered, token, html_by_name = {}, token or get_token(request), {}
-    for name, key in keys.items():
-        html = cached.get(key)
-        if html is None:
-            template = get_template(f"plans/plan_detail.html#{name}")
-            html = rendered[key] = template.render(
-                {**context, "csrf_token": CSRF_PLACEHOLDER}, request
-            )
-        html_by_name[name] = mark_safe(html.replace(CSRF_PLACEHOLDER, token))  # noqa: S308
-    if rendered:
-        django_cache.set_many(rendered, timeout=REGION_CACHE_SECONDS)
-    return html_by_name

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
+from deals import revisions
 from deals.models import Deal, Organization
 from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
-from . import attachments, page_cache, scheduling, signals
+from . import attachments, scheduling, signals
 from .evidence import content_hash
 from .models import (
     Activity,
@@ -58,7 +59,9 @@ def record_activity(
 ) -> Activity:
     """Append to the plan's feed and announce the event (plans.signals.plan_event).
     `stakeholder` names the person the event is about (invited, opened the room) for the
-    receivers; the feed keeps only the summary."""
+    receivers; the feed keeps only the summary. The feed is on the deal's pages: its
+    revision moves (deals/revisions.py), last, so that the deal's row is locked for the
+    rest of the transaction only."""
     activity = Activity.objects.create(
         organization_id=plan.organization_id,
         plan=plan,
@@ -79,14 +82,16 @@ def record_activity(
         activity=activity,
         stakeholder=stakeholder,
     )
+    revisions.bump_deal(plan.deal_id)
     return activity
 
 
 def bump_version(plan: Plan) -> None:
-    """Count a content change of the plan (signatures and live updates use the counter).
-    A signed plan whose signed content changed becomes "amended since signature"."""
+    """Count a content change of the plan (signatures and live updates use the counter),
+    and move the deal's revision (deals/revisions.py). A signed plan whose signed content
+    changed becomes "amended since signature"."""
     Plan.objects.filter(pk=plan.pk).update(version=F("version") + 1, updated_at=timezone.now())
-    page_cache.bump_plan(plan.pk)
+    revisions.bump_deal(plan.deal_id)
     plan.version += 1
     if mark_amended_if_changed(plan):
         plan.status = Plan.Status.AMENDED
@@ -197,7 +202,7 @@ def fill_owner_gaps(plan: Plan, stakeholder: Stakeholder) -> int:
         gaps = plan.milestones.open().filter(seller_owner=None, seller_role_hint=stakeholder.role)
         filled = gaps.update(seller_owner=stakeholder, version=F("version") + 1)
     if filled:
-        page_cache.bump_plan(plan.pk)
+        revisions.bump_deal(plan.deal_id)
     return filled
 
 
@@ -519,6 +524,7 @@ def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
     old_owner = deal.owner
     deal.owner = new_owner
     deal.save(update_fields=["owner", "updated_at"])
+    revisions.bump_deal(deal.pk)
     Stakeholder.objects.filter(deal=deal, role=SellerRole.AE, user=old_owner).update(
         user=new_owner,
         name=new_owner.display_name,

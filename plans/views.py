@@ -236,16 +236,6 @@ def plan_context(
         "add_form": UnboundForm(
             lambda: MilestoneAddForm(plan=plan, stakeholders=stakeholders, prefix="add")
         ),
-        # The unbound add forms are cached by their options ({% cache %} in the template).
-        "fragment_keys": {
-            "add": rows.fingerprint(
-                [(s.pk, s.name, s.side) for s in stakeholders],
-                [(m.pk, m.public_id, m.title) for m in milestones],
-            ),
-            "stakeholder": SimpleLazyObject(
-                lambda: rows.fingerprint([(u.pk, u.display_name) for u in members])
-            ),
-        },
         "stakeholder_form": UnboundForm(
             lambda: StakeholderForm(deal=plan.deal, members=members, prefix="sh")
         ),
@@ -344,7 +334,7 @@ def _whole_page(request, ref: page_cache.PageRef) -> HttpResponse:
     """The page around its body: from the cache, or rendered (regions from their caches)
     and cached until something it shows changes. The body is cached with a CSRF
     placeholder; this request's token is put in on the way out."""
-    key = page_cache.body_key(request, ref)  # the generations, read before loading
+    key = page_cache.body_key(request, ref)  # the revisions, read before loading
     body = page_cache.get(key)
     if body is None:
         plan = _plan_for_page(request, Q(pk=ref.plan_id))
@@ -352,7 +342,6 @@ def _whole_page(request, ref: page_cache.PageRef) -> HttpResponse:
             raise Http404("No such plan.")
         token = rows.CSRF_PLACEHOLDER
         context = plan_context(request, plan, csrf_token=token)
-        context["region_html"] = _cached_regions(request, context, token=token)
         body = render_to_string(f"{PAGE}#plan-body", {**context, "csrf_token": token}, request)
         page_cache.put(key, body, valid_until=_valid_until(context))
     # The body is our template's output (escaped when rendered).
@@ -373,67 +362,6 @@ def _valid_until(context: dict):
         [*links, oldest_slip + SLIP_WINDOW if oldest_slip else None],
         today=context["today"],
     )
-
-
-def _cached_regions(request, context: dict, *, token: str | None = None) -> dict:
-    """The page's costliest regions, from the cache (plans.rows.render_region) under a
-    digest of everything each one draws; the page template places them."""
-    plan, deal = context["plan"], context["deal"]
-    milestones = [
-        (
-            rows.model_state(m),
-            getattr(m, "comment_count", 0),
-            getattr(m, "attachment_count", 0),
-            getattr(m, "pending_proposals", 0),
-        )
-        for m in context["milestones"]
-    ]
-    people = [
-        (rows.model_state(s), [(link.pk, link.created_at) for link in s.active_links])
-        for s in (*context["buyers"], *context["sellers"])
-    ]
-    activities = context["activities"]
-    members = list(context["members"])  # the options of the header's and panel's forms
-    # The pieces every region shares: the plan, its deal and owner, today and the time zone
-    # (moments are written in it), edit rights.
-    common = (
-        rows.model_state(plan),
-        rows.model_state(deal),
-        deal.owner_id,
-        deal.owner.display_name if deal.owner_id else "",
-        context["today"],
-        timezone.get_current_timezone_name(),
-        context["can_edit"],
-    )
-    user = request.user
-    html = rows.render_regions(
-        request,
-        context,
-        {
-            # The signature block's events are covered by the feed: requesting, signing
-            # and declining each record an activity, so the latest activity id moves too.
-            # The viewer is in the key for "Sign plan" (only the signer sees it).
-            "plan-header": (
-                common,
-                milestones,
-                people,
-                context["slips_recent"],
-                activities[0].pk if activities else None,
-                members,
-                (user.pk, user.email),
-            ),
-            "stakeholder-panel": (common, people, members),
-            "activity-feed": (common, [rows.model_state(a) for a in activities]),
-            "timeline": (common, milestones),
-        },
-        token=token,
-    )
-    return {
-        "header": html["plan-header"],
-        "stakeholders": html["stakeholder-panel"],
-        "activity": html["activity-feed"],
-        "timeline": html["timeline"],
-    }
 
 
 @require_POST

@@ -22,12 +22,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 
+from deals import revisions
 from deals.models import SecurityEvent, hash_token
 from deals.security import rate_limit, record
 from deals.tenancy import SESSION_ROOMS
 
 from .models import RoomLink, RoomVisit, Stakeholder
-from .signals import stakeholder_written
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def start_buyer_session(request, link: RoomLink) -> RoomVisit:
     Stakeholder.objects.filter(pk=stakeholder.pk, first_visit_at=None).update(first_visit_at=now)
     Stakeholder.objects.filter(pk=stakeholder.pk).update(last_visit_at=now)
     _count_visit(stakeholder)
-    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+    revisions.bump_deal(stakeholder.deal_id)
     rooms = dict(request.session.get(SESSION_ROOMS, {}))
     rooms[str(stakeholder.deal.public_id)] = {
         "link": link.pk,
@@ -239,7 +239,7 @@ def _touch(request, rooms: dict, access: dict) -> None:
         access = {**access, "visit": visit.pk}
     else:
         RoomVisit.objects.filter(pk=access.get("visit")).update(last_seen_at=now)
-    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+    revisions.bump_deal(stakeholder.deal_id)
     rooms = dict(rooms)
     rooms[str(stakeholder.deal.public_id)] = {**access, "seen": now.isoformat()}
     request.session[SESSION_ROOMS] = rooms

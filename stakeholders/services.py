@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from deals import security
+from deals import revisions, security
 from deals.emails import send_after_commit
 from deals.models import Deal, SecurityEvent, hash_token
 
@@ -21,7 +21,6 @@ from .signals import (
     identity_changed,
     links_revoked,
     stakeholder_changed,
-    stakeholder_written,
 )
 
 # What a buyer may change in the room, and only on their own record: never an address
@@ -35,6 +34,7 @@ class ChangeRefused(Exception):  # noqa: N818 - reads as the outcome
 
 
 def _announce(stakeholder: Stakeholder, actor: Actor, action: str) -> None:
+    revisions.bump_deal(stakeholder.deal_id)
     stakeholder_changed.send(
         sender=Stakeholder, stakeholder=stakeholder, actor=actor, action=action
     )
@@ -150,7 +150,7 @@ def revoke_links_of(stakeholder: Stakeholder) -> list[int]:
     )
     if ids:
         RoomLink.objects.filter(pk__in=ids).update(revoked_at=timezone.now())
-        stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+        revisions.bump_deal(stakeholder.deal_id)
         links_revoked.send(sender=RoomLink, link_ids=ids)
     return ids
 
@@ -175,6 +175,7 @@ def issue_room_link(
         created_by=created_by,
         expires_at=timezone.now() + timedelta(days=stakeholder.deal.organization.room_link_days),
     )
+    revisions.bump_deal(stakeholder.deal_id)  # the stakeholder panel lists active links
     security.record(
         stakeholder.organization_id,
         SecurityEvent.Kind.ROOM_LINK_CREATED,
@@ -206,7 +207,7 @@ def invite_buyer(stakeholder: Stakeholder, *, actor: Actor) -> tuple[RoomLink, s
     link, token = issue_room_link(stakeholder, created_by=actor.user)
     url = access.room_url(token)
     Stakeholder.objects.filter(pk=stakeholder.pk).update(invited_at=timezone.now())
-    stakeholder_written.send(sender=Stakeholder, stakeholder=stakeholder)
+    revisions.bump_deal(stakeholder.deal_id)
     deal = stakeholder.deal
     organization = deal.organization
     context = {
@@ -232,7 +233,7 @@ def revoke_room_link(link: RoomLink, *, actor: Actor | None = None) -> None:
     """Revoke a link; sessions started from it end at their next request (idempotent).
     Recorded in the security log."""
     revoked = RoomLink.objects.filter(pk=link.pk, revoked_at=None).update(revoked_at=timezone.now())
-    stakeholder_written.send(sender=Stakeholder, stakeholder=link.stakeholder)
+    revisions.bump_deal(link.stakeholder.deal_id)
     if revoked:
         links_revoked.send(sender=RoomLink, link_ids=[link.pk])
         log_security_event(

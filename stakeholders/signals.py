@@ -13,10 +13,6 @@ buyer_invited = Signal()
 # kwargs: stakeholder, link, visit
 room_opened = Signal()
 
-# kwargs: stakeholder — its row or its links were written without a model save
-# (QuerySet.update: visits, invitations, revocations), for caches of what shows them.
-stakeholder_written = Signal()
-
 # kwargs: stakeholder, actor, old_email, new_email (blank when the stakeholder is removed),
 # removed (bool). The address their links go to changed: their links are already revoked;
 # receivers void what else proved the old identity (signing requests and codes).

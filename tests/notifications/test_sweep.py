@@ -76,7 +76,9 @@ def test_deciding_does_not_grow_with_recipients_and_sending_grows_linearly(la):
     assert decide_6 == decide_2
     assert (emails_2, emails_6) == (3, 7)  # buyers and the AE
     per_email = (sweep_6 - sweep_2) / (emails_6 - emails_2)
-    assert per_email <= 12, f"{per_email} queries per email sent"
+    # (13: each buyer's email carries a new room link, which moves the deal's revision: the
+    # stakeholder panel lists the active links.)
+    assert per_email <= 13, f"{per_email} queries per email sent"
 
 
 def test_send_reminders_command_acts_as_of_now(la):

@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
+from deals.services import accept_invitation, invite_teammate
 from plans import evidence, page_cache, services, views
 from plans.models import Milestone, Plan
 from plans.signing import signatures
@@ -126,19 +127,39 @@ def _transfer(plan):
 
 
 def _rename_owner(plan):
+    """A name changes in the admin (the product has no other place for it)."""
     owner = plan.deal.owner
-    owner.full_name = "Alice Renamed"
-    owner.save()
+    staff = UserFactory(email="root@acme.test", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(staff)
+    response = client.post(
+        f"/admin/deals/user/{owner.pk}/change/",
+        {"email": owner.email, "full_name": "Alice Renamed", "is_active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
 
 
 def _edit_deal(plan):
-    deal = type(plan.deal).objects.get(pk=plan.deal_id)
-    deal.stage = "negotiation"
-    deal.amount = 424242
-    deal.save()
+    """The deal's edit form, as a seller sends it."""
+    deal = plan.deal
+    client = Client()
+    client.force_login(deal.owner)
+    response = client.post(
+        f"/o/{plan.organization.slug}/deals/{deal.public_id}/edit/",
+        {
+            "account_name": deal.account_name,
+            "name": deal.name,
+            "amount": "424242",
+            "currency": deal.currency,
+            "stage": "negotiation",
+            "owner": deal.owner_id,
+            "target_close_date": deal.target_close_date.isoformat(),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
 
 
-# Each change, as the product makes it (services, the buyer's room, model saves).
+# Each change, as the product makes it (services, its forms, the buyer's room, the admin).
 CHANGES = {
     "step edited": _edit_step,
     "date moved with a reason": _move_date,
@@ -335,7 +356,11 @@ def timezone_now_plus(*, days: int) -> datetime:
 
 def test_cached_page_shows_a_new_member_in_the_forms(alice_client, plan):
     before = view(alice_client, plan)
-    MembershipFactory(organization=plan.organization, user=UserFactory(full_name="Zed Newmember"))
+    zed = UserFactory(full_name="Zed Newmember", email="zed@acme.test")
+    _, token = invite_teammate(
+        plan.organization, email=zed.email, role="seller", invited_by=plan.deal.owner
+    )
+    accept_invitation(token, user=zed)
 
     served = view(alice_client, plan)
 
@@ -464,6 +489,27 @@ def test_cached_page_is_not_served_after_a_deploy(alice_client, plan, settings):
     assert served == fresh(alice_client, plan)
 
 
+def test_a_change_made_while_the_cache_is_unreachable_shows_when_it_is_back(
+    alice_client, plan, monkeypatch
+):
+    """The revisions are in the database, moved in the change's transaction: a change needs
+    no cache write to show (with Redis counters, a check-off saved during a Redis blip left
+    the old page served until it expired)."""
+    before = view(alice_client, plan)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("the cache is unreachable")
+
+    with monkeypatch.context() as patch:
+        for method in ("get", "get_many", "set", "set_many", "add", "delete", "incr"):
+            patch.setattr(cache, method, unreachable)
+        services.set_milestone_status(step(plan), actor=seller(plan), status="done")
+    served = view(alice_client, plan)
+
+    assert served != before
+    assert served == fresh(alice_client, plan)
+
+
 def test_warm_page_loads_nothing_of_the_plan(alice_client, plan):
     view(alice_client, plan)
     with CaptureQueriesContext(connection) as warm:
@@ -506,7 +552,7 @@ def test_page_cache_can_be_turned_off(alice_client, plan, settings, django_asser
     settings.PAGE_CACHE_SECONDS = 0
     view(alice_client, plan)
     cache.clear()
-    view(alice_client, plan)  # the regions are cached, the page is not
+    view(alice_client, plan)  # the session is read from the cache; the page is computed
     with django_assert_num_queries(PAGE - 1):
         view(alice_client, plan)
 

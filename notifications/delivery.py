@@ -24,8 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.emails import render_email
+from plans.health import plan_health
 from plans.models import DateProposal, DueDateChange, Milestone, Plan, Visibility
-from plans.services import plan_health
 from stakeholders import access
 from stakeholders.models import Stakeholder
 from stakeholders.services import issue_room_link

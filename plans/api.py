@@ -32,7 +32,7 @@ from deals.api import (
 )
 from deals.models import Deal, User
 
-from . import evidence, services
+from . import evidence, plan_templates, services
 from .models import (
     Activity,
     DueDateChange,
@@ -484,7 +484,7 @@ class TemplateViewSet(ReadWriteViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        template = services.create_template(
+        template = plan_templates.create_template(
             self.organization,
             name=data["name"],
             description=data.get("description", ""),
@@ -502,7 +502,7 @@ class TemplateViewSet(ReadWriteViewSet):
         return super().conditional_instance(required=required)
 
     def perform_update(self, serializer):
-        return services.update_template(serializer.instance, **serializer.validated_data)
+        return plan_templates.update_template(serializer.instance, **serializer.validated_data)
 
     def destroy(self, request, *args, **kwargs):
         with transaction.atomic():

@@ -4,7 +4,6 @@ rescheduling, reordering, sharing, archiving, and the activity feed."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
@@ -12,7 +11,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 
 from deals import revisions
-from deals.models import Deal, Organization
+from deals.models import Deal
 from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
@@ -28,7 +27,6 @@ from .models import (
     Phase,
     Plan,
     PlanTemplate,
-    TemplateStep,
     Visibility,
 )
 
@@ -543,125 +541,6 @@ def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
     return deal
 
 
-@transaction.atomic
-def save_plan_as_template(
-    plan: Plan, *, organization: Organization, name: str, description: str = ""
-) -> PlanTemplate:
-    """Copy the plan's shared steps (title, phase, duration, owner roles, risk) into a new
-    workspace template. Internal steps stay out."""
-    template = PlanTemplate.objects.create(
-        organization=organization, name=name.strip(), description=description.strip()
-    )
-    milestones = (
-        plan.milestones.filter(visibility=Visibility.SHARED)
-        .select_related("buyer_owner", "seller_owner")
-        .order_by("phase", "position")
-    )
-    ordered = sorted(milestones, key=lambda m: (m.phase != Phase.CLOSE, m.position))
-    TemplateStep.objects.bulk_create(
-        TemplateStep(
-            template=template,
-            position=position,
-            title=m.title,
-            description=m.description,
-            phase=m.phase,
-            duration_days=m.duration_days,
-            buyer_role=m.buyer_owner.role if m.buyer_owner else "",
-            seller_role=m.seller_owner.role if m.seller_owner else "",
-            risk=m.risk,
-            is_signature_step=m.is_signature_step,
-        )
-        for position, m in enumerate(ordered, start=1)
-    )
-    return template
-
-
-@dataclass
-class Health:
-    level: str  # "on_track" | "at_risk" | "off_track"
-    reasons: list[str]
-
-    @property
-    def label(self) -> str:
-        return {"on_track": "On track", "at_risk": "At risk", "off_track": "Off track"}[self.level]
-
-
-def plan_health(
-    plan: Plan, milestones: list[Milestone], *, today: date, recent_slips: int
-) -> Health:
-    """On track / at risk / off track, with the reasons.
-
-    Off track: the target signature date has passed without a signature, a close-plan step
-    is more than 7 days overdue, or 3 or more steps are overdue.
-    At risk: any step overdue, any committed date moved in the last 14 days
-    (`recent_slips`), or a close-plan step without a buyer owner or a date.
-    On track: none of these.
-    """
-    open_steps = [m for m in milestones if not m.is_closed]
-    overdue = [m for m in open_steps if m.is_overdue(today)]
-    off, risk = [], []
-    if plan.status not in {Plan.Status.SIGNED} and plan.target_signature_date < today:
-        off.append("target signature date has passed without a signature")
-    badly = [m for m in overdue if m.phase == Phase.CLOSE and m.days_overdue(today) > 7]
-    if badly:
-        off.append(f"{len(badly)} close-plan step(s) overdue by more than 7 days")
-    if len(overdue) >= 3:
-        off.append(f"{len(overdue)} steps overdue")
-    elif overdue:
-        risk.append(f"{len(overdue)} step(s) overdue")
-    if recent_slips:
-        risk.append(f"{recent_slips} date change(s) in the last 14 days")
-    # Internal steps are the seller team's own: they have no buyer owner by design.
-    missing_owner = [
-        m
-        for m in open_steps
-        if m.phase == Phase.CLOSE and not m.buyer_owner_id and m.visibility == Visibility.SHARED
-    ]
-    if missing_owner:
-        risk.append(f"{len(missing_owner)} step(s) without a buyer owner")
-    undated = [m for m in open_steps if m.due_date is None]
-    if undated:
-        risk.append(f"{len(undated)} step(s) without a date")
-    if off:
-        return Health("off_track", off + risk)
-    if risk:
-        return Health("at_risk", risk)
-    return Health("on_track", ["every step is dated, owned and on time"])
-
-
-MAX_CLOSE_STEPS = 20
-
-
-def plan_warnings(plan: Plan, milestones: list[Milestone]) -> list[str]:
-    """Warnings shown while building: gaps that make a MAP less credible."""
-    warnings = []
-    criteria = [c for c in plan.success_criteria if c.strip()]
-    if len(criteria) < 3:
-        warnings.append(f"Only {len(criteria)} success criteria: 3–5 make the decision clear.")
-    active = [m for m in milestones if m.status != Milestone.Status.CANCELLED]
-    for m in active:
-        if m.due_date is None:
-            warnings.append(f"“{m.title}” has no date.")
-        if not m.buyer_owner_id and m.visibility == Visibility.SHARED:
-            warnings.append(f"“{m.title}” has no buyer owner.")
-        if (
-            m.is_high_risk
-            and m.template_duration_days
-            and m.duration_days < m.template_duration_days
-        ):
-            warnings.append(
-                f"“{m.title}” is high-risk ({m.get_risk_display().lower()}) and planned for "
-                f"{m.duration_days} days, less than the usual {m.template_duration_days}."
-            )
-    close_steps = [m for m in active if m.phase == Phase.CLOSE]
-    if len(close_steps) > MAX_CLOSE_STEPS:
-        warnings.append(
-            f"{len(close_steps)} close-plan steps: plans of 6–20 steps work best; 30 or more do as "
-            "badly as no plan."
-        )
-    return warnings
-
-
 def buyer_can_update(milestone: Milestone, buyer: Stakeholder) -> bool:
     """Buyers change the status of buyer-side steps only: steps with a buyer owner or that
     a buyer added. Seller-side steps are read-only for them; internal steps invisible."""
@@ -815,45 +694,3 @@ def add_attachment(milestone: Milestone, *, actor: Actor, upload) -> Attachment:
         visibility=milestone.visibility,
     )
     return attachment
-
-
-def _template_steps(template: PlanTemplate, steps: list[dict]) -> None:
-    TemplateStep.objects.bulk_create(
-        TemplateStep(template=template, position=position, **step)
-        for position, step in enumerate(steps, start=1)
-    )
-
-
-@transaction.atomic
-def create_template(
-    organization: Organization, *, name: str, description: str = "", steps: list[dict]
-) -> PlanTemplate:
-    """Create a workspace template with `steps` (dicts of TemplateStep fields, in order)."""
-    template = PlanTemplate.objects.create(
-        organization=organization, name=name.strip(), description=description.strip()
-    )
-    _template_steps(template, steps)
-    return template
-
-
-@transaction.atomic
-def update_template(
-    template: PlanTemplate,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    steps: list[dict] | None = None,
-) -> PlanTemplate:
-    """Edit a workspace template; `steps`, when given, replace all its steps. Plans made
-    from it earlier keep their own copies of the steps."""
-    if template.is_built_in:
-        raise ValueError("Built-in templates are read-only.")
-    if name is not None:
-        template.name = name.strip()
-    if description is not None:
-        template.description = description.strip()
-    template.save(update_fields=["name", "description"])
-    if steps is not None:
-        template.steps.all().delete()
-        _template_steps(template, steps)
-    return template

@@ -27,7 +27,7 @@ from deals.tenancy import org_view
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import page_cache, rows, services
+from . import page_cache, plan_templates, rows, services
 from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
@@ -37,6 +37,7 @@ from .forms import (
     StakeholderForm,
     TemplateSaveForm,
 )
+from .health import plan_health, plan_warnings
 from .models import Activity, DueDateChange, Milestone, Phase, Plan
 from .signing.signatures import signature_block
 from .timeline import timeline_json
@@ -182,7 +183,7 @@ def plan_context(
     rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
     if region in (None, "milestone-table"):
         rows.render_rows(request, milestones, can_edit=not plan.is_archived, token=csrf_token)
-    health = services.plan_health(plan, milestones, today=today, recent_slips=recent_slips)
+    health = plan_health(plan, milestones, today=today, recent_slips=recent_slips)
     activities = list(Activity.objects.filter(plan=plan).order_by("-created_at", "-id")[:30])
     done = sum(1 for m in milestones if m.status == Milestone.Status.DONE)
 
@@ -226,7 +227,7 @@ def plan_context(
         "buyers": [s for s in stakeholders if s.side == Side.BUYER],
         "sellers": [s for s in stakeholders if s.side == Side.SELLER],
         "health": health,
-        "warnings": services.plan_warnings(plan, milestones),
+        "warnings": plan_warnings(plan, milestones),
         "activities": activities,
         "today": today,
         "days_left": (plan.target_signature_date - today).days,
@@ -497,7 +498,7 @@ def plan_save_template(request, deal_id):
     form = TemplateSaveForm(request.POST, prefix="template")
     if not form.is_valid():
         return _render_page(request, plan, status=422, template_form=form)
-    template = services.save_plan_as_template(
+    template = plan_templates.save_plan_as_template(
         plan, organization=request.organization, **form.cleaned_data
     )
     messages.success(request, f"Saved as template “{template.name}”.")

@@ -13,7 +13,7 @@ from django.db.models import Func, IntegerField, Max, QuerySet
 from plans.models import Activity
 from stakeholders.models import Side
 
-# Thresholds shared with plans.services.plan_health.
+# Thresholds shared with plans.health.plan_health.
 RECENT_DAYS = 14  # "recent" date changes and buyer visits
 LATE_DAYS = 7  # a close-plan step this many days overdue puts the plan off track
 MANY_OVERDUE = 3  # this many overdue steps put the plan off track

@@ -581,7 +581,7 @@ def map_health(scope: Scope) -> HealthReport:
     none of these. Overdue: not done or cancelled, due before today (the workspace's
     time zone).
 
-    The rules are plans.services.plan_health's, computed set-based, plus the buyer-visit
+    The rules are plans.health.plan_health's, computed set-based, plus the buyer-visit
     rule; "signed" is the signature source (signed or amended, where plan_health accepts
     only signed). Queries: the live plans with their deals and their summaries (undated
     steps, close-plan steps without a buyer owner, recent date changes, the last buyer

@@ -3,6 +3,7 @@
 import pytest
 
 from deals.models import ApiKey
+from plans import plan_templates
 from plans import services as plan_services
 from plans.signing import signatures
 
@@ -31,7 +32,7 @@ def _grow(acme, alice, count):
             reason="slip",
             due_date=milestone.due_date.replace(day=1),
         )
-        plan_services.save_plan_as_template(plan, organization=acme, name=f"T{n}")
+        plan_templates.save_plan_as_template(plan, organization=acme, name=f"T{n}")
         signatures.request_signatures(plan, actor=ACTOR)
 
 

@@ -3,7 +3,8 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from plans import services
+from plans import plan_templates, services
+from plans.health import plan_health, plan_warnings
 from plans.models import Activity, DueDateChange, Milestone, Plan, PlanTemplate, TemplateStep
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
@@ -445,7 +446,7 @@ OWNED = {"buyer_owner_id": 1, "seller_owner_id": 2}
 def test_plan_health_on_track_when_dated_owned_and_on_time():
     plan, steps = make_plan({**OWNED, "due_date": TODAY}, {**OWNED, "due_date": TARGET})
 
-    health = services.plan_health(plan, steps, today=TODAY, recent_slips=0)
+    health = plan_health(plan, steps, today=TODAY, recent_slips=0)
 
     assert health.level == "on_track"
     assert health.label == "On track"
@@ -463,7 +464,7 @@ def test_plan_health_on_track_when_dated_owned_and_on_time():
 def test_plan_health_at_risk(steps, slips, reason):
     plan, milestones = make_plan(*steps)
 
-    health = services.plan_health(plan, milestones, today=TODAY, recent_slips=slips)
+    health = plan_health(plan, milestones, today=TODAY, recent_slips=slips)
 
     assert health.level == "at_risk"
     assert health.reasons == [reason]
@@ -488,7 +489,7 @@ def test_plan_health_at_risk(steps, slips, reason):
 def test_plan_health_off_track(steps, target, reason):
     plan, milestones = make_plan(*steps, target=target)
 
-    health = services.plan_health(plan, milestones, today=TODAY, recent_slips=0)
+    health = plan_health(plan, milestones, today=TODAY, recent_slips=0)
 
     assert health.level == "off_track"
     assert reason in health.reasons
@@ -501,7 +502,7 @@ def test_plan_health_ignores_done_and_cancelled_steps():
         {**OWNED, "due_date": TODAY},
     )
 
-    assert services.plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
+    assert plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
 
 
 def test_plan_health_signed_plan_past_its_target_is_not_off_track():
@@ -511,19 +512,19 @@ def test_plan_health_signed_plan_past_its_target_is_not_off_track():
         status="signed",
     )
 
-    assert services.plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
+    assert plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
 
 
 def test_plan_health_internal_step_needs_no_buyer_owner():
     plan, steps = make_plan({"seller_owner_id": 2, "due_date": TODAY, "visibility": "internal"})
 
-    assert services.plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
+    assert plan_health(plan, steps, today=TODAY, recent_slips=0).level == "on_track"
 
 
 def test_plan_warnings_empty_for_a_complete_plan():
     plan, steps = make_plan({**OWNED, "due_date": TODAY})
 
-    assert services.plan_warnings(plan, steps) == []
+    assert plan_warnings(plan, steps) == []
 
 
 def test_plan_warnings_lists_every_gap():
@@ -541,7 +542,7 @@ def test_plan_warnings_lists_every_gap():
         criteria=["only one", " "],
     )
 
-    warnings = services.plan_warnings(plan, steps)
+    warnings = plan_warnings(plan, steps)
 
     assert warnings == [
         "Only 1 success criteria: 3–5 make the decision clear.",
@@ -554,8 +555,8 @@ def test_plan_warnings_lists_every_gap():
 def test_plan_warnings_more_than_20_close_steps():
     plan, steps = make_plan(*([{**OWNED, "due_date": TODAY}] * 21))
 
-    assert services.plan_warnings(plan, steps)[-1].startswith("21 close-plan steps")
-    assert services.plan_warnings(plan, steps[:20]) == []
+    assert plan_warnings(plan, steps)[-1].startswith("21 close-plan steps")
+    assert plan_warnings(plan, steps[:20]) == []
 
 
 # save_plan_as_template ----------------------------------------------------------------
@@ -565,7 +566,7 @@ def test_save_plan_as_template_copies_shared_steps_with_roles(target_plan, acme,
     step = by_title(target_plan, "Technical validation")
     services.update_milestone(step, actor=seller, expected_version=1, visibility="internal")
 
-    template = services.save_plan_as_template(
+    template = plan_templates.save_plan_as_template(
         target_plan, organization=acme, name=" Initech way ", description="From Initech"
     )
 
@@ -583,7 +584,7 @@ def test_save_plan_as_template_copies_shared_steps_with_roles(target_plan, acme,
 
 
 def test_saved_template_builds_an_equivalent_plan(target_plan, acme, alice, seller):
-    template = services.save_plan_as_template(target_plan, organization=acme, name="Copy")
+    template = plan_templates.save_plan_as_template(target_plan, organization=acme, name="Copy")
     other = DealFactory(organization=acme, owner=alice)
 
     copy = services.create_plan_from_template(

@@ -511,7 +511,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"validatorUrl": None, "deepLinking": True},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "deals.api.document_error_responses",
+        "deals.api_schema.document_error_responses",
     ],
     # Choice sets used by several fields get one name each.
     "ENUM_NAME_OVERRIDES": {

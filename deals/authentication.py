@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.throttling import SimpleRateThrottle
@@ -109,3 +110,18 @@ def request_actor(request) -> RequestActor:
     if isinstance(user, ApiKeyUser):
         return RequestActor(name=user.display_name)
     return RequestActor(name=user.display_name, user=user)
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The schema's security scheme of ApiKeyAuthentication (drf-spectacular finds it when this
+    module is imported: DRF imports it for every request)."""
+
+    target_class = "deals.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A workspace API key (`tdm_…`), created by an admin in Settings.",
+        }

@@ -52,12 +52,14 @@ from .serializers import (
     PlanCreateSerializer,
     PlanSerializer,
     RescheduleSerializer,
-    SignatureEventSerializer,
-    SignatureRequestSerializer,
-    SignatureStatusSerializer,
     TemplateSerializer,
 )
 from .signing import signatures
+from .signing.serializers import (
+    SignatureEventSerializer,
+    SignatureRequestSerializer,
+    SignatureStatusSerializer,
+)
 
 
 def _refuse_if_archived(plan: Plan) -> None:

@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from plans.models import Plan
 
-from . import metrics
+from . import history, metrics
 from .base import EPOCH, MANY_OVERDUE, RECENT_DAYS, business_day_number
 from .metrics import (
     LEVELS,
@@ -60,7 +60,7 @@ class OverduePage:
     seller_side: int
     total: int
     owners: int  # rows of the full table
-    rows: list[metrics.OwnerRow]  # the first rows
+    rows: list[history.OwnerRow]  # the first rows
 
 
 def _owner_name():
@@ -452,7 +452,7 @@ def overdue_owners(scope: Scope, *, limit: int, totals: tuple[int, int, int]) ->
     rows = []
     for side, owner, account, n, oldest, _owners in ranked:
         oldest = metrics._parse_date(oldest)
-        rows.append(metrics.OwnerRow(side, owner, account, n, oldest, (scope.today - oldest).days))
+        rows.append(history.OwnerRow(side, owner, account, n, oldest, (scope.today - oldest).days))
     owners = ranked[0][5] if ranked else 0
     buyer_side, seller_side, total = totals
     return OverduePage(
@@ -469,11 +469,11 @@ class PageResults:
     coverage: metrics.Coverage
     health: HealthPage
     forecast: ForecastPage
-    slips: metrics.SlipSummary
-    reasons: list[metrics.ReasonRow]
-    durations: list[metrics.StepDurationRow]
+    slips: history.SlipSummary
+    reasons: list[history.ReasonRow]
+    durations: list[history.StepDurationRow]
     overdue: OverduePage
-    outcomes: list[metrics.OutcomeRow]
+    outcomes: list[history.OutcomeRow]
     computed_at: datetime
 
 
@@ -494,10 +494,10 @@ def compute(
             coverage=metrics.map_coverage(scope),
             health=health,
             forecast=forecast,
-            slips=metrics.slip_summary(scope),
-            reasons=metrics.slip_reasons(scope),
-            durations=metrics.step_durations(scope),
+            slips=history.slip_summary(scope),
+            reasons=history.slip_reasons(scope),
+            durations=history.step_durations(scope),
             overdue=overdue_owners(scope, limit=owner_limit, totals=totals),
-            outcomes=metrics.outcomes(scope),
+            outcomes=history.outcomes(scope),
             computed_at=scope.now,
         )

@@ -14,7 +14,7 @@ from django.utils import timezone
 from deals.tenancy import org_view
 from plans.forms import DashboardFilterForm
 
-from . import metrics, panels
+from . import history, metrics, panels
 
 TEMPLATE = "plans/dashboard.html"
 HEALTH_LIMIT = 25
@@ -159,7 +159,7 @@ def _context(request, form, scope: metrics.Scope, page: dict) -> dict:
         **_scope_text(request),
         "today": scope.today,
         "as_of": timezone.localtime(page["computed_at"], scope.tz),
-        "definitions": metrics.definitions(),
+        "definitions": history.definitions(),
         "health_columns": _sort_columns(sort),
         "plan_url": reverse(
             "plans:plan-detail",
@@ -489,14 +489,14 @@ def _export_coverage(request, scope):
 
 
 def _export_slips(request, scope):
-    slips = metrics.slip_summary(scope)
+    slips = history.slip_summary(scope)
     yield ["dated steps", "slipped steps", "slip rate (%)", "total slip days"]
     yield [slips.dated, slips.slipped, _pct(slips.rate), slips.slip_days]
 
 
 def _export_reasons(request, scope):
     yield ["reason", "date moves", "days added"]
-    for row in metrics.slip_reasons(scope, limit=None):
+    for row in history.slip_reasons(scope, limit=None):
         yield [row.reason, row.count, row.days]
 
 
@@ -511,7 +511,7 @@ def _export_durations(request, scope):
         "actual (business days, done steps)",
         "overrun (business days)",
     ]
-    for row in metrics.step_durations(scope, limit=None):
+    for row in history.step_durations(scope, limit=None):
         yield [
             row.title,
             row.steps,
@@ -526,7 +526,7 @@ def _export_durations(request, scope):
 
 def _export_overdue(request, scope):
     yield ["side", "owner", "account", "overdue steps", "oldest due date", "days overdue"]
-    for row in metrics.overdue_by_owner(scope).rows:
+    for row in history.overdue_by_owner(scope).rows:
         yield [
             row.side_label,
             row.owner,
@@ -549,7 +549,7 @@ def _export_outcomes(request, scope):
         "won on or before the original target",
         "on time (%)",
     ]
-    for row in metrics.outcomes(scope):
+    for row in history.outcomes(scope):
         yield [
             row.label,
             row.closed,

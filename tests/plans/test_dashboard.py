@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from plans.dashboard import base as dashboard_base
+from plans.dashboard import history as dashboard_history
 from plans.dashboard import metrics as dashboard
 from plans.dashboard.metrics import Scope
 
@@ -226,7 +227,7 @@ def test_forecast_check_with_every_step_done_uses_the_last_due_date(scope, deals
 
 
 def test_slip_summary_rate_and_days(scope):
-    slips = dashboard.slip_summary(scope)
+    slips = dashboard_history.slip_summary(scope)
 
     # 18 dated steps (Bravo's undated step and Echo's cancelled kickoff left out), 6 later
     # than their baseline by 7 + 7 + 14 + 7 + 14 + 14 days.
@@ -235,7 +236,7 @@ def test_slip_summary_rate_and_days(scope):
 
 
 def test_slip_reasons_grouped_ignoring_case_and_spaces(scope):
-    reasons = dashboard.slip_reasons(scope)
+    reasons = dashboard_history.slip_reasons(scope)
 
     # "Pulled in" moved a date earlier: not a slip.
     assert [(r.reason, r.count, r.days) for r in reasons] == [
@@ -243,11 +244,11 @@ def test_slip_reasons_grouped_ignoring_case_and_spaces(scope):
         ("Budget freeze", 1, 14),
         ("Legal on holiday", 1, 7),
     ]
-    assert len(dashboard.slip_reasons(scope, limit=1)) == 1
+    assert len(dashboard_history.slip_reasons(scope, limit=1)) == 1
 
 
 def test_step_durations_planned_vs_actual_by_title(scope):
-    rows = dashboard.step_durations(scope)
+    rows = dashboard_history.step_durations(scope)
 
     assert [
         (r.title, r.steps, r.done, r.slipped, r.planned, r.actual, r.overrun) for r in rows
@@ -265,7 +266,7 @@ def test_step_durations_planned_vs_actual_by_title(scope):
 
 
 def test_overdue_by_owner_counts_each_step_on_both_sides(scope):
-    report = dashboard.overdue_by_owner(scope)
+    report = dashboard_history.overdue_by_owner(scope)
 
     assert (report.total, report.buyer_side, report.seller_side) == (4, 3, 4)
     assert [(r.owner, r.side, r.account, r.overdue, r.days_overdue) for r in report.rows] == [
@@ -280,7 +281,7 @@ def test_overdue_by_owner_counts_each_step_on_both_sides(scope):
 
 
 def test_outcomes_with_and_without_signed_map(scope):
-    rows = {row.key: row for row in dashboard.outcomes(scope)}
+    rows = {row.key: row for row in dashboard_history.outcomes(scope)}
 
     signed, unsigned, everything = rows["signed"], rows["unsigned"], rows["all"]
     # Echo: won, 86 days from 2 Dec to 26 Feb, before its 28 Feb target.
@@ -300,11 +301,11 @@ def test_seller_scope_sees_only_own_deals(acme, alice, deals):
 
     assert sum(row.count for row in dashboard.pipeline_by_stage(scope)) == 2
     assert {row.deal.account for row in dashboard.map_health(scope).rows} == {"Alpha", "Bravo"}
-    assert dashboard.overdue_by_owner(scope).total == 1
-    outcomes = {row.key: row for row in dashboard.outcomes(scope)}
+    assert dashboard_history.overdue_by_owner(scope).total == 1
+    outcomes = {row.key: row for row in dashboard_history.outcomes(scope)}
     assert (outcomes["all"].closed, outcomes["all"].won) == (2, 1)
     # Alpha's and Echo's slips only.
-    assert dashboard.slip_summary(scope).slipped == 3
+    assert dashboard_history.slip_summary(scope).slipped == 3
 
 
 def test_filters_by_stage_close_period_and_amount(acme, deals):
@@ -316,7 +317,7 @@ def test_filters_by_stage_close_period_and_amount(acme, deals):
     # Closed deals count by their closed date (all before April), open ones by target.
     assert set(spring.deals.values_list("account_name", flat=True)) == {"Bravo", "Delta"}
     assert set(middle.deals.values_list("account_name", flat=True)) == {"Bravo", "Echo", "Golf"}
-    assert {r.key: r.closed for r in dashboard.outcomes(middle)}["all"] == 2
+    assert {r.key: r.closed for r in dashboard_history.outcomes(middle)}["all"] == 2
 
 
 def test_metrics_of_an_empty_workspace(acme):
@@ -325,15 +326,15 @@ def test_metrics_of_an_empty_workspace(acme):
     assert dashboard.map_coverage(scope).plan_share is None
     assert dashboard.map_health(scope).rows == []
     assert dashboard.forecast_check(scope).months == []
-    assert dashboard.slip_summary(scope).rate is None
+    assert dashboard_history.slip_summary(scope).rate is None
     assert dashboard.pipeline_by_month(scope) == []
-    assert all(row.win_rate is None for row in dashboard.outcomes(scope))
+    assert all(row.win_rate is None for row in dashboard_history.outcomes(scope))
 
 
 def test_every_metric_has_a_definition():
-    definitions = dashboard.definitions()
+    definitions = dashboard_history.definitions()
 
-    assert set(definitions) == set(dashboard.METRICS)
+    assert set(definitions) == set(dashboard_history.METRICS)
     for text in definitions.values():
         assert len(text) > 60
         assert "\n" not in text
@@ -353,5 +354,5 @@ def test_filtered_scope_computes_the_same_as_the_whole_workspace(acme, deals):
 
     assert whole.whole_workspace
     assert not everything.whole_workspace
-    for name, metric in dashboard.METRICS.items():
+    for name, metric in dashboard_history.METRICS.items():
         assert metric(whole) == metric(everything), name

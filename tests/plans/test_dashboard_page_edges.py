@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 
+from plans.dashboard import history as dashboard_history
 from plans.dashboard import metrics as dashboard
 from plans.dashboard import panels as dashboard_page
 from plans.dashboard.metrics import Scope
@@ -37,7 +38,7 @@ def compare(organization, **filters):
         scope = Scope.build(organization, now=NOW, **filters)
         health = dashboard.map_health(scope)
         forecast = dashboard.forecast_check(scope)
-        overdue = dashboard.overdue_by_owner(scope)
+        overdue = dashboard_history.overdue_by_owner(scope)
         assert page.health.counts == health.counts, sort
         assert page.health.total == health.total
         assert [(r.deal, r.level, r.reasons, r.last_buyer_visit) for r in page.health.rows] == [

@@ -16,6 +16,7 @@ from django.urls import reverse
 from deals.models import Organization
 from plans import services
 from plans.dashboard import base as dashboard_base
+from plans.dashboard import history as dashboard_history
 from plans.dashboard import metrics as dashboard
 from plans.dashboard import panels as dashboard_page
 from plans.dashboard.metrics import Scope
@@ -69,13 +70,14 @@ def figures(organization, **filters) -> dict:
         "forecast": sorted(
             (row.deal.account, row.projected, row.remaining_steps) for row in forecast.rows
         ),
-        "slips": dashboard.slip_summary(scope),
+        "slips": dashboard_history.slip_summary(scope),
         "durations": sorted(
             (row.title, row.steps, row.done, row.slipped, row.planned, row.actual)
-            for row in dashboard.step_durations(scope, limit=None)
+            for row in dashboard_history.step_durations(scope, limit=None)
         ),
         "reasons": [
-            (row.reason, row.count, row.days) for row in dashboard.slip_reasons(scope, limit=None)
+            (row.reason, row.count, row.days)
+            for row in dashboard_history.slip_reasons(scope, limit=None)
         ],
     }
 
@@ -96,7 +98,7 @@ def page_figures(organization, **filters) -> dict:
     scope = Scope.build(organization, **filters)
     health = dashboard.map_health(scope)
     forecast = dashboard.forecast_check(scope)
-    overdue = dashboard.overdue_by_owner(scope)
+    overdue = dashboard_history.overdue_by_owner(scope)
     assert page.health.counts == health.counts
     assert [
         (r.deal, r.level, r.reasons, r.overdue, r.overdue_buyer, r.late_close)
@@ -463,7 +465,7 @@ def test_page_panels_equal_the_full_metrics(acme, deals, sort):
     scope = Scope.build(acme, now=NOW)
     health = dashboard.map_health(scope)
     forecast = dashboard.forecast_check(scope)
-    overdue = dashboard.overdue_by_owner(scope)
+    overdue = dashboard_history.overdue_by_owner(scope)
 
     page = dashboard_page.compute(
         Scope.build(acme, now=NOW), sort=sort, health_limit=2, forecast_limit=2, owner_limit=3
@@ -530,7 +532,7 @@ def test_page_panels_equal_the_full_metrics_for_a_seller(acme, alice, deals):
         r.deal for r in dashboard.sort_health(health.rows, "health")
     ]
     assert page.forecast.rows == dashboard.forecast_check(scope).rows
-    assert page.overdue.rows == dashboard.overdue_by_owner(scope).rows
+    assert page.overdue.rows == dashboard_history.overdue_by_owner(scope).rows
 
 
 def plans_cte(rows: list[dict], *, today) -> list[tuple]:
@@ -754,7 +756,7 @@ def test_page_owner_ranking_equals_the_full_table_with_ties(acme, alice, deals, 
                 seller=seller,
             )
     scope = Scope.build(acme, now=NOW)
-    full = dashboard.overdue_by_owner(scope)
+    full = dashboard_history.overdue_by_owner(scope)
 
     page = dashboard_page.compute(
         Scope.build(acme, now=NOW),
@@ -863,7 +865,7 @@ def test_page_owner_ranking_with_no_owner_blank_and_non_ascii_names(acme, alice,
     _overdue_deal(builder, alice, "Upper", buyer="Amy", seller="amy", steps=2)
     _overdue_deal(builder, alice, "Ascii", buyer="Zed", seller="Åsa", steps=2)
     scope = Scope.build(acme, now=NOW)
-    full = dashboard.overdue_by_owner(scope)
+    full = dashboard_history.overdue_by_owner(scope)
     assert {"No owner", "Émile", "Zoë", "amy", "Åsa"} <= {row.owner for row in full.rows}
 
     page = dashboard_page.compute(
@@ -897,4 +899,4 @@ def test_two_refreshes_at_once_keep_one_set_of_overdue_groups(acme, alice):
     assert sum(OverdueGroup.objects.values_list("steps", flat=True)) == 6
     scope = Scope.build(acme, now=NOW)
     page = dashboard_page.overdue_owners(scope, limit=10, totals=(6, 6, 6))
-    assert page.rows == dashboard.overdue_by_owner(scope).rows
+    assert page.rows == dashboard_history.overdue_by_owner(scope).rows

@@ -25,7 +25,7 @@ def buyer_visits(plans: QuerySet) -> QuerySet:
     For now a buyer visit is the plan's latest buyer-side Activity (side='buyer'), because
     buyer room visits do not exist yet; the lead will switch this to room visits. Its
     result is kept in PlanSummary.last_buyer_visit, recomputed when a trigger bumps the
-    plan's row: a new source needs its own trigger in plans.summaries.TRIGGERS
+    plan's row: a new source needs its own trigger in plans.dashboard.triggers.TRIGGERS
     (a new migration) so that a new visit marks the plan's row behind."""
     return (
         Activity.objects.filter(plan__in=plans, side=Side.BUYER)

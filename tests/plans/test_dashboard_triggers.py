@@ -4,7 +4,7 @@ does so must put them back (see plans 0010)."""
 
 from django.db import connection
 
-from plans.dashboard.summaries import TRIGGERS, _name
+from plans.dashboard.triggers import TRIGGERS, _name
 
 
 def installed_triggers() -> set[str]:

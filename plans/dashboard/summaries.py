@@ -7,10 +7,10 @@ How they stay current, whatever writes the data:
   and its old and new title's row), of a date change (its step's plan's row, its old and
   new reason's row), of a buyer-side activity (its plan's row), on a plan's creation and on
   a stakeholder's rename (the rows of the plans whose steps they own on the seller side:
-  their overdue groups keep the name); deleting a plan or a workspace deletes its rows. Triggers see every write:
-  services, signals, QuerySet.update, bulk_create, COPY, Django's cascades and SET NULLs,
-  raw SQL, the admin. On PostgreSQL they run once per statement, over its transition tables;
-  on SQLite once per row.
+  their overdue groups keep the name); deleting a plan or a workspace deletes its rows.
+  Triggers see every write: services, signals, QuerySet.update, bulk_create, COPY, Django's
+  cascades and SET NULLs, raw SQL, the admin. On PostgreSQL they run once per statement,
+  over its transition tables; on SQLite once per row.
 - Before reading, the dashboard recomputes every row whose `computed` differs from its
   `stamp` (and title rows computed in another time zone than the workspace's), in one
   statement per table, from the steps themselves. The statement stores the stamp it read in

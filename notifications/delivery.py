@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from deals import retries
 from deals.emails import render_email
 from plans.health import plan_health
 from plans.models import DateProposal, DueDateChange, Milestone, Plan, Visibility
@@ -40,9 +41,10 @@ log = logging.getLogger(__name__)
 # the seller's next batch of notices" (services.batch_event_emails).
 BATCHED = object()
 
-# SMTP failures and network errors: retried with backoff, the row stays pending meanwhile.
+# SMTP failures and network errors: retried (deals/retries.py), the row stays pending
+# meanwhile.
 SEND_ERRORS = (SMTPException, OSError)
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = retries.MAX_ATTEMPTS
 
 
 def deliver(sent_id: int) -> str:

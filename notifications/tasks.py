@@ -4,11 +4,12 @@ rules live in digests.py: who gets what; delivery.py: exactly-once sending)."""
 from __future__ import annotations
 
 import logging
-import random
 from datetime import datetime
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.utils import timezone
+
+from deals import retries
 
 from . import delivery, digests, services, webhooks
 from .models import SentNotification
@@ -16,17 +17,13 @@ from .models import SentNotification
 
 @shared_task(name="notifications.deliver_webhook")
 def deliver_webhook(*, delivery_id: int) -> None:
-    """One attempt of a webhook delivery; on failure, the next one is queued with its
-    backoff delay (15 s × 4ⁿ, 8 attempts over ~23 h).
-
-    The retry is a new message with a countdown rather than Task.retry(): in eager mode
-    (no Redis) Celery would run retries at once, inside the web request. There, and for
-    retries lost with a worker, the `notifications.retry_webhooks` sweep sends what is due.
-    Idempotent: an attempt that is not due, or already claimed, is a no-op.
-    """
+    """One attempt of a webhook delivery; on failure, the next one is queued after its
+    delay (deals/retries.py). The `notifications.retry_webhooks` sweep sends what is due
+    and was not queued (eager mode, a lost retry). Idempotent: an attempt that is not due,
+    or already claimed, is a no-op."""
     delay = webhooks.attempt_delivery(delivery_id)
-    if delay is not None and not current_app.conf.task_always_eager:
-        deliver_webhook.apply_async(kwargs={"delivery_id": delivery_id}, countdown=delay)
+    if delay is not None:
+        retries.again(deliver_webhook, countdown=delay, delivery_id=delivery_id)
 
 
 @shared_task(name="notifications.retry_webhooks")
@@ -61,31 +58,20 @@ def sweep_reviews(*, now: str | None = None) -> dict:
     return {"decided": result.decided, "queued": len(result.queued) + len(result.requeued)}
 
 
-def _backoff(retries: int) -> int:
-    """30 s, 1 min, 2 min … capped at 1 hour, with jitter (well under the broker's
-    visibility timeout)."""
-    return min(3600, 30 * 2**retries) + random.randint(0, 15)  # noqa: S311 - jitter only
-
-
-@shared_task(
-    bind=True,
-    name="notifications.deliver",
-    ignore_result=True,
-    max_retries=delivery.MAX_ATTEMPTS,
-)
+@shared_task(bind=True, name="notifications.deliver", ignore_result=True)
 def deliver_notification(self, *, sent_id: int) -> str:
     """Send the email of one log row (claim, build, send, mark). SMTP and network errors
-    are retried with exponential backoff; the row stays pending meanwhile, so even a lost
-    retry is picked up by the next sweep."""
+    leave the row pending and queue the next attempt after its delay (deals/retries.py);
+    the reminder sweep re-queues pending rows too, so a lost retry is not a lost email."""
     try:
         outcome = delivery.deliver(sent_id)
     except delivery.SEND_ERRORS as exc:
-        if self.request.is_eager:
-            # In-process (no broker): leave it pending for the next sweep, do not fail the
-            # request that queued it.
-            log.warning("could not send notification %s: %s", sent_id, exc)
-            return "failed"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        log.warning("could not send notification %s: %s", sent_id, exc)
+        attempts = SentNotification.objects.filter(pk=sent_id).values_list("attempts", flat=True)
+        delay = retries.delay_after(attempts[0] if attempts else retries.MAX_ATTEMPTS)
+        if delay is not None:
+            retries.again(deliver_notification, countdown=delay, sent_id=sent_id)
+        return "failed"
     if outcome == "batched":
         # Let the other notices of the same sweep arrive, then email them together.
         _queue_batch(sent_id, countdown=0 if self.request.is_eager else BATCH_GATHER_SECONDS)

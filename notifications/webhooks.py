@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from deals import outbox
+from deals import outbox, retries
 from deals.models import Organization, User
 from deals.security import Kind as SecurityKind
 from deals.security import record as record_security_event
@@ -46,10 +46,9 @@ from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-# Seconds to wait after attempt n (1-based) before attempt n+1: 15 s × 4ⁿ⁻¹, so 8 attempts
-# span about 23 hours (15 s, 1 min, 4 min, 16 min, 64 min, ~4.3 h, ~17 h).
-RETRY_DELAYS = [15 * 4**n for n in range(7)]
-MAX_ATTEMPTS = len(RETRY_DELAYS) + 1
+# The retry policy of every task (deals/retries.py): 8 attempts over about 23 hours.
+RETRY_DELAYS = retries.DELAYS
+MAX_ATTEMPTS = retries.MAX_ATTEMPTS
 # A delivery left "sending" this long (its worker died) is tried again by the sweep.
 STUCK_AFTER = timedelta(minutes=10)
 USER_AGENT = "Tandem-Webhooks/1.0"
@@ -498,10 +497,10 @@ def attempt_delivery(delivery_id: int) -> float | None:
         _finish(delivery, status=WebhookDelivery.Status.FAILED, error=reason, **fields)
         return None
     error = error or f"The endpoint answered HTTP {code}."
-    if permanent or delivery.attempts >= MAX_ATTEMPTS:
+    delay = None if permanent else retries.delay_after(delivery.attempts)
+    if delay is None:
         _finish(delivery, status=WebhookDelivery.Status.FAILED, error=error, **fields)
         return None
-    delay = RETRY_DELAYS[delivery.attempts - 1]
     _finish(
         delivery,
         status=WebhookDelivery.Status.RETRYING,

@@ -7,9 +7,12 @@ from .dashboard import summaries as dashboard_summaries
 from .signing.documents import render, requeue_stuck
 
 
-@shared_task(name="plans.render_document", acks_late=True, max_retries=3, default_retry_delay=10)
+@shared_task(name="plans.render_document")
 def render_document(*, document_id: int) -> None:
-    """Render (and seal) a plan's PDF. Idempotent: a ready document is left alone."""
+    """Render (and seal) a plan's PDF. Idempotent: a ready document is left alone. A render
+    that fails marks the document failed (it would fail the same way again: the person asks
+    for it again); a task lost with a worker is queued again by requeue_stuck_documents
+    (the retry policy: deals/retries.py)."""
 
     render(document_id)
 

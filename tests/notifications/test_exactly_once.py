@@ -11,6 +11,7 @@ from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
 from django.db import connection, connections
 
+from deals import retries
 from notifications import delivery, digests
 from notifications.digests import decide_digests
 from notifications.models import Kind, SentNotification
@@ -120,6 +121,32 @@ def test_deliver_task_in_process_leaves_failed_send_pending_for_the_sweep(la, se
         sent_id = digests.sweep(deciders=(decide_digests,)).queued[0]
         assert deliver_notification.delay(sent_id=sent_id).get() == "failed"
     assert SentNotification.objects.get(pk=sent_id).status == "pending"
+
+
+def test_deliver_task_with_a_broker_queues_the_next_attempt_after_its_delay(
+    la, settings, monkeypatch
+):
+    """The retry policy (deals/retries.py): a failed send queues a new message after the
+    delay of its attempt (here the first: 15 s), the row pending meanwhile."""
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
+    FlakyBackend.failures = 1
+    queued = []
+    monkeypatch.setitem(deliver_notification.app.conf, "task_always_eager", False)
+    monkeypatch.setattr(deliver_notification, "apply_async", lambda **kwargs: queued.append(kwargs))
+    with time_machine.travel(MORNING, tick=False):
+        _rooms(la)
+        sent_id = digests.sweep(deciders=(decide_digests,)).queued[0]
+        assert deliver_notification.run(sent_id=sent_id) == "failed"
+
+    assert queued == [{"kwargs": {"sent_id": sent_id}, "countdown": retries.DELAYS[0]}]
+    assert SentNotification.objects.get(pk=sent_id).status == "pending"
+
+
+def test_retry_delays_span_a_day_and_end():
+    assert retries.DELAYS == [15, 60, 240, 960, 3840, 15360, 61440]
+    assert [retries.delay_after(n) for n in (1, 2, 7)] == [15, 60, 61440]
+    assert retries.delay_after(retries.MAX_ATTEMPTS) is None
+    assert delivery.MAX_ATTEMPTS == retries.MAX_ATTEMPTS == 8
 
 
 def test_deliver_gives_up_after_max_attempts(la, settings):

@@ -20,6 +20,15 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         revisions.bump_workspaces_of(obj)  # deal pages name owners and members
 
+    def delete_model(self, request, obj):
+        revisions.bump_workspaces_of(obj)  # their memberships go with them
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            revisions.bump_workspaces_of(user)
+        super().delete_queryset(request, queryset)
+
 
 class MembershipInline(admin.TabularInline):
     model = Membership

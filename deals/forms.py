@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 
 from . import images, revisions
 from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, SecurityEvent, User
@@ -108,6 +109,7 @@ class WorkspaceSettingsForm(forms.ModelForm):
             return images.normalize_logo(logo)
         return logo
 
+    @transaction.atomic
     def save(self, commit=True):
         organization = super().save(commit=commit)
         if commit:

@@ -20,7 +20,7 @@ change, made the way the product makes it.
 
 from __future__ import annotations
 
-from django.db.models import F
+from django.db.models import F, Q
 
 from .models import Deal, Organization
 
@@ -38,6 +38,10 @@ def bump_workspace(organization_id: int | None) -> None:
 
 
 def bump_workspaces_of(user) -> None:
-    """A person's name (or anything else pages show of them) changed: every workspace they
-    belong to shows it."""
-    Organization.objects.filter(memberships__user=user).update(revision=F("revision") + 1)
+    """A person's name (or anything else pages show of them) changed, or they are about to
+    be deleted: every workspace that shows them — those they belong to, and those whose
+    deals they still own after leaving."""
+    Organization.objects.filter(
+        Q(pk__in=Organization.objects.filter(memberships__user=user).values("pk"))
+        | Q(pk__in=Deal.objects.filter(owner=user).values("organization_id"))
+    ).update(revision=F("revision") + 1)

@@ -16,6 +16,7 @@ from functools import wraps
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
@@ -228,18 +229,19 @@ def _touch(request, rooms: dict, access: dict) -> None:
     if now - seen < LAST_SEEN_EVERY:
         return
     stakeholder = request.buyer
-    Stakeholder.objects.filter(pk=stakeholder.pk).update(last_visit_at=now)
-    if now - seen > VISIT_IDLE:
-        visit = RoomVisit.objects.create(
-            organization_id=stakeholder.organization_id,
-            stakeholder=stakeholder,
-            link=request.room_link,
-        )
-        _count_visit(stakeholder)
-        access = {**access, "visit": visit.pk}
-    else:
-        RoomVisit.objects.filter(pk=access.get("visit")).update(last_seen_at=now)
-    revisions.bump_deal(stakeholder.deal_id)
+    with transaction.atomic():  # the visit and the deal's revision together
+        Stakeholder.objects.filter(pk=stakeholder.pk).update(last_visit_at=now)
+        if now - seen > VISIT_IDLE:
+            visit = RoomVisit.objects.create(
+                organization_id=stakeholder.organization_id,
+                stakeholder=stakeholder,
+                link=request.room_link,
+            )
+            _count_visit(stakeholder)
+            access = {**access, "visit": visit.pk}
+        else:
+            RoomVisit.objects.filter(pk=access.get("visit")).update(last_seen_at=now)
+        revisions.bump_deal(stakeholder.deal_id)
     rooms = dict(rooms)
     rooms[str(stakeholder.deal.public_id)] = {**access, "seen": now.isoformat()}
     request.session[SESSION_ROOMS] = rooms

@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from deals.models import Membership
-from deals.services import accept_invitation, invite_teammate
+from deals.services import accept_invitation, invite_teammate, remove_member
 from plans import evidence, page_cache, services, views
 from plans.models import Milestone, Plan
 from plans.signing import signatures
@@ -129,10 +129,7 @@ def _transfer(plan):
 def _rename_owner(plan):
     """A name changes in the admin (the product has no other place for it)."""
     owner = plan.deal.owner
-    staff = UserFactory(email="root@acme.test", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(staff)
-    response = client.post(
+    response = _staff_client().post(
         f"/admin/deals/user/{owner.pk}/change/",
         {"email": owner.email, "full_name": "Alice Renamed", "is_active": "on"},
     )
@@ -366,6 +363,53 @@ def test_cached_page_shows_a_new_member_in_the_forms(alice_client, plan):
 
     assert "Zed Newmember" not in before
     assert "Zed Newmember" in served
+    assert served == fresh(alice_client, plan)
+
+
+def _staff_client() -> Client:
+    client = Client()
+    client.force_login(UserFactory(email="root@acme.test", is_staff=True, is_superuser=True))
+    return client
+
+
+def test_cached_page_drops_a_member_deleted_in_the_admin(alice_client, plan):
+    zoe = MembershipFactory(
+        organization=plan.organization,
+        user=UserFactory(email="zoe@acme.test", full_name="Zoe Member"),
+        role=Membership.Role.SELLER,
+    ).user
+    cache.clear()
+    before = view(alice_client, plan)
+
+    response = _staff_client().post(f"/admin/deals/user/{zoe.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    served = view(alice_client, plan)
+
+    assert "Zoe Member" in before  # the transfer and stakeholder forms list the members
+    assert "Zoe Member" not in served
+    assert served == fresh(alice_client, plan)
+
+
+def test_cached_page_shows_the_new_name_of_an_owner_who_left_the_workspace(alice_client, plan):
+    """A member may leave while still owning deals; their name stays on those deals."""
+    zoe = MembershipFactory(
+        organization=plan.organization,
+        user=UserFactory(email="zoe@acme.test", full_name="Zoe Owner"),
+        role=Membership.Role.SELLER,
+    ).user
+    services.transfer_deal(plan.deal, actor=seller(plan), new_owner=zoe)
+    remove_member(Membership.objects.get(user=zoe), actor=plan.deal.owner)
+    before = view(alice_client, plan)
+
+    response = _staff_client().post(
+        f"/admin/deals/user/{zoe.pk}/change/",
+        {"email": zoe.email, "full_name": "Zoe Renamed", "is_active": "on"},
+    )
+    assert response.status_code == 302
+    served = view(alice_client, plan)
+
+    assert "Zoe Owner" in before
+    assert "Zoe Renamed" in served
     assert served == fresh(alice_client, plan)
 
 

@@ -1,7 +1,8 @@
 """Benchmark: browser-to-browser latency of live co-editing (p50/p95).
 
 A buyer in the deal room changes a step's status; the seller's open plan page shows the new
-status (pushed over SSE, then the row refetched by htmx). Both are real Chromium pages
+status (the row, rendered once for every seller page, pushed over SSE and swapped in by htmx).
+Both are real Chromium pages
 (Playwright, Debian's /usr/bin/chromium) against `manage.py runserver` — the server of
 `make run` — on 127.0.0.1, with Redis pub/sub when REDIS_URL is set, in-process otherwise.
 The time is from the buyer's change (Date.now() in the buyer's page, just before the select

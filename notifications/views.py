@@ -332,7 +332,7 @@ def room_act(request, token, milestone_id, action):
         public_id=milestone_id,
     )
     milestone.plan.deal = deal
-    allowed = action == "more-time" or buyer_can_update(milestone, buyer)
+    allowed = action == "more-time" or buyer_can_update(milestone)
     today = timezone.localdate()
     form = None
     if action == "more-time" and not milestone.is_closed:

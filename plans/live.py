@@ -1,12 +1,16 @@
-"""Live co-editing: every change of a plan is published on the plan's channel, and every
-open page of that plan receives it over Server-Sent Events and refetches just the changed
-fragment with htmx.
+"""Live co-editing: every change of a plan is published on the plan's channels, one per
+audience (sellers; buyers, who are never told of internal changes), and every open page of
+that plan receives the changed fragments, rendered, over Server-Sent Events; htmx's
+`sse-swap` puts them in place (plans/fragments.py).
 
 One process holds ONE subscription: with Redis, a daemon thread listens to the pattern
-`tandem:plan:*` on one connection and fans events out in memory to the streams open in this
-process; without Redis (the single process of `make run`), publishing dispatches in memory
-directly. Streams are async views under ASGI (uvicorn: thousands of idle streams cost no
-thread each) and plain generators under the WSGI development server.
+`tandem:plan:*` on one connection and, for each message on a channel with open streams in
+this process, renders the changed fragments ONCE and fans them out in memory to those
+streams; without Redis (the single process of `make run`), publishing dispatches in memory
+directly. So an edit costs one render per changed fragment and audience in each events
+process, whatever the number of open pages. Streams are async views under ASGI (uvicorn:
+thousands of idle streams cost no thread each) and plain generators under the WSGI
+development server.
 
 A stream lives only as long as what authorized it. Each subscriber remembers its grant (the
 buyer's room link and when it expires, or the seller's user and workspace); revoking links
@@ -15,7 +19,8 @@ control message on the same subscription, and every process closes the matching 
 once. An expired link ends its stream at the next keep-alive, without a query. As a
 fallback (a revocation that bypassed the services, a control message lost while Redis was
 away), the open streams of a process are re-checked together, in two queries, every
-RECHECK_SECONDS. Streams never hold a database connection.
+RECHECK_SECONDS. Streams never hold a database connection; the listener thread opens one
+while it renders a change.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from deals.models import Membership
 from deals.tenancy import SESSION_ROOMS
 from stakeholders.models import RoomLink
 
+from . import fragments
+from .fragments import AUDIENCES, BUYER, SELLER
 from .models import Plan
 
 log = logging.getLogger(__name__)
@@ -74,8 +81,15 @@ class Grant:
         return self.expires_at is not None and now >= self.expires_at
 
 
-# Sent to every open stream when the subscription comes back after a loss.
-REFRESH = json.dumps({"events": ["refresh"], "internal": False})
+def frame(name: str, data: str) -> str:
+    """One Server-Sent Event: `name`, with `data` (HTML) on as many data lines as it has."""
+    lines = data.splitlines() or [""]
+    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+# Sent to every open stream when the subscription comes back after a loss (static/js/live.js
+# refetches the page's live regions).
+REFRESH = frame("refresh", "refresh")
 
 
 class Subscriber:
@@ -85,22 +99,28 @@ class Subscriber:
         self,
         plan_key: str,
         *,
-        seller: bool,
+        audience: str,
         loop: asyncio.AbstractEventLoop | None = None,
         grant: Grant | None = None,
     ):
+        if audience not in AUDIENCES:
+            raise ValueError(audience)
         self.plan_key = plan_key
-        # Buyers never receive events about internal (seller-only) steps.
-        self.seller = seller
+        # SELLER or BUYER: which channel of the plan it hears (buyers: only the room's
+        # fragments, of changes that are not internal).
+        self.audience = audience
         self.grant = grant or Grant()
         self.loop = loop
         self.async_queue: asyncio.Queue | None = asyncio.Queue() if loop else None
         self.sync_queue: queue.Queue | None = None if loop else queue.Queue()
 
-    def deliver(self, message: str) -> None:
-        if not self.seller and '"internal": true' in message:
-            return
-        self._put(message)
+    @property
+    def channel(self) -> tuple[str, str]:
+        return (self.plan_key, self.audience)
+
+    def deliver(self, frames: str) -> None:
+        """Send `frames` (Server-Sent Events, ready to write)."""
+        self._put(frames)
 
     def end(self) -> None:
         """End the stream (from any thread): its loop stops at this message."""
@@ -120,35 +140,52 @@ class Hub:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        self._subscribers: dict[tuple[str, str], set[Subscriber]] = defaultdict(set)
         self._listener: threading.Thread | None = None
         self.received = 0
+        # Fragments rendered by this process (a test counts them).
+        self.renders = 0
         self._last_recheck = time.monotonic()
 
     def subscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
-            self._subscribers[subscriber.plan_key].add(subscriber)
+            self._subscribers[subscriber.channel].add(subscriber)
         if settings.REDIS_URL:
             self._ensure_listener()
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         with self._lock:
-            subscribers = self._subscribers.get(subscriber.plan_key)
+            subscribers = self._subscribers.get(subscriber.channel)
             if subscribers is not None:
                 subscribers.discard(subscriber)
                 if not subscribers:
-                    del self._subscribers[subscriber.plan_key]
+                    del self._subscribers[subscriber.channel]
 
     def stream_count(self) -> int:
         with self._lock:
             return sum(len(s) for s in self._subscribers.values())
 
-    def dispatch(self, plan_key: str, message: str) -> None:
+    def dispatch(self, plan_key: str, audience: str, message: str) -> None:
+        """A change of the plan for `audience` (the message names its events): render the
+        changed fragments once, if this process has streams of that plan and audience, and
+        send them to each."""
         self.received += 1
         with self._lock:
-            targets = list(self._subscribers.get(plan_key, ()))
+            targets = list(self._subscribers.get((plan_key, audience), ()))
+        if not targets:
+            return
+        try:
+            rendered = fragments.render(plan_key, audience, json.loads(message)["events"])
+        except Exception:  # noqa: BLE001 - the pages refetch what they show instead
+            log.warning("live: could not render the fragments of a change", exc_info=True)
+            frames = REFRESH
+        else:
+            self.renders += len(rendered)
+            frames = "".join(frame(name, html.strip()) for name, html in rendered)
+        if not frames:
+            return
         for subscriber in targets:
-            subscriber.deliver(message)
+            subscriber.deliver(frames)
 
     def subscribers(self) -> list[Subscriber]:
         with self._lock:
@@ -256,8 +293,14 @@ class Hub:
                     elif item["type"] == "message" and item["channel"].decode() == control:
                         self.end_streams(item["data"].decode())
                     elif item["type"] == "pmessage":
-                        channel = item["channel"].decode()
-                        self.dispatch(channel.removeprefix(CHANNEL_PREFIX), item["data"].decode())
+                        channel = item["channel"].decode().removeprefix(CHANNEL_PREFIX)
+                        plan_key, _, audience = channel.rpartition(":")
+                        try:
+                            self.dispatch(plan_key, audience, item["data"].decode())
+                        finally:
+                            # Rendering opened this thread's own connection: not kept
+                            # between changes (~2 ms to open again on the next one).
+                            connection.close()
             except Exception:  # noqa: BLE001 - reconnect whatever happened
                 log.warning("live: Redis subscription lost; reconnecting", exc_info=True)
                 if pubsub is not None:
@@ -271,18 +314,23 @@ hub = Hub()
 
 def publish(plan_key: str, events: list[str], *, internal: bool = False) -> None:
     """Announce, after the current transaction commits, that `events` happened on the plan
-    (e.g. ["plan", "milestone-<uuid>"]). Pages refetch the matching fragments. Events about
-    internal steps reach only sellers' pages."""
-    message = json.dumps({"events": events, "internal": internal})
+    (e.g. ["plan", "milestone-<uuid>"]): open pages receive the changed fragments
+    (plans/fragments.py). An internal change is published on the sellers' channel only."""
+    message = json.dumps({"events": events})
+    audiences = (SELLER,) if internal else (SELLER, BUYER)
 
     def send():
         if settings.REDIS_URL:
             try:
-                redis.Redis.from_url(settings.REDIS_URL).publish(CHANNEL_PREFIX + plan_key, message)
+                pipe = redis.Redis.from_url(settings.REDIS_URL).pipeline(transaction=False)
+                for audience in audiences:
+                    pipe.publish(f"{CHANNEL_PREFIX}{plan_key}:{audience}", message)
+                pipe.execute()
             except redis.RedisError:
                 log.warning("live: could not publish to Redis", exc_info=True)
         else:
-            hub.dispatch(plan_key, message)
+            for audience in audiences:
+                hub.dispatch(plan_key, audience, message)
 
     transaction.on_commit(send)
 
@@ -321,12 +369,6 @@ def end_streams_of_member(*, user_id: int, organization_id: int | None = None) -
     """The user is no longer a member of the workspace (of any workspace when None: the
     account was deactivated): after commit, end their open streams, in every process."""
     _send_control({"user": user_id, "organization": organization_id})
-
-
-def _format(message: str) -> str:
-    """One SSE frame per event name; the data is not needed (pages refetch fragments)."""
-    events = json.loads(message)["events"]
-    return "".join(f"event: {name}\ndata: {name}\n\n" for name in events)
 
 
 def _release_request_thread() -> None:
@@ -376,7 +418,7 @@ async def _async_stream(subscriber: Subscriber):
                 continue
             if message is _END:
                 return
-            yield _format(message)
+            yield message
     finally:
         hub.unsubscribe(subscriber)
 
@@ -394,13 +436,13 @@ def _sync_stream(subscriber: Subscriber):
                 continue
             if message is _END:
                 return
-            yield _format(message)
+            yield message
     finally:
         hub.unsubscribe(subscriber)
 
 
-def _authorize(request, plan_id) -> tuple[str, bool, Grant]:
-    """The plan's key, whether the caller is a seller, and what authorizes them, when the
+def _authorize(request, plan_id) -> tuple[str, str, Grant]:
+    """The plan's key, the caller's audience (SELLER, BUYER), and what authorizes them, when the
     caller may see it (a member of its workspace, or a buyer session of its room), else
     Http404."""
     plan = Plan.objects.select_related("deal").filter(public_id=plan_id).first()
@@ -412,12 +454,12 @@ def _authorize(request, plan_id) -> tuple[str, bool, Grant]:
         and Membership.objects.filter(user=user, organization_id=plan.organization_id).exists()
     ):
         grant = Grant(user_id=user.pk, organization_id=plan.organization_id)
-        return str(plan.public_id), True, grant
+        return str(plan.public_id), SELLER, grant
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:
         link = RoomLink.objects.select_related("stakeholder").filter(pk=access["link"]).first()
         if link is not None and link.is_usable() and link.stakeholder.deal_id == plan.deal_id:
-            return str(plan.public_id), False, Grant(link_id=link.pk, expires_at=link.expires_at)
+            return str(plan.public_id), BUYER, Grant(link_id=link.pk, expires_at=link.expires_at)
     raise Http404
 
 
@@ -426,7 +468,7 @@ def _authorize(request, plan_id) -> tuple[str, bool, Grant]:
 AUTHORIZE_SLOTS = threading.BoundedSemaphore(8)
 
 
-def _authorize_and_release(request, plan_id) -> tuple[str, bool, Grant]:
+def _authorize_and_release(request, plan_id) -> tuple[str, str, Grant]:
     with AUTHORIZE_SLOTS:
         try:
             return _authorize(request, plan_id)
@@ -439,13 +481,13 @@ def _authorize_and_release(request, plan_id) -> tuple[str, bool, Grant]:
 
 async def plan_events(request, plan_id):
     """GET /events/plans/<plan_id>/: the plan's live event stream."""
-    plan_key, seller, grant = await sync_to_async(_authorize_and_release)(request, plan_id)
+    plan_key, audience, grant = await sync_to_async(_authorize_and_release)(request, plan_id)
     if isinstance(request, ASGIRequest):
         loop = asyncio.get_running_loop()
-        subscriber = Subscriber(plan_key, seller=seller, loop=loop, grant=grant)
+        subscriber = Subscriber(plan_key, audience=audience, loop=loop, grant=grant)
         stream = _async_stream(subscriber)
     else:
-        subscriber = Subscriber(plan_key, seller=seller, grant=grant)
+        subscriber = Subscriber(plan_key, audience=audience, grant=grant)
         stream = _sync_stream(subscriber)
     hub.subscribe(subscriber)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")

@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import reswap, retarget
 
 from deals.tenancy import org_view
 
@@ -72,10 +72,10 @@ def milestone_row(request, milestone_id):
     milestone = _milestone(request, milestone_id)
     if not request.htmx:
         return redirect(milestone.plan.get_absolute_url())
-    return _render_row(request, milestone, changed=False)
+    return _render_row(request, milestone)
 
 
-def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpResponse:
+def _render_row(request, milestone: Milestone) -> HttpResponse:
     counts = (
         with_counts(Milestone.objects.filter(pk=milestone.pk))
         .values("comment_count", "attachment_count", "pending_proposals")
@@ -93,9 +93,8 @@ def _render_row(request, milestone: Milestone, *, changed: bool = True) -> HttpR
     today = timezone.localdate()
     rows.prepare_rows([milestone], org_slug=request.organization.slug, today=today)
     rows.render_rows(request, [milestone], can_edit=not milestone.plan.is_archived)
-    response = HttpResponse(milestone.row_html)
-    # Other regions (header, warnings, timeline, feed) refresh themselves on this event.
-    return trigger_client_event(response, "plan-changed") if changed else response
+    # Other regions (header, warnings, timeline, feed) come with the change's live push.
+    return HttpResponse(milestone.row_html)
 
 
 @org_view

@@ -15,14 +15,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
 
 from stakeholders import services as stakeholder_services
 from stakeholders.access import buyer_view
 from stakeholders.actors import Actor
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
-from . import page_cache, rows, services
+from . import page_cache, rows, services, viewers
 from .attachments import AttachmentRejected
 from .evidence import content_hash
 from .forms import (
@@ -70,15 +69,21 @@ def _annotated(queryset):
     )
 
 
-def room_context(request, plan: Plan) -> dict:
+def room_context(request, plan: Plan, *, viewer=None) -> dict:
+    """Everything the room and its regions need, drawn for the buyer of the request, or for
+    `viewer` (plans/viewers.py: EVERYONE, for a fragment pushed to every buyer's page)."""
+    if viewer is None:
+        viewer = frozenset({viewers.buyer_key(request.buyer)})
     today = timezone.localdate()
     milestones = list(
         _annotated(Milestone.objects.filter(plan=plan, visibility=Visibility.SHARED)).for_page()
     )
     for milestone in milestones:
         milestone.overdue_days = milestone.days_overdue(today)
-        milestone.buyer_can_update = services.buyer_can_update(milestone, request.buyer)
+        milestone.buyer_can_update = services.buyer_can_update(milestone)
     stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id))
+    for stakeholder in stakeholders:
+        stakeholder.viewer_key = viewers.buyer_key(stakeholder)
     activities = list(
         Activity.objects.filter(plan=plan, visibility=Visibility.SHARED).order_by(
             "-created_at", "-id"
@@ -93,10 +98,18 @@ def room_context(request, plan: Plan) -> dict:
     )
     return {
         "signature_statuses": block,
-        "my_signature": next((s for s in block if s.stakeholder.pk == request.buyer.pk), None),
+        "viewer": viewer,
+        "page_viewer": viewers.page_keys(viewer),
+        # Who sees "Sign plan": the buyer signers who have not signed this content.
+        "sign_keys": [
+            status.stakeholder.viewer_key
+            for status in block
+            if status.stakeholder.side == Side.BUYER and not status.signed
+        ],
         "plan": plan,
         "deal": plan.deal,
-        "buyer": request.buyer,
+        # The page around the body names the buyer ("Signed in as"); a fragment does not.
+        "buyer": getattr(request, "buyer", None),
         "room_organization": request.organization,
         "milestones": milestones,
         "phases": [
@@ -112,7 +125,12 @@ def room_context(request, plan: Plan) -> dict:
         "days_left": (plan.target_signature_date - today).days,
         "add_form": BuyerMilestoneForm(plan=plan, prefix="add"),
         "stakeholder_form": BuyerStakeholderForm(prefix="sh"),
-        "is_champion": request.buyer.role == BuyerRole.CHAMPION,
+        # Who sees the invitation form: the buyer's champions.
+        "champion_keys": [
+            s.viewer_key
+            for s in stakeholders
+            if s.side == Side.BUYER and s.role == BuyerRole.CHAMPION
+        ],
         "buyer_domains": sorted(stakeholder_services.buyer_domains(plan.deal)),
         "status_choices": [c for c in Milestone.Status.choices if c[0] in services.BUYER_STATUSES],
         "events_url": f"/events/plans/{plan.public_id}/",
@@ -172,7 +190,7 @@ def _row(request, milestone: Milestone, *, status: int = 200):
     milestone = _annotated(Milestone.objects.filter(pk=milestone.pk)).for_page().get()
     milestone.plan.deal = request.deal
     milestone.overdue_days = milestone.days_overdue(today)
-    milestone.buyer_can_update = services.buyer_can_update(milestone, request.buyer)
+    milestone.buyer_can_update = services.buyer_can_update(milestone)
     context = {
         "milestone": milestone,
         "plan": milestone.plan,
@@ -181,8 +199,8 @@ def _row(request, milestone: Milestone, *, status: int = 200):
         "today": today,
         "status_choices": [c for c in Milestone.Status.choices if c[0] in services.BUYER_STATUSES],
     }
-    response = render(request, f"{PAGE}#room-milestone-row", context, status=status)
-    return trigger_client_event(response, "plan-changed")
+    # Other regions (header, timeline, feed) come with the change's live push.
+    return render(request, f"{PAGE}#room-milestone-row", context, status=status)
 
 
 @buyer_view
@@ -194,7 +212,7 @@ def room_milestone_row(request, milestone_id):
 @buyer_view
 def room_milestone_status(request, milestone_id):
     milestone = _milestone(request, milestone_id)
-    if not services.buyer_can_update(milestone, request.buyer):
+    if not services.buyer_can_update(milestone):
         return HttpResponse(
             "This step is owned by the seller's team: only they can change it.",
             status=403,

@@ -541,7 +541,7 @@ def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
     return deal
 
 
-def buyer_can_update(milestone: Milestone, buyer: Stakeholder) -> bool:
+def buyer_can_update(milestone: Milestone) -> bool:
     """Buyers change the status of buyer-side steps only: steps with a buyer owner or that
     a buyer added. Seller-side steps are read-only for them; internal steps invisible."""
     if milestone.visibility != Visibility.SHARED:

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
-from django_htmx.http import reswap, retarget, trigger_client_event
+from django_htmx.http import reswap, retarget
 
 from deals import emails
 from deals.tenancy import org_view
@@ -48,9 +48,9 @@ def stakeholder_add(request, deal_id):
 
 def _render_stakeholder_panel(request, plan: Plan) -> HttpResponse:
     """The panel after a change of stakeholders. Owners of steps may have changed with it
-    (gaps filled by role, owners removed), so the milestone table refreshes itself too."""
-    response = _render_region(request, plan, "stakeholder-panel")
-    return trigger_client_event(response, "stakeholders-changed")
+    (gaps filled by role, owners removed): the milestone table comes with the change's live
+    push (plans/fragments.py), like every other page's."""
+    return _render_region(request, plan, "stakeholder-panel")
 
 
 def _stakeholder(request, stakeholder_id) -> Stakeholder:

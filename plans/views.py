@@ -19,7 +19,6 @@ from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
-from django_htmx.http import trigger_client_event
 
 from deals.forms import DealCloseForm, DealTransferForm, members_of
 from deals.models import Deal
@@ -27,7 +26,7 @@ from deals.tenancy import org_view
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import page_cache, plan_templates, rows, services
+from . import page_cache, plan_templates, rows, services, viewers
 from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
@@ -150,11 +149,17 @@ class UnboundForm:
 
 
 def plan_context(
-    request, plan: Plan, region: str | None = None, *, csrf_token: str | None = None
+    request,
+    plan: Plan,
+    region: str | None = None,
+    *,
+    csrf_token: str | None = None,
+    viewer=None,
 ) -> dict:
     """Everything the plan page and its regions need, in a constant number of queries. The
     milestone rows are rendered (or fetched from the cache) only for the page and the table,
-    with this request's CSRF token (or `csrf_token`)."""
+    with this request's CSRF token (or `csrf_token`). Drawn for the signed-in user, or for
+    `viewer` (plans/viewers.py: EVERYONE, for a fragment pushed to every seller's page)."""
     today = timezone.localdate()
     milestones = list(
         with_counts(Milestone.objects.filter(plan=plan)).order_by("phase", "position")
@@ -196,22 +201,21 @@ def plan_context(
             stakeholders=stakeholders,
         )
     )
-    me = request.user
+    if viewer is None:
+        viewer = viewers.user_keys(request.user)
     return {
         "slips_recent": recent_slips,
         "members": SimpleLazyObject(lambda: [(u.pk, u.full_name, u.email) for u in members]),
         "signature_statuses": block,
-        "my_signature": SimpleLazyObject(
-            lambda: next(
-                (
-                    status
-                    for status in block
-                    if status.stakeholder.side == Side.SELLER
-                    and (
-                        status.stakeholder.user_id == me.pk or status.stakeholder.email == me.email
-                    )
-                ),
-                None,
+        "viewer": viewer,
+        "page_viewer": viewers.page_keys(viewer),
+        # Who sees "Sign plan": the seller signers who have not signed this content.
+        "sign_keys": SimpleLazyObject(
+            lambda: sorted(
+                key
+                for status in block
+                if status.stakeholder.side == Side.SELLER and not status.signed
+                for key in viewers.seller_keys(status.stakeholder)
             )
         ),
         "all_signed": SimpleLazyObject(
@@ -294,8 +298,7 @@ def _plan_create_form(request, deal: Deal, data=None) -> PlanCreateForm:
 
 def _render_region(request, plan: Plan, region: str, status: int = 200, **extra) -> HttpResponse:
     context = {**plan_context(request, plan, region), **extra}
-    response = render(request, f"{PAGE}#{region}", context, status=status)
-    return trigger_client_event(response, "plan-changed")
+    return render(request, f"{PAGE}#{region}", context, status=status)
 
 
 @org_view

@@ -133,3 +133,62 @@ def test_open_page_refreshes_when_the_server_says_events_were_missed(
     live.hub.refresh_all()
     expect(status).to_have_value("done", timeout=3000)
     seller.context.close()
+
+
+def test_pushed_fragments_show_each_viewer_only_their_own_actions(browser, live_server, live_deal):
+    """A change pushes one header and one people panel to every page of an audience; each
+    page shows "Sign plan", "Edit your details" and the invitation form only to whom they
+    belong, and the pushed forms carry the page's own CSRF token."""
+    from plans.signing.signatures import request_signatures
+    from stakeholders.actors import Actor
+    from stakeholders.services import add_stakeholder
+    from tests.factories import MembershipFactory, UserFactory
+
+    MembershipFactory(
+        organization=live_deal.organization,
+        user=UserFactory(email="olga@acme.test", full_name="Olga Other"),
+    )
+    dana = live_deal.stakeholders.get(email="dana@initech.test")
+    eve = live_deal.stakeholders.get(email="eve@initech.test")
+    sam = open_seller_page(browser, live_server, live_deal)
+    olga_context = browser.new_context(base_url=live_server.url)
+    olga_context.add_init_script(SSE_PROBE)
+    olga = olga_context.new_page()
+    sign_in(olga, "olga@acme.test", PASSWORD)
+    olga.goto(live_deal.get_absolute_url())
+    dana_room, eve_room = (open_buyer_room(browser, live_server, s) for s in (dana, eve))
+    pages = (sam, olga, dana_room, eve_room)
+    for page in pages:
+        wait_for_stream(page)
+    # The signers (the AE and the economic buyer) may sign from the start.
+    expect(sam.get_by_role("button", name="Sign plan")).to_be_visible()
+    expect(olga.get_by_role("button", name="Sign plan")).to_have_count(0)
+
+    owner = Actor.seller(live_deal.owner)
+    request_signatures(live_deal.plan, actor=owner)
+    add_stakeholder(
+        live_deal, actor=owner, name="Ivan Initech", role="influencer", email="ivan@initech.test"
+    )
+
+    # Pushed to every page: the header (signatures asked) and the people panel (Ivan added).
+    for page in (dana_room, eve_room):
+        expect(page.get_by_text("Ivan Initech", exact=True)).to_be_visible()
+    expect(
+        olga.locator("#stakeholder-panel").get_by_text("Ivan Initech", exact=True)
+    ).to_be_visible()
+    expect(sam.get_by_text("Pending").first).to_be_visible()
+    expect(sam.get_by_role("button", name="Sign plan")).to_be_visible()
+    expect(eve_room.get_by_role("button", name="Sign plan")).to_be_visible()
+    expect(olga.get_by_role("button", name="Sign plan")).to_have_count(0)
+    expect(dana_room.get_by_role("button", name="Sign plan")).to_have_count(0)
+    for page in (dana_room, eve_room):
+        expect(page.get_by_role("link", name="Edit your details")).to_have_count(1)
+    expect(dana_room.get_by_text("Invite a colleague")).to_be_visible()
+    expect(eve_room.get_by_text("Invite a colleague")).not_to_be_visible()
+
+    # A plain form of the pushed header posts with this page's token (no 403).
+    with sam.expect_response(lambda r: r.request.method == "POST") as posted:
+        sam.get_by_role("button", name="Send for signature").click()
+    assert posted.value.status in (200, 302, 303), posted.value.status
+    for page in pages:
+        page.context.close()

@@ -20,13 +20,13 @@ from . import summaries
 from .base import DayNumber
 from .metrics import (
     Scope,
-    _float,
-    _live_plans,
-    _overdue_steps,
+    as_float,
     definition,
     forecast_check,
+    live_plans,
     map_coverage,
     map_health,
+    overdue_steps_of,
     pipeline_by_month,
     pipeline_by_stage,
     refresh_summaries,
@@ -142,8 +142,8 @@ def step_durations(scope: Scope, *, limit: int | None = 10) -> list[StepDuration
             steps=item["steps"],
             done=item["done"],
             slipped=item["slipped"],
-            planned=_float(item["planned"]),
-            actual=_float(item["actual"]),
+            planned=as_float(item["planned"]),
+            actual=as_float(item["actual"]),
         )
         for item in items
     ]
@@ -192,10 +192,10 @@ def overdue_by_owner(scope: Scope) -> OverdueReport:
     One GROUP BY (plan, buyer owner, seller owner) over the overdue steps; the sides are
     added up from it, with the accounts of the live plans (shared with map_health)."""
     accounts = {
-        plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", _live_plans)
+        plan.deal.plan_id: plan.deal.account for plan in scope.cached("live_plans", live_plans)
     }
 
-    items = scope.cached("overdue_steps", _overdue_steps)
+    items = scope.cached("overdue_steps", overdue_steps_of)
     buyers: dict[tuple, list] = {}
     sellers: dict[str, list] = {}
     total = buyer_side = seller_side = 0

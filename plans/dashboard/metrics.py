@@ -381,7 +381,7 @@ class LivePlan:
     recent_changes: int  # date changes in the last RECENT_DAYS
 
 
-def _live_plans(scope: Scope) -> list[LivePlan]:
+def live_plans(scope: Scope) -> list[LivePlan]:
     """The active plans of the open deals in scope with their deals' columns and their
     date-independent figures (plans.dashboard.summaries: one statement recomputes the
     summaries that are behind, one query reads them with the plans)."""
@@ -467,7 +467,7 @@ class StepCounts:
     undated: int = 0
 
 
-def _overdue_steps(scope: Scope) -> list[tuple]:
+def overdue_steps_of(scope: Scope) -> list[tuple]:
     """The overdue steps (open, due before today) of the plans in scope, grouped by plan,
     buyer owner and seller owner: (plan, buyer owner id and name, seller owner id and name,
     steps, close-plan steps more than LATE_DAYS overdue, oldest due date). One GROUP BY over
@@ -506,13 +506,13 @@ def _step_counts(scope: Scope) -> dict[int, StepCounts]:
     """StepCounts of the live plans: the overdue counts from the overdue steps (date
     dependent, read each time), the others from the plans' summaries."""
     counts: dict[int, StepCounts] = {}
-    for plan in scope.cached("live_plans", _live_plans):
+    for plan in scope.cached("live_plans", live_plans):
         if plan.missing_buyer_owner or plan.undated:
             counts[plan.deal.plan_id] = StepCounts(
                 missing_buyer_owner=plan.missing_buyer_owner, undated=plan.undated
             )
     for plan_id, buyer_id, _name, _seller, _seller_name, n, late, _oldest in scope.cached(
-        "overdue_steps", _overdue_steps
+        "overdue_steps", overdue_steps_of
     ):
         counted = counts.get(plan_id)
         if counted is None:
@@ -585,7 +585,7 @@ def map_health(scope: Scope) -> HealthReport:
     overdue_by_owner) and the overdue steps (shared with overdue_by_owner).
     """
     today, since = scope.today, scope.now - timedelta(days=RECENT_DAYS)
-    plans = scope.cached("live_plans", _live_plans)
+    plans = scope.cached("live_plans", live_plans)
     figures = scope.cached("step_counts", _step_counts)
     rows = []
     counts = dict.fromkeys(LEVELS, 0)
@@ -728,7 +728,7 @@ def forecast_check(scope: Scope) -> Forecast:
     (plans.dashboard.summaries: a window function over the open close-plan steps of the
     plans that changed); today's date is applied here (see `_projected_bd`).
     """
-    plans = scope.cached("live_plans", _live_plans)
+    plans = scope.cached("live_plans", live_plans)
     rows = []
     # (month, currency) → [committed count, amount, projected count, amount]
     totals: dict[tuple[date, str], list] = defaultdict(lambda: [0, Decimal(0), 0, Decimal(0)])
@@ -793,5 +793,5 @@ def _months(keys) -> list[date]:
     return months
 
 
-def _float(value) -> float | None:
+def as_float(value) -> float | None:
     return None if value is None else float(value)

@@ -447,7 +447,7 @@ def refresh_plans(organization, *, now, today: date | None = None) -> None:
     )
     recent_sql, recent_params = _sql(recent)
     # The overdue steps (open, due before today) per plan and owners, as dashboard.
-    # _overdue_steps groups them: the owners' panel adds these groups up by owner.
+    # overdue_steps_of groups them: the owners' panel adds these groups up by owner.
     late = Q(phase=Phase.CLOSE, due_date__lt=today - timedelta(LATE_DAYS))
     groups = (
         Milestone.objects.filter(steps_of_dirty)

@@ -75,7 +75,8 @@ def _seller(request, plan: Plan, ids: list[str], steps: set[str]) -> list[tuple[
         return fragments  # the rows are in it
     changed = [m for m in context["milestones"] if str(m.public_id) in steps]
     rows.render_rows(request, changed, can_edit=context["can_edit"], token=token)
-    return fragments + [(f"{ROW_EVENT}{m.public_id}", str(m.row_html)) for m in changed]
+    # The changed steps first: what was changed shows before what follows from it.
+    return [(f"{ROW_EVENT}{m.public_id}", str(m.row_html)) for m in changed] + fragments
 
 
 def _buyer(request, plan: Plan, ids: list[str], steps: set[str]) -> list[tuple[str, str]]:
@@ -84,11 +85,15 @@ def _buyer(request, plan: Plan, ids: list[str], steps: set[str]) -> list[tuple[s
     fragments = [(id, render_to_string(f"{room.PAGE}#{id}", context, request)) for id in ids]
     if "room-milestones" in ids:
         return fragments  # the rows are in it
-    # Shared steps only: the room's context loads no other.
-    for milestone in context["milestones"]:
-        if str(milestone.public_id) in steps:
-            html = render_to_string(
+    # Shared steps only (the room's context loads no other), first like the seller's.
+    changed = [
+        (
+            f"{ROW_EVENT}{milestone.public_id}",
+            render_to_string(
                 f"{room.PAGE}#room-milestone-row", {**context, "milestone": milestone}, request
-            )
-            fragments.append((f"{ROW_EVENT}{milestone.public_id}", html))
-    return fragments
+            ),
+        )
+        for milestone in context["milestones"]
+        if str(milestone.public_id) in steps
+    ]
+    return changed + fragments

@@ -76,11 +76,11 @@ def test_a_change_pushes_the_changed_fragments_rendered_after_commit(
 
     frames = _frames(subscriber)
     assert list(frames) == [
+        f"milestone-{step.public_id}",
         "plan-header",
         "plan-warnings",
         "timeline",
         "activity-feed",
-        f"milestone-{step.public_id}",
     ]
     row = frames[f"milestone-{step.public_id}"]
     assert row.startswith(f'<tr id="milestone-{step.public_id}"')
@@ -186,7 +186,7 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
     for page in pages:
         received[page.audience].add(page.sync_queue.get_nowait())
     assert all(len(messages) == 1 for messages in received.values())
-    assert list(parse_frames(received[live.BUYER].pop()))[-1] == f"milestone-{step.public_id}"
+    assert list(parse_frames(received[live.BUYER].pop()))[0] == f"milestone-{step.public_id}"
     first, last = sorted(page.delivered_at - committed for page in pages)[:: len(pages) - 1]
     assert last <= 2 * first, (first, last)
 

@@ -7,7 +7,7 @@ from stakeholders.models import Side
 
 from . import live
 from .models import Activity, Plan, Visibility
-from .services import bump_version, fill_owner_gaps, record_activity, share_plan
+from .services import bump_version, fill_owner_gaps, hand_over_ae, record_activity, share_plan
 
 VERBS = {
     "added": Activity.Verb.STAKEHOLDER_ADDED,
@@ -106,13 +106,15 @@ def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
 
 
 def record_deal_change(sender, *, deal, actor, changes, **kwargs):
-    """A new owner given through the API is recorded like a transfer in the app."""
+    """A new owner given through the deal's edit form or the API is a transfer, as in the
+    plan page: the AE stakeholder follows, and the plan's feed records it."""
     if "owner" not in changes:
         return
+    old_owner, new_owner = changes["owner"]
+    hand_over_ae(deal, old_owner=old_owner, new_owner=new_owner)
     plan = Plan.objects.filter(deal_id=deal.pk).first()
     if plan is None:
         return
-    old_owner, new_owner = changes["owner"]
     record_activity(
         plan,
         actor=actor,

@@ -523,12 +523,7 @@ def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
     deal.owner = new_owner
     deal.save(update_fields=["owner", "updated_at"])
     revisions.bump_deal(deal.pk)
-    Stakeholder.objects.filter(deal=deal, role=SellerRole.AE, user=old_owner).update(
-        user=new_owner,
-        name=new_owner.display_name,
-        email=new_owner.email,
-        updated_at=timezone.now(),
-    )
+    hand_over_ae(deal, old_owner=old_owner, new_owner=new_owner)
     plan = Plan.objects.filter(deal=deal).first()
     if plan is not None:
         record_activity(
@@ -539,6 +534,21 @@ def transfer_deal(deal: Deal, *, actor: Actor, new_owner) -> Deal:
             visibility=Visibility.INTERNAL,
         )
     return deal
+
+
+def hand_over_ae(deal: Deal, *, old_owner, new_owner) -> int:
+    """The deal changed owner (a transfer, the deal's edit form, the API): the AE
+    stakeholder that stood for the old owner stands for the new one, so steps, signatures
+    and reminders follow the deal. Returns how many stakeholders changed (0 or 1)."""
+    changed = Stakeholder.objects.filter(deal=deal, role=SellerRole.AE, user=old_owner).update(
+        user=new_owner,
+        name=new_owner.display_name,
+        email=new_owner.email,
+        updated_at=timezone.now(),
+    )
+    if changed:
+        revisions.bump_deal(deal.pk)
+    return changed
 
 
 def buyer_can_update(milestone: Milestone) -> bool:

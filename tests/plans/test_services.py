@@ -642,6 +642,20 @@ def test_transfer_deal_changes_owner_and_the_owner_ae(target_plan, bob, seller, 
     assert "Alice Seller" in activity.summary and "Bob Manager" in activity.summary
 
 
+def test_a_new_owner_from_the_deals_edit_form_or_the_api_is_a_transfer(target_plan, bob, seller):
+    """deals.services.update_deal (the edit form, the API) gives the AE to the new owner
+    too: before, the old owner stayed the deal's signer and step owner."""
+    from deals.services import update_deal
+
+    deal = target_plan.deal
+    update_deal(deal, actor=seller, owner=bob)
+
+    ae = Stakeholder.objects.get(deal=deal, role="ae")
+    assert (ae.user, ae.name, ae.email) == (bob, bob.display_name, bob.email)
+    assert by_title(target_plan, "Signature").seller_owner == ae
+    assert Activity.objects.filter(verb=Activity.Verb.DEAL_TRANSFERRED).count() == 1
+
+
 def test_transfer_deal_to_the_same_owner_is_a_no_op(target_plan, seller, alice):
     services.transfer_deal(target_plan.deal, actor=seller, new_owner=alice)
 

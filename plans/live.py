@@ -142,6 +142,10 @@ class Hub:
         self._lock = threading.Lock()
         self._subscribers: dict[tuple[str, str], set[Subscriber]] = defaultdict(set)
         self._listener: threading.Thread | None = None
+        # One render at a time: a render reads the plan as it is then, so rendering and
+        # sending in turn never sends an older state after a newer one (without Redis,
+        # changes committed by concurrent requests dispatch from their own threads).
+        self._render_lock = threading.Lock()
         self.received = 0
         # Fragments rendered by this process (a test counts them).
         self.renders = 0
@@ -174,18 +178,18 @@ class Hub:
             targets = list(self._subscribers.get((plan_key, audience), ()))
         if not targets:
             return
-        try:
-            rendered = fragments.render(plan_key, audience, json.loads(message)["events"])
-        except Exception:  # noqa: BLE001 - the pages refetch what they show instead
-            log.warning("live: could not render the fragments of a change", exc_info=True)
-            frames = REFRESH
-        else:
-            self.renders += len(rendered)
-            frames = "".join(frame(name, html.strip()) for name, html in rendered)
-        if not frames:
-            return
-        for subscriber in targets:
-            subscriber.deliver(frames)
+        with self._render_lock:
+            try:
+                rendered = fragments.render(plan_key, audience, json.loads(message)["events"])
+            except Exception:  # noqa: BLE001 - the pages refetch what they show instead
+                log.warning("live: could not render the fragments of a change", exc_info=True)
+                frames = REFRESH
+            else:
+                self.renders += len(rendered)
+                frames = "".join(frame(name, html.strip()) for name, html in rendered)
+            if frames:
+                for subscriber in targets:
+                    subscriber.deliver(frames)
 
     def subscribers(self) -> list[Subscriber]:
         with self._lock:

@@ -30,6 +30,7 @@ import contextlib
 import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections import defaultdict
@@ -81,9 +82,13 @@ class Grant:
         return self.expires_at is not None and now >= self.expires_at
 
 
+# What ends a line in an event stream (str.splitlines would split on more, changing text).
+LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def frame(name: str, data: str) -> str:
     """One Server-Sent Event: `name`, with `data` (HTML) on as many data lines as it has."""
-    lines = data.splitlines() or [""]
+    lines = LINE_END.split(data)
     return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
 
 

@@ -62,19 +62,31 @@ STAKEHOLDER_VERBS = {
 }
 
 
-def publish_live(sender, *, plan, verb, milestone=None, activity=None, **kwargs):
-    """Every recorded change reaches the open pages of the plan (after commit)."""
+# Fields of a step whose change moves it between tables (a phase's, the room's).
+STRUCTURE_FIELDS = {"phase", "visibility"}
+
+
+def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(), **kwargs):
+    """Every recorded change reaches the open pages of the plan (after commit); an internal
+    one only the sellers', unless the rooms show what it changed."""
     events = ["plan"]
-    if verb in STRUCTURE_VERBS or (
-        verb in STAKEHOLDER_VERBS and verb != Activity.Verb.ROOM_VISITED
+    if (
+        verb in STRUCTURE_VERBS
+        or (verb in STAKEHOLDER_VERBS and verb != Activity.Verb.ROOM_VISITED)
+        or verb == Activity.Verb.DEAL_TRANSFERRED
+        or STRUCTURE_FIELDS & set(changed)
     ):
-        # Owners shown in rows may have changed too: refresh the table.
+        # Owners shown in rows may have changed too, or a step changed table: redraw them.
         events.append("structure")
-    if verb in STAKEHOLDER_VERBS:
+    if verb in STAKEHOLDER_VERBS or verb == Activity.Verb.DEAL_TRANSFERRED:
         events.append("stakeholders")
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")
     internal = activity is not None and activity.visibility == Visibility.INTERNAL
+    # A step made internal leaves the rooms (their table is drawn from shared steps only);
+    # a transfer renames the AE the rooms show. The rooms' fragments never draw internal data.
+    if "visibility" in changed or verb == Activity.Verb.DEAL_TRANSFERRED:
+        internal = False
     live.publish(str(plan.public_id), events, internal=internal)
 
 

@@ -54,12 +54,14 @@ def record_activity(
     milestone: Milestone | None = None,
     visibility: str = Visibility.SHARED,
     stakeholder: Stakeholder | None = None,
+    changed: tuple[str, ...] = (),
 ) -> Activity:
     """Append to the plan's feed and announce the event (plans.signals.plan_event).
     `stakeholder` names the person the event is about (invited, opened the room) for the
-    receivers; the feed keeps only the summary. The feed is on the deal's pages: its
-    revision moves (deals/revisions.py), last, so that the deal's row is locked for the
-    rest of the transaction only."""
+    receivers, `changed` the fields of `milestone` that changed (live updates redraw the
+    tables when a step moves phase or side); the feed keeps only the summary. The feed is
+    on the deal's pages: its revision moves (deals/revisions.py), last, so that the deal's
+    row is locked for the rest of the transaction only."""
     activity = Activity.objects.create(
         organization_id=plan.organization_id,
         plan=plan,
@@ -79,6 +81,7 @@ def record_activity(
         milestone=milestone,
         activity=activity,
         stakeholder=stakeholder,
+        changed=changed,
     )
     revisions.bump_deal(plan.deal_id)
     return activity
@@ -384,6 +387,7 @@ def update_milestone(
             summary=f"edited “{current.title}” ({', '.join(n.replace('_', ' ') for n in other)})",
             milestone=current,
             visibility=current.visibility,
+            changed=tuple(other),
         )
     if status_verb:
         record_activity(

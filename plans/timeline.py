@@ -9,7 +9,10 @@ from .scheduling import start_of
 
 
 def timeline_data(plan: Plan, milestones: list[Milestone]) -> dict:
+    """The chart of `milestones` (the room passes its shared steps only: a dependency on a
+    step not drawn is left out, its id with it)."""
     tasks = []
+    drawn = {milestone.pk for milestone in milestones}
     for milestone in milestones:
         if milestone.due_date is None:
             continue
@@ -33,7 +36,7 @@ def timeline_data(plan: Plan, milestones: list[Milestone]) -> dict:
                 "progress": 100 if milestone.status == Milestone.Status.DONE else 0,
                 "custom_class": css_class,
                 "dependencies": f"m-{milestone.depends_on.public_id}"
-                if milestone.depends_on
+                if milestone.depends_on_id in drawn
                 else "",
             }
         )

@@ -19,7 +19,8 @@ EVERYONE = "everyone"
 
 def _email_key(email: str) -> str:
     # Not the address itself: the keys of other viewers travel in every page's fragments.
-    return "e" + hashlib.sha256(email.encode()).hexdigest()[:16]
+    # Case-insensitive, as the sign pages match a signer's address.
+    return "e" + hashlib.sha256(email.casefold().encode()).hexdigest()[:16]
 
 
 def user_keys(user) -> frozenset[str]:

@@ -645,3 +645,76 @@ def test_revoking_the_link_ends_an_asgi_stream(alice):
     # session) leaves an event loop in the main thread, where async_to_sync refuses to run.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(async_to_sync(scenario)).result()
+
+
+@pytest.fixture
+def both_audiences(acme_deal, settings):
+    settings.REDIS_URL = ""
+    plan = Plan.objects.get(deal=acme_deal)
+    pages = {
+        audience: live.Subscriber(str(plan.public_id), audience=audience)
+        for audience in (live.SELLER, live.BUYER)
+    }
+    for page in pages.values():
+        live.hub.subscribe(page)
+    yield plan, pages
+    for page in pages.values():
+        live.hub.unsubscribe(page)
+
+
+def test_a_step_made_internal_leaves_the_open_rooms_and_comes_back_when_shared(
+    both_audiences, alice, django_capture_on_commit_callbacks
+):
+    plan, pages = both_audiences
+    step = Milestone.objects.filter(plan=plan, visibility="shared").first()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_milestone(
+            step, actor=Actor.seller(alice), expected_version=None, visibility="internal"
+        )
+    room = _frames(pages[live.BUYER])
+    assert "room-milestones" in room
+    assert step.title not in room["room-milestones"]
+    assert "milestone-table" in _frames(pages[live.SELLER])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_milestone(
+            Milestone.objects.get(pk=step.pk),
+            actor=Actor.seller(alice),
+            expected_version=None,
+            visibility="shared",
+        )
+    assert step.title in _frames(pages[live.BUYER])["room-milestones"]
+
+
+def test_a_step_moved_to_the_other_phase_redraws_the_tables(
+    both_audiences, alice, django_capture_on_commit_callbacks
+):
+    plan, pages = both_audiences
+    step = Milestone.objects.filter(plan=plan, phase="close", visibility="shared").first()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_milestone(step, actor=Actor.seller(alice), expected_version=None, phase="post")
+
+    assert "milestone-table" in _frames(pages[live.SELLER])
+    assert "room-milestones" in _frames(pages[live.BUYER])
+
+
+def test_a_transfer_renames_the_ae_in_the_open_rooms(
+    both_audiences, alice, bob, django_capture_on_commit_callbacks
+):
+    from plans.services import transfer_deal
+
+    plan, pages = both_audiences
+    with django_capture_on_commit_callbacks(execute=True):
+        transfer_deal(plan.deal, actor=Actor.seller(alice), new_owner=bob)
+
+    room = _frames(pages[live.BUYER])
+    assert bob.display_name in room["room-people"]
+    assert "transferred" not in room["activity-feed"]  # the feed entry stays internal
+
+
+def test_an_sse_frame_keeps_characters_that_are_not_line_ends():
+    text = "a\u2028b\x85c\x0cd"
+
+    assert live.frame("x", text) == f"event: x\ndata: {text}\n\n"

@@ -42,3 +42,14 @@ def test_room_timeline_region_carries_titles_as_escaped_json(client, acme_deal, 
 
     tasks = timeline_tasks(assert_fragment(response))
     assert TITLE in [task["name"] for task in tasks]
+
+
+def test_the_rooms_timeline_names_no_internal_step_a_shared_one_depends_on(client, acme_deal, dana):
+    internal, shared = Milestone.objects.filter(plan__deal=acme_deal, due_date__isnull=False)[:2]
+    Milestone.objects.filter(pk=internal.pk).update(visibility="internal")
+    Milestone.objects.filter(pk=shared.pk).update(depends_on=internal)
+    open_room(client, dana)
+
+    response = client.get(f"/room/{acme_deal.public_id}/", **htmx("timeline"))
+
+    assert str(internal.public_id) not in assert_fragment(response)

@@ -19,6 +19,7 @@ class PlansConfig(AppConfig):
 
     def ready(self):
         from django.contrib.auth import get_user_model
+        from django.contrib.auth.signals import user_logged_out
         from django.db.models.signals import post_delete, post_save
 
         from deals.models import Membership
@@ -51,4 +52,5 @@ class PlansConfig(AppConfig):
             sender=get_user_model(),
             dispatch_uid="plans-live-user",
         )
+        user_logged_out.connect(receivers.end_session_streams, dispatch_uid="plans-live-logout")
         connection_created.connect(add_sqlite_functions, dispatch_uid="plans-sqlite-functions")

@@ -13,12 +13,13 @@ thousands of idle streams cost no thread each) and plain generators under the WS
 development server.
 
 A stream lives only as long as what authorized it. Each subscriber remembers its grant (the
-buyer's room link and when it expires, or the seller's user and workspace); revoking links
-(`end_streams_of_links`) or losing a membership (`end_streams_of_member`) publishes a
-control message on the same subscription, and every process closes the matching streams at
-once. An expired link ends its stream at the next keep-alive, without a query. As a
-fallback (a revocation that bypassed the services, a control message lost while Redis was
-away), the open streams of a process are re-checked together, in two queries, every
+buyer's room link and when it expires, or the seller's user, workspace and session);
+revoking links (`end_streams_of_links`), losing a membership (`end_streams_of_member`) or
+logging out (`end_streams_of_session`) publishes a control message on the same
+subscription, and every process closes the matching streams at once. An expired link ends
+its stream at the next keep-alive, without a query. As a fallback (a revocation that
+bypassed the services, a control message lost while Redis was away, a new password), the
+open streams of a process are re-checked together, in two queries, every
 RECHECK_SECONDS. Streams never hold a database connection; the listener thread opens one
 while it renders a change.
 """
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import queue
@@ -77,6 +79,10 @@ class Grant:
     expires_at: datetime | None = None
     user_id: int | None = None
     organization_id: int | None = None
+    # The seller's session (logging out ends its streams), and a digest of their password
+    # hash (a new password ends them at the next re-check, as it ends their other sessions).
+    session_key: str | None = None
+    credential: str | None = None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and now >= self.expires_at
@@ -201,17 +207,22 @@ class Hub:
             return [s for subscribers in self._subscribers.values() for s in subscribers]
 
     def end_streams(self, message: str) -> None:
-        """A control message: end the streams authorized by what it names (links, or a
-        user's membership of a workspace, or of every workspace)."""
+        """A control message: end the streams authorized by what it names (links, a user's
+        membership of a workspace or of every workspace, or a session)."""
         control = json.loads(message)
         links = set(control.get("links", ()))
         user, organization = control.get("user"), control.get("organization")
+        session = control.get("session")
         for subscriber in self.subscribers():
             grant = subscriber.grant
-            if (grant.link_id is not None and grant.link_id in links) or (
-                user is not None
-                and grant.user_id == user
-                and organization in (None, grant.organization_id)
+            if (
+                (grant.link_id is not None and grant.link_id in links)
+                or (
+                    user is not None
+                    and grant.user_id == user
+                    and organization in (None, grant.organization_id)
+                )
+                or (session is not None and grant.session_key == session)
             ):
                 subscriber.end()
 
@@ -232,20 +243,28 @@ class Hub:
             if link_ids
             else ()
         )
-        current = set(
-            Membership.objects.filter(
-                user_id__in={user for user, _ in members},
-                organization_id__in={organization for _, organization in members},
-                user__is_active=True,
-            ).values_list("user_id", "organization_id")
-            if members
-            else ()
-        )
+        current = {
+            (user, organization): credential(password)
+            for user, organization, password in (
+                Membership.objects.filter(
+                    user_id__in={user for user, _ in members},
+                    organization_id__in={organization for _, organization in members},
+                    user__is_active=True,
+                ).values_list("user_id", "organization_id", "user__password")
+                if members
+                else ()
+            )
+        }
         ended = []
         for subscriber in subscribers:
             grant = subscriber.grant
+            member = (grant.user_id, grant.organization_id)
             if (grant.link_id is not None and grant.link_id not in usable) or (
-                grant.user_id is not None and (grant.user_id, grant.organization_id) not in current
+                grant.user_id is not None
+                and (
+                    member not in current
+                    or (grant.credential is not None and current[member] != grant.credential)
+                )
             ):
                 subscriber.end()
                 ended.append(subscriber)
@@ -374,6 +393,17 @@ def end_streams_of_links(link_ids) -> None:
         _send_control({"links": link_ids})
 
 
+def end_streams_of_session(session_key: str | None) -> None:
+    """The session logged out: end the streams it opened, in every process."""
+    if session_key:
+        _send_control({"session": session_key})
+
+
+def credential(password_hash: str) -> str:
+    """What a grant keeps of a user's password hash: a digest that changes with it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
+
+
 def end_streams_of_member(*, user_id: int, organization_id: int | None = None) -> None:
     """The user is no longer a member of the workspace (of any workspace when None: the
     account was deactivated): after commit, end their open streams, in every process."""
@@ -462,7 +492,12 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant]:
         user.is_authenticated
         and Membership.objects.filter(user=user, organization_id=plan.organization_id).exists()
     ):
-        grant = Grant(user_id=user.pk, organization_id=plan.organization_id)
+        grant = Grant(
+            user_id=user.pk,
+            organization_id=plan.organization_id,
+            session_key=request.session.session_key,
+            credential=credential(user.password),
+        )
         return str(plan.public_id), SELLER, grant
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:

@@ -147,6 +147,12 @@ def end_member_streams(sender, *, instance, **kwargs):
     live.end_streams_of_member(user_id=instance.user_id, organization_id=instance.organization_id)
 
 
+def end_session_streams(sender, *, request, **kwargs):
+    """user_logged_out: the streams that session opened end (a stream carries the plan's
+    content, not only the names of changes)."""
+    live.end_streams_of_session(getattr(request, "session", None) and request.session.session_key)
+
+
 def end_inactive_user_streams(sender, *, instance, **kwargs):
     """A deactivated account: its streams of every workspace end (after commit)."""
     if not instance.is_active:

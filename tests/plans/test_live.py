@@ -718,3 +718,38 @@ def test_an_sse_frame_keeps_characters_that_are_not_line_ends():
     text = "a\u2028b\x85c\x0cd"
 
     assert live.frame("x", text) == f"event: x\ndata: {text}\n\n"
+
+
+def test_logging_out_ends_the_sellers_open_stream(
+    seller_stream, client, django_capture_on_commit_callbacks
+):
+    """A stream carries the plan's content: it ends with the session that opened it."""
+    with django_capture_on_commit_callbacks(execute=True):
+        client.logout()
+
+    assert seller_stream.ends_within(5)
+
+
+def test_a_new_password_ends_the_sellers_streams_at_the_re_check(alice, acme_deal):
+    """As it ends their other sessions (an administrator resetting a leaked password)."""
+    plan_key = str(Plan.objects.get(deal=acme_deal).public_id)
+    organization = acme_deal.organization_id
+    stream = live.Subscriber(
+        plan_key,
+        audience=live.SELLER,
+        grant=live.Grant(
+            user_id=alice.pk,
+            organization_id=organization,
+            credential=live.credential(alice.password),
+        ),
+    )
+    live.hub.subscribe(stream)
+    try:
+        assert stream not in live.hub.recheck()
+        alice.set_password("a-new-long-password-1")
+        alice.save()
+        ended = live.hub.recheck()
+    finally:
+        live.hub.unsubscribe(stream)
+
+    assert stream in ended

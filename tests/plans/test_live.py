@@ -92,50 +92,50 @@ def test_a_change_pushes_the_changed_fragments_rendered_after_commit(
     assert subscriber.sync_queue.empty()
 
 
-def test_buyer_streams_do_not_receive_internal_events(
-    acme_deal, alice, settings, django_capture_on_commit_callbacks
-):
+@pytest.fixture
+def both_audiences(acme_deal, settings):
     settings.REDIS_URL = ""
     plan = Plan.objects.get(deal=acme_deal)
-    buyer_sub = live.Subscriber(str(plan.public_id), audience=live.BUYER)
-    seller_sub = live.Subscriber(str(plan.public_id), audience=live.SELLER)
-    live.hub.subscribe(buyer_sub)
-    live.hub.subscribe(seller_sub)
+    pages = {
+        audience: live.Subscriber(str(plan.public_id), audience=audience)
+        for audience in (live.SELLER, live.BUYER)
+    }
+    for page in pages.values():
+        live.hub.subscribe(page)
+    yield plan, pages
+    for page in pages.values():
+        live.hub.unsubscribe(page)
+
+
+def test_buyer_streams_do_not_receive_internal_events(
+    both_audiences, alice, django_capture_on_commit_callbacks
+):
+    plan, pages = both_audiences
     step = Milestone.objects.filter(plan=plan).first()
     Milestone.objects.filter(pk=step.pk).update(visibility="internal")
     step.refresh_from_db()
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            set_milestone_status(step, actor=Actor.seller(alice), status="in_progress")
-        assert f"milestone-{step.public_id}" in _events(seller_sub)
-        assert buyer_sub.sync_queue.empty()
-    finally:
-        live.hub.unsubscribe(buyer_sub)
-        live.hub.unsubscribe(seller_sub)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_milestone_status(step, actor=Actor.seller(alice), status="in_progress")
+
+    assert f"milestone-{step.public_id}" in _events(pages[live.SELLER])
+    assert pages[live.BUYER].sync_queue.empty()
 
 
 def test_buyers_receive_the_rooms_fragments_without_a_byte_of_internal_steps(
-    acme_deal, alice, settings, django_capture_on_commit_callbacks
+    both_audiences, alice, django_capture_on_commit_callbacks
 ):
     """A shared change re-renders the whole table for each audience: the buyers' is drawn
     from the room's context, which never loads internal steps or notes."""
-    settings.REDIS_URL = ""
-    plan = Plan.objects.get(deal=acme_deal)
+    plan, pages = both_audiences
     secret = Milestone.objects.filter(plan=plan).first()
     Milestone.objects.filter(pk=secret.pk).update(
         visibility="internal", title="Discount floor 31%", internal_note="Walk away below"
     )
-    buyer_sub = live.Subscriber(str(plan.public_id), audience=live.BUYER)
-    seller_sub = live.Subscriber(str(plan.public_id), audience=live.SELLER)
-    live.hub.subscribe(buyer_sub)
-    live.hub.subscribe(seller_sub)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            add_milestone(plan, actor=Actor.seller(alice), title="Security review", phase="close")
-        sellers, buyers = _frames(seller_sub), _frames(buyer_sub)
-    finally:
-        live.hub.unsubscribe(buyer_sub)
-        live.hub.unsubscribe(seller_sub)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        add_milestone(plan, actor=Actor.seller(alice), title="Security review", phase="close")
+    sellers, buyers = _frames(pages[live.SELLER]), _frames(pages[live.BUYER])
 
     assert "Security review" in sellers["milestone-table"]
     assert "Discount floor 31%" in sellers["milestone-table"]
@@ -192,25 +192,17 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
 
 
 def test_who_may_sign_is_decided_in_the_page_of_each_viewer(
-    acme_deal, alice, dana, settings, django_capture_on_commit_callbacks
+    both_audiences, alice, dana, django_capture_on_commit_callbacks
 ):
     """One header for every seller: "Sign plan" is there hidden, marked with the keys of
     the seller signers who have not signed; static/js/live.js shows it on their pages."""
-    settings.REDIS_URL = ""
-    plan = Plan.objects.get(deal=acme_deal)
+    plan, pages = both_audiences
     request_signatures(plan, actor=Actor.seller(alice))
-    seller_sub = live.Subscriber(str(plan.public_id), audience=live.SELLER)
-    buyer_sub = live.Subscriber(str(plan.public_id), audience=live.BUYER)
-    live.hub.subscribe(seller_sub)
-    live.hub.subscribe(buyer_sub)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            update_plan_overview(plan, actor=Actor.seller(alice), business_outcome="Go live")
-        header = _frames(seller_sub)["plan-header"]
-        room_header = _frames(buyer_sub)["room-header"]
-    finally:
-        live.hub.unsubscribe(seller_sub)
-        live.hub.unsubscribe(buyer_sub)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        update_plan_overview(plan, actor=Actor.seller(alice), business_outcome="Go live")
+    header = _frames(pages[live.SELLER])["plan-header"]
+    room_header = _frames(pages[live.BUYER])["room-header"]
 
     marked = re.search(
         r'<div class="viewer-only" data-for="([^"]+)" hidden><a [^>]*>Sign plan', header
@@ -645,21 +637,6 @@ def test_revoking_the_link_ends_an_asgi_stream(alice):
     # session) leaves an event loop in the main thread, where async_to_sync refuses to run.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         pool.submit(async_to_sync(scenario)).result()
-
-
-@pytest.fixture
-def both_audiences(acme_deal, settings):
-    settings.REDIS_URL = ""
-    plan = Plan.objects.get(deal=acme_deal)
-    pages = {
-        audience: live.Subscriber(str(plan.public_id), audience=audience)
-        for audience in (live.SELLER, live.BUYER)
-    }
-    for page in pages.values():
-        live.hub.subscribe(page)
-    yield plan, pages
-    for page in pages.values():
-        live.hub.unsubscribe(page)
 
 
 def test_a_step_made_internal_leaves_the_open_rooms_and_comes_back_when_shared(

@@ -6,6 +6,7 @@ app_name = "deals"
 
 # Mounted under /o/<org_slug>/ by config/urls.py.
 urlpatterns = [
+    path("", views.workspace_home, name="workspace-home"),
     path("deals/", views.deal_list, name="deal-list"),
     path("deals/new/", views.deal_create, name="deal-create"),
     path("deals/<uuid:deal_id>/edit/", views.deal_edit, name="deal-edit"),

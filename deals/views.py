@@ -44,7 +44,7 @@ from .tenancy import SESSION_LAST_ORG, org_view
 
 
 def home(request):
-    """Send a signed-in person to their last workspace; others to sign in."""
+    """Send a signed-in person to the home of their last workspace; others to sign in."""
     if not request.user.is_authenticated:
         return redirect("account_login")
     memberships = Membership.objects.filter(user=request.user).select_related("organization")
@@ -53,7 +53,22 @@ def home(request):
     chosen = chosen or next(iter(memberships), None)
     if chosen is None:
         return redirect("workspace-create")
-    return redirect(chosen.organization.get_absolute_url())
+    return _workspace_home(chosen)
+
+
+@org_view
+def workspace_home(request):
+    """/o/<workspace>/: the workspace's home — the pipeline dashboard for managers, the
+    deals for everyone else (admins too: they run deals, and a new workspace's admin starts
+    by adding one)."""
+    return _workspace_home(request.membership)
+
+
+def _workspace_home(membership: Membership):
+    if membership.role == Membership.Role.MANAGER:
+        # By name: the dashboard is the plans app's page (an app above this one).
+        return redirect("plans:dashboard", org_slug=membership.organization.slug)
+    return redirect(membership.organization.get_absolute_url())
 
 
 @login_required

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-ORG_PAGES = ["deals:deal-list", "deals:workspace-settings"]
+ORG_PAGES = ["deals:workspace-home", "deals:deal-list", "deals:workspace-settings"]
 
 
 @pytest.mark.parametrize("name", ORG_PAGES)
@@ -50,6 +50,24 @@ def test_home_redirects_to_last_workspace(client, alice, globex):
     response = client.get("/")
 
     assert response["Location"] == "/o/globex/deals/"
+
+
+@pytest.mark.parametrize(
+    ("role", "home"), [("seller", "/o/acme/deals/"), ("manager", "/o/acme/dashboard/")]
+)
+def test_a_workspaces_address_opens_its_home(client, acme, role, home):
+    """/o/acme/ (the README's address of the demo workspace) and / both lead there: the
+    deals for sellers, the pipeline dashboard for managers."""
+    from deals.models import Membership
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    Membership.objects.create(organization=acme, user=user, role=role)
+    client.force_login(user)
+
+    assert client.get("/o/acme/")["Location"] == home
+    assert client.get("/")["Location"] == home
+    assert client.get(home).status_code == 200
 
 
 def test_workspace_switcher_lists_every_workspace_of_the_user(client, alice, globex):

@@ -113,6 +113,7 @@ class Subscriber:
         audience: str,
         loop: asyncio.AbstractEventLoop | None = None,
         grant: Grant | None = None,
+        revision: int | None = None,
     ):
         if audience not in AUDIENCES:
             raise ValueError(audience)
@@ -121,6 +122,10 @@ class Subscriber:
         # fragments, of changes that are not internal).
         self.audience = audience
         self.grant = grant or Grant()
+        # The deal's revision when the stream was authorized: the stream starts with it, and
+        # a page drawn at an older one refetches its regions (a change committed between
+        # the page's GET and its stream's start was pushed to no one).
+        self.revision = revision
         self.loop = loop
         self.async_queue: asyncio.Queue | None = asyncio.Queue() if loop else None
         self.sync_queue: queue.Queue | None = None if loop else queue.Queue()
@@ -410,6 +415,13 @@ def end_streams_of_member(*, user_id: int, organization_id: int | None = None) -
     _send_control({"user": user_id, "organization": organization_id})
 
 
+def _opening(subscriber: Subscriber) -> str:
+    opening = f"retry: {RETRY_MS}\n: connected\n\n"
+    if subscriber.revision is not None:
+        opening += frame("revision", str(subscriber.revision))
+    return opening
+
+
 def _release_request_thread() -> None:
     """Give back the thread Django's ASGI handler keeps for this request.
 
@@ -442,7 +454,7 @@ def _recheck_and_release() -> None:
 async def _async_stream(subscriber: Subscriber):
     _release_request_thread()
     try:
-        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield _opening(subscriber)
         while not subscriber.grant.expired(timezone.now()):
             try:
                 message = await asyncio.wait_for(
@@ -464,7 +476,7 @@ async def _async_stream(subscriber: Subscriber):
 
 def _sync_stream(subscriber: Subscriber):
     try:
-        yield f"retry: {RETRY_MS}\n: connected\n\n"
+        yield _opening(subscriber)
         while not subscriber.grant.expired(timezone.now()):
             try:
                 message = subscriber.sync_queue.get(timeout=KEEPALIVE_SECONDS)
@@ -480,8 +492,9 @@ def _sync_stream(subscriber: Subscriber):
         hub.unsubscribe(subscriber)
 
 
-def _authorize(request, plan_id) -> tuple[str, str, Grant]:
-    """The plan's key, the caller's audience (SELLER, BUYER), and what authorizes them, when the
+def _authorize(request, plan_id) -> tuple[str, str, Grant, int]:
+    """The plan's key, the caller's audience (SELLER, BUYER), what authorizes them and the
+    deal's revision, when the
     caller may see it (a member of its workspace, or a buyer session of its room), else
     Http404."""
     plan = Plan.objects.select_related("deal").filter(public_id=plan_id).first()
@@ -498,12 +511,13 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant]:
             session_key=request.session.session_key,
             credential=credential(user.password),
         )
-        return str(plan.public_id), SELLER, grant
+        return str(plan.public_id), SELLER, grant, plan.deal.revision
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:
         link = RoomLink.objects.select_related("stakeholder").filter(pk=access["link"]).first()
         if link is not None and link.is_usable() and link.stakeholder.deal_id == plan.deal_id:
-            return str(plan.public_id), BUYER, Grant(link_id=link.pk, expires_at=link.expires_at)
+            grant = Grant(link_id=link.pk, expires_at=link.expires_at)
+            return str(plan.public_id), BUYER, grant, plan.deal.revision
     raise Http404
 
 
@@ -512,7 +526,7 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant]:
 AUTHORIZE_SLOTS = threading.BoundedSemaphore(8)
 
 
-def _authorize_and_release(request, plan_id) -> tuple[str, str, Grant]:
+def _authorize_and_release(request, plan_id) -> tuple[str, str, Grant, int]:
     with AUTHORIZE_SLOTS:
         try:
             return _authorize(request, plan_id)
@@ -525,13 +539,16 @@ def _authorize_and_release(request, plan_id) -> tuple[str, str, Grant]:
 
 async def plan_events(request, plan_id):
     """GET /events/plans/<plan_id>/: the plan's live event stream."""
-    plan_key, audience, grant = await sync_to_async(_authorize_and_release)(request, plan_id)
+    authorized = await sync_to_async(_authorize_and_release)(request, plan_id)
+    plan_key, audience, grant, revision = authorized
     if isinstance(request, ASGIRequest):
         loop = asyncio.get_running_loop()
-        subscriber = Subscriber(plan_key, audience=audience, loop=loop, grant=grant)
+        subscriber = Subscriber(
+            plan_key, audience=audience, loop=loop, grant=grant, revision=revision
+        )
         stream = _async_stream(subscriber)
     else:
-        subscriber = Subscriber(plan_key, audience=audience, grant=grant)
+        subscriber = Subscriber(plan_key, audience=audience, grant=grant, revision=revision)
         stream = _sync_stream(subscriber)
     hub.subscribe(subscriber)
     response = StreamingHttpResponse(stream, content_type="text/event-stream")

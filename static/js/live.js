@@ -44,13 +44,24 @@
     });
   }
 
+  var refreshedOnOpen = false;
   document.addEventListener("htmx:sseOpen", function (event) {
+    refreshedOnOpen = opened;
     if (opened) refreshAll();
     opened = true;
     var source = event.detail && event.detail.source;
     if (source && !source.tandemRefresh) {
       source.tandemRefresh = true;
       source.addEventListener("refresh", refreshAll);
+      // The stream starts with the deal's revision: a page drawn before a change that
+      // committed before its stream started was sent no push for it.
+      source.addEventListener("revision", function (message) {
+        var live = document.getElementById("live");
+        if (!live) return;
+        var drawn = live.getAttribute("data-revision");
+        if (!refreshedOnOpen && drawn && Number(message.data) > Number(drawn)) refreshAll();
+        live.setAttribute("data-revision", message.data);
+      });
     }
   });
 

@@ -192,3 +192,38 @@ def test_pushed_fragments_show_each_viewer_only_their_own_actions(browser, live_
     assert posted.value.status in (200, 302, 303), posted.value.status
     for page in pages:
         page.context.close()
+
+
+def test_a_change_committed_before_the_pages_stream_started_shows(
+    browser, live_server, live_deal, monkeypatch
+):
+    """The page was drawn, then a change was committed and pushed before the page's stream
+    subscribed: the stream starts with the deal's revision, newer than the page's, and the
+    page refetches its regions."""
+    from plans import live, services
+    from stakeholders.actors import Actor
+
+    step = Milestone.objects.filter(plan__deal=live_deal).order_by("phase", "position").first()
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    context.add_init_script(SSE_PROBE)
+    seller = context.new_page()
+    sign_in(seller, "sam@acme.test", PASSWORD)
+    held = []
+    seller.route("**/events/plans/**", lambda route: held.append(route))
+    seller.goto(live_deal.get_absolute_url())
+    status = seller.get_by_label(f"Status of {step.title}")
+    expect(status).to_be_visible()
+    seller.wait_for_timeout(300)
+    assert held, "the page opened no stream"
+
+    with monkeypatch.context() as unheard:  # pushed before this page's stream subscribed
+        unheard.setattr(live, "publish", lambda *args, **kwargs: None)
+        services.set_milestone_status(step, actor=Actor.seller(live_deal.owner), status="done")
+    seller.wait_for_timeout(300)
+    expect(status).not_to_have_value("done")
+
+    held[0].continue_()
+    wait_for_stream(seller)
+    expect(status).to_have_value("done", timeout=3000)
+    context.close()

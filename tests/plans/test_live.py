@@ -287,6 +287,18 @@ def test_stream_for_member_starts_with_retry(client, alice, acme_deal):
     response.close()
 
 
+def test_a_stream_starts_with_the_deals_revision(client, alice, acme_deal):
+    """A page drawn at an older revision refetches its regions (static/js/live.js)."""
+    client.force_login(alice)
+    plan = Plan.objects.get(deal=acme_deal)
+    acme_deal.refresh_from_db()
+
+    response = client.get(reverse("plan-events", kwargs={"plan_id": plan.public_id}))
+
+    assert f"event: revision\ndata: {acme_deal.revision}\n\n" in first_chunk(response)
+    response.close()
+
+
 def test_stream_for_buyer_of_that_room(client, dana, acme_deal):
     open_room(client, dana)
     plan = Plan.objects.get(deal=acme_deal)

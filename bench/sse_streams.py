@@ -2,7 +2,8 @@
 
 Starts the ASGI events process (uvicorn, one worker) against PostgreSQL and Redis, opens N
 idle streams as a signed-in seller, reports the server's resident memory, then publishes
-events and measures the time until every stream has received each one (p50/p95). With
+changes of the plan and measures the time until every stream has received each one's
+rendered fragments (p50/p95: one render, then the fan-out). With
 --idle S it then leaves the streams idle for S seconds and counts the database connections
 the events process holds and the transactions it runs meanwhile (streams hold none; the
 re-check of every open stream runs once per plans.live.RECHECK_SECONDS), and finally ends
@@ -99,7 +100,8 @@ def rss_mb(pid: int) -> float:
 
 class Stream:
     def __init__(self):
-        self.received: dict[str, float] = {}
+        # When each pushed plan header arrived (one per change published).
+        self.headers: list[float] = []
         self.ready = asyncio.Event()
 
 
@@ -124,7 +126,8 @@ def database_activity() -> tuple[int, int]:
 
 
 async def open_stream(port, plan_id, session_key, stream: Stream):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**16)
+    # Pushed fragments are HTML: a line (the timeline's data) can be long.
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=2**20)
     writer.write(
         (
             f"GET /events/plans/{plan_id}/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -143,8 +146,8 @@ async def open_stream(port, plan_id, session_key, stream: Stream):
             return
         if line.startswith(b": connected"):
             stream.ready.set()
-        elif line.startswith(b"data: bench-"):
-            stream.received[line[6:].strip().decode()] = time.perf_counter()
+        elif line.startswith(b"event: plan-header"):
+            stream.headers.append(time.perf_counter())
 
 
 async def run(port, plan_id, session_key, counts, events, server_pid, idle, user):
@@ -170,19 +173,22 @@ async def run(port, plan_id, session_key, counts, events, server_pid, idle, user
         print(f"  server threads: {threads(server_pid)}")
         latencies = []
         for i in range(events):
-            name = f"bench-{target}-{i}"
+            # A change of the plan (what the web process publishes after a commit): the
+            # events process renders its fragments once and sends them to every stream.
+            seen = [len(s.headers) for s in streams]
             sent = time.perf_counter()
-            client.publish(
-                f"tandem:plan:{plan_id}", json.dumps({"events": [name], "internal": False})
-            )
+            client.publish(f"tandem:plan:{plan_id}:seller", json.dumps({"events": ["plan"]}))
             deadline = time.perf_counter() + 10
-            while time.perf_counter() < deadline and any(name not in s.received for s in streams):
+            while time.perf_counter() < deadline and any(
+                len(s.headers) <= n for s, n in zip(streams, seen, strict=True)
+            ):
                 await asyncio.sleep(0.005)
-            arrivals = [s.received[name] - sent for s in streams if name in s.received]
+            pairs = zip(streams, seen, strict=True)
+            arrivals = [s.headers[n] - sent for s, n in pairs if len(s.headers) > n]
             latencies.extend(arrivals)
             missing = len(streams) - len(arrivals)
             if missing:
-                print(f"  event {name}: {missing} streams missed it")
+                print(f"  change {i}: {missing} streams missed it")
             await asyncio.sleep(0.2)
         latencies.sort()
         p50 = statistics.median(latencies) * 1000

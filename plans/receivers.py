@@ -118,13 +118,17 @@ def record_invitation(sender, *, stakeholder, link, invited_by, **kwargs):
 
 
 def record_deal_change(sender, *, deal, actor, changes, **kwargs):
-    """A new owner given through the deal's edit form or the API is a transfer, as in the
-    plan page: the AE stakeholder follows, and the plan's feed records it."""
+    """A deal edited (its form, closing it, the API): open pages show its new name, stage,
+    amount. A new owner is a transfer, as in the plan page: the AE stakeholder follows, and
+    the plan's feed records it (which tells the open pages)."""
+    plan = Plan.objects.filter(deal_id=deal.pk).first()
     if "owner" not in changes:
+        if plan is not None:
+            # The rooms show the deal's name only: nothing of it is internal.
+            live.publish(str(plan.public_id), ["plan"])
         return
     old_owner, new_owner = changes["owner"]
     hand_over_ae(deal, old_owner=old_owner, new_owner=new_owner)
-    plan = Plan.objects.filter(deal_id=deal.pk).first()
     if plan is None:
         return
     record_activity(

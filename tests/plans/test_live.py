@@ -742,3 +742,16 @@ def test_a_new_password_ends_the_sellers_streams_at_the_re_check(alice, acme_dea
         live.hub.unsubscribe(stream)
 
     assert stream in ended
+
+
+def test_a_deal_edited_or_closed_shows_on_the_open_pages(
+    both_audiences, alice, django_capture_on_commit_callbacks
+):
+    from deals.services import update_deal
+
+    plan, pages = both_audiences
+    with django_capture_on_commit_callbacks(execute=True):
+        update_deal(plan.deal, actor=Actor.seller(alice), name="Platform rollout", stage="won")
+
+    assert "Platform rollout" in _frames(pages[live.SELLER])["plan-header"]
+    assert "Platform rollout" in _frames(pages[live.BUYER])["room-header"]

@@ -6,6 +6,7 @@
 //   shown here when this page's viewer (data-viewer on #live) holds one of the keys.
 // - Never replace a region while the person is editing inside it: the region is refetched
 //   once the edit row closes.
+// - A change the page makes itself, while its stream is not open, refreshes every region.
 // - After a dropped stream reconnects, refresh every live region (a missed event must not
 //   leave a stale page); the same when the server says `refresh` (its own subscription to
 //   the events came back after an outage, or it could not render a change).
@@ -45,11 +46,13 @@
   }
 
   var refreshedOnOpen = false;
+  var stream = null;
   document.addEventListener("htmx:sseOpen", function (event) {
     refreshedOnOpen = opened;
     if (opened) refreshAll();
     opened = true;
     var source = event.detail && event.detail.source;
+    stream = source || stream;
     if (source && !source.tandemRefresh) {
       source.tandemRefresh = true;
       source.addEventListener("refresh", refreshAll);
@@ -62,6 +65,16 @@
         if (!refreshedOnOpen && drawn && Number(message.data) > Number(drawn)) refreshAll();
         live.setAttribute("data-revision", message.data);
       });
+    }
+  });
+
+  // The page's own change comes back to it through its stream; while the stream is not open
+  // (never opened, or reconnecting), the page refetches its regions after the change instead.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var detail = event.detail || {};
+    var post = detail.requestConfig && detail.requestConfig.verb === "post";
+    if (post && detail.successful && !(stream && stream.readyState === EventSource.OPEN)) {
+      refreshAll();
     }
   });
 

@@ -227,3 +227,24 @@ def test_a_change_committed_before_the_pages_stream_started_shows(
     wait_for_stream(seller)
     expect(status).to_have_value("done", timeout=3000)
     context.close()
+
+
+def test_a_page_whose_stream_is_not_open_refreshes_after_its_own_change(
+    browser, live_server, live_deal
+):
+    """Its own change reaches a page through its stream; without one (a proxy that drops
+    it, a reconnect under way) the page refetches its regions after the change."""
+    step = Milestone.objects.filter(plan__deal=live_deal).order_by("phase", "position").first()
+    total = Milestone.objects.filter(plan__deal=live_deal).count()
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    seller = context.new_page()
+    sign_in(seller, "sam@acme.test", PASSWORD)
+    seller.route("**/events/plans/**", lambda route: route.abort())
+    seller.goto(live_deal.get_absolute_url())
+    expect(seller.get_by_text(f"0 of {total} steps done")).to_be_visible()
+
+    seller.get_by_label(f"Status of {step.title}").select_option("done")
+
+    expect(seller.get_by_text(f"1 of {total} steps done")).to_be_visible(timeout=3000)
+    context.close()

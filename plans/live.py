@@ -306,9 +306,11 @@ class Hub:
         for subscriber in targets:
             subscriber.deliver(REFRESH)
 
-    def _listen(self, url: str, control: str) -> None:
+    def _listen(self, url: str, control: str, stop: threading.Event | None = None) -> None:
+        """The process's one subscription, kept up until `stop` is set (never, but in
+        tests that run a listener of their own)."""
         subscribed = False
-        while True:
+        while stop is None or not stop.is_set():
             pubsub = None
             try:
                 client = redis.Redis.from_url(url)

@@ -248,31 +248,40 @@ def test_streams_refresh_when_the_subscription_comes_back_after_redis_was_down(s
     subscriber = live.Subscriber(plan_key, audience=live.BUYER)
     settings.REDIS_URL = ""  # subscribing starts no listener: the test runs its own
     hub.subscribe(subscriber)
+    stop = threading.Event()
     with own_redis() as server:
         settings.REDIS_URL = server.url(0)
-        threading.Thread(
+        listener = threading.Thread(
             target=hub._listen,
-            args=(server.url(0), live.control_channel()),
+            args=(server.url(0), live.control_channel(), stop),
             name="test-live-listener",
             daemon=True,
-        ).start()
-        probe = redis.Redis.from_url(server.url(0))
-        message = json.dumps({"events": ["stakeholders"]})
-        deadline = time.monotonic() + 10
-        while not probe.publish(channel, message):
-            assert time.monotonic() < deadline, "the listener never subscribed"
-            time.sleep(0.05)
-        assert _events(subscriber) == ["room-people"]
+        )
+        listener.start()
+        try:
+            probe = redis.Redis.from_url(server.url(0))
+            message = json.dumps({"events": ["stakeholders"]})
+            deadline = time.monotonic() + 10
+            while not probe.publish(channel, message):
+                assert time.monotonic() < deadline, "the listener never subscribed"
+                time.sleep(0.05)
+            assert _events(subscriber) == ["room-people"]
 
-        server.stop()
-        time.sleep(2)
-        server.start()
+            server.stop()
+            time.sleep(2)
+            server.start()
 
-        assert _events(subscriber, timeout=15) == ["refresh"]
-        probe = redis.Redis.from_url(server.url(0))
-        assert probe.publish(channel, message) == 1
-        assert _events(subscriber) == ["room-people"]
-        assert subscriber.sync_queue.empty()
+            assert _events(subscriber, timeout=15) == ["refresh"]
+            probe = redis.Redis.from_url(server.url(0))
+            assert probe.publish(channel, message) == 1
+            assert _events(subscriber) == ["room-people"]
+            assert subscriber.sync_queue.empty()
+        finally:
+            # The listener ends once this Redis is gone, instead of retrying it for the
+            # rest of the session.
+            stop.set()
+    listener.join(5)
+    assert not listener.is_alive()
 
 
 def test_stream_for_member_starts_with_retry(client, alice, acme_deal):

@@ -372,12 +372,17 @@ def _staff_client() -> Client:
     return client
 
 
-def test_cached_page_drops_a_member_deleted_in_the_admin(alice_client, plan):
-    zoe = MembershipFactory(
+def _seller_member(plan, full_name: str):
+    """A seller of the plan's workspace, zoe@acme.test, named `full_name`."""
+    return MembershipFactory(
         organization=plan.organization,
-        user=UserFactory(email="zoe@acme.test", full_name="Zoe Member"),
+        user=UserFactory(email="zoe@acme.test", full_name=full_name),
         role=Membership.Role.SELLER,
     ).user
+
+
+def test_cached_page_drops_a_member_deleted_in_the_admin(alice_client, plan):
+    zoe = _seller_member(plan, "Zoe Member")
     cache.clear()
     before = view(alice_client, plan)
 
@@ -392,11 +397,7 @@ def test_cached_page_drops_a_member_deleted_in_the_admin(alice_client, plan):
 
 def test_cached_page_shows_the_new_name_of_an_owner_who_left_the_workspace(alice_client, plan):
     """A member may leave while still owning deals; their name stays on those deals."""
-    zoe = MembershipFactory(
-        organization=plan.organization,
-        user=UserFactory(email="zoe@acme.test", full_name="Zoe Owner"),
-        role=Membership.Role.SELLER,
-    ).user
+    zoe = _seller_member(plan, "Zoe Owner")
     services.transfer_deal(plan.deal, actor=seller(plan), new_owner=zoe)
     remove_member(Membership.objects.get(user=zoe), actor=plan.deal.owner)
     before = view(alice_client, plan)

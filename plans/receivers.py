@@ -52,12 +52,15 @@ STRUCTURE_VERBS = {
     Activity.Verb.PLAN_RESCHEDULED,
     Activity.Verb.PLAN_CREATED,
 }
+# Changes of the people a plan shows (the panel, the rooms' people); all but a visit also
+# change the owners' names in the rows. A transfer gives the AE to another person.
 STAKEHOLDER_VERBS = {
     Activity.Verb.STAKEHOLDER_ADDED,
     Activity.Verb.STAKEHOLDER_EDITED,
     Activity.Verb.STAKEHOLDER_REMOVED,
     Activity.Verb.STAKEHOLDER_INVITED,
     Activity.Verb.EMAIL_CHANGED,
+    Activity.Verb.DEAL_TRANSFERRED,
     Activity.Verb.ROOM_VISITED,
 }
 
@@ -73,12 +76,11 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     if (
         verb in STRUCTURE_VERBS
         or (verb in STAKEHOLDER_VERBS and verb != Activity.Verb.ROOM_VISITED)
-        or verb == Activity.Verb.DEAL_TRANSFERRED
         or STRUCTURE_FIELDS & set(changed)
     ):
         # Owners shown in rows may have changed too, or a step changed table: redraw them.
         events.append("structure")
-    if verb in STAKEHOLDER_VERBS or verb == Activity.Verb.DEAL_TRANSFERRED:
+    if verb in STAKEHOLDER_VERBS:
         events.append("stakeholders")
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")

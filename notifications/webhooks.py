@@ -46,9 +46,6 @@ from .models import EVENT_TYPES, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 
-# The retry policy of every task (deals/retries.py): 8 attempts over about 23 hours.
-RETRY_DELAYS = retries.DELAYS
-MAX_ATTEMPTS = retries.MAX_ATTEMPTS
 # A delivery left "sending" this long (its worker died) is tried again by the sweep.
 STUCK_AFTER = timedelta(minutes=10)
 USER_AGENT = "Tandem-Webhooks/1.0"
@@ -439,7 +436,8 @@ def attempt_delivery(delivery_id: int) -> float | None:
     The attempt is claimed with a conditional UPDATE, so a retry task and the sweep cannot
     both send it. 2xx: delivered. 410 Gone: failed, and the endpoint is disabled. Anything
     else (other status, timeout, network error): retried with exponential backoff, up to
-    MAX_ATTEMPTS. Returns the seconds until the next attempt, or None when there is none.
+    retries.MAX_ATTEMPTS (deals/retries.py). Returns the seconds until the next attempt, or
+    None when there is none.
     """
     now = timezone.now()
     claimed = (

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from standardwebhooks import Webhook
 
+from deals import retries
 from notifications import tasks, webhooks
 from notifications.models import WebhookDelivery, WebhookEndpoint
 from plans import evidence
@@ -168,7 +169,7 @@ def test_webhook_gives_up_after_eight_attempts(acme, endpoint, receiver):
 
     with time_machine.travel(now, tick=False) as clock:
         tasks.deliver_webhook(delivery_id=delivery.pk)
-        for delay in webhooks.RETRY_DELAYS:
+        for delay in retries.DELAYS:
             now += timedelta(seconds=delay)
             clock.move_to(now)
             tasks.retry_webhooks()
@@ -176,7 +177,7 @@ def test_webhook_gives_up_after_eight_attempts(acme, endpoint, receiver):
     delivery.refresh_from_db()
     assert delivery.status == "failed" and delivery.attempts == 8
     assert len(receiver.requests) == 8
-    assert sum(webhooks.RETRY_DELAYS) / 3600 == pytest.approx(22.75, abs=0.01)
+    assert sum(retries.DELAYS) / 3600 == pytest.approx(22.75, abs=0.01)
 
 
 def test_webhook_410_disables_the_endpoint(acme, endpoint, receiver):

@@ -147,23 +147,18 @@ def test_buyers_receive_the_rooms_fragments_without_a_byte_of_internal_steps(
     assert str(secret.public_id) not in everything
 
 
-class TimedSubscriber(live.Subscriber):
-    def _put(self, message):
-        self.delivered_at = time.perf_counter()
-        super()._put(message)
-
-
 def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
     acme_deal, dana, settings, django_capture_on_commit_callbacks
 ):
     """Ten sellers' pages and ten buyers' rooms open on one plan: a buyer's check-off is
-    rendered once per fragment and audience, every page of an audience receives the same
-    bytes, and the 20th page sees it within 2x the first's latency."""
+    rendered once per fragment and audience, and every page of an audience receives the
+    same bytes. (How long the 20th page waits beside the first is measured by
+    bench/live_latency.py --pages 20, not timed here.)"""
     settings.REDIS_URL = ""
     plan = Plan.objects.get(deal=acme_deal)
     step = Milestone.objects.filter(plan=plan, buyer_owner=dana).first()
     pages = [
-        TimedSubscriber(str(plan.public_id), audience=audience)
+        live.Subscriber(str(plan.public_id), audience=audience)
         for audience in (live.SELLER, live.BUYER)
         for _ in range(10)
     ]
@@ -173,7 +168,6 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             set_milestone_status(step, actor=Actor.buyer(dana), status="done")
-        committed = time.perf_counter()
         for callback in callbacks:
             callback()
     finally:
@@ -187,8 +181,6 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
         received[page.audience].add(page.sync_queue.get_nowait())
     assert all(len(messages) == 1 for messages in received.values())
     assert list(parse_frames(received[live.BUYER].pop()))[0] == f"milestone-{step.public_id}"
-    first, last = sorted(page.delivered_at - committed for page in pages)[:: len(pages) - 1]
-    assert last <= 2 * first, (first, last)
 
 
 def test_who_may_sign_is_decided_in_the_page_of_each_viewer(

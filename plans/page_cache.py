@@ -47,9 +47,11 @@ def cache_seconds() -> int:
 
 @dataclass(frozen=True)
 class PageRef:
-    """Which plan a page shows, from the one query of a warm page."""
+    """Which plan a page shows, from the one query of a warm page. The body is keyed by the
+    deal (a deal has one plan): the buyer's room, which knows its deal from the access
+    check, needs no query of its own to read it (its plan_id is None)."""
 
-    plan_id: int
+    plan_id: int | None
     deal_id: int
     organization_id: int
     account_name: str
@@ -92,7 +94,7 @@ def body_key(request, ref: PageRef, *, viewer: tuple | None = None) -> str | Non
         timezone.get_current_timezone_name(),
     )
     digest = hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
-    return BODY_KEY.format(ref.plan_id, digest)
+    return BODY_KEY.format(ref.deal_id, digest)
 
 
 def get(key: str | None) -> str | None:

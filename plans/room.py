@@ -150,14 +150,12 @@ def room(request):
     if request.htmx and request.htmx.target in REGIONS:
         plan = _plan(request)
         return render(request, f"{PAGE}#{request.htmx.target}", room_context(request, plan))
-    plan_id = _plans(request).values_list("pk", flat=True).first()
-    if plan_id is None:
-        raise Http404("No plan.")
     deal = request.deal
-    # The deal and the workspace were loaded (with their revisions) by the access check.
+    # The deal and the workspace were loaded (with their revisions) by the access check; a
+    # body is cached only for a deal that has a plan (plans are not deleted).
     organization = request.organization
     ref = page_cache.PageRef(
-        plan_id, deal.pk, organization.pk, deal.account_name, deal.revision, organization.revision
+        None, deal.pk, organization.pk, deal.account_name, deal.revision, organization.revision
     )
     key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk))
     body = page_cache.get(key)

@@ -28,6 +28,7 @@ import csv
 import json
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import time
@@ -241,6 +242,13 @@ def main() -> int:
     parser.add_argument("--web-workers", type=int, default=2, help="workers of each (2)")
     parser.add_argument("--web-threads", type=int, default=1, help="threads of each (1)")
     parser.add_argument("--events", type=int, default=2, help="uvicorn events processes (2)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the closed-loop scenarios, each round after its own /healthz (1); the "
+        "shares are the median of the rounds",
+    )
     parser.add_argument("--fresh", action="store_true", help="regenerate the data")
     parser.add_argument("--profile", choices=SCENARIOS, help="py-spy the web processes")
     args = parser.parse_args()
@@ -281,27 +289,34 @@ def main() -> int:
         )
         results = []
         for users in args.users:
-            for scenario in args.scenarios:
-                if args.profile == scenario and users == max(args.users):
-                    profile(stack, scenario, args.seconds)
-                rows = run_locust(scenario, users, args.seconds, data, stack)
-                results.append((users, scenario, rows))
-                for name, row in rows.items():
-                    if name.startswith(("SSE", "streams")):
+            for round_ in range(args.rounds):
+                last = round_ == args.rounds - 1
+                for scenario in args.scenarios:
+                    if scenario == "paced" and not last:
                         continue
-                    print(
-                        f"  {users:>3} users  {scenario:<9} {name:<24} "
-                        f"{float(row['Requests/s']):8.1f} req/s  p95 {row['95%']:>5} ms  "
-                        f"errors {row['Failure Count']}",
-                        flush=True,
-                    )
-        report(results)
+                    if args.profile == scenario and users == max(args.users) and last:
+                        profile(stack, scenario, args.seconds)
+                    rows = run_locust(scenario, users, args.seconds, data, stack)
+                    results.append((users, round_, scenario, rows))
+                    for name, row in rows.items():
+                        if name.startswith(("SSE", "streams")):
+                            continue
+                        print(
+                            f"  {users:>3} users  {scenario:<9} {name:<24} "
+                            f"{float(row['Requests/s']):8.1f} req/s  p95 {row['95%']:>5} ms  "
+                            f"errors {row['Failure Count']}",
+                            flush=True,
+                        )
+        report(results, args.rounds)
     finally:
         stack.stop()
     return 0
 
 
-def report(results: list) -> None:
+def report(results: list, rounds: int) -> None:
+    """The table of the last round (with the paced rows); with several rounds, then each
+    endpoint's share of the ceiling in every round (against the /healthz measured just
+    before it: this machine's speed drifts by 2x within minutes) and their median."""
     today = datetime.now(UTC).date().isoformat()
     print(
         f"\nLoad on {today}, {os.cpu_count()} cores; each endpoint alone in a closed loop, "
@@ -310,8 +325,8 @@ def report(results: list) -> None:
     )
     print("| users | endpoint | req/s | × ceiling | p50 ms | p95 ms | p99 ms | errors | streams |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
-    ceilings = {}
-    for users, scenario, rows in results:
+    ceilings, shares = {}, {}
+    for users, round_, scenario, rows in results:
         streams = rows["streams"]
         stream_text = f"{streams['opened'] - streams['dropped']}/{users}"
         if streams["refused"]:
@@ -322,6 +337,10 @@ def report(results: list) -> None:
             rate = float(row["Requests/s"])
             if scenario == "healthz":
                 ceilings[users] = rate
+            elif scenario != "paced" and ceilings.get(users):
+                shares.setdefault((users, name), []).append(rate / ceilings[users])
+            if round_ != rounds - 1:
+                continue
             if scenario == "paced":
                 label, share = f"{name}, paced", "—"
             else:
@@ -331,6 +350,14 @@ def report(results: list) -> None:
                 f"| {users} | {label} | {rate:.0f} | {share} | {row['50%']} | {row['95%']} "
                 f"| {row['99%']} | {row['Failure Count']} | {stream_text} |"
             )
+
+    if rounds > 1:
+        print(f"\nShare of the ceiling in each of {rounds} rounds, and the median:\n")
+        print("| users | endpoint | rounds | median |")
+        print("|---:|---|---|---:|")
+        for (users, name), values in shares.items():
+            each = " ".join(f"{value:.0%}" for value in values)
+            print(f"| {users} | {name} | {each} | {statistics.median(values):.0%} |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,116 @@
+"""A phone's width (375 px): no page scrolls sideways, the buyer's room and the seller's
+pages alike (issue: the room as the buyer's home)."""
+
+import pytest
+from playwright.sync_api import expect
+
+from plans.services import add_comment, add_milestone
+from stakeholders.actors import Actor
+from stakeholders.services import issue_room_link
+from tests.factories import PASSWORD, add_buyer, make_deal, make_plan
+
+from .conftest import sign_in
+
+PHONE = {"width": 375, "height": 812}
+
+# The widest elements when a page is wider than the screen: named in the failure.
+OVERFLOW = """() => {
+  const limit = 375;
+  const wide = [];
+  const scrolls = (element) => {
+    for (let up = element.parentElement; up && up !== document.body; up = up.parentElement) {
+      if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(up).overflowX)) return true;
+    }
+    return false;
+  };
+  for (const element of document.querySelectorAll('body *')) {
+    if (scrolls(element)) continue;  // inside a box of its own that scrolls (a wide table)
+    const box = element.getBoundingClientRect();
+    if (box.right > limit + 0.5 && box.width > 0) {
+      const parent = element.parentElement.getBoundingClientRect();
+      if (parent.right <= limit + 0.5 || element.parentElement === document.body) {
+        const name = `${element.tagName.toLowerCase()}#${element.id}.${element.className}`;
+        wide.push(`${name} ${Math.round(box.right)}px`);
+      }
+    }
+  }
+  const scrollWidth = document.documentElement.scrollWidth;
+  return {scrollWidth, innerWidth: window.innerWidth, wide: wide.slice(0, 8)};
+}"""
+
+
+def assert_fits(page):
+    found = page.evaluate(OVERFLOW)
+    assert found["scrollWidth"] <= PHONE["width"], (page.url, found)
+    assert found["innerWidth"] == PHONE["width"], (page.url, found)
+
+
+@pytest.fixture
+def phone_deal(transactional_db):
+    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+    acme = OrganizationFactory(name="Acme Software", slug="acme")
+    seller = MembershipFactory(
+        organization=acme,
+        user=UserFactory(email="sam@acme.test", full_name="Sam Seller"),
+        role="admin",
+    ).user
+    deal = make_deal(acme, seller, account_name="Initech Global Manufacturing Holdings")
+    dana = add_buyer(
+        deal,
+        name="Dana Buyer-Longname-Hyphenated",
+        email="dana.buyer.with.a.long.address@procurement.initech-global.test",
+        role="champion",
+    )
+    plan = make_plan(deal)
+    # What people paste: an address with no place to break, a long word, a long comment.
+    step = add_milestone(
+        plan,
+        actor=Actor.seller(seller),
+        title="Security questionnaire https://trust.initech-global.test/questionnaires/2026/"
+        "vendor-assessment-SIG-lite-v4.xlsx",
+        due_date=plan.target_signature_date,
+        buyer_owner=dana,
+    )
+    long_comment = "Rechtsschutzversicherungsgesellschaften " * 8
+    add_comment(step, actor=Actor.seller(seller), body=long_comment)
+    return deal
+
+
+def phone(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True)
+    context.set_default_timeout(10_000)
+    return context.new_page()
+
+
+def test_the_buyers_room_fits_a_phone(browser, live_server, phone_deal):
+    _, token = issue_room_link(phone_deal.stakeholders.get(role="champion"))
+    page = phone(browser, live_server)
+    page.goto(f"/r/{token}/")
+    assert_fits(page)
+    page.get_by_role("button", name="Open deal room").click()
+    expect(page.get_by_role("heading", name="Milestones")).to_be_visible()
+    assert_fits(page)
+    page.get_by_role("button", name="Discuss Security questionnaire").click()
+    expect(page.get_by_text("Rechtsschutzversicherungsgesellschaften").first).to_be_visible()
+    assert_fits(page)
+    for path in ("sign/",):
+        page.goto(f"/room/{phone_deal.public_id}/{path}")
+        assert_fits(page)
+
+
+def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
+    page = phone(browser, live_server)
+    sign_in(page, "sam@acme.test", PASSWORD)
+    for path in [
+        "/o/acme/deals/",
+        phone_deal.get_absolute_url(),
+        "/o/acme/dashboard/",
+        "/o/acme/templates/",
+        "/o/acme/settings/",
+        "/o/acme/notifications/",
+        f"/o/acme/deals/{phone_deal.public_id}/edit/",
+        f"/o/acme/deals/{phone_deal.public_id}/plan/audit/",
+    ]:
+        page.goto(path)
+        assert_fits(page)

@@ -595,3 +595,17 @@ def test_update_milestone_with_stale_version_raises_and_saves_nothing(acme_deal,
     assert raised.value.current.title == "A"
     step.refresh_from_db()
     assert step.title == "A"
+
+
+def test_each_step_names_its_owners_by_company(dana_client, acme_deal):
+    """ "Owner (Initech)" and "Owner (Acme Software)", not "Your side": the buyer reads whose
+    step it is, on a phone too (the cells' labels when the table stacks)."""
+    step = buyer_step(acme_deal)
+    html = dana_client.get(room_url(acme_deal)).content.decode()
+
+    account = acme_deal.account_name
+    assert f'<th scope="col">Owner ({account})</th>' in html
+    assert '<th scope="col">Owner (Acme Software)</th>' in html
+    row = html[html.index(f'id="milestone-{step.public_id}"') :]
+    assert f'<td data-label="Owner ({account})">{step.buyer_owner.name}</td>' in row
+    assert "Your side" not in html

@@ -221,7 +221,8 @@ else:
     # unprepared, 0.17 ms prepared; pgbench, NOTES in README "Load"). Off with
     # DATABASE_PREPARED=0 behind a pooler in transaction mode that cannot keep them
     # (PgBouncer before 1.21).
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = env_bool("DATABASE_PREPARED", True)
+    if env_bool("DATABASE_PREPARED", True):
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and live events. Absent → eager tasks, local memory cache and an

@@ -7,6 +7,8 @@ manage buyer-side stakeholders and (the champion) invite colleagues of their dom
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponse
 from django.middleware.csrf import get_token
@@ -31,6 +33,7 @@ from .forms import (
     CommentForm,
     ProposalForm,
 )
+from .health import plan_health
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
 from .signing.signatures import signature_block
 from .timeline import timeline_json
@@ -67,6 +70,41 @@ def _annotated(queryset):
         comment_count=Count("comments", distinct=True),
         attachment_count=Count("attachments", distinct=True),
     )
+
+
+def first_screen(
+    plan: Plan, milestones: list, stakeholders: list, *, seller_name: str, today
+) -> dict:
+    """What the room shows first (issue: the room as the buyer's home): each buyer's own
+    open steps, overdue first then by date — drawn for every buyer and shown to its owner
+    ({% viewer_only %}); the buyers with none ("Nothing is waiting on you"); progress per
+    side; and the plan's health in plain words. From the shared steps already loaded: no
+    query of its own.
+
+    The health is the seller's rule (plans/health.py) over the shared steps as they stand;
+    the date changes of the last 14 days, a seller's forecast signal, are left out."""
+    buyers = [s for s in stakeholders if s.side == Side.BUYER]
+    mine: dict[int, list] = {}
+    for milestone in sorted(
+        (m for m in milestones if m.buyer_owner_id and not m.is_closed),
+        key=lambda m: (-m.overdue_days, m.due_date or date.max, m.phase, m.position),
+    ):
+        mine.setdefault(milestone.buyer_owner_id, []).append(milestone)
+    sides = {Side.BUYER: [0, 0], Side.SELLER: [0, 0]}
+    for milestone in milestones:
+        side = sides[Side.BUYER if services.buyer_can_update(milestone) else Side.SELLER]
+        side[0] += milestone.status == Milestone.Status.DONE
+        side[1] += 1
+    return {
+        "next_steps": [(s.viewer_key, mine[s.pk]) for s in buyers if s.pk in mine],
+        "idle_keys": [s.viewer_key for s in buyers if s.pk not in mine],
+        "side_progress": [
+            (plan.deal.account_name, *sides[Side.BUYER]),
+            (seller_name, *sides[Side.SELLER]),
+        ],
+        "room_health": plan_health(plan, milestones, today=today, recent_slips=0),
+        "days_past": max(0, (today - plan.target_signature_date).days),
+    }
 
 
 def room_context(request, plan: Plan, *, viewer=None) -> dict:
@@ -133,6 +171,9 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
         ],
         "buyer_domains": sorted(stakeholder_services.buyer_domains(plan.deal)),
         "status_choices": [c for c in Milestone.Status.choices if c[0] in services.BUYER_STATUSES],
+        **first_screen(
+            plan, milestones, stakeholders, seller_name=request.organization.name, today=today
+        ),
         "events_url": f"/events/plans/{plan.public_id}/",
     }
 

@@ -114,3 +114,28 @@ def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
     ]:
         page.goto(path)
         assert_fits(page)
+
+
+def test_on_a_phone_the_buyer_sees_what_they_owe_first_and_finishes_it_in_one_tap(
+    browser, live_server, phone_deal
+):
+    dana = phone_deal.stakeholders.get(role="champion")
+    step = phone_deal.plan.milestones.filter(buyer_owner=dana).order_by("due_date").first()
+    _, token = issue_room_link(dana)
+    page = phone(browser, live_server)
+    page.goto(f"/r/{token}/")
+    page.get_by_role("button", name="Open deal room").click()
+
+    # The first section after the title is the buyer's own open steps, on the first screen.
+    next_steps = page.get_by_role("region", name="Your next steps")
+    expect(next_steps).to_be_in_viewport()
+    done = next_steps.get_by_role("button", name=f"Done: {step.title}")
+    expect(done).to_be_visible()
+    expect(next_steps.get_by_role("button", name=f"Need more time: {step.title}")).to_be_visible()
+
+    done.click()
+
+    expect(next_steps.get_by_role("button", name=f"Done: {step.title}")).to_have_count(0)
+    step.refresh_from_db()
+    assert step.status == "done"
+    assert_fits(page)

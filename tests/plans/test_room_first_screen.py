@@ -1,0 +1,139 @@
+"""The room's first screen (issue: the room as the buyer's home): what the visiting buyer
+owes first — their own open steps, overdue first, each with "Done" and "Need more time" —
+then the plan's progress per side and its health in plain words."""
+
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
+from plans import fragments, live
+from plans.models import Milestone, Plan
+from plans.services import set_milestone_status, update_milestone
+from stakeholders.actors import Actor
+from tests.conftest import open_room
+from tests.factories import add_buyer
+
+
+def room(client, deal) -> str:
+    return client.get(reverse("room", kwargs={"deal_id": deal.public_id})).content.decode()
+
+
+def first_screen(html: str) -> str:
+    """From the title to the end of the progress section."""
+    return html[html.index('id="room-title"') : html.index('class="side-progress"')]
+
+
+def move(step, deal, due_date):
+    update_milestone(
+        step,
+        actor=Actor.seller(deal.owner),
+        expected_version=None,
+        reason="The buyer asked for it",
+        due_date=due_date,
+    )
+
+
+def owned_by(stakeholder):
+    return Milestone.objects.filter(buyer_owner=stakeholder).order_by("phase", "position")
+
+
+def test_the_buyers_own_open_steps_come_first_overdue_first(dana_client, acme_deal, dana):
+    # Every buyer-side step dana's: the last of them overdue, the first done.
+    Milestone.objects.filter(plan__deal=acme_deal, buyer_owner__isnull=False).update(
+        buyer_owner=dana
+    )
+    steps = list(owned_by(dana))
+    assert len(steps) >= 3
+    today = timezone.localdate()
+    move(steps[-1], acme_deal, today - timedelta(3))
+    set_milestone_status(steps[0], actor=Actor.buyer(dana), status="done")
+
+    html = room(dana_client, acme_deal)
+    screen = first_screen(html)
+
+    assert screen.index("Your next steps") < screen.index("Plan progress")
+    titles = [step.title for step in steps[1:]]
+    positions = [screen.index(f"<strong>{title}</strong>") for title in titles]
+    assert positions[-1] == min(positions), "the overdue step first"
+    assert "3 days overdue" in screen
+    assert f"<strong>{steps[0].title}</strong>" not in screen, "done steps are not owed"
+    for title in titles:
+        assert f'aria-label="Done: {title}"' in screen
+        assert f'aria-label="Need more time: {title}"' in screen
+    assert html.index("Your next steps") < html.index('id="milestones-heading"')
+
+
+def test_another_buyers_steps_are_not_mine(client, acme_deal, dana):
+    eve = acme_deal.stakeholders.get(email="eve@initech.test")
+    theirs = [step.title for step in owned_by(eve) if step.buyer_owner_id != dana.pk]
+    assert theirs
+    open_room(client, dana)
+
+    screen = first_screen(room(client, acme_deal))
+
+    for title in theirs:
+        assert f"Done: {title}" not in screen
+
+
+def test_a_buyer_who_owes_nothing_is_told_so(client, acme_deal):
+    newcomer = add_buyer(acme_deal, name="Nina New", email="nina@initech.test", role="buyer_other")
+    open_room(client, newcomer)
+
+    screen = first_screen(room(client, acme_deal))
+
+    assert "Nothing is waiting on you." in screen
+    assert 'aria-label="Done:' not in screen
+
+
+def test_progress_per_side_and_health_in_plain_words(dana_client, acme_deal, dana):
+    plan = Plan.objects.get(deal=acme_deal)
+    shared = list(Milestone.objects.filter(plan=plan, visibility="shared"))
+    buyer_side = [m for m in shared if m.buyer_owner_id]
+    seller_side = [m for m in shared if not m.buyer_owner_id and m.created_by_side == "seller"]
+    set_milestone_status(buyer_side[0], actor=Actor.buyer(dana), status="done")
+    move(buyer_side[1], acme_deal, timezone.localdate() - timedelta(1))
+
+    html = room(dana_client, acme_deal)
+
+    account, seller = acme_deal.account_name, "Acme Software"
+    assert f"{account}: 1 of {len(buyer_side)} steps done" in html
+    assert f"{seller}: 0 of {len(seller_side)} steps done" in html
+    assert '<span class="badge badge-warn" id="room-health">At risk</span>' in html
+    assert "1 step(s) overdue" in html
+    days = (plan.target_signature_date - timezone.localdate()).days
+    assert f"{days} days to the target signature date" in html
+
+
+def test_the_pushed_header_draws_each_buyers_steps_for_them_alone(acme_deal, dana):
+    """The header pushed to every buyer's page: each buyer's steps hidden and marked with
+    their key (static/js/live.js shows them on that buyer's page)."""
+    plan = Plan.objects.get(deal=acme_deal)
+    eve = acme_deal.stakeholders.get(email="eve@initech.test")
+
+    header = dict(fragments.render(str(plan.public_id), live.BUYER, ["plan"]))["room-header"]
+
+    for stakeholder in (dana, eve):
+        marked = f'<div class="viewer-only" data-for="s{stakeholder.public_id}" hidden>'
+        assert marked in header
+        block = header[header.index(marked) :]
+        block = block[: block.index("</ol>")]
+        for step in owned_by(stakeholder):
+            if not step.is_closed:
+                assert f"Done: {step.title}" in block
+
+
+def test_done_from_the_first_screen_marks_the_step_done(dana_client, acme_deal, dana):
+    step = owned_by(dana).first()
+    url = reverse(
+        "room-milestone-status",
+        kwargs={"deal_id": acme_deal.public_id, "milestone_id": step.public_id},
+    )
+    assert f'action="{url}"' in first_screen(room(dana_client, acme_deal))
+
+    response = dana_client.post(url, {"status": "done"})
+
+    assert response.status_code == 302
+    step.refresh_from_db()
+    assert step.status == "done"
+    assert f"Done: {step.title}" not in first_screen(room(dana_client, acme_deal))

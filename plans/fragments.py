@@ -34,7 +34,7 @@ SELLER_REGIONS = {
     "stakeholders": ("stakeholder-panel",),
 }
 ROOM_REGIONS = {
-    "plan": ("room-header", "timeline", "activity-feed"),
+    "plan": ("room-header", "room-summary", "timeline", "activity-feed"),
     "structure": ("room-milestones",),
     "stakeholders": ("room-people",),
 }

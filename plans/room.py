@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from stakeholders import access
 from stakeholders import services as stakeholder_services
-from stakeholders.access import buyer_view
 from stakeholders.actors import Actor
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
@@ -39,7 +39,14 @@ from .signing.signatures import signature_block
 from .timeline import timeline_json
 
 PAGE = "plans/room.html"
-REGIONS = {"room-header", "room-milestones", "room-people", "activity-feed", "timeline"}
+REGIONS = {
+    "room-header",
+    "room-summary",
+    "room-milestones",
+    "room-people",
+    "activity-feed",
+    "timeline",
+}
 
 
 def _plans(request):
@@ -104,6 +111,35 @@ def first_screen(
         ],
         "room_health": plan_health(plan, milestones, today=today, recent_slips=0),
         "days_past": max(0, (today - plan.target_signature_date).days),
+    }
+
+
+WHATS_NEW_SHOWN = 5
+
+
+def whats_new(request, activities: list) -> dict:
+    """ "What's new since your last visit", for the visiting buyer's page (not a pushed
+    fragment: it is theirs, and stays as it was when the page was drawn): what others did
+    since the end of their previous visit, among the room's recent activity (`activities`:
+    the latest shared ones). Nothing on a first visit. One query."""
+    buyer = request.buyer
+    since = access.previous_visit_end(request, buyer)
+    if since is None:
+        return {}
+    new = [
+        activity
+        for activity in activities
+        if activity.created_at > since
+        and not (activity.side == Side.BUYER and activity.actor_name == buyer.name)
+    ]
+    return {
+        "whats_new": {
+            "since": since,
+            "shown": new[:WHATS_NEW_SHOWN],
+            "count": len(new),
+            # Every loaded activity is new: there may be more than were loaded.
+            "at_least": bool(activities) and len(new) == len(activities),
+        }
     }
 
 
@@ -183,7 +219,7 @@ def _region(request, plan: Plan, region: str, *, status: int = 200, **extra):
     return render(request, f"{PAGE}#{region}", context, status=status)
 
 
-@buyer_view
+@access.buyer_view
 def room(request):
     """The room, or (htmx) one region of it. The page's body is served from plans.page_cache
     while nothing it shows has changed: the same revisions as the seller's page, for this
@@ -198,7 +234,9 @@ def room(request):
     ref = page_cache.PageRef(
         None, deal.pk, organization.pk, deal.account_name, deal.revision, organization.revision
     )
-    key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk))
+    # Per visit: "What's new since your last visit" is this visit's.
+    visit = access.current_visit(request, deal.public_id)
+    key = page_cache.body_key(request, ref, viewer=("room", request.buyer.pk, visit))
     body = page_cache.get(key)
     if body is None:
         # Loaded after the revisions were read (so a change committed meanwhile cannot be
@@ -209,6 +247,7 @@ def room(request):
         request.deal = request.buyer.deal
         request.organization = request.deal.organization
         context = room_context(request, _plan(request))
+        context.update(whats_new(request, context["activities"]))
         token = rows.CSRF_PLACEHOLDER
         body = render_to_string(f"{PAGE}#room-body", {**context, "csrf_token": token}, request)
         valid_until = page_cache.valid_until(timezone.now(), [], today=context["today"])
@@ -242,13 +281,13 @@ def _row(request, milestone: Milestone, *, status: int = 200):
     return render(request, f"{PAGE}#room-milestone-row", context, status=status)
 
 
-@buyer_view
+@access.buyer_view
 def room_milestone_row(request, milestone_id):
     return _row(request, _milestone(request, milestone_id))
 
 
 @require_POST
-@buyer_view
+@access.buyer_view
 def room_milestone_status(request, milestone_id):
     milestone = _milestone(request, milestone_id)
     if not services.buyer_can_update(milestone):
@@ -267,7 +306,7 @@ def room_milestone_status(request, milestone_id):
 
 
 @require_POST
-@buyer_view
+@access.buyer_view
 def room_milestone_add(request):
     plan = _plan(request)
     form = BuyerMilestoneForm(request.POST, plan=plan, prefix="add")
@@ -286,7 +325,7 @@ def room_milestone_add(request):
     return _region(request, plan, "room-milestones")
 
 
-@buyer_view
+@access.buyer_view
 def room_propose(request, milestone_id):
     """GET: the proposal form in place of the row. POST: propose a new date with a reason."""
     milestone = _milestone(request, milestone_id)
@@ -318,7 +357,7 @@ def thread_context(milestone: Milestone, *, form=None, error: str = "") -> dict:
     }
 
 
-@buyer_view
+@access.buyer_view
 def room_thread(request, milestone_id):
     milestone = _milestone(request, milestone_id)
     context = {**thread_context(milestone), "side": "buyer", "deal": request.deal}
@@ -326,7 +365,7 @@ def room_thread(request, milestone_id):
 
 
 @require_POST
-@buyer_view
+@access.buyer_view
 def room_comment(request, milestone_id):
     milestone = _milestone(request, milestone_id)
     form = CommentForm(request.POST)
@@ -343,7 +382,7 @@ def room_comment(request, milestone_id):
 
 
 @require_POST
-@buyer_view
+@access.buyer_view
 def room_attach(request, milestone_id):
     milestone = _milestone(request, milestone_id)
     error, status = "", 200
@@ -359,7 +398,7 @@ def room_attach(request, milestone_id):
     return render(request, "plans/milestone_thread.html", context, status=status)
 
 
-@buyer_view
+@access.buyer_view
 def room_attachment(request, attachment_id):
     attachment = get_object_or_404(
         Attachment.objects.filter(
@@ -386,7 +425,7 @@ def serve_attachment(attachment: Attachment) -> FileResponse:
 
 
 @require_POST
-@buyer_view
+@access.buyer_view
 def room_stakeholder_add(request):
     """The champion invites a colleague of the buyer's own email domain(s)."""
     plan = _plan(request)
@@ -407,7 +446,7 @@ def room_stakeholder_add(request):
     return _region(request, plan, "room-people")
 
 
-@buyer_view
+@access.buyer_view
 def room_stakeholder_edit(request, stakeholder_id):
     """A buyer edits their own name, title and phone. Anyone else's record — and every
     address, which is who receives a person's links — is the seller's to change (404)."""

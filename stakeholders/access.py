@@ -161,6 +161,22 @@ def session_started_at(request, deal_id) -> timezone.datetime | None:
     return timezone.datetime.fromisoformat(access["started"])
 
 
+def current_visit(request, deal_id) -> int | None:
+    """The id of this browser's visit (RoomVisit) of the room of `deal_id`."""
+    access = request.session.get(SESSION_ROOMS, {}).get(str(deal_id))
+    return access.get("visit") if access else None
+
+
+def previous_visit_end(request, stakeholder: Stakeholder) -> timezone.datetime | None:
+    """When the buyer was last seen in the room before this visit (None: the first visit).
+    One query."""
+    visit = current_visit(request, stakeholder.deal.public_id)
+    visits = RoomVisit.objects.filter(stakeholder=stakeholder)
+    if visit is not None:
+        visits = visits.filter(pk__lt=visit)
+    return visits.order_by("-pk").values_list("last_seen_at", flat=True).first()
+
+
 def invalid_link_page(request, *, request_url: str = "request/"):
     """The one page, with one status, for every link that does not open a room: expired,
     revoked, malformed and unknown links give the same bytes (apart from the CSRF token and

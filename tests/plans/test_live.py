@@ -139,7 +139,13 @@ def test_buyers_receive_the_rooms_fragments_without_a_byte_of_internal_steps(
 
     assert "Security review" in sellers["milestone-table"]
     assert "Discount floor 31%" in sellers["milestone-table"]
-    assert list(buyers) == ["room-header", "timeline", "activity-feed", "room-milestones"]
+    assert list(buyers) == [
+        "room-header",
+        "room-summary",
+        "timeline",
+        "activity-feed",
+        "room-milestones",
+    ]
     assert "Security review" in buyers["room-milestones"]
     everything = "".join(buyers.values())
     assert "Discount floor" not in everything
@@ -174,8 +180,9 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
         for page in pages:
             live.hub.unsubscribe(page)
 
-    # Seller: header, warnings, timeline, feed, row. Buyer: header, timeline, feed, row.
-    assert live.hub.renders - renders == 5 + 4
+    # Seller: header, warnings, timeline, feed, row. Buyer: header (what each buyer owes),
+    # summary (outcome, signatures), timeline, feed, row.
+    assert live.hub.renders - renders == 5 + 5
     received = {audience: set() for audience in (live.SELLER, live.BUYER)}
     for page in pages:
         received[page.audience].add(page.sync_queue.get_nowait())
@@ -194,7 +201,7 @@ def test_who_may_sign_is_decided_in_the_page_of_each_viewer(
     with django_capture_on_commit_callbacks(execute=True):
         update_plan_overview(plan, actor=Actor.seller(alice), business_outcome="Go live")
     header = _frames(pages[live.SELLER])["plan-header"]
-    room_header = _frames(pages[live.BUYER])["room-header"]
+    room_header = _frames(pages[live.BUYER])["room-summary"]
 
     marked = re.search(
         r'<div class="viewer-only" data-for="([^"]+)" hidden><a [^>]*>Sign plan', header

@@ -137,3 +137,41 @@ def test_done_from_the_first_screen_marks_the_step_done(dana_client, acme_deal, 
     step.refresh_from_db()
     assert step.status == "done"
     assert f"Done: {step.title}" not in first_screen(room(dana_client, acme_deal))
+
+
+def test_whats_new_since_the_last_visit(client, acme_deal, dana):
+    from django.test import Client
+
+    open_room(client, dana)
+    first = room(client, acme_deal)
+    assert "What's new since your last visit" not in first, "nothing to compare on a first visit"
+
+    # Between the visits: the seller moves a step, dana checks one off herself.
+    steps = list(owned_by(dana))
+    move(steps[0], acme_deal, timezone.localdate() + timedelta(30))
+    set_milestone_status(steps[1], actor=Actor.buyer(dana), status="done")
+
+    later = Client()
+    open_room(later, dana)
+    html = room(later, acme_deal)
+
+    news = html[html.index("What's new since your last visit") :]
+    news = news[: news.index("</section>")]
+    assert steps[0].title in news
+    assert "Your last visit:" in news
+    assert steps[1].title not in news, "not her own check-off"
+    # The first browser's visit is unchanged: its page is its own.
+    assert "What's new since your last visit" not in room(client, acme_deal)
+
+
+def test_nothing_new_is_said_plainly(client, acme_deal, dana):
+    from django.test import Client
+
+    open_room(client, dana)
+    later = Client()
+    open_room(later, dana)
+
+    html = room(later, acme_deal)
+
+    assert "What's new since your last visit" in html
+    assert "Nothing has changed since." in html

@@ -215,14 +215,6 @@ else:
     # server-side cursor: DECLARE, FETCH, CLOSE — three round trips where one does, for
     # lists of a few dozen rows (and no cursor may outlive a transaction behind a pooler).
     DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-    # Parameters bound by the server, so that psycopg prepares a statement the fifth time a
-    # connection runs it: PostgreSQL then skips parsing and planning, which cost more than
-    # running the small joins of every page (the room's access check: 0.66 ms a query
-    # unprepared, 0.17 ms prepared; pgbench, NOTES in README "Load"). Off with
-    # DATABASE_PREPARED=0 behind a pooler in transaction mode that cannot keep them
-    # (PgBouncer before 1.21).
-    if env_bool("DATABASE_PREPARED", True):
-        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: broker, cache and live events. Absent → eager tasks, local memory cache and an

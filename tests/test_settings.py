@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from config.settings import email_settings
-from tests.conftest import needs_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -177,22 +176,3 @@ def test_links_in_account_emails_use_the_scheme_of_site_url(site_url, scheme):
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == scheme
-
-
-@needs_postgres
-@pytest.mark.django_db
-def test_postgres_prepares_the_statements_a_connection_repeats(acme):
-    """DATABASE_PREPARED (on by default): from the fifth run of a query on a connection,
-    PostgreSQL executes a prepared statement instead of parsing and planning it again."""
-    from django.db import connection
-
-    from deals.models import Organization
-
-    for _ in range(6):
-        assert Organization.objects.filter(slug="acme").exists()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%deals_organization%"],
-        )
-        assert cursor.fetchone()[0] >= 1

@@ -42,6 +42,26 @@ class PlanOverviewForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 5}),
     )
     review_weekday = forms.TypedChoiceField(label="Weekly review day", choices=WEEKDAYS, coerce=int)
+    welcome_note = forms.CharField(
+        label="Welcome note to the buyers",
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Shown at the top of their deal room, signed with the deal owner's name.",
+    )
+    welcome_video_url = forms.URLField(
+        label="Welcome video link",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text="An https:// address (a recorded intro or demo); buyers get a link to it.",
+    )
+
+    def clean_welcome_video_url(self):
+        url = self.cleaned_data["welcome_video_url"]
+        if url and not url.lower().startswith("https://"):
+            raise forms.ValidationError("Give an https:// address.")
+        return url
 
     def clean_success_criteria(self):
         lines = [line.strip() for line in self.cleaned_data["success_criteria"].splitlines()]

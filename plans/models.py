@@ -52,6 +52,9 @@ class Plan(models.Model):
     deal = models.OneToOneField(Deal, on_delete=models.CASCADE, related_name="plan")
     business_outcome = models.CharField(max_length=300, blank=True)
     success_criteria = models.JSONField(default=list, blank=True)
+    # The seller's word to the buyers at the top of their deal room (not signed content).
+    welcome_note = models.TextField(max_length=1000, blank=True)
+    welcome_video_url = models.URLField(max_length=500, blank=True)
     target_signature_date = models.DateField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     review_weekday = models.PositiveSmallIntegerField(choices=WEEKDAYS, default=0)

@@ -209,7 +209,8 @@ def fill_owner_gaps(plan: Plan, stakeholder: Stakeholder) -> int:
 
 @transaction.atomic
 def update_plan_overview(plan: Plan, *, actor: Actor, **fields) -> Plan:
-    """Edit outcome, criteria, review weekday (not the target date: see reschedule_plan)."""
+    """Edit outcome, criteria, review weekday, the buyers' welcome note and video (not the
+    target date: see reschedule_plan)."""
     changed = [name for name, value in fields.items() if getattr(plan, name) != value]
     if not changed:
         return plan
@@ -221,6 +222,8 @@ def update_plan_overview(plan: Plan, *, actor: Actor, **fields) -> Plan:
         "business_outcome": "the business outcome",
         "success_criteria": "the success criteria",
         "review_weekday": "the weekly review day",
+        "welcome_note": "the welcome note",
+        "welcome_video_url": "the welcome video",
     }
     summary = "edited " + ", ".join(labels.get(name, name) for name in changed)
     record_activity(plan, actor=actor, verb=Verb.PLAN_EDITED, summary=summary)

@@ -400,6 +400,8 @@ def plan_overview(request, deal_id):
                 "business_outcome": plan.business_outcome,
                 "success_criteria": "\n".join(plan.success_criteria),
                 "review_weekday": plan.review_weekday,
+                "welcome_note": plan.welcome_note,
+                "welcome_video_url": plan.welcome_video_url,
             }
         )
         template = f"{PAGE}#plan-overview-form" if request.htmx else "plans/plan_overview_edit.html"

@@ -175,3 +175,51 @@ def test_nothing_new_is_said_plainly(client, acme_deal, dana):
 
     assert "What's new since your last visit" in html
     assert "Nothing has changed since." in html
+
+
+def test_the_sellers_welcome_note_and_video_open_the_room(alice_client, client, acme_deal, dana):
+    url = reverse(
+        "plans:plan-overview", kwargs={"org_slug": "acme", "deal_id": acme_deal.public_id}
+    )
+    note = "Welcome, Initech team!\nEverything we agreed is here. <script>alert(1)</script>"
+    response = alice_client.post(
+        url,
+        {
+            "business_outcome": "",
+            "success_criteria": "",
+            "review_weekday": "0",
+            "welcome_note": note,
+            "welcome_video_url": "https://video.example.test/intro",
+        },
+    )
+    assert response.status_code == 302
+    open_room(client, dana)
+
+    screen = first_screen(room(client, acme_deal))
+
+    assert "Welcome, Initech team!<br>Everything we agreed is here." in screen
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in screen and "<script>alert" not in screen
+    assert '<a href="https://video.example.test/intro" rel="noopener noreferrer"' in screen
+    assert f"— {acme_deal.owner.display_name}, Acme Software" in screen
+    assert screen.index("Welcome, Initech team!") < screen.index("Your next steps")
+
+
+def test_a_welcome_video_must_be_an_https_address(alice_client, acme_deal):
+    url = reverse(
+        "plans:plan-overview", kwargs={"org_slug": "acme", "deal_id": acme_deal.public_id}
+    )
+    plan = Plan.objects.get(deal=acme_deal)
+    for address in ("javascript:alert(1)", "http://video.example.test/intro", "data:text/html,x"):
+        response = alice_client.post(
+            url,
+            {"review_weekday": "0", "welcome_note": "Hi", "welcome_video_url": address},
+            HTTP_HX_REQUEST="true",
+        )
+        assert response.status_code == 422, address
+        assert b"https://" in response.content
+        plan.refresh_from_db()
+        assert (plan.welcome_note, plan.welcome_video_url) == ("", "")
+
+
+def test_no_welcome_no_section(dana_client, acme_deal):
+    assert 'class="welcome"' not in room(dana_client, acme_deal)

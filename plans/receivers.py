@@ -51,6 +51,9 @@ STRUCTURE_VERBS = {
     Activity.Verb.MILESTONE_MOVED,
     Activity.Verb.PLAN_RESCHEDULED,
     Activity.Verb.PLAN_CREATED,
+    # Archived (or restored), every form of the plan goes (or comes back).
+    Activity.Verb.PLAN_ARCHIVED,
+    Activity.Verb.PLAN_RESTORED,
 }
 # Changes of the people a plan shows (the panel, the rooms' people); all but a visit also
 # change the owners' names in the rows. A transfer gives the AE to another person.
@@ -80,7 +83,10 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     ):
         # Owners shown in rows may have changed too, or a step changed table: redraw them.
         events.append("structure")
-    if verb in STAKEHOLDER_VERBS:
+    if verb in STAKEHOLDER_VERBS or verb in (
+        Activity.Verb.PLAN_ARCHIVED,
+        Activity.Verb.PLAN_RESTORED,
+    ):
         events.append("stakeholders")
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")

@@ -72,6 +72,17 @@ def _milestone(request, milestone_id) -> Milestone:
     return milestone
 
 
+def _refuse_if_archived(plan: Plan) -> HttpResponse | None:
+    """An archived plan is read-only in the room (its page says so, and draws no form)."""
+    if plan.is_archived:
+        return HttpResponse(
+            "This plan is archived: it can no longer be changed.",
+            status=409,
+            content_type="text/plain",
+        )
+    return None
+
+
 def _annotated(queryset):
     return queryset.annotate(
         comment_count=Count("comments", distinct=True),
@@ -152,9 +163,10 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
     milestones = list(
         _annotated(Milestone.objects.filter(plan=plan, visibility=Visibility.SHARED)).for_page()
     )
+    read_only = plan.is_archived
     for milestone in milestones:
         milestone.overdue_days = milestone.days_overdue(today)
-        milestone.buyer_can_update = services.buyer_can_update(milestone)
+        milestone.buyer_can_update = services.buyer_can_update(milestone) and not read_only
     stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id))
     for stakeholder in stakeholders:
         stakeholder.viewer_key = viewers.buyer_key(stakeholder)
@@ -181,6 +193,7 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
             if status.stakeholder.side == Side.BUYER and not status.signed
         ],
         "plan": plan,
+        "read_only": read_only,
         "deal": plan.deal,
         # The page around the body names the buyer ("Signed in as"); a fragment does not.
         "buyer": getattr(request, "buyer", None),
@@ -268,10 +281,12 @@ def _row(request, milestone: Milestone, *, status: int = 200):
     milestone = _annotated(Milestone.objects.filter(pk=milestone.pk)).for_page().get()
     milestone.plan.deal = request.deal
     milestone.overdue_days = milestone.days_overdue(today)
-    milestone.buyer_can_update = services.buyer_can_update(milestone)
+    read_only = milestone.plan.is_archived
+    milestone.buyer_can_update = services.buyer_can_update(milestone) and not read_only
     context = {
         "milestone": milestone,
         "plan": milestone.plan,
+        "read_only": read_only,
         "deal": request.deal,
         "buyer": request.buyer,
         "today": today,
@@ -290,6 +305,8 @@ def room_milestone_row(request, milestone_id):
 @access.buyer_view
 def room_milestone_status(request, milestone_id):
     milestone = _milestone(request, milestone_id)
+    if refused := _refuse_if_archived(milestone.plan):
+        return refused
     if not services.buyer_can_update(milestone):
         return HttpResponse(
             "This step is owned by the seller's team: only they can change it.",
@@ -309,6 +326,8 @@ def room_milestone_status(request, milestone_id):
 @access.buyer_view
 def room_milestone_add(request):
     plan = _plan(request)
+    if refused := _refuse_if_archived(plan):
+        return refused
     form = BuyerMilestoneForm(request.POST, plan=plan, prefix="add")
     if not form.is_valid():
         if request.htmx:
@@ -336,6 +355,8 @@ def room_propose(request, milestone_id):
             f"{PAGE}#room-propose-row",
             {"milestone": milestone, "form": form, "deal": request.deal},
         )
+    if refused := _refuse_if_archived(milestone.plan):
+        return refused
     form = ProposalForm(request.POST)
     if not form.is_valid():
         context = {"milestone": milestone, "form": form, "deal": request.deal}
@@ -360,7 +381,12 @@ def thread_context(milestone: Milestone, *, form=None, error: str = "") -> dict:
 @access.buyer_view
 def room_thread(request, milestone_id):
     milestone = _milestone(request, milestone_id)
-    context = {**thread_context(milestone), "side": "buyer", "deal": request.deal}
+    context = {
+        **thread_context(milestone),
+        "side": "buyer",
+        "deal": request.deal,
+        "read_only": milestone.plan.is_archived,
+    }
     return render(request, "plans/milestone_thread.html", context)
 
 
@@ -368,6 +394,8 @@ def room_thread(request, milestone_id):
 @access.buyer_view
 def room_comment(request, milestone_id):
     milestone = _milestone(request, milestone_id)
+    if refused := _refuse_if_archived(milestone.plan):
+        return refused
     form = CommentForm(request.POST)
     status = 200
     if form.is_valid():
@@ -385,6 +413,8 @@ def room_comment(request, milestone_id):
 @access.buyer_view
 def room_attach(request, milestone_id):
     milestone = _milestone(request, milestone_id)
+    if refused := _refuse_if_archived(milestone.plan):
+        return refused
     error, status = "", 200
     upload = request.FILES.get("file")
     if upload is None:
@@ -429,6 +459,8 @@ def serve_attachment(attachment: Attachment) -> FileResponse:
 def room_stakeholder_add(request):
     """The champion invites a colleague of the buyer's own email domain(s)."""
     plan = _plan(request)
+    if refused := _refuse_if_archived(plan):
+        return refused
     form = BuyerStakeholderForm(request.POST, prefix="sh")
     if form.is_valid():
         try:
@@ -462,6 +494,8 @@ def room_stakeholder_edit(request, stakeholder_id):
             f"{PAGE}#room-person-edit",
             {"person": stakeholder, "form": form, "deal": request.deal},
         )
+    if refused := _refuse_if_archived(plan):
+        return refused
     form = BuyerSelfForm(
         request.POST,
         instance=Stakeholder.objects.get(pk=stakeholder.pk),

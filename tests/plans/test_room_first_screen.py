@@ -223,3 +223,57 @@ def test_a_welcome_video_must_be_an_https_address(alice_client, acme_deal):
 
 def test_no_welcome_no_section(dana_client, acme_deal):
     assert 'class="welcome"' not in room(dana_client, acme_deal)
+
+
+def test_an_archived_plan_is_read_only_in_the_room(dana_client, acme_deal, dana):
+    """Archived: a banner, no form anywhere in the room, and every write refused (409),
+    nothing changed."""
+    from plans.services import archive_plan
+
+    plan = Plan.objects.get(deal=acme_deal)
+    step = owned_by(dana).first()
+    archive_plan(plan, actor=Actor.seller(acme_deal.owner), archived=True)
+
+    html = room(dana_client, acme_deal)
+    assert "This plan was archived on" in html
+    body = html[html.index('id="live"') :]
+    assert "<form" not in body
+    assert step.title in body
+
+    def url(name, **kwargs):
+        return reverse(name, kwargs={"deal_id": acme_deal.public_id, **kwargs})
+
+    on_step = {"milestone_id": step.public_id}
+    writes = [
+        (url("room-milestone-status", **on_step), {"status": "done"}),
+        (url("room-propose", **on_step), {"proposed_date": "2030-01-01", "reason": "Later"}),
+        (url("room-comment", **on_step), {"body": "Still there?"}),
+        (url("room-milestone-add"), {"add-title": "Ours", "add-due_date": "2030-01-01"}),
+        (url("room-person-add"), {"sh-name": "Pat", "sh-email": "pat@initech.test"}),
+        (
+            url("room-person-edit", stakeholder_id=dana.public_id),
+            {f"sh-{dana.public_id}-name": "Dana B"},
+        ),
+    ]
+    for path, data in writes:
+        response = dana_client.post(path, data, HTTP_HX_REQUEST="true")
+        assert response.status_code == 409, path
+        assert b"archived" in response.content
+    step.refresh_from_db()
+    dana.refresh_from_db()
+    assert (step.status, dana.name) == ("not_started", "Dana Buyer")
+    assert not step.comments.exists() and not step.proposals.exists()
+    assert Milestone.objects.filter(plan=plan, title="Ours").count() == 0
+
+
+def test_archiving_pushes_the_rooms_table_and_people(acme_deal, monkeypatch):
+    """The open rooms lose their forms at once: the archive redraws the table and people."""
+    from plans import receivers
+
+    plan = Plan.objects.get(deal=acme_deal)
+    published = []
+    monkeypatch.setattr(live, "publish", lambda key, events, internal: published.append(events))
+
+    receivers.publish_live(None, plan=plan, verb="plan_archived")
+
+    assert {"plan", "structure", "stakeholders"} <= set(published[0])

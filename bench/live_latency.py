@@ -77,7 +77,7 @@ def prepare(database: Path):
     Membership.objects.create(organization=organization, user=user, role="admin")
     deal = make_deal(organization, user)
     champion = add_buyer(deal, name="Dana Buyer", email="dana@bench.test")
-    make_plan(deal, template="Enterprise (12 steps)")
+    make_plan(deal, template="Enterprise (12 steps)", shared=True)
     Milestone.objects.filter(plan__deal=deal).update(buyer_owner=champion)
     step = Milestone.objects.filter(plan__deal=deal).order_by("position").first()
     session = SessionStore()

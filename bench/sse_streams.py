@@ -64,7 +64,7 @@ def prepare() -> tuple[str, str]:
     if deal is None:
         deal = make_deal(organization, user)
         add_buyer(deal, email="buyer@bench.test")
-        make_plan(deal)
+        make_plan(deal, shared=True)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"

@@ -517,7 +517,12 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant, int]:
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:
         link = RoomLink.objects.select_related("stakeholder").filter(pk=access["link"]).first()
-        if link is not None and link.is_usable() and link.stakeholder.deal_id == plan.deal_id:
+        if (
+            link is not None
+            and link.is_usable()
+            and link.stakeholder.deal_id == plan.deal_id
+            and plan.status != Plan.Status.DRAFT  # not the buyers' yet
+        ):
             grant = Grant(link_id=link.pk, expires_at=link.expires_at)
             return str(plan.public_id), BUYER, grant, plan.deal.revision
     raise Http404

@@ -91,6 +91,8 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")
     internal = activity is not None and activity.visibility == Visibility.INTERNAL
+    # A draft is not the buyers' yet: nothing of it reaches the rooms.
+    internal = internal or plan.status == Plan.Status.DRAFT
     # A step made internal leaves the rooms (their table is drawn from shared steps only);
     # a transfer renames the AE the rooms show. The rooms' fragments never draw internal data.
     if "visibility" in changed or verb == Activity.Verb.DEAL_TRANSFERRED:

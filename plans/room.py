@@ -50,8 +50,10 @@ REGIONS = {
 
 
 def _plans(request):
-    """The room's plan, as a queryset (one plan per deal)."""
-    return Plan.objects.filter(deal=request.deal, organization=request.organization)
+    """The room's plan, as a queryset (one plan per deal); a draft is not the buyers' yet."""
+    return Plan.objects.filter(deal=request.deal, organization=request.organization).exclude(
+        status=Plan.Status.DRAFT
+    )
 
 
 def _plan(request) -> Plan:
@@ -63,9 +65,9 @@ def _plan(request) -> Plan:
 def _milestone(request, milestone_id) -> Milestone:
     """A shared step of this room's plan, or 404 (internal steps do not exist for buyers)."""
     milestone = get_object_or_404(
-        Milestone.objects.filter(
-            plan__deal=request.deal, visibility=Visibility.SHARED
-        ).select_related("plan", "buyer_owner", "seller_owner"),
+        Milestone.objects.filter(plan__deal=request.deal, visibility=Visibility.SHARED)
+        .exclude(plan__status=Plan.Status.DRAFT)
+        .select_related("plan", "buyer_owner", "seller_owner"),
         public_id=milestone_id,
     )
     milestone.plan.deal = request.deal
@@ -259,10 +261,23 @@ def room(request):
         ).get(pk=request.buyer.pk)
         request.deal = request.buyer.deal
         request.organization = request.deal.organization
-        context = room_context(request, _plan(request))
-        context.update(whats_new(request, context["activities"]))
+        plan = get_object_or_404(
+            Plan.objects.filter(deal=request.deal, organization=request.organization)
+        )
         token = rows.CSRF_PLACEHOLDER
-        body = render_to_string(f"{PAGE}#room-body", {**context, "csrf_token": token}, request)
+        if plan.status == Plan.Status.DRAFT:
+            # Not shared yet: the room says so (its page changes when it is shared).
+            context = {
+                "deal": request.deal,
+                "room_organization": request.organization,
+                "today": timezone.localdate(),
+            }
+            body = render_to_string(f"{PAGE}#room-not-shared", context, request)
+        else:
+            plan.deal = request.deal
+            context = room_context(request, plan)
+            context.update(whats_new(request, context["activities"]))
+            body = render_to_string(f"{PAGE}#room-body", {**context, "csrf_token": token}, request)
         valid_until = page_cache.valid_until(timezone.now(), [], today=context["today"])
         page_cache.put(key, body, valid_until=valid_until)
     # The body is our template's output (escaped when rendered).
@@ -433,7 +448,7 @@ def room_attachment(request, attachment_id):
     attachment = get_object_or_404(
         Attachment.objects.filter(
             milestone__plan__deal=request.deal, milestone__visibility=Visibility.SHARED
-        ),
+        ).exclude(milestone__plan__status=Plan.Status.DRAFT),
         public_id=attachment_id,
     )
     return serve_attachment(attachment)

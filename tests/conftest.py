@@ -157,10 +157,23 @@ def globex_room_deal(charlie):
     return deal
 
 
+def share_plan_of(deal):
+    """Share the deal's plan when it is a draft (as the seller's invitation of a buyer does)."""
+    from plans.models import Plan
+    from plans.services import share_plan
+    from stakeholders.actors import Actor
+
+    plan = Plan.objects.filter(deal=deal, status=Plan.Status.DRAFT).first()
+    if plan is not None:
+        share_plan(plan, actor=Actor.seller(deal.owner))
+
+
 def open_room(client, stakeholder):
-    """Start a buyer session for `stakeholder` the way a buyer does: POST the link page."""
+    """Start a buyer session for `stakeholder` the way a buyer does: POST the link page. The
+    plan is shared first, as inviting the buyer shares it (a draft is not the buyers')."""
     from stakeholders.services import issue_room_link
 
+    share_plan_of(stakeholder.deal)
     _, token = issue_room_link(stakeholder)
     response = client.post(f"/r/{token}/")
     assert response.status_code == 302, response.content[:500]

@@ -61,21 +61,26 @@ def make_deal(organization, owner, **fields):
     return Deal.objects.create(organization=organization, owner=owner, **{**defaults, **fields})
 
 
-def make_plan(deal, *, template="Core (8 steps)", target=None):
+def make_plan(deal, *, template="Core (8 steps)", target=None, shared=False):
+    """The deal's plan from a built-in template; `shared`: shared with the buyers (a draft is
+    not theirs: the room says it is not shared yet)."""
     from plans import builtin_templates
     from plans.models import PlanTemplate, TemplateStep
-    from plans.services import create_plan_from_template
+    from plans.services import create_plan_from_template, share_plan
     from stakeholders.actors import Actor
 
     if not PlanTemplate.objects.filter(organization=None).exists():
         builtin_templates.install(PlanTemplate, TemplateStep)  # flushed by a transactional test
 
-    return create_plan_from_template(
+    plan = create_plan_from_template(
         deal,
         template=PlanTemplate.objects.get(organization=None, name=template) if template else None,
         target_date=target or deal.target_close_date,
         actor=Actor.seller(deal.owner),
     )
+    if shared:
+        share_plan(plan, actor=Actor.seller(deal.owner))
+    return plan
 
 
 def add_buyer(deal, *, name="Dana Buyer", email="dana@initech.test", role="champion", **fields):

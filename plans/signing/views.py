@@ -230,7 +230,11 @@ def plan_pdf(request, deal_id):
 
 
 def _room_plan(request) -> Plan:
-    plan = get_object_or_404(Plan.objects.select_related("deal", "deal__owner"), deal=request.deal)
+    # A draft is not the buyers' yet (plans/room.py).
+    plan = get_object_or_404(
+        Plan.objects.select_related("deal", "deal__owner").exclude(status=Plan.Status.DRAFT),
+        deal=request.deal,
+    )
     return plan
 
 

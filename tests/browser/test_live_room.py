@@ -25,7 +25,7 @@ def live_deal(transactional_db):
     deal = make_deal(acme, seller)
     add_buyer(deal, name="Dana Buyer", email="dana@initech.test", role="champion")
     add_buyer(deal, name="Eve Economic", email="eve@initech.test", role="economic_buyer")
-    make_plan(deal)
+    make_plan(deal, shared=True)
     return deal
 
 

@@ -62,7 +62,7 @@ def phone_deal(transactional_db):
         email="dana.buyer.with.a.long.address@procurement.initech-global.test",
         role="champion",
     )
-    plan = make_plan(deal)
+    plan = make_plan(deal, shared=True)
     # What people paste: an address with no place to break, a long word, a long comment.
     step = add_milestone(
         plan,

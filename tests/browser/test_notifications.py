@@ -21,7 +21,7 @@ def deal(transactional_db):
     ).user
     deal = make_deal(acme, seller)
     add_buyer(deal, name="Dana Buyer", email="dana@initech.test", role="champion")
-    make_plan(deal)
+    make_plan(deal, shared=True)
     return deal
 
 

@@ -26,7 +26,7 @@ from plans.signing.signatures import request_signatures, required_signers
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink
 from stakeholders.services import issue_room_link, revoke_room_link, update_stakeholder
-from tests.conftest import needs_postgres, needs_redis, open_room
+from tests.conftest import needs_postgres, needs_redis, open_room, share_plan_of
 
 
 def first_chunk(response) -> str:
@@ -95,6 +95,7 @@ def test_a_change_pushes_the_changed_fragments_rendered_after_commit(
 @pytest.fixture
 def both_audiences(acme_deal, settings):
     settings.REDIS_URL = ""
+    share_plan_of(acme_deal)  # a draft is not the buyers'
     plan = Plan.objects.get(deal=acme_deal)
     pages = {
         audience: live.Subscriber(str(plan.public_id), audience=audience)
@@ -161,6 +162,7 @@ def test_twenty_open_pages_cost_one_render_per_changed_fragment_and_audience(
     same bytes. (How long the 20th page waits beside the first is measured by
     bench/live_latency.py --pages 20, not timed here.)"""
     settings.REDIS_URL = ""
+    share_plan_of(acme_deal)
     plan = Plan.objects.get(deal=acme_deal)
     step = Milestone.objects.filter(plan=plan, buyer_owner=dana).first()
     pages = [
@@ -763,3 +765,39 @@ def test_a_deal_edited_or_closed_shows_on_the_open_pages(
 
     assert "Platform rollout" in _frames(pages[live.SELLER])["plan-header"]
     assert "Platform rollout" in _frames(pages[live.BUYER])["room-header"]
+
+
+def test_a_draft_plan_reaches_no_room(
+    acme_deal, dana, alice, settings, client, django_capture_on_commit_callbacks
+):
+    """A draft is not the buyers' yet (a link may have been issued before the plan was
+    made): its changes reach no buyer stream, a buyer's stream of it is refused, and the
+    room says the plan is not shared yet."""
+    settings.REDIS_URL = ""
+    plan = Plan.objects.get(deal=acme_deal)
+    assert plan.status == Plan.Status.DRAFT
+    _, token = issue_room_link(dana)
+    assert client.post(f"/r/{token}/").status_code == 302
+    pages = {
+        audience: live.Subscriber(str(plan.public_id), audience=audience)
+        for audience in (live.SELLER, live.BUYER)
+    }
+    for page in pages.values():
+        live.hub.subscribe(page)
+    try:
+        step = Milestone.objects.filter(plan=plan, visibility="shared").first()
+        with django_capture_on_commit_callbacks(execute=True):
+            set_milestone_status(step, actor=Actor.seller(alice), status="in_progress")
+    finally:
+        for page in pages.values():
+            live.hub.unsubscribe(page)
+
+    assert not pages[live.SELLER].sync_queue.empty()
+    assert pages[live.BUYER].sync_queue.empty()
+    room = client.get(f"/room/{acme_deal.public_id}/").content.decode()
+    assert "is not shared yet" in room
+    assert step.title not in room
+    assert client.get(f"/events/plans/{plan.public_id}/").status_code == 404
+    step_url = f"/room/{acme_deal.public_id}/steps/{step.public_id}/"
+    assert client.get(step_url, HTTP_HX_REQUEST="true").status_code == 404
+    assert client.get(f"/room/{acme_deal.public_id}/pdf/").status_code == 404

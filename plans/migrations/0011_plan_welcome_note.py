@@ -25,16 +25,11 @@ class Migration(migrations.Migration):
     ]
 
 
-def reinstall_sqlite_triggers(apps, schema_editor):
-    """SQLite adds the columns by rebuilding plans_plan, which drops the dashboard triggers
-    on it: put 0009's triggers back (PostgreSQL keeps them)."""
-    if schema_editor.connection.vendor != "sqlite":
-        return
-    m0009 = importlib.import_module("plans.migrations.0009_dashboard_overdue_groups")
-    for sql in m0009.REMOVE["sqlite"] + m0009.INSTALL["sqlite"]:
-        schema_editor.execute(sql)
-
-
+# SQLite adds the columns by rebuilding plans_plan, which drops the dashboard triggers on
+# it: put them back as 0010 does after its own rebuild (PostgreSQL keeps them).
 Migration.operations.append(
-    migrations.RunPython(reinstall_sqlite_triggers, migrations.RunPython.noop)
+    migrations.RunPython(
+        importlib.import_module("plans.migrations.0010_signer_identity").reinstall_sqlite_triggers,
+        migrations.RunPython.noop,
+    )
 )

@@ -218,6 +218,7 @@ def build_digest(row: SentNotification):
             and buyer.email.lower() == row.recipient
             and step.visibility == Visibility.SHARED
             and buyer.deal_id in buyers
+            and plan.status != Plan.Status.DRAFT  # not the buyers' yet
         )
         if not (as_seller or as_buyer):
             continue
@@ -280,7 +281,7 @@ def build_weekly_review(row: SentNotification):
         buyer = Stakeholder.objects.filter(
             pk=row.payload["buyer"], deal_id=plan.deal_id, email__iexact=row.recipient
         ).first()
-        if buyer is None:
+        if buyer is None or plan.status == Plan.Status.DRAFT:  # a draft: not the buyers' yet
             return None
     today = date.fromisoformat(row.payload["today"])
     since = timezone.now() - timedelta(days=WEEKLY_LOOKBACK_DAYS)

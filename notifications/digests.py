@@ -170,8 +170,11 @@ def digest_rows(by_horizon: dict[date, list[str]]):
         .filter(_open_deals_q("plan__", "plan__deal__"))
         .filter(Q(buyer_owner__isnull=False) | Q(seller_owner__isnull=False))
         .annotate(
+            # Invited, and the plan is theirs: a draft is not the buyers' yet (its sellers
+            # still get their steps).
             buyer_invited=ExpressionWrapper(
-                Q(buyer_owner__invited_at__isnull=False), output_field=BooleanField()
+                Q(buyer_owner__invited_at__isnull=False) & ~Q(plan__status=Plan.Status.DRAFT),
+                output_field=BooleanField(),
             )
         )
         .order_by()
@@ -270,7 +273,10 @@ def decide_weekly_reviews(now: datetime, days: list[LocalDay] | None = None) -> 
             "deal__owner__email",
         )
     )
-    champions = _champions(Q(deal__plan__in=Plan.objects.filter(plans_q)))
+    # The champion hears of a plan once it is theirs (not a draft); the AE of every plan.
+    champions = _champions(
+        Q(deal__plan__in=Plan.objects.filter(plans_q).exclude(status=Plan.Status.DRAFT))
+    )
     planned = []
     for plan_id, org, zone, deal_id, owner_id, owner_email in plans:
         period = today_of[zone].isoformat()

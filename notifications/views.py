@@ -19,7 +19,7 @@ from deals.models import SecurityEvent
 from deals.security import rate_limit, record
 from deals.tenancy import org_view
 from plans.forms import ProposalForm
-from plans.models import Milestone, Visibility
+from plans.models import Milestone, Plan, Visibility
 from plans.services import buyer_can_update, propose_date, set_milestone_status
 from stakeholders import access
 from stakeholders.actors import Actor
@@ -325,14 +325,16 @@ def room_act(request, token, milestone_id, action):
         return access.invalid_link_page(request, request_url=REQUEST_FROM_ACT)
     buyer = link.stakeholder
     deal = buyer.deal
+    # A draft is not the buyers' yet (plans/room.py): its steps do not exist for them.
     milestone = get_object_or_404(
-        Milestone.objects.filter(plan__deal=deal, visibility=Visibility.SHARED).select_related(
-            "plan"
-        ),
+        Milestone.objects.filter(plan__deal=deal, visibility=Visibility.SHARED)
+        .exclude(plan__status=Plan.Status.DRAFT)
+        .select_related("plan"),
         public_id=milestone_id,
     )
     milestone.plan.deal = deal
-    allowed = action == "more-time" or buyer_can_update(milestone)
+    archived = milestone.plan.is_archived  # read-only for buyers
+    allowed = not archived and (action == "more-time" or buyer_can_update(milestone))
     today = timezone.localdate()
     form = None
     if action == "more-time" and not milestone.is_closed:
@@ -347,11 +349,14 @@ def room_act(request, token, milestone_id, action):
         "milestone": milestone,
         "action": action,
         "allowed": allowed,
+        "archived": archived,
         "form": form,
         "token": token,
     }
     if request.method != "POST" or milestone.is_closed or not allowed:
-        status = 403 if request.method == "POST" and not allowed else 200
+        status = 200
+        if request.method == "POST" and not allowed:
+            status = 409 if archived else 403
         return render(request, "notifications/act_confirm.html", context, status=status)
     if form is not None and not form.is_valid():
         return render(request, "notifications/act_confirm.html", context, status=422)

@@ -91,12 +91,12 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")
     internal = activity is not None and activity.visibility == Visibility.INTERNAL
-    # A draft is not the buyers' yet: nothing of it reaches the rooms.
-    internal = internal or plan.status == Plan.Status.DRAFT
     # A step made internal leaves the rooms (their table is drawn from shared steps only);
     # a transfer renames the AE the rooms show. The rooms' fragments never draw internal data.
     if "visibility" in changed or verb == Activity.Verb.DEAL_TRANSFERRED:
         internal = False
+    # A draft is not the buyers' yet: nothing of it reaches the rooms (decided last).
+    internal = internal or plan.status == Plan.Status.DRAFT
     live.publish(str(plan.public_id), events, internal=internal)
 
 
@@ -134,8 +134,9 @@ def record_deal_change(sender, *, deal, actor, changes, **kwargs):
     plan = Plan.objects.filter(deal_id=deal.pk).first()
     if "owner" not in changes:
         if plan is not None:
-            # The rooms show the deal's name only: nothing of it is internal.
-            live.publish(str(plan.public_id), ["plan"])
+            # The rooms show the deal's name only: nothing of it is internal (but a draft
+            # is not the buyers' yet).
+            live.publish(str(plan.public_id), ["plan"], internal=plan.status == Plan.Status.DRAFT)
         return
     old_owner, new_owner = changes["owner"]
     hand_over_ae(deal, old_owner=old_owner, new_owner=new_owner)

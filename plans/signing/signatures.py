@@ -38,6 +38,9 @@ CODE_LIFETIME = timedelta(minutes=10)
 CODE_TRIES = 5
 
 
+ARCHIVED = "This plan is archived: it can no longer be signed or declined."
+
+
 class SigningRefused(Exception):  # noqa: N818 - reads as the outcome
     """Signing is not possible; the message says why. Nothing was recorded."""
 
@@ -241,6 +244,8 @@ def sign_plan(
     signer = (
         Stakeholder.objects.select_for_update(no_key=True).filter(pk=signer.pk).first() or signer
     )
+    if plan.is_archived:
+        raise SigningRefused(ARCHIVED)
     if not signer.is_required_signer or signer.deal_id != plan.deal_id:
         raise SigningRefused(f"{signer.name} is not a signer of this plan.")
     signed_from = signer.email if signed_from is None else signed_from
@@ -336,6 +341,8 @@ def decline(
     plan: Plan, *, signer: Stakeholder, reason: str, ip_address, user_agent
 ) -> SignatureEvent:
     """A signer declines to sign, with a reason the seller sees."""
+    if plan.is_archived:
+        raise SigningRefused(ARCHIVED)
     if not signer.is_required_signer or signer.deal_id != plan.deal_id:
         raise SigningRefused(f"{signer.name} is not a signer of this plan.")
     if not reason.strip():

@@ -162,13 +162,17 @@ def plan_decline(request, deal_id):
     if signer is None or not form.is_valid():
         messages.error(request, "Say why you decline (only required signers can decline).")
         return redirect("plans:plan-sign", org_slug=request.organization.slug, deal_id=deal_id)
-    signatures.decline(
-        plan,
-        signer=signer,
-        reason=form.cleaned_data["reason"],
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
+    try:
+        signatures.decline(
+            plan,
+            signer=signer,
+            reason=form.cleaned_data["reason"],
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except signatures.SigningRefused as exc:
+        messages.error(request, str(exc))
+        return redirect(plan.get_absolute_url())
     messages.success(request, "You declined to sign; the team sees your reason.")
     return redirect(plan.get_absolute_url())
 
@@ -412,13 +416,17 @@ def room_decline(request):
     if not request.buyer.is_required_signer or not form.is_valid():
         messages.error(request, "Say why you decline (only signers can decline).")
         return redirect("room-sign", deal_id=request.deal.public_id)
-    signatures.decline(
-        plan,
-        signer=request.buyer,
-        reason=form.cleaned_data["reason"],
-        ip_address=client_ip(request),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
+    try:
+        signatures.decline(
+            plan,
+            signer=request.buyer,
+            reason=form.cleaned_data["reason"],
+            ip_address=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except signatures.SigningRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("room", deal_id=request.deal.public_id)
     messages.success(request, "You declined to sign; the seller sees your reason.")
     return redirect("room", deal_id=request.deal.public_id)
 

@@ -42,15 +42,16 @@ def make_workspace(slug: str, time_zone: str, owner_email: str):
 
 
 class Room:
-    """A deal of `owner` with an empty plan, its AE stakeholder and an invited champion."""
+    """A deal of `owner` with an empty plan, its AE stakeholder and an invited champion (the
+    plan shared with them, as their invitation does; `shared=False`: a draft)."""
 
-    def __init__(self, organization, owner, *, account="Initech", buyer_email=None):
+    def __init__(self, organization, owner, *, account="Initech", buyer_email=None, shared=True):
         self.deal = make_deal(organization, owner, account_name=account)
         buyer_email = buyer_email or f"champion@{account.lower().replace(' ', '')}.test"
         self.buyer = add_buyer(self.deal, name=f"{account} Champion", email=buyer_email)
         Stakeholder.objects.filter(pk=self.buyer.pk).update(invited_at=timezone.now())
         self.buyer.refresh_from_db()
-        self.plan: Plan = make_plan(self.deal, template=None)
+        self.plan: Plan = make_plan(self.deal, template=None, shared=shared)
         self.ae = self.deal.stakeholders.get(role="ae")
         self.owner = owner
         self._position = 0

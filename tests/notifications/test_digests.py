@@ -152,6 +152,19 @@ def test_digest_internal_steps_reach_sellers_only(la):
     assert "Shared step" in buyer_mail.body
 
 
+def test_a_draft_plans_steps_reach_its_sellers_only(la):
+    """A draft is not the buyers' yet (its champion may hold a link from before the plan was
+    made): the digest tells the seller of its steps, not the buyer."""
+    with time_machine.travel(utc(2025, 3, 10, 16, 0), tick=False):
+        room = Room(*la, shared=False)
+        room.step("Draft step", TUESDAY)
+
+        run_digests()
+
+    assert outbox_to(room.buyer.email) == []
+    assert "Draft step" in outbox_to("ae@la.test")[0].body
+
+
 def test_digest_buyer_link_opens_the_room_and_seller_link_the_plan(client, la):
     with time_machine.travel(utc(2025, 3, 10, 16, 0), tick=False):
         room = Room(*la)

@@ -13,6 +13,7 @@ from notifications.services import unsubscribe_token
 from plans.models import DateProposal, Milestone
 from stakeholders.models import RoomLink
 from stakeholders.services import issue_room_link, revoke_room_link
+from tests.conftest import share_plan_of
 from tests.factories import add_buyer, make_deal, make_plan
 
 
@@ -187,7 +188,8 @@ def test_buyer_preferences_by_token_show_buyer_kinds_and_save(client, acme):
 
 @pytest.fixture
 def act(acme_deal, dana):
-    """(token, a buyer-owned step of dana's deal)."""
+    """(token, a buyer-owned step of dana's deal, its plan shared: a digest's buttons)."""
+    share_plan_of(acme_deal)
     _, token = issue_room_link(dana)
     step = Milestone.objects.filter(plan__deal=acme_deal, buyer_owner__isnull=False).first()
     return token, step
@@ -197,6 +199,35 @@ def _act_url(token, step, action):
     return reverse(
         "room-act", kwargs={"token": token, "milestone_id": step.public_id, "action": action}
     )
+
+
+def test_act_on_a_draft_plan_finds_no_step(client, acme_deal, dana):
+    """A link issued before the plan was made: the draft's steps do not exist for buyers."""
+    _, token = issue_room_link(dana)
+    step = Milestone.objects.filter(plan__deal=acme_deal, buyer_owner=dana).first()
+
+    assert client.get(_act_url(token, step, "done")).status_code == 404
+    assert client.post(_act_url(token, step, "done")).status_code == 404
+    step.refresh_from_db()
+    assert step.status == "not_started"
+
+
+def test_act_on_an_archived_plan_changes_nothing(client, act, acme_deal):
+    from plans.services import archive_plan
+    from stakeholders.actors import Actor
+
+    token, step = act
+    archive_plan(step.plan, actor=Actor.seller(acme_deal.owner), archived=True)
+
+    page = client.get(_act_url(token, step, "done"))
+    assert page.status_code == 200 and b"This plan is archived" in page.content
+    for action in ("done", "more-time"):
+        response = client.post(
+            _act_url(token, step, action), {"proposed_date": "2030-01-01", "reason": "Later"}
+        )
+        assert response.status_code == 409, action
+    step.refresh_from_db()
+    assert step.status == "not_started" and not step.proposals.exists()
 
 
 def test_act_done_get_changes_nothing_post_completes_and_opens_the_room(client, act, acme_deal):

@@ -277,3 +277,32 @@ def test_archiving_pushes_the_rooms_table_and_people(acme_deal, monkeypatch):
     receivers.publish_live(None, plan=plan, verb="plan_archived")
 
     assert {"plan", "structure", "stakeholders"} <= set(published[0])
+
+
+def test_an_archived_plan_is_neither_signed_nor_declined(client, acme_deal):
+    """The room offers no "Sign plan" once archived, and signing or declining is refused in
+    the domain itself (nothing recorded), from the room as from the seller's page."""
+    from plans import evidence
+    from plans.models import SignatureEvent
+    from plans.services import archive_plan
+    from plans.signing import signatures
+
+    plan = Plan.objects.get(deal=acme_deal)
+    eve = acme_deal.stakeholders.get(email="eve@initech.test")
+    open_room(client, eve)
+    plan.refresh_from_db()
+    signatures.request_signatures(plan, actor=Actor.seller(acme_deal.owner))
+    archive_plan(plan, actor=Actor.seller(acme_deal.owner), archived=True)
+    before = SignatureEvent.objects.count()
+
+    assert "Sign plan" not in room(client, acme_deal)
+    url = reverse("room-sign", kwargs={"deal_id": acme_deal.public_id})
+    data = {"typed_name": eve.name, "consent": "on", "content_hash": evidence.content_hash(plan)}
+    refused = client.post(url, data)
+    assert refused.status_code == 422
+    assert b"archived" in refused.content
+    declined = client.post(
+        reverse("room-decline", kwargs={"deal_id": acme_deal.public_id}), {"reason": "No"}
+    )
+    assert declined.status_code == 302
+    assert SignatureEvent.objects.count() == before

@@ -322,6 +322,7 @@ def room_sign_code(request):
     """Email a signing code to the buyer (when their session is not fresh). Too soon for
     the signer, or too many from this client: nothing is sent, 429, and the page says when
     a new code can be asked for."""
+    _room_plan(request)  # 404 for a draft: not the buyers' yet
     buyer = request.buyer
     if not buyer.is_required_signer:
         return HttpResponse("Only signers get a code.", status=403, content_type="text/plain")
@@ -390,6 +391,7 @@ def _record_code_lockout(request) -> None:
 @require_POST
 @buyer_view
 def room_sign_verify(request):
+    _room_plan(request)  # 404 for a draft: not the buyers' yet
     form = SigningCodeForm(request.POST)
     if form.is_valid():
         try:

@@ -801,3 +801,5 @@ def test_a_draft_plan_reaches_no_room(
     step_url = f"/room/{acme_deal.public_id}/steps/{step.public_id}/"
     assert client.get(step_url, HTTP_HX_REQUEST="true").status_code == 404
     assert client.get(f"/room/{acme_deal.public_id}/pdf/").status_code == 404
+    for path in ("sign/", "sign/code/", "sign/verify/"):
+        assert client.post(f"/room/{acme_deal.public_id}/{path}").status_code == 404, path

@@ -218,7 +218,7 @@ def build_digest(row: SentNotification):
             and buyer.email.lower() == row.recipient
             and step.visibility == Visibility.SHARED
             and buyer.deal_id in buyers
-            and plan.status != Plan.Status.DRAFT  # not the buyers' yet
+            and plan.is_the_buyers
         )
         if not (as_seller or as_buyer):
             continue
@@ -281,7 +281,7 @@ def build_weekly_review(row: SentNotification):
         buyer = Stakeholder.objects.filter(
             pk=row.payload["buyer"], deal_id=plan.deal_id, email__iexact=row.recipient
         ).first()
-        if buyer is None or plan.status == Plan.Status.DRAFT:  # a draft: not the buyers' yet
+        if buyer is None or not plan.is_the_buyers:
             return None
     today = date.fromisoformat(row.payload["today"])
     since = timezone.now() - timedelta(days=WEEKLY_LOOKBACK_DAYS)

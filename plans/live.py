@@ -521,7 +521,7 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant, int]:
             link is not None
             and link.is_usable()
             and link.stakeholder.deal_id == plan.deal_id
-            and plan.status != Plan.Status.DRAFT  # not the buyers' yet
+            and plan.is_the_buyers
         ):
             grant = Grant(link_id=link.pk, expires_at=link.expires_at)
             return str(plan.public_id), BUYER, grant, plan.deal.revision

@@ -87,6 +87,12 @@ class Plan(models.Model):
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
+    @property
+    def is_the_buyers(self) -> bool:
+        """Shared with the buyers: a draft reaches no room, no buyer's stream or email (a
+        link may exist before the plan was made). Querysets say `~Q(status=DRAFT)`."""
+        return self.status != self.Status.DRAFT
+
 
 class MilestoneQuerySet(TenantQuerySet):
     def open(self):

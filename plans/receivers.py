@@ -96,7 +96,7 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     if "visibility" in changed or verb == Activity.Verb.DEAL_TRANSFERRED:
         internal = False
     # A draft is not the buyers' yet: nothing of it reaches the rooms (decided last).
-    internal = internal or plan.status == Plan.Status.DRAFT
+    internal = internal or not plan.is_the_buyers
     live.publish(str(plan.public_id), events, internal=internal)
 
 
@@ -136,7 +136,7 @@ def record_deal_change(sender, *, deal, actor, changes, **kwargs):
         if plan is not None:
             # The rooms show the deal's name only: nothing of it is internal (but a draft
             # is not the buyers' yet).
-            live.publish(str(plan.public_id), ["plan"], internal=plan.status == Plan.Status.DRAFT)
+            live.publish(str(plan.public_id), ["plan"], internal=not plan.is_the_buyers)
         return
     old_owner, new_owner = changes["owner"]
     hand_over_ae(deal, old_owner=old_owner, new_owner=new_owner)

@@ -49,11 +49,11 @@ REGIONS = {
 }
 
 
-def _plans(request):
-    """The room's plan, as a queryset (one plan per deal); a draft is not the buyers' yet."""
-    return Plan.objects.filter(deal=request.deal, organization=request.organization).exclude(
-        status=Plan.Status.DRAFT
-    )
+def _plans(request, *, drafts: bool = False):
+    """The room's plan, as a queryset (one plan per deal); a draft is not the buyers' yet
+    (Plan.is_the_buyers), unless `drafts`."""
+    plans = Plan.objects.filter(deal=request.deal, organization=request.organization)
+    return plans if drafts else plans.exclude(status=Plan.Status.DRAFT)
 
 
 def _plan(request) -> Plan:
@@ -261,11 +261,9 @@ def room(request):
         ).get(pk=request.buyer.pk)
         request.deal = request.buyer.deal
         request.organization = request.deal.organization
-        plan = get_object_or_404(
-            Plan.objects.filter(deal=request.deal, organization=request.organization)
-        )
+        plan = get_object_or_404(_plans(request, drafts=True))
         token = rows.CSRF_PLACEHOLDER
-        if plan.status == Plan.Status.DRAFT:
+        if not plan.is_the_buyers:
             # Not shared yet: the room says so (its page changes when it is shared).
             context = {
                 "deal": request.deal,

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from deals import views as deal_views
-from plans import live
+from plans import live, room_materials
 from plans.signing import views as signing_views
 from stakeholders import views as stakeholder_views
 
@@ -20,6 +20,24 @@ urlpatterns = [
     path("r/<str:token>/", stakeholder_views.room_link, name="room-link"),
     path("r/<str:token>/request/", stakeholder_views.link_request_new, name="room-link-request"),
     path("room/<uuid:deal_id>/", include("plans.room_urls")),
+    # One resource shared by link (plans/room_materials.py).
+    path("s/<str:token>/", room_materials.share_link, name="resource-share-link"),
+    path("shared/<uuid:link_id>/", room_materials.shared_resource, name="shared-resource"),
+    path(
+        "shared/<uuid:link_id>/download/",
+        room_materials.shared_resource_download,
+        name="shared-resource-download",
+    ),
+    path(
+        "shared/<uuid:link_id>/content/",
+        room_materials.shared_resource_content,
+        name="shared-resource-content",
+    ),
+    path(
+        "shared/<uuid:link_id>/views/<uuid:view_id>/time/",
+        room_materials.shared_resource_time,
+        name="shared-resource-time",
+    ),
     path("events/plans/<uuid:plan_id>/", live.plan_events, name="plan-events"),
     path("verify/", signing_views.verify, name="verify-pdf"),
     path("brand/<uuid:org_id>/theme.css", deal_views.brand_theme, name="room-theme"),

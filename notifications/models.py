@@ -24,6 +24,8 @@ EVENT_TYPES = {
     "milestone.overdue": "A step became overdue",
     "stakeholder.invited": "A buyer was invited to the deal room",
     "room.visited": "A buyer opened the deal room",
+    "resource.added": "A file or link was added to a plan's materials",
+    "resource.viewed": "Someone opened one of a plan's materials",
 }
 
 

@@ -63,11 +63,23 @@ EVENT_OF_VERB = {
     Verb.PLAN_AMENDED: "plan.amended",
     Verb.STAKEHOLDER_INVITED: "stakeholder.invited",
     Verb.ROOM_VISITED: "room.visited",
+    Verb.RESOURCE_ADDED: "resource.added",
+    Verb.RESOURCE_VIEWED: "resource.viewed",
 }
 
 
 def on_plan_event(
-    sender, *, plan, actor, verb, milestone=None, activity=None, stakeholder=None, **kwargs
+    sender,
+    *,
+    plan,
+    actor,
+    verb,
+    milestone=None,
+    activity=None,
+    stakeholder=None,
+    resource=None,
+    view=None,
+    **kwargs,
 ):
     event_type = EVENT_OF_VERB.get(verb)
     if event_type is None:
@@ -91,6 +103,10 @@ def on_plan_event(
     if stakeholder is not None:
         # Who was invited / opened the room. Never their room link: it is a credential.
         extra["stakeholder"] = webhooks.stakeholder_payload(stakeholder)
+    if resource is not None:
+        extra["resource"] = webhooks.resource_payload(resource)
+    if view is not None:
+        extra["view"] = webhooks.view_payload(view)
     data = webhooks.plan_payload(plan, actor=actor, summary=summary, milestone=milestone, **extra)
     webhooks.emit(plan.organization_id, event_type, data)
 

@@ -273,6 +273,40 @@ def milestone_payload(milestone) -> dict:
     }
 
 
+def resource_payload(resource) -> dict:
+    """A plan's resource (plans/materials.py): never a download address (files are served
+    only through the app, to people with access)."""
+    current = resource.current
+    return {
+        "id": str(resource.public_id),
+        "title": resource.title,
+        "kind": resource.kind,
+        "section": resource.section.title,
+        "visibility": resource.visibility,
+        "url": resource.url or None,
+        "file": (
+            {
+                "name": current.original_name,
+                "content_type": current.content_type,
+                "size": current.size,
+                "version": current.number,
+            }
+            if current is not None
+            else None
+        ),
+        "added_by": {"name": resource.added_by_name, "side": resource.side},
+    }
+
+
+def view_payload(view) -> dict:
+    return {
+        "id": str(view.public_id),
+        "kind": view.kind,
+        "started_at": view.started_at.isoformat(),
+        "shared_by_link": view.share_link_id is not None,
+    }
+
+
 def plan_payload(plan, *, actor=None, summary: str = "", milestone=None, **extra) -> dict:
     """The `data` of a plan event: deal, plan, optional milestone, actor, summary, url."""
     deal = plan.deal

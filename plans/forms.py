@@ -6,7 +6,14 @@ from deals.forms import options_from
 from deals.models import Deal, Organization, User
 from stakeholders.models import ROLE_CHOICES, BuyerRole, Side, Stakeholder
 
-from .models import WEEKDAYS, Milestone, Plan, PlanTemplate
+from .models import (
+    WEEKDAYS,
+    Milestone,
+    Plan,
+    PlanTemplate,
+    Resource,
+    ResourceSection,
+)
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 BUYER_ROLES = set(BuyerRole.values)
@@ -526,3 +533,83 @@ def _add_months(day, months: int):
 
 def _month_end(day):
     return _add_months(day, 1) - timedelta(days=1)
+
+
+# --- Shared materials (plans/materials.py) ----------------------------------------------------
+
+
+class SectionForm(forms.ModelForm):
+    class Meta:
+        model = ResourceSection
+        fields = ["title", "buyer_uploads"]
+        labels = {"title": "Section name"}
+
+
+class ResourceForm(forms.ModelForm):
+    """A link or a file to add, or a resource's fields to edit (no file: a new file is a
+    new version). The section and step choices are the plan's own."""
+
+    file = forms.FileField(required=False)
+    url = forms.URLField(
+        label="Link address",
+        max_length=500,
+        required=False,
+        assume_scheme="https",
+        help_text="An https:// address.",
+    )
+
+    class Meta:
+        model = Resource
+        fields = ["section", "title", "url", "note", "visibility", "milestone"]
+        labels = {"milestone": "About the step"}
+        help_texts = {"note": "Optional."}
+
+    def __init__(self, *args, plan, kind=None, sections=None, steps=None, **kwargs):
+        """`sections` and `steps`: the plan's, already loaded (the options then cost no
+        query; a bound form still checks the choice against the plan's own)."""
+        super().__init__(*args, **kwargs)
+        self.kind = kind or self.instance.kind or Resource.Kind.LINK
+        self.fields["section"].queryset = ResourceSection.objects.filter(plan=plan)
+        self.fields["section"].empty_label = None
+        self.fields["milestone"].queryset = Milestone.objects.filter(plan=plan).order_by(
+            "phase", "position"
+        )
+        self.fields["milestone"].required = False
+        if sections is not None:
+            self.fields["section"].choices = [(s.pk, s.title) for s in sections]
+        if steps is not None:
+            self.fields["milestone"].choices = [("", "—")] + [(m.pk, m.title) for m in steps]
+        self.fields["title"].required = self.kind == Resource.Kind.LINK
+        if self.kind == Resource.Kind.FILE:
+            del self.fields["url"]
+            if self.instance.pk:
+                del self.fields["file"]
+            else:
+                self.fields["file"].required = True
+                self.fields["title"].help_text = "Optional: the file's name by default."
+        else:
+            del self.fields["file"]
+            self.fields["url"].required = True
+
+    def clean_url(self):
+        url = self.cleaned_data["url"]
+        if url and not url.lower().startswith("https://"):
+            raise forms.ValidationError("Give an https:// address.")
+        return url
+
+
+class VersionForm(forms.Form):
+    file = forms.FileField(label="New version")
+
+
+class BuyerUploadForm(forms.Form):
+    file = forms.FileField()
+    title = forms.CharField(max_length=200, required=False, help_text="Optional.")
+
+
+class ShareLinkForm(forms.Form):
+    email = forms.EmailField(label="Their email address")
+    days = forms.IntegerField(label="Link works for (days)", min_value=1, max_value=90, initial=14)
+    message = forms.CharField(
+        max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

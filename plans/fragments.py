@@ -32,11 +32,13 @@ SELLER_REGIONS = {
     "plan": ("plan-header", "plan-warnings", "timeline", "activity-feed"),
     "structure": ("milestone-table",),
     "stakeholders": ("stakeholder-panel",),
+    "materials": ("plan-materials",),
 }
 ROOM_REGIONS = {
     "plan": ("room-header", "room-summary", "timeline", "activity-feed"),
     "structure": ("room-milestones",),
     "stakeholders": ("room-people",),
+    "materials": ("room-materials",),
 }
 ROW_EVENT = "milestone-"
 

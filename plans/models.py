@@ -300,6 +300,11 @@ class Activity(models.Model):
         PROPOSAL_DECLINED = "proposal_declined", "declined a proposed date"
         COMMENTED = "commented", "commented"
         ATTACHED = "attached", "attached a file"
+        RESOURCE_ADDED = "resource_added", "added a resource"
+        RESOURCE_UPDATED = "resource_updated", "updated a resource"
+        RESOURCE_REMOVED = "resource_removed", "removed a resource"
+        RESOURCE_VIEWED = "resource_viewed", "viewed a resource"
+        RESOURCE_SHARED = "resource_shared", "shared a resource by link"
         ROOM_VISITED = "room_visited", "opened the deal room"
         STAKEHOLDER_ADDED = "stakeholder_added", "added a stakeholder"
         STAKEHOLDER_INVITED = "stakeholder_invited", "invited a stakeholder"
@@ -463,6 +468,176 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+def resource_path(instance: ResourceVersion, filename: str) -> str:
+    # A random name on disk, as for attachments: the original name is kept in the row.
+    return f"resources/{instance.organization_id}/{uuid.uuid4().hex}"
+
+
+class ResourceSection(models.Model):
+    """A group of a plan's shared materials ("Proposal", "Security & legal"). A section the
+    seller opened for uploads takes the buyers' files too ("Your documents")."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="resource_sections")
+    title = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=0)
+    buyer_uploads = models.BooleanField(
+        "Buyers may add files",
+        default=False,
+        help_text="Buyers can upload their own documents to this section.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Resource(models.Model):
+    """One of a plan's materials: a file (with its versions) or a link, in a section,
+    shared with the buyers or internal, optionally about one step."""
+
+    class Kind(models.TextChoices):
+        FILE = "file", "File"
+        LINK = "link", "Link"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="resources")
+    section = models.ForeignKey(ResourceSection, on_delete=models.CASCADE, related_name="resources")
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.SET_NULL, null=True, blank=True, related_name="resources"
+    )
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    url = models.URLField("URL", max_length=500, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+    position = models.PositiveIntegerField(default=0)
+    # The newest version of a file (None for a link).
+    current = models.ForeignKey(
+        "ResourceVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    added_by_name = models.CharField(max_length=150)
+    # The buyer who uploaded it (they may remove it); None for the seller's.
+    added_by_stakeholder = models.ForeignKey(
+        Stakeholder, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_pdf(self) -> bool:
+        return self.current is not None and self.current.content_type == "application/pdf"
+
+
+class ResourceVersion(models.Model):
+    """A file of a resource. A new upload adds a version; the old ones stay listed."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    file = models.FileField(upload_to=resource_path, max_length=255)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_by_name = models.CharField(max_length=150)
+    side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["resource", "number"], name="resource_version_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.original_name} (v{self.number})"
+
+
+class ResourceView(models.Model):
+    """One opening of a resource by one person: in the PDF viewer (with the seconds spent on
+    each page, sent by the viewer in batches: plans/materials.py record_time), a download,
+    or a link followed. By a buyer of the room, or by whoever opened a share link. What the
+    engagement figures add up; never shown to buyers."""
+
+    class Kind(models.TextChoices):
+        VIEWER = "viewer", "Opened in the viewer"
+        DOWNLOAD = "download", "Downloaded"
+        LINK = "link", "Followed the link"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="views")
+    version = models.ForeignKey(
+        ResourceVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    stakeholder = models.ForeignKey(
+        Stakeholder, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    share_link = models.ForeignKey(
+        "ResourceShareLink", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    seconds = models.PositiveIntegerField(default=0)
+    pages = models.JSONField(default=dict, blank=True)  # {"3": 41}: seconds on page 3
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["resource", "stakeholder"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.resource_id}"
+
+
+class ResourceShareLink(models.Model):
+    """A link to one resource, outside the room, for a colleague who is not on the plan:
+    sent by email to one address, expiring, revocable; the token is stored hashed."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    resource = models.ForeignKey(Resource, on_delete=models.CASCADE, related_name="share_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    recipient_email = models.EmailField()
+    created_by_name = models.CharField(max_length=150)
+    side = models.CharField(max_length=8, choices=Side.choices, default=Side.SELLER)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    first_used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Share link of {self.resource_id} for {self.recipient_email}"
 
 
 class SignatureEvent(models.Model):

@@ -68,6 +68,16 @@ STAKEHOLDER_VERBS = {
 }
 
 
+# Changes of the plan's materials (and their engagement, which only sellers hear of).
+MATERIAL_VERBS = {
+    Activity.Verb.RESOURCE_ADDED,
+    Activity.Verb.RESOURCE_UPDATED,
+    Activity.Verb.RESOURCE_REMOVED,
+    Activity.Verb.RESOURCE_VIEWED,
+    Activity.Verb.RESOURCE_SHARED,
+}
+
+
 # Fields of a step whose change moves it between tables (a phase's, the room's).
 STRUCTURE_FIELDS = {"phase", "visibility"}
 
@@ -88,6 +98,8 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
         Activity.Verb.PLAN_RESTORED,
     ):
         events.append("stakeholders")
+    if verb in MATERIAL_VERBS:
+        events.append("materials")
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")
     internal = activity is not None and activity.visibility == Visibility.INTERNAL

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db.models import Count
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -23,8 +23,8 @@ from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import BuyerRole, Side, Stakeholder
 
-from . import page_cache, rows, services, viewers
-from .attachments import AttachmentRejected
+from . import materials, page_cache, rows, services, viewers
+from .attachments import AttachmentRejected, serve_file
 from .evidence import content_hash
 from .forms import (
     BuyerMilestoneForm,
@@ -32,6 +32,7 @@ from .forms import (
     BuyerStakeholderForm,
     CommentForm,
     ProposalForm,
+    ShareLinkForm,
 )
 from .health import plan_health
 from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
@@ -42,6 +43,7 @@ PAGE = "plans/room.html"
 REGIONS = {
     "room-header",
     "room-summary",
+    "room-materials",
     "room-milestones",
     "room-people",
     "activity-feed",
@@ -178,6 +180,13 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
         )[:30]
     )
 
+    sections = materials.sections_of(plan, shared_only=True, versions=True)
+    keys = {s.pk: s.viewer_key for s in stakeholders}
+    for section in sections:
+        for resource in section.items:
+            # Who may remove it: the buyer who added it (plans/materials.py can_remove).
+            resource.owner_key = keys.get(resource.added_by_stakeholder_id)
+
     # Internal steps are not loaded here, and they are not part of the signed content.
     block = signature_block(
         plan,
@@ -226,6 +235,10 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
             plan, milestones, stakeholders, seller_name=request.organization.name, today=today
         ),
         "events_url": f"/events/plans/{plan.public_id}/",
+        # Shared materials only; the upload and forward forms are drawn per section / for
+        # the champions (plans/room_materials.py takes them).
+        "materials": sections,
+        "forward_form": ShareLinkForm(prefix="forward"),
     }
 
 
@@ -453,18 +466,9 @@ def room_attachment(request, attachment_id):
 
 
 def serve_attachment(attachment: Attachment) -> FileResponse:
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file is missing.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+    return serve_file(
+        attachment.file, name=attachment.original_name, content_type=attachment.content_type
     )
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @require_POST

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import room
+from . import room, room_materials
 from .signing import views as signing_views
 
 urlpatterns = [
@@ -26,4 +26,36 @@ urlpatterns = [
     path("pdf/", signing_views.room_pdf, name="room-pdf"),
     path("people/add/", room.room_stakeholder_add, name="room-person-add"),
     path("people/<uuid:stakeholder_id>/edit/", room.room_stakeholder_edit, name="room-person-edit"),
+    path("materials/<uuid:resource_id>/", room_materials.room_resource, name="room-resource"),
+    path(
+        "materials/<uuid:resource_id>/download/",
+        room_materials.room_resource_download,
+        name="room-resource-download",
+    ),
+    path(
+        "materials/<uuid:resource_id>/download/<uuid:version_id>/",
+        room_materials.room_resource_download,
+        name="room-resource-version",
+    ),
+    path(
+        "materials/<uuid:resource_id>/content/",
+        room_materials.room_resource_content,
+        name="room-resource-content",
+    ),
+    path(
+        "materials/<uuid:resource_id>/remove/",
+        room_materials.room_resource_remove,
+        name="room-resource-remove",
+    ),
+    path(
+        "materials/views/<uuid:view_id>/time/",
+        room_materials.room_resource_time,
+        name="room-resource-time",
+    ),
+    path(
+        "materials/sections/<uuid:section_id>/upload/",
+        room_materials.room_upload,
+        name="room-upload",
+    ),
+    path("materials/forward/", room_materials.room_forward, name="room-forward"),
 ]

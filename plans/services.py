@@ -55,13 +55,15 @@ def record_activity(
     visibility: str = Visibility.SHARED,
     stakeholder: Stakeholder | None = None,
     changed: tuple[str, ...] = (),
+    **details,
 ) -> Activity:
     """Append to the plan's feed and announce the event (plans.signals.plan_event).
     `stakeholder` names the person the event is about (invited, opened the room) for the
     receivers, `changed` the fields of `milestone` that changed (live updates redraw the
     tables when a step moves phase or side); the feed keeps only the summary. The feed is
     on the deal's pages: its revision moves (deals/revisions.py), last, so that the deal's
-    row is locked for the rest of the transaction only."""
+    row is locked for the rest of the transaction only. `details` go to the receivers
+    as they are (the resource of a materials event, the opening of a resource viewed)."""
     activity = Activity.objects.create(
         organization_id=plan.organization_id,
         plan=plan,
@@ -82,6 +84,7 @@ def record_activity(
         activity=activity,
         stakeholder=stakeholder,
         changed=changed,
+        **details,
     )
     revisions.bump_deal(plan.deal_id)
     return activity

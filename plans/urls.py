@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import (
+    material_views,
     milestone_views,
     stakeholder_views,
     template_views,
@@ -113,5 +114,65 @@ urlpatterns = [
         "templates/<uuid:template_id>/delete/",
         template_views.template_delete,
         name="template-delete",
+    ),
+    # Shared materials (plans/material_views.py).
+    path(
+        "deals/<uuid:deal_id>/plan/materials/sections/add/",
+        material_views.section_add,
+        name="section-add",
+    ),
+    path(
+        "materials/sections/<uuid:section_id>/edit/",
+        material_views.section_edit,
+        name="section-edit",
+    ),
+    path(
+        "materials/sections/<uuid:section_id>/remove/",
+        material_views.section_remove,
+        name="section-remove",
+    ),
+    path(
+        "materials/sections/<uuid:section_id>/move/<str:direction>/",
+        material_views.section_move,
+        name="section-move",
+    ),
+    path(
+        "deals/<uuid:deal_id>/plan/materials/add/<str:kind>/",
+        material_views.resource_add,
+        name="resource-add",
+    ),
+    path("materials/<uuid:resource_id>/", material_views.resource_detail, name="resource-detail"),
+    path("materials/<uuid:resource_id>/edit/", material_views.resource_edit, name="resource-edit"),
+    path(
+        "materials/<uuid:resource_id>/version/",
+        material_views.resource_version,
+        name="resource-version",
+    ),
+    path(
+        "materials/<uuid:resource_id>/move/<str:direction>/",
+        material_views.resource_move,
+        name="resource-move",
+    ),
+    path(
+        "materials/<uuid:resource_id>/remove/",
+        material_views.resource_remove,
+        name="resource-remove",
+    ),
+    path("materials/<uuid:resource_id>/file/", material_views.resource_file, name="resource-file"),
+    path(
+        "materials/<uuid:resource_id>/file/<uuid:version_id>/",
+        material_views.resource_file,
+        name="resource-version-file",
+    ),
+    path(
+        "materials/<uuid:resource_id>/view/", material_views.resource_viewer, name="resource-viewer"
+    ),
+    path(
+        "materials/<uuid:resource_id>/share/", material_views.resource_share, name="resource-share"
+    ),
+    path(
+        "materials/links/<uuid:link_id>/revoke/",
+        material_views.share_link_revoke,
+        name="share-link-revoke",
     ),
 ]

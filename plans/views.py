@@ -26,18 +26,20 @@ from deals.tenancy import org_view
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import page_cache, plan_templates, rows, services, viewers
+from . import materials, page_cache, plan_templates, rows, services, viewers
 from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
     PlanCreateForm,
     PlanOverviewForm,
     RescheduleForm,
+    ResourceForm,
+    SectionForm,
     StakeholderForm,
     TemplateSaveForm,
 )
 from .health import plan_health, plan_warnings
-from .models import Activity, DueDateChange, Milestone, Phase, Plan
+from .models import Activity, DueDateChange, Milestone, Phase, Plan, Resource
 from .signing.signatures import signature_block
 from .timeline import timeline_json
 
@@ -49,6 +51,7 @@ REGIONS = {
     "stakeholder-panel",
     "milestone-table",
     "plan-warnings",
+    "plan-materials",
     "activity-feed",
     "timeline",
 }
@@ -203,6 +206,8 @@ def plan_context(
     )
     if viewer is None:
         viewer = viewers.user_keys(request.user)
+    # The materials region (plans/material_views.py): loaded only where it is drawn.
+    sections = SimpleLazyObject(lambda: materials.seller_sections(plan))
     return {
         "slips_recent": recent_slips,
         "members": SimpleLazyObject(lambda: [(u.pk, u.full_name, u.email) for u in members]),
@@ -260,11 +265,24 @@ def plan_context(
                 prefix="template", initial={"name": f"{plan.deal.account_name} plan"}
             )
         ),
+        "materials": sections,
+        "section_form": UnboundForm(lambda: SectionForm(prefix="section")),
+        "link_form": UnboundForm(
+            lambda: _resource_form(plan, Resource.Kind.LINK, sections, milestones)
+        ),
+        "file_form": UnboundForm(
+            lambda: _resource_form(plan, Resource.Kind.FILE, sections, milestones)
+        ),
         "nav": "deals",
     }
 
 
 SLIP_WINDOW = timedelta(days=14)
+
+
+def _resource_form(plan: Plan, kind: str, sections, milestones: list) -> ResourceForm:
+    """The materials' "Add a file/link" form, its options from what the page loaded."""
+    return ResourceForm(plan=plan, kind=kind, prefix=kind, sections=sections, steps=milestones)
 
 
 def _recent_slips() -> dict:

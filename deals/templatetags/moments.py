@@ -22,3 +22,16 @@ def moment(value, css_class: str = ""):
         date_format(local, "c"),
         date_format(local, "j M Y, H:i T"),
     )
+
+
+@register.filter
+def duration_words(seconds) -> str:
+    """Seconds as a reader would say them: "40 s", "4 min", "1 h 5 min"."""
+    seconds = int(seconds or 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

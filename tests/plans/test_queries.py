@@ -7,8 +7,9 @@ from functools import partial
 
 import pytest
 from django.core.cache import cache
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from plans import services
+from plans import materials, services
 from plans.models import Milestone
 from stakeholders.actors import Actor
 from tests.factories import (
@@ -68,7 +69,39 @@ def build_plan(organization, owner, *, steps: int, people: int):
         if i % 6 == 4:
             services.set_milestone_status(milestone, actor=actor, status="done")
         previous = milestone
+    add_materials(plan, actor, sections=max(1, steps // 20), per_section=steps // 6 or 1)
     return plan
+
+
+def add_materials(plan, actor, *, sections: int, per_section: int) -> None:
+    """Sections of files (some with two versions, some internal, some about a step) and
+    links, each opened by a buyer, in the viewer and by download."""
+    buyer = plan.deal.stakeholders.filter(side="buyer").first()
+    steps = list(plan.milestones.filter(visibility="shared")[:3])
+    for s in range(sections):
+        section = materials.add_section(
+            plan, actor=actor, title=f"Section {s}", buyer_uploads=s == 0
+        )
+        for i in range(per_section):
+            pdf = SimpleUploadedFile(f"doc{s}-{i}.pdf", b"%PDF-1.4 test", "application/pdf")
+            if i % 3 == 2:
+                resource = materials.add_link(
+                    plan, actor=actor, section=section, title=f"Link {i}", url="https://x.test/"
+                )
+            else:
+                resource = materials.add_file(
+                    plan,
+                    actor=actor,
+                    section=section,
+                    upload=pdf,
+                    visibility="internal" if i % 4 == 3 else "shared",
+                    milestone=steps[i % len(steps)] if steps and i % 2 else None,
+                )
+                if i % 3 == 1:
+                    again = SimpleUploadedFile("v2.pdf", b"%PDF-1.4 two", "application/pdf")
+                    materials.add_version(resource, actor=actor, upload=again)
+            view = materials.record_open(resource, kind="viewer", stakeholder=buyer)
+            materials.record_time(view, {"1": 3}, now=view.started_at + timedelta(seconds=9))
 
 
 @pytest.fixture
@@ -103,8 +136,9 @@ def first_step(plan) -> Milestone:
 # of the URL among them, and the navigation's switcher), which plan (page cache lookup, with
 # the deal's revision), plan with deal (and its recent slips, subqueries), milestones,
 # stakeholders, activity, the workspace's members (options of forms), the stakeholders'
-# active room links and the signature events (signature block).
-PAGE = 12  # + the notification bell's unread count
+# active room links and the signature events (signature block), the materials' sections,
+# resources and engagement.
+PAGE = 15  # + the notification bell's unread count
 # Every other request below reads its session from the cache (cached_db sessions): one
 # query less than with nothing cached. After a change the page is computed again: its
 # session from the cache, as many queries as with nothing cached in all.
@@ -327,7 +361,7 @@ def test_milestone_delete_query_count_is_constant(
         ),
         small,
         large,
-        24,
+        25,  # with the resources about the step losing it
     )
 
 
@@ -382,8 +416,9 @@ def test_stakeholder_edit_and_remove_query_counts_are_constant(
     same_count(
         django_assert_num_queries, partial(edit, new_address=True), small, large, EMAIL_CHANGE
     )
-    # Removing also revokes the person's links and voids their requests and codes (+5).
-    same_count(django_assert_num_queries, remove, small, large, 36)
+    # Removing also revokes the person's links and voids their requests and codes (+5),
+    # deletes their openings of the materials and unnames the files they added (+2).
+    same_count(django_assert_num_queries, remove, small, large, 38)
 
 
 def test_plan_overview_query_counts_are_constant(

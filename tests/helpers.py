@@ -33,7 +33,19 @@ def assert_page(response, status: int = 200) -> str:
 def snapshot() -> dict:
     """Every tenant row of deals, stakeholders and plans, to prove that nothing changed."""
     from deals.models import Deal
-    from plans.models import Activity, DueDateChange, Milestone, Plan, PlanTemplate, TemplateStep
+    from plans.models import (
+        Activity,
+        DueDateChange,
+        Milestone,
+        Plan,
+        PlanTemplate,
+        Resource,
+        ResourceSection,
+        ResourceShareLink,
+        ResourceVersion,
+        ResourceView,
+        TemplateStep,
+    )
     from stakeholders.models import Stakeholder
 
     models = [
@@ -45,6 +57,11 @@ def snapshot() -> dict:
         Activity,
         PlanTemplate,
         TemplateStep,
+        ResourceSection,
+        Resource,
+        ResourceVersion,
+        ResourceView,
+        ResourceShareLink,
     ]
     return {
         model.__name__: [

@@ -3,8 +3,11 @@ plan, milestone, stakeholder or template answer 404 and change nothing, in both 
 whether the URL names the requester's workspace or the other one."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from plans import materials
+from stakeholders.actors import Actor
 from tests.factories import DealFactory, MembershipFactory, PlanTemplateFactory, UserFactory
 from tests.helpers import htmx, snapshot
 
@@ -33,6 +36,22 @@ ENDPOINTS = [
     ("deals:deal-edit", "deal", ["GET", "POST"]),
     ("deals:deal-close", "deal", ["POST"]),
     ("deals:deal-close", "bare_deal", ["POST"]),
+    # Shared materials (plans/material_views.py).
+    ("plans:section-add", "deal", ["POST"]),
+    ("plans:resource-add", "deal", ["POST"], {"kind": "link"}),
+    ("plans:resource-add", "deal", ["POST"], {"kind": "file"}),
+    ("plans:section-edit", "section", ["GET", "POST"]),
+    ("plans:section-remove", "section", ["POST"]),
+    ("plans:section-move", "section", ["POST"], {"direction": "down"}),
+    ("plans:resource-detail", "resource", ["GET"]),
+    ("plans:resource-edit", "resource", ["POST"]),
+    ("plans:resource-version", "resource", ["POST"]),
+    ("plans:resource-move", "resource", ["POST"], {"direction": "down"}),
+    ("plans:resource-remove", "resource", ["POST"]),
+    ("plans:resource-file", "resource", ["GET"]),
+    ("plans:resource-viewer", "resource", ["GET"]),
+    ("plans:resource-share", "resource", ["POST"]),
+    ("plans:share-link-revoke", "share_link", ["POST"]),
 ]
 URL_KWARG = {
     "deal": "deal_id",
@@ -40,6 +59,9 @@ URL_KWARG = {
     "milestone": "milestone_id",
     "stakeholder": "stakeholder_id",
     "template": "template_id",
+    "section": "section_id",
+    "resource": "resource_id",
+    "share_link": "link_id",
 }
 
 
@@ -51,12 +73,25 @@ def victim_objects(plan, requester_user):
     stakeholder = deal.stakeholders.filter(side="buyer").first()
     template = PlanTemplateFactory(organization=plan.organization, name="Victim template")
     bare_deal = DealFactory(organization=plan.organization, owner=deal.owner)
+    seller = Actor.seller(deal.owner)
+    section = materials.add_section(plan, actor=seller, title="Docs", buyer_uploads=True)
+    materials.add_section(plan, actor=seller, title="More", buyer_uploads=False)
+    resource = materials.add_file(
+        plan,
+        actor=seller,
+        section=section,
+        upload=SimpleUploadedFile("victim.pdf", b"%PDF-1.4 victim"),
+    )
+    share_link, _ = materials.share_resource(resource, actor=seller, email="x@victim.test")
     ids = {
         "deal": deal.public_id,
         "bare_deal": bare_deal.public_id,
         "milestone": milestone.public_id,
         "stakeholder": stakeholder.public_id,
         "template": template.public_id,
+        "section": section.public_id,
+        "resource": resource.public_id,
+        "share_link": share_link.public_id,
     }
     sh = f"sh-{stakeholder.public_id}"
     data = {
@@ -98,16 +133,39 @@ def victim_objects(plan, requester_user):
         "sh-role": "champion",
         f"{sh}-name": "pwned",
         f"{sh}-role": "champion",
+        # materials
+        "section-title": "pwned",
+        "link-section": section.pk,
+        "link-title": "pwned",
+        "link-url": "https://pwned.test/",
+        "edit-section": section.pk,
+        "edit-title": "pwned",
+        "edit-visibility": "internal",
+        "share-email": "thief@evil.test",
+        "share-days": "30",
     }
     return ids, data
 
 
 CASES = [
-    pytest.param(name, kind, method, headers, id=f"{name}-{kind}-{method}-{headers}")
-    for name, kind, methods in ENDPOINTS
+    pytest.param(
+        name,
+        kind,
+        method,
+        headers,
+        extra[0] if extra else {},
+        id=f"{name}-{kind}-{method}-{headers}"
+        + "".join(f"-{v}" for e in extra for v in e.values()),
+    )
+    for name, kind, methods, *extra in ENDPOINTS
     for method in methods
     for headers in ("plain", "htmx")
 ]
+
+
+def path_of(name, kind, org_slug, ids, extra):
+    """The URL of `name` with the id of `kind` (and the URL's other parts, `extra`)."""
+    return reverse(name, kwargs={"org_slug": org_slug, URL_KWARG[kind]: ids[kind], **extra})
 
 
 def request(client, method, path, data, headers):
@@ -117,9 +175,9 @@ def request(client, method, path, data, headers):
     return client.post(path, data, **extra)
 
 
-@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
+@pytest.mark.parametrize(("name", "kind", "method", "headers", "extra"), CASES)
 def test_globex_member_gets_404_for_acme_ids(
-    client, plan, globex_plan, charlie, name, kind, method, headers
+    client, plan, globex_plan, charlie, name, kind, method, headers, extra
 ):
     """charlie (Globex) with Acme ids, under /o/globex/ and under /o/acme/."""
     ids, data = victim_objects(plan, charlie)
@@ -127,16 +185,16 @@ def test_globex_member_gets_404_for_acme_ids(
     client.force_login(charlie)
 
     for org_slug in ("globex", "acme"):
-        path = reverse(name, kwargs={"org_slug": org_slug, URL_KWARG[kind]: ids[kind]})
+        path = path_of(name, kind, org_slug, ids, extra)
         response = request(client, method, path, data, headers)
         assert response.status_code == 404, (org_slug, response.content[:300])
 
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
+@pytest.mark.parametrize(("name", "kind", "method", "headers", "extra"), CASES)
 def test_acme_member_gets_404_for_globex_ids(
-    client, plan, globex_plan, alice, name, kind, method, headers
+    client, plan, globex_plan, alice, name, kind, method, headers, extra
 ):
     """alice (Acme) with Globex ids, under /o/acme/ and under /o/globex/."""
     ids, data = victim_objects(globex_plan, alice)
@@ -144,20 +202,20 @@ def test_acme_member_gets_404_for_globex_ids(
     client.force_login(alice)
 
     for org_slug in ("acme", "globex"):
-        path = reverse(name, kwargs={"org_slug": org_slug, URL_KWARG[kind]: ids[kind]})
+        path = path_of(name, kind, org_slug, ids, extra)
         response = request(client, method, path, data, headers)
         assert response.status_code == 404, (org_slug, response.content[:300])
 
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("name", "kind", "method", "headers"), CASES)
-def test_own_ids_are_not_404(client, plan, alice, name, kind, method, headers):
+@pytest.mark.parametrize(("name", "kind", "method", "headers", "extra"), CASES)
+def test_own_ids_are_not_404(client, plan, alice, name, kind, method, headers, extra):
     """The same requests with the requester's own ids get through (so the 404s above come
     from the tenancy checks, not from a broken request)."""
     ids, data = victim_objects(plan, alice)
     client.force_login(alice)
-    path = reverse(name, kwargs={"org_slug": "acme", URL_KWARG[kind]: ids[kind]})
+    path = path_of(name, kind, "acme", ids, extra)
 
     response = request(client, method, path, data, headers)
 

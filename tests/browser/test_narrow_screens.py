@@ -2,14 +2,18 @@
 pages alike (issue: the room as the buyer's home)."""
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from playwright.sync_api import expect
 
+from plans import materials
+from plans.models import Resource
 from plans.services import add_comment, add_milestone
 from stakeholders.actors import Actor
 from stakeholders.services import issue_room_link
 from tests.factories import PASSWORD, add_buyer, make_deal, make_plan
 
 from .conftest import sign_in
+from .test_materials import two_page_pdf
 
 PHONE = {"width": 375, "height": 812}
 
@@ -74,6 +78,31 @@ def phone_deal(transactional_db):
     )
     long_comment = "Rechtsschutzversicherungsgesellschaften " * 8
     add_comment(step, actor=Actor.seller(seller), body=long_comment)
+    # Materials with long names: a section, a PDF about the step, a link, an upload box.
+    actor = Actor.seller(seller)
+    section = materials.add_section(
+        plan,
+        actor=actor,
+        title="Sicherheits- und Rechtsdokumentation (Datenschutzvereinbarungen)",
+        buyer_uploads=True,
+    )
+    materials.add_file(
+        plan,
+        actor=actor,
+        section=section,
+        upload=SimpleUploadedFile(
+            "Vendor-Security-Assessment-SIG-lite-v4-Initech-Global-final-final2.pdf",
+            two_page_pdf(),
+        ),
+        milestone=step,
+    )
+    materials.add_link(
+        plan,
+        actor=actor,
+        section=section,
+        title="https://trust.initech-global.test/documents/soc2-type2-report-2026-annual",
+        url="https://trust.initech-global.test/documents/soc2-type2-report-2026-annual",
+    )
     return deal
 
 
@@ -94,9 +123,21 @@ def test_the_buyers_room_fits_a_phone(browser, live_server, phone_deal):
     page.get_by_role("button", name="Discuss Security questionnaire").click()
     expect(page.get_by_text("Rechtsschutzversicherungsgesellschaften").first).to_be_visible()
     assert_fits(page)
-    for path in ("sign/",):
+    pdf = Resource.objects.get(kind="file")
+    for path in ("sign/", f"materials/{pdf.public_id}/"):
         page.goto(f"/room/{phone_deal.public_id}/{path}")
         assert_fits(page)
+    expect(page.get_by_role("img", name="Page 1")).to_be_visible()
+    assert_fits(page)
+    # One document sent by link, opened on a phone.
+    _, share_token = materials.share_resource(
+        pdf, actor=Actor.seller(phone_deal.owner), email="cfo@initech-global.test"
+    )
+    page.goto(f"/s/{share_token}/")
+    assert_fits(page)
+    page.get_by_role("button", name="Open the document").click()
+    expect(page.get_by_role("img", name="Page 1")).to_be_visible()
+    assert_fits(page)
 
 
 def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
@@ -111,6 +152,8 @@ def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
         "/o/acme/notifications/",
         f"/o/acme/deals/{phone_deal.public_id}/edit/",
         f"/o/acme/deals/{phone_deal.public_id}/plan/audit/",
+        f"/o/acme/materials/{Resource.objects.get(kind='file').public_id}/",
+        f"/o/acme/materials/{Resource.objects.get(kind='file').public_id}/view/",
     ]:
         page.goto(path)
         assert_fits(page)

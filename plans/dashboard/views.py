@@ -4,6 +4,7 @@ this module picks the scope from the request, and shapes tables, charts and CSV 
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import HttpResponse
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from deals.tenancy import org_view
+from plans import materials
 from plans.forms import DashboardFilterForm
 
 from . import history, metrics, panels
@@ -81,7 +83,20 @@ def dashboard(request):
             owner_limit=OWNER_LIMIT,
         )
     )
+    _add_engagement(page["health_rows"], now=scope.now)
     return render(request, TEMPLATE, _context(request, form, scope, page))
+
+
+ENGAGEMENT_DAYS = 14
+
+
+def _add_engagement(rows, *, now) -> None:
+    """The engagement column: each row's openings of its plan's materials in the last
+    ENGAGEMENT_DAYS (`row.engagement`: opens, people; None without any). One query."""
+    since = now - timedelta(days=ENGAGEMENT_DAYS)
+    figures = materials.recent_engagement([row.deal.plan_id for row in rows], since=since)
+    for row in rows:
+        row.engagement = figures.get(row.deal.plan_id)
 
 
 def _scope(request, form: DashboardFilterForm, now) -> metrics.Scope:
@@ -393,14 +408,18 @@ def _export_health(request, scope):
         "close-plan steps overdue more than 7 days",
         "date changes in 14 days",
         "last buyer visit",
+        f"materials opened in {ENGAGEMENT_DAYS} days",
+        f"people who opened materials in {ENGAGEMENT_DAYS} days",
         "close-plan steps without a buyer owner",
         "steps without a date",
         "plan",
     ]
     report = metrics.map_health(scope)
     url = _plan_url_pattern(request, scope)
+    _add_engagement(report.rows, now=scope.now)
     for row in metrics.sort_health(report.rows, request.GET.get("sort", "health")):
         deal = row.deal
+        engagement = row.engagement or {"opens": 0, "people": 0}
         yield [
             deal.account,
             deal.name,
@@ -418,6 +437,8 @@ def _export_health(request, scope):
             row.late_close,
             row.recent_changes,
             row.last_buyer_visit.isoformat(timespec="minutes") if row.last_buyer_visit else "",
+            engagement["opens"],
+            engagement["people"],
             row.missing_buyer_owner,
             row.undated,
             url.replace(PLACEHOLDER, str(deal.deal_id)),

@@ -437,6 +437,29 @@ def test_the_seller_sees_engagement_per_person_and_per_page(
     assert feed.count() == 1  # the second opening within the half hour is not news
 
 
+def test_the_dashboard_counts_openings_of_the_last_14_days(
+    client, acme, alice, acme_deal, proposal, dana
+):
+    from deals.models import Membership
+
+    Membership.objects.filter(user=alice).update(role="manager")
+    old = materials.record_open(proposal, kind="viewer", stakeholder=dana)
+    ResourceView.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(days=15))
+    materials.record_open(proposal, kind="download", stakeholder=dana)
+    eve = acme_deal.stakeholders.get(email="eve@initech.test")
+    materials.record_open(proposal, kind="viewer", stakeholder=eve)
+    client.force_login(alice)
+    page = assert_page(client.get("/o/acme/dashboard/"))
+    assert "Materials opened (14 days)" in page
+    assert "2 by 2 people" in page
+    export = client.get("/o/acme/dashboard/", {"export": "health"}).content.decode()
+    header, row = export.splitlines()[:2]
+    assert "materials opened in 14 days" in header
+    columns = header.split(",")
+    values = row.split(",")
+    assert values[columns.index("materials opened in 14 days")] == "2"
+
+
 def test_resource_viewed_and_added_are_webhook_events(acme, proposal, dana, plan, seller, section):
     WebhookEndpoint.objects.create(
         organization=acme, url="https://hooks.example.test/", secret=webhooks.new_secret()

@@ -556,6 +556,7 @@ class DealSerializer(serializers.ModelSerializer):
             "target_close_date",
             "original_close_date",
             "closed_date",
+            "room_closes_at",
             "plan",
             "has_overdue_steps",
             "url",
@@ -563,6 +564,12 @@ class DealSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["original_close_date", "created_at", "updated_at"]
+        extra_kwargs = {
+            "room_closes_at": {
+                "help_text": "From this moment the buyers' links stop opening the deal room "
+                "(and documents sent by link). Null: the room does not close by date."
+            }
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -577,6 +584,12 @@ class DealSerializer(serializers.ModelSerializer):
 
     def validate_currency(self, value: str) -> str:
         return value.upper()
+
+    def validate_room_closes_at(self, value):
+        unchanged = self.instance is not None and value == self.instance.room_closes_at
+        if value is not None and value <= timezone.now() and not unchanged:
+            raise serializers.ValidationError("Choose a moment in the future.")
+        return value
 
     def validate(self, attrs):
         stage = attrs.get("stage", self.instance.stage if self.instance else None)

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth import password_validation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from . import images, revisions
 from .models import TIME_ZONE_CHOICES, Deal, Membership, Organization, SecurityEvent, User
@@ -149,8 +150,21 @@ class DealForm(forms.ModelForm):
         labels = {"name": "Opportunity", "account_name": "Account", "owner": "Owner"}
         widgets = {"target_close_date": forms.DateInput(attrs={"type": "date"})}
 
+    room_open_until = forms.DateField(
+        label="Deal room open until",
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="After this day the buyers' links stop opening the room, and documents sent "
+        "by link stop opening too. Empty: the room stays open.",
+    )
+
     def __init__(self, *args, organization: Organization, **kwargs):
         super().__init__(*args, **kwargs)
+        self.zone = ZoneInfo(organization.time_zone)
+        if self.instance.room_closes_at is not None:
+            # The stored moment is the midnight that ends the day shown.
+            last = self.instance.room_closes_at.astimezone(self.zone) - timedelta(seconds=1)
+            self.initial["room_open_until"] = last.date()
         self.fields["owner"].queryset = User.objects.filter(
             memberships__organization=organization
         ).order_by("full_name", "email")
@@ -160,6 +174,23 @@ class DealForm(forms.ModelForm):
             if not self.instance.pk
             else Deal.Stage.choices
         )
+
+    def clean_room_open_until(self):
+        day = self.cleaned_data["room_open_until"]
+        if day is None:
+            self.cleaned_data["room_closes_at"] = None
+            return None
+        closes_at = datetime.combine(day + timedelta(days=1), time.min, tzinfo=self.zone)
+        if closes_at <= timezone.now() and closes_at != self.instance.room_closes_at:
+            raise forms.ValidationError("Choose today or a later day.")
+        self.cleaned_data["room_closes_at"] = closes_at
+        return day
+
+    def clean(self):
+        cleaned = super().clean()
+        # The service stores the moment (room_closes_at), not the day the form shows.
+        cleaned.pop("room_open_until", None)
+        return cleaned
 
     def clean_currency(self):
         currency = self.cleaned_data["currency"].strip().upper()

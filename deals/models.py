@@ -309,6 +309,9 @@ class Deal(Revisioned):
     # The target close date as first entered: "closed on or before the original target".
     original_close_date = models.DateField(editable=False)
     closed_date = models.DateField(null=True, blank=True)
+    # The deal room's end: from this moment the buyers' links (and documents sent by link)
+    # stop opening it. None: it does not close by date (links still expire one by one).
+    room_closes_at = models.DateTimeField(null=True, blank=True)
     # `revision` moves with every change of what the deal's pages show (its plan page, its
     # buyer room): the key of their cached bodies (deals/revisions.py).
     created_at = models.DateTimeField(auto_now_add=True)
@@ -333,6 +336,14 @@ class Deal(Revisioned):
             "plans:plan-detail",
             kwargs={"org_slug": self.organization.slug, "deal_id": self.public_id},
         )
+
+    @property
+    def room_open_until(self):
+        """The last moment the room opens (for "open until <day>", in the viewer's zone)."""
+        return self.room_closes_at - timedelta(microseconds=1) if self.room_closes_at else None
+
+    def room_closed(self, now=None) -> bool:
+        return self.room_closes_at is not None and (now or timezone.now()) >= self.room_closes_at
 
     @property
     def is_closed(self) -> bool:

@@ -516,14 +516,18 @@ def _authorize(request, plan_id) -> tuple[str, str, Grant, int]:
         return str(plan.public_id), SELLER, grant, plan.deal.revision
     access = request.session.get(SESSION_ROOMS, {}).get(str(plan.deal.public_id))
     if access:
-        link = RoomLink.objects.select_related("stakeholder").filter(pk=access["link"]).first()
+        link = (
+            RoomLink.objects.select_related("stakeholder", "stakeholder__deal")
+            .filter(pk=access["link"])
+            .first()
+        )
         if (
             link is not None
             and link.is_usable()
             and link.stakeholder.deal_id == plan.deal_id
             and plan.is_the_buyers
         ):
-            grant = Grant(link_id=link.pk, expires_at=link.expires_at)
+            grant = Grant(link_id=link.pk, expires_at=link.usable_until())
             return str(plan.public_id), BUYER, grant, plan.deal.revision
     raise Http404
 

@@ -611,8 +611,9 @@ def share_resource(
 
 def find_share_link(token: str) -> ResourceShareLink | None:
     """The usable share link of `token` (not expired, not revoked, its resource still
-    shared and its plan not archived), or None. A draft plan's resource may be sent: the
-    seller chose to send that one document (the room stays unshared)."""
+    shared, its plan not archived and its room not closed), or None. A draft plan's
+    resource may be sent: the seller chose to send that one document (the room stays
+    unshared)."""
     if not (20 <= len(token) <= 100) or not token.replace("-", "").replace("_", "").isalnum():
         return None
     link = (
@@ -637,6 +638,7 @@ def is_usable(link: ResourceShareLink) -> bool:
         and link.expires_at > timezone.now()
         and link.resource.visibility == Visibility.SHARED
         and not plan.is_archived
+        and not plan.deal.room_closed()
     )
 
 

@@ -107,7 +107,11 @@ class RoomLinkQuerySet(TenantQuerySet):
     def usable(self, now=None):
         now = now or timezone.now()
         return self.filter(
-            revoked_at=None, expires_at__gt=now, email__iexact=models.F("stakeholder__email")
+            models.Q(stakeholder__deal__room_closes_at=None)
+            | models.Q(stakeholder__deal__room_closes_at__gt=now),
+            revoked_at=None,
+            expires_at__gt=now,
+            email__iexact=models.F("stakeholder__email"),
         )
 
 
@@ -139,14 +143,21 @@ class RoomLink(models.Model):
         return f"Room link of {self.stakeholder}"
 
     def is_usable(self, now=None) -> bool:
-        """Not revoked, not expired, and still addressed to the stakeholder's current email
-        (a link sent to an address that is no longer theirs proves nothing)."""
+        """Not revoked, not expired, still addressed to the stakeholder's current email (a
+        link sent to an address that is no longer theirs proves nothing), and its room not
+        closed (Deal.room_closes_at)."""
         now = now or timezone.now()
         return (
             self.revoked_at is None
             and self.expires_at > now
             and self.email.casefold() == self.stakeholder.email.casefold()
+            and not self.stakeholder.deal.room_closed(now)
         )
+
+    def usable_until(self):
+        """When the link stops opening the room, whatever else happens first."""
+        closes_at = self.stakeholder.deal.room_closes_at
+        return min(self.expires_at, closes_at) if closes_at else self.expires_at
 
 
 class RoomVisit(models.Model):

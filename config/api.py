@@ -17,6 +17,9 @@ from plans.api import (
     DealViewSet,
     MilestoneViewSet,
     PlanViewSet,
+    ResourceSectionViewSet,
+    ResourceViewSet,
+    ResourceViewViewSet,
     SignatureEventViewSet,
     TemplateViewSet,
 )
@@ -31,6 +34,9 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("date-changes", DateChangeViewSet, basename="date-change")
 router.register("activity", ActivityViewSet, basename="activity")
 router.register("signatures", SignatureEventViewSet, basename="signature")
+router.register("resource-sections", ResourceSectionViewSet, basename="resource-section")
+router.register("resources", ResourceViewSet, basename="resource")
+router.register("resource-views", ResourceViewViewSet, basename="resource-view")
 
 
 @csrf_exempt

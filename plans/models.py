@@ -640,6 +640,53 @@ class ResourceShareLink(models.Model):
         return f"Share link of {self.resource_id} for {self.recipient_email}"
 
 
+def template_resource_path(instance: TemplateResource, filename: str) -> str:
+    return f"template-resources/{instance.section.template.organization_id}/{uuid.uuid4().hex}"
+
+
+class TemplateSection(models.Model):
+    """A section of materials that plans made from the template start with."""
+
+    template = models.ForeignKey(PlanTemplate, on_delete=models.CASCADE, related_name="sections")
+    position = models.PositiveIntegerField()
+    title = models.CharField(max_length=120)
+    buyer_uploads = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TemplateResource(models.Model):
+    """A file or link of a template's section, copied into each plan made from it (the file
+    too: a plan's materials never depend on the template staying as it is). `step_title`
+    names the step it is about: the plan's step of that title, if any."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    section = models.ForeignKey(TemplateSection, on_delete=models.CASCADE, related_name="resources")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=4, choices=Resource.Kind.choices)
+    title = models.CharField(max_length=200)
+    url = models.URLField(max_length=500, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    visibility = models.CharField(
+        max_length=8, choices=Visibility.choices, default=Visibility.SHARED
+    )
+    step_title = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to=template_resource_path, blank=True, max_length=255)
+    original_name = models.CharField(max_length=255, blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class SignatureEvent(models.Model):
     """The append-only, hash-chained log of a plan's signature ritual.
 

@@ -4,11 +4,23 @@ the steps (plans.services.create_plan_from_template)."""
 
 from __future__ import annotations
 
+from django.core.files.base import File
 from django.db import transaction
 
 from deals.models import Organization
 
-from .models import Phase, Plan, PlanTemplate, TemplateStep, Visibility
+from .models import (
+    Phase,
+    Plan,
+    PlanTemplate,
+    Resource,
+    ResourceSection,
+    ResourceVersion,
+    TemplateResource,
+    TemplateSection,
+    TemplateStep,
+    Visibility,
+)
 
 
 @transaction.atomic
@@ -41,7 +53,107 @@ def save_plan_as_template(
         )
         for position, m in enumerate(ordered, start=1)
     )
+    _materials_into_template(plan, template)
     return template
+
+
+def _copy_file(source, target, name: str) -> None:
+    """Store a copy of the stored file `source` as the FileField `target` (a new name)."""
+    with source.open("rb") as handle:
+        target.save(name, File(handle, name=name), save=False)
+
+
+def _materials_into_template(plan: Plan, template: PlanTemplate) -> None:
+    """The plan's shared materials (sections, links, the current version of each file, the
+    step each is about) become the template's: plans made from it start with them. Files
+    are copied. Internal materials and the buyers' own files stay out."""
+    sections = {}
+    for section in plan.resource_sections.all():
+        sections[section.pk] = TemplateSection.objects.create(
+            template=template,
+            position=section.position,
+            title=section.title,
+            buyer_uploads=section.buyer_uploads,
+        )
+    resources = (
+        Resource.objects.filter(plan=plan, visibility=Visibility.SHARED, side="seller")
+        .select_related("current", "milestone")
+        .order_by("position", "id")
+    )
+    for resource in resources:
+        copy = TemplateResource(
+            section=sections[resource.section_id],
+            position=resource.position,
+            kind=resource.kind,
+            title=resource.title,
+            url=resource.url,
+            note=resource.note,
+            visibility=resource.visibility,
+            step_title=resource.milestone.title if resource.milestone else "",
+        )
+        current = resource.current
+        if current is not None:
+            try:
+                _copy_file(current.file, copy.file, current.original_name)
+            except FileNotFoundError:
+                continue  # a file lost from storage is not carried over
+            copy.original_name = current.original_name
+            copy.content_type = current.content_type
+            copy.size = current.size
+        copy.save()
+
+
+def copy_template_materials(template: PlanTemplate, plan: Plan, *, added_by: str) -> None:
+    """A new plan's materials, from its template's: the same sections, links and files (a
+    copy of each file, as version 1), each about the plan's step of the same title."""
+    sections = list(template.sections.prefetch_related("resources"))
+    if not sections:
+        return
+    steps = {m.title: m for m in plan.milestones.all()}
+    for section in sections:
+        plan_section = ResourceSection.objects.create(
+            organization_id=plan.organization_id,
+            plan=plan,
+            title=section.title,
+            position=section.position,
+            buyer_uploads=section.buyer_uploads,
+        )
+        for item in section.resources.all():
+            resource = Resource.objects.create(
+                organization_id=plan.organization_id,
+                plan=plan,
+                section=plan_section,
+                milestone=steps.get(item.step_title) if item.step_title else None,
+                kind=item.kind,
+                title=item.title,
+                url=item.url,
+                note=item.note,
+                visibility=item.visibility,
+                position=item.position,
+                added_by_name=added_by,
+            )
+            if item.kind != Resource.Kind.FILE or not item.file:
+                continue
+            version = ResourceVersion(
+                organization_id=plan.organization_id,
+                resource=resource,
+                number=1,
+                original_name=item.original_name,
+                content_type=item.content_type,
+                size=item.size,
+                uploaded_by_name=added_by,
+            )
+            try:
+                _copy_file(item.file, version.file, item.original_name)
+            except FileNotFoundError:
+                resource.delete()  # a file lost from storage is not offered
+                continue
+            version.save()
+            Resource.objects.filter(pk=resource.pk).update(current=version)
+
+
+def remove_template_resource(item: TemplateResource) -> None:
+    item.delete()
 
 
 def _template_steps(template: PlanTemplate, steps: list[dict]) -> None:

@@ -8,6 +8,7 @@ the step it depends on.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
@@ -23,6 +24,10 @@ from .models import (
     Phase,
     Plan,
     PlanTemplate,
+    Resource,
+    ResourceSection,
+    ResourceVersion,
+    ResourceView,
     Risk,
     TemplateStep,
 )
@@ -631,5 +636,263 @@ class ActivitySerializer(serializers.ModelSerializer):
             "summary",
             "visibility",
             "created_at",
+        ]
+        read_only_fields = fields
+
+
+# Shared materials (plans/materials.py) --------------------------------------------------------
+
+
+SECTION_ID = "9b2f6e0a-4d1c-4f7e-8a3b-2c5d7e9f1a20"
+RESOURCE_ID = "3f8a1c2d-5e6b-4a7c-9d0e-1f2a3b4c5d6e"
+SECTION_EXAMPLE = {
+    "id": SECTION_ID,
+    "plan": PLAN_ID,
+    "title": "Security & legal",
+    "position": 2,
+    "buyer_uploads": False,
+    "created_at": "2026-03-02T09:40:00Z",
+}
+RESOURCE_EXAMPLE = {
+    "id": RESOURCE_ID,
+    "plan": PLAN_ID,
+    "deal": "5b0c7a52-2f1e-4b5e-9a49-1f5d0a7c3e11",
+    "section": SECTION_ID,
+    "kind": "file",
+    "title": "Security pack",
+    "url": None,
+    "note": "SOC 2 Type II report and pen-test summary",
+    "visibility": "shared",
+    "milestone": MILESTONE_ID,
+    "position": 1,
+    "file": {
+        "id": "6e1d2c3b-4a5f-4e6d-8c7b-9a0f1e2d3c4b",
+        "version": 2,
+        "name": "acme-security-pack-2026.pdf",
+        "content_type": "application/pdf",
+        "size": 1843201,
+        "uploaded_by_name": "Sam Seller",
+        "created_at": "2026-03-10T11:02:00Z",
+    },
+    "added_by_name": "Sam Seller",
+    "side": "seller",
+    "opens": 5,
+    "people": 3,
+    "seconds": 1260,
+    "last_opened_at": "2026-03-19T15:12:40Z",
+    "created_at": "2026-03-02T09:45:00Z",
+    "updated_at": "2026-03-10T11:02:00Z",
+}
+RESOURCE_VIEW_EXAMPLE = {
+    "id": "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f",
+    "resource": RESOURCE_ID,
+    "plan": PLAN_ID,
+    "kind": "viewer",
+    "stakeholder": "c56a4180-65aa-42ec-a945-5fd21dec0538",
+    "stakeholder_name": "Priya Raman",
+    "shared_with": None,
+    "version": 2,
+    "started_at": "2026-03-19T15:02:10Z",
+    "last_seen_at": "2026-03-19T15:12:40Z",
+    "seconds": 610,
+    "pages": {"1": 35, "4": 410, "5": 165},
+}
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A section", value=SECTION_EXAMPLE, response_only=True),
+        OpenApiExample(
+            "Add a section buyers may upload to",
+            value={"plan": PLAN_ID, "title": "Your documents", "buyer_uploads": True},
+            request_only=True,
+        ),
+    ]
+)
+class ResourceSectionSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    plan = serializers.SlugRelatedField(
+        slug_field="public_id", queryset=Plan.objects.none(), help_text="The plan."
+    )
+    buyer_uploads = serializers.BooleanField(
+        required=False, default=False, help_text="Buyers may add their own files to it."
+    )
+
+    class Meta:
+        model = ResourceSection
+        fields = ["id", "plan", "title", "position", "buyer_uploads", "created_at"]
+        read_only_fields = ["position", "created_at"]
+        extra_kwargs = {"title": {"error_messages": {"blank": "Give the section a name."}}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            self.fields["plan"].queryset = Plan.objects.for_org(organization).select_related("deal")
+
+
+class ResourceFileSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    name = serializers.CharField(source="original_name", read_only=True)
+    version = serializers.IntegerField(source="number", read_only=True)
+
+    class Meta:
+        model = ResourceVersion
+        fields = ["id", "version", "name", "content_type", "size", "uploaded_by_name", "created_at"]
+        read_only_fields = fields
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample("A file with its engagement", value=RESOURCE_EXAMPLE, response_only=True),
+        OpenApiExample(
+            "Add a link about a step",
+            value={
+                "section": SECTION_ID,
+                "title": "Recorded demo",
+                "url": "https://video.example.com/acme-demo",
+                "note": "The 20-minute version",
+                "milestone": MILESTONE_ID,
+            },
+            request_only=True,
+        ),
+    ]
+)
+class ResourceSerializer(serializers.ModelSerializer):
+    """A link (created here) or a file (uploaded in the app; its current version). The
+    engagement figures count every opening by buyers and by recipients of share links."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    plan = serializers.UUIDField(source="plan.public_id", read_only=True)
+    deal = serializers.UUIDField(source="plan.deal.public_id", read_only=True)
+    section = serializers.SlugRelatedField(
+        slug_field="public_id",
+        queryset=ResourceSection.objects.none(),
+        help_text="The section (of the plan) it is listed in.",
+    )
+    milestone = serializers.SlugRelatedField(
+        slug_field="public_id",
+        queryset=Milestone.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="The step of the same plan it is about, if any.",
+    )
+    url = serializers.URLField(
+        max_length=500,
+        help_text="An https:// address (links; null for files).",
+        required=False,
+        allow_null=True,
+        validators=[RegexValidator(r"^https://", "Give an https:// address.")],
+    )
+    file = ResourceFileSerializer(source="current", read_only=True, allow_null=True)
+    opens = serializers.IntegerField(
+        read_only=True, help_text="Openings (viewer, downloads, links followed)."
+    )
+    people = serializers.IntegerField(read_only=True, help_text="People who opened it.")
+    seconds = serializers.IntegerField(
+        read_only=True, help_text="Seconds read in the PDF viewer, everyone's."
+    )
+    last_opened_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Resource
+        fields = [
+            "id",
+            "plan",
+            "deal",
+            "section",
+            "kind",
+            "title",
+            "url",
+            "note",
+            "visibility",
+            "milestone",
+            "position",
+            "file",
+            "added_by_name",
+            "side",
+            "opens",
+            "people",
+            "seconds",
+            "last_opened_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "kind",
+            "position",
+            "added_by_name",
+            "side",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"title": {"error_messages": {"blank": "Give the link a title."}}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            self.fields["section"].queryset = ResourceSection.objects.for_org(
+                organization
+            ).select_related("plan", "plan__deal")
+            self.fields["milestone"].queryset = Milestone.objects.for_org(organization)
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["url"] = data["url"] or None  # a file has no address
+        return data
+
+    def validate(self, attrs):
+        section, milestone = attrs.get("section"), attrs.get("milestone")
+        if milestone is not None and section is not None and milestone.plan_id != section.plan_id:
+            raise serializers.ValidationError({"milestone": ["Choose a step of the same plan."]})
+        if self.instance is None and not attrs.get("url"):
+            raise serializers.ValidationError({"url": ["A link needs its address."]})
+        return attrs
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("Read in the viewer", value=RESOURCE_VIEW_EXAMPLE, response_only=True)]
+)
+class ResourceViewSerializer(serializers.ModelSerializer):
+    """One opening of a resource."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    resource = serializers.UUIDField(source="resource.public_id", read_only=True)
+    plan = serializers.UUIDField(source="resource.plan.public_id", read_only=True)
+    stakeholder = serializers.UUIDField(
+        source="stakeholder.public_id", read_only=True, allow_null=True
+    )
+    stakeholder_name = serializers.CharField(
+        source="stakeholder.name", read_only=True, allow_null=True
+    )
+    shared_with = serializers.EmailField(
+        source="share_link.recipient_email",
+        read_only=True,
+        allow_null=True,
+        help_text="The recipient of the share link it was opened with, if any.",
+    )
+    version = serializers.IntegerField(source="version.number", read_only=True, allow_null=True)
+    pages = serializers.DictField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text='Seconds on each page in the PDF viewer: {"3": 41}.',
+    )
+
+    class Meta:
+        model = ResourceView
+        fields = [
+            "id",
+            "resource",
+            "plan",
+            "kind",
+            "stakeholder",
+            "stakeholder_name",
+            "shared_with",
+            "version",
+            "started_at",
+            "last_seen_at",
+            "seconds",
+            "pages",
         ]
         read_only_fields = fields

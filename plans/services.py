@@ -15,7 +15,7 @@ from deals.models import Deal
 from stakeholders.actors import Actor
 from stakeholders.models import SellerRole, Side, Stakeholder
 
-from . import attachments, scheduling, signals
+from . import attachments, plan_templates, scheduling, signals
 from .evidence import content_hash
 from .models import (
     Activity,
@@ -191,6 +191,8 @@ def create_plan_from_template(
         )
         for position, (step, due) in enumerate(zip(steps, due_dates, strict=True), start=1)
     )
+    if template is not None:
+        plan_templates.copy_template_materials(template, plan, added_by=actor.name)
     summary = f"created the plan from “{template.name}”" if template else "created the plan"
     record_activity(plan, actor=actor, verb=Verb.PLAN_CREATED, summary=summary)
     return plan

@@ -9,8 +9,9 @@ from django.views.decorators.http import require_POST
 
 from deals.tenancy import org_view
 
+from . import plan_templates
 from .forms import TemplateEditForm
-from .models import PlanTemplate
+from .models import PlanTemplate, TemplateResource
 
 
 @org_view
@@ -41,9 +42,25 @@ def template_edit(request, template_id):
         "template": template,
         "form": form,
         "steps": template.steps.all(),
+        "sections": template.sections.prefetch_related("resources"),
         "nav": "templates",
     }
     return render(request, "plans/template_edit.html", context, status=status)
+
+
+@require_POST
+@org_view
+def template_resource_remove(request, template_id, resource_id):
+    item = get_object_or_404(
+        TemplateResource.objects.filter(
+            section__template__organization=request.organization,
+            section__template__public_id=template_id,
+        ),
+        public_id=resource_id,
+    )
+    plan_templates.remove_template_resource(item)
+    messages.success(request, f"“{item.title}” removed from the template.")
+    return redirect("plans:template-edit", request.organization.slug, template_id)
 
 
 @require_POST

@@ -111,6 +111,11 @@ urlpatterns = [
     path("templates/", template_views.template_list, name="template-list"),
     path("templates/<uuid:template_id>/", template_views.template_edit, name="template-edit"),
     path(
+        "templates/<uuid:template_id>/materials/<uuid:resource_id>/remove/",
+        template_views.template_resource_remove,
+        name="template-resource-remove",
+    ),
+    path(
         "templates/<uuid:template_id>/delete/",
         template_views.template_delete,
         name="template-delete",

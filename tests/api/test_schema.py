@@ -155,7 +155,7 @@ def test_schema_documents_page_size_bounds_and_cursor(schema):
         if method == "get" and "{" not in path
     ]
 
-    assert len(lists) == 8
+    assert len(lists) == 11
     for operation in lists:
         page_size = next(p for p in operation["parameters"] if p["name"] == "page_size")
         cursor = next(p for p in operation["parameters"] if p["name"] == "cursor")

@@ -34,7 +34,15 @@ from deals.api import DEAL_EXAMPLE
 from deals.models import Deal, Organization, User
 from plans import builtin_templates
 from plans import serializers as examples
-from plans.models import Milestone, Plan, PlanTemplate, SignatureEvent, TemplateStep
+from plans.models import (
+    Milestone,
+    Plan,
+    PlanTemplate,
+    Resource,
+    ResourceSection,
+    SignatureEvent,
+    TemplateStep,
+)
 from stakeholders.models import Stakeholder
 
 # Committed rows for the server's threads; the rows of the data migration (the built-in
@@ -94,6 +102,10 @@ CROSS_FIELD_RULES = [
     "POST /api/v1/stakeholders/",
     "PUT /api/v1/stakeholders/{id}/",
     "PATCH /api/v1/stakeholders/{id}/",
+    # A section of a plan of this workspace; a link about a step of the same plan, at an
+    # https:// address that is a valid URL.
+    "POST /api/v1/resource-sections/",
+    "POST /api/v1/resources/",
 ]
 
 
@@ -120,8 +132,19 @@ REFERENCES = {
     "body.buyer_owner": "stakeholders",
     "body.seller_owner": "stakeholders",
     "body.depends_on": "milestones",
+    "body.section": "resource-sections",
+    "body.milestone": "milestones",
 }
-RESOURCES = ["deals", "plans", "milestones", "stakeholders", "templates", "signatures"]
+RESOURCES = [
+    "deals",
+    "plans",
+    "milestones",
+    "stakeholders",
+    "templates",
+    "signatures",
+    "resources",
+    "resource-sections",
+]
 
 
 def schemathesis_config(key: str, ids: dict[str, list[str]]) -> schemathesis.Config:
@@ -222,6 +245,10 @@ def _give_example_ids(organization) -> None:
     people.filter(pk=people.filter(role="ae")[0].pk).update(public_id=examples.SELLER_ID)
     template = PlanTemplate.objects.create(organization=organization, name="Mid-market")
     PlanTemplate.objects.filter(pk=template.pk).update(public_id=examples.TEMPLATE_ID)
+    sections = ResourceSection.objects.filter(plan__deal=deal).order_by("position")
+    ResourceSection.objects.filter(pk=sections[0].pk).update(public_id=examples.SECTION_ID)
+    resources = Resource.objects.filter(plan__deal=deal, kind="file").order_by("pk")
+    Resource.objects.filter(pk=resources[0].pk).update(public_id=examples.RESOURCE_ID)
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -270,6 +297,8 @@ def demo(settings):
         "stakeholders": Stakeholder.objects.all(),
         "templates": PlanTemplate.objects.all(),
         "signatures": SignatureEvent.objects.all(),
+        "resources": Resource.objects.all(),
+        "resource-sections": ResourceSection.objects.all(),
         "members": User.objects.all(),
     }
     ids = {

@@ -698,3 +698,68 @@ def test_a_resource_page_costs_the_same_queries_whatever_its_engagement(
         materials.record_time(view, {"1": 5, str(i + 2): 9}, now=view.started_at + timedelta(1))
     with django_assert_num_queries(len(few.captured_queries)):
         alice_client.get(detail)
+
+
+# --- Templates carry materials ----------------------------------------------------------------
+
+
+def test_a_template_saved_from_a_plan_gives_new_plans_its_materials(
+    alice_client, alice, plan, seller, section, proposal, secret
+):
+    from plans.models import PlanTemplate
+    from plans.services import create_plan_from_template
+    from tests.factories import make_deal
+
+    step = plan.milestones.filter(visibility="shared").first()
+    materials.update_resource(proposal, actor=seller, milestone=step)
+    materials.add_link(plan, actor=seller, section=section, title="Demo", url="https://d.test/")
+    response = alice_client.post(
+        url("plans:plan-save-template", deal_id=plan.deal.public_id),
+        {"template-name": "With materials"},
+    )
+    assert response.status_code in (200, 302)
+    template = PlanTemplate.objects.get(name="With materials")
+    assert [r.title for s in template.sections.all() for r in s.resources.all()] == [
+        "Proposal",
+        "Demo",
+    ]  # the internal one stayed out
+    page = assert_page(alice_client.get(url("plans:template-edit", template_id=template.public_id)))
+    assert "Proposal" in page and "Pricing floor" not in page
+
+    deal = make_deal(alice.memberships.get().organization, alice, account_name="Hooli")
+    new = create_plan_from_template(
+        deal, template=template, target_date=plan.target_signature_date, actor=seller
+    )
+    copied = Resource.objects.filter(plan=new).select_related("current", "milestone")
+    by_title = {r.title: r for r in copied}
+    assert set(by_title) == {"Proposal", "Demo"}
+    assert by_title["Proposal"].milestone.title == step.title
+    assert by_title["Proposal"].milestone.plan == new
+    # Its own copy of the file: removing the original changes nothing for the new plan.
+    materials.remove_resource(proposal, actor=seller)
+    proposal.current.file.delete(save=False)
+    with by_title["Proposal"].current.file.open("rb") as handle:
+        assert handle.read() == PDF
+
+
+def test_a_templates_resource_is_removed_only_by_its_workspace(
+    alice_client, plan, seller, section, proposal, charlie
+):
+    from plans import plan_templates
+    from plans.models import TemplateResource
+
+    template = plan_templates.save_plan_as_template(
+        plan, organization=plan.organization, name="Mine"
+    )
+    item = TemplateResource.objects.get()
+    remove = "plans:template-resource-remove"
+    client = Client()
+    client.force_login(charlie)
+    for org in ("globex", "acme"):
+        response = client.post(
+            url(remove, org_slug=org, template_id=template.public_id, resource_id=item.public_id)
+        )
+        assert response.status_code == 404
+    assert TemplateResource.objects.exists()
+    alice_client.post(url(remove, template_id=template.public_id, resource_id=item.public_id))
+    assert not TemplateResource.objects.exists()

@@ -4,17 +4,19 @@ import hashlib
 import hmac
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from deals.models import Deal, Membership, Organization, User, hash_token
-from plans import evidence
+from plans import evidence, materials
 from plans import services as plan_services
 from plans.builtin_templates import install
-from plans.models import Activity, Milestone, PlanTemplate, TemplateStep
+from plans.models import Activity, Milestone, PlanTemplate, Resource, TemplateStep
 from plans.signing import signatures
 from stakeholders import access
 from stakeholders import services as stakeholder_services
@@ -359,6 +361,7 @@ def seed_deal(
         plan_services.share_plan(plan, actor=seller)
     milestones = list(plan.milestones.order_by("phase", "position"))
     close_steps = [m for m in milestones if m.phase == "close"]
+    _demo_materials(plan, seller, milestones)
     if story == "won_late":
         security = next(m for m in close_steps if m.risk == "security")
         plan_services.update_milestone(
@@ -406,6 +409,54 @@ def seed_deal(
     _date_completions(plan)
     _buyer_engagement(plan, story)
     return 1
+
+
+DEMO_FILES = Path(__file__).parent / "demo_files"
+
+
+def _demo_materials(plan, seller, milestones) -> None:
+    """What a seller shares beside the plan: a proposal and a recorded demo, a security
+    pack about the security step, an internal pricing note, and a section for the buyers'
+    own documents."""
+    proposal = materials.add_section(plan, actor=seller, title="Proposal", buyer_uploads=False)
+    materials.add_file(
+        plan,
+        actor=seller,
+        section=proposal,
+        title="Proposal",
+        note="Scope, pricing and terms",
+        upload=SimpleUploadedFile("proposal.pdf", (DEMO_FILES / "proposal.pdf").read_bytes()),
+    )
+    materials.add_link(
+        plan,
+        actor=seller,
+        section=proposal,
+        title="Recorded demo (20 minutes)",
+        url="https://video.example.com/tandem-demo",
+    )
+    materials.add_link(
+        plan,
+        actor=seller,
+        section=proposal,
+        title="Pricing floor (internal)",
+        url="https://wiki.example.com/pricing-floor",
+        visibility="internal",
+    )
+    security = materials.add_section(
+        plan, actor=seller, title="Security & legal", buyer_uploads=False
+    )
+    step = next((m for m in milestones if "ecurity" in m.title and m.visibility == "shared"), None)
+    materials.add_file(
+        plan,
+        actor=seller,
+        section=security,
+        title="Security pack",
+        upload=SimpleUploadedFile(
+            "security-pack.pdf", (DEMO_FILES / "security-pack.pdf").read_bytes()
+        ),
+        milestone=step,
+    )
+    materials.add_section(plan, actor=seller, title="Your documents", buyer_uploads=True)
 
 
 def sign_demo_plan(plan, seller, *, buyer_signs: bool) -> None:
@@ -482,6 +533,13 @@ def _buyer_engagement(plan, story):
     if champion is None or step is None:
         return
     plan_services.set_milestone_status(step, actor=Actor.buyer(champion), status="in_progress")
+    if story == "on_track":
+        # They read the proposal: pages 1 and 2 for a few minutes.
+        proposal = Resource.objects.filter(plan=plan, title="Proposal").first()
+        if proposal is not None:
+            view = materials.record_open(proposal, kind="viewer", stakeholder=champion)
+            later = view.started_at + timedelta(minutes=6)
+            materials.record_time(view, {"1": 95, "2": 210}, now=later)
     if story == "slipping":
         Activity.objects.filter(plan=plan, side="buyer").update(
             created_at=timezone.now() - timedelta(days=21)

@@ -17,12 +17,10 @@ from plans.api import (
     DealViewSet,
     MilestoneViewSet,
     PlanViewSet,
-    ResourceSectionViewSet,
-    ResourceViewSet,
-    ResourceViewViewSet,
     SignatureEventViewSet,
     TemplateViewSet,
 )
+from plans.material_api import ResourceSectionViewSet, ResourceViewSet, ResourceViewViewSet
 from stakeholders.api import StakeholderViewSet
 
 router = SimpleRouter(use_regex_path=False)

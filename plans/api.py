@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, Max, OuterRef, Q, Sum, Value
+from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -32,7 +32,7 @@ from deals.api import (
 )
 from deals.models import Deal, User
 
-from . import evidence, materials, plan_templates, services
+from . import evidence, plan_templates, services
 from .models import (
     Activity,
     DueDateChange,
@@ -40,9 +40,6 @@ from .models import (
     Phase,
     Plan,
     PlanTemplate,
-    Resource,
-    ResourceSection,
-    ResourceView,
     SignatureEvent,
     Visibility,
 )
@@ -55,9 +52,6 @@ from .serializers import (
     PlanCreateSerializer,
     PlanSerializer,
     RescheduleSerializer,
-    ResourceSectionSerializer,
-    ResourceSerializer,
-    ResourceViewSerializer,
     TemplateSerializer,
 )
 from .signing import signatures
@@ -765,199 +759,3 @@ class DealViewSet(ReadWriteViewSet):
         return deal_services.update_deal(
             serializer.instance, actor=self.actor(), **serializer.validated_data
         )
-
-
-# Shared materials -------------------------------------------------------------------------
-
-
-class SectionListParams(ListParams):
-    ORDERINGS = {"position": ("plan_id", "position", "id")}
-    DEFAULT_ORDERING = "position"
-
-    plan = serializers.UUIDField(required=False)
-    deal = serializers.UUIDField(required=False)
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List the sections of plans' materials", parameters=[SectionListParams]
-    ),
-    retrieve=extend_schema(summary="Get a section"),
-    create=extend_schema(
-        summary="Add a section to a plan's materials", description="At the end of its plan's."
-    ),
-)
-class ResourceSectionViewSet(ListMixin, RetrieveMixin, TenantViewSet):
-    """The sections a plan's materials are grouped in ("Proposal", "Security & legal")."""
-
-    serializer_class = ResourceSectionSerializer
-    list_params_class = SectionListParams
-    updated_field = "created_at"
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ResourceSection.objects.none()
-        return ResourceSection.objects.for_org(self.organization).select_related("plan")
-
-    def apply_filters(self, queryset, params):
-        if plan := params.get("plan"):
-            queryset = queryset.filter(plan__public_id=plan)
-        if deal := params.get("deal"):
-            queryset = queryset.filter(plan__deal__public_id=deal)
-        return queryset
-
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        _refuse_if_archived(data["plan"])
-        section = materials.add_section(
-            data["plan"],
-            actor=self.actor(),
-            title=data["title"],
-            buyer_uploads=data.get("buyer_uploads", False),
-        )
-        headers = {"Location": _location(request, "resource-section", section.public_id)}
-        return self.respond(self.fresh(section), status_code=201, headers=headers)
-
-
-class ResourceListParams(ListParams):
-    ORDERINGS = {
-        "position": ("plan_id", "section__position", "position", "id"),
-        "created_at": ("created_at", "id"),
-        "-created_at": ("-created_at", "-id"),
-        "updated_at": ("updated_at", "id"),
-        "-updated_at": ("-updated_at", "-id"),
-    }
-    DEFAULT_ORDERING = "position"
-
-    plan = serializers.UUIDField(required=False)
-    deal = serializers.UUIDField(required=False)
-    section = serializers.UUIDField(required=False)
-    kind = serializers.ChoiceField(choices=Resource.Kind.values, required=False)
-    visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List plans' materials",
-        parameters=[ResourceListParams],
-        description="Files and links, each with its engagement (openings, people, seconds "
-        "read in the viewer, the last opening). Files are uploaded in the app; their bytes "
-        "are served only there, to people with access.",
-    ),
-    retrieve=extend_schema(summary="Get a resource"),
-    create=extend_schema(
-        summary="Add a link to a plan's materials",
-        description="At the end of its section; shared with the buyers unless `visibility` "
-        "is `internal`. Sends resource.added.",
-    ),
-    destroy=extend_schema(summary="Remove a resource", description="With its engagement."),
-)
-class ResourceViewSet(ListMixin, RetrieveMixin, TenantViewSet):
-    """A plan's materials: files (with versions) and links, in sections."""
-
-    serializer_class = ResourceSerializer
-    list_params_class = ResourceListParams
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Resource.objects.none()
-        return (
-            Resource.objects.for_org(self.organization)
-            .select_related("plan", "plan__deal", "section", "milestone", "current")
-            .annotate(
-                opens=Count("views", distinct=True),
-                people=Count("views__stakeholder", distinct=True)
-                + Count("views__share_link", distinct=True),
-                seconds=Coalesce(Sum("views__seconds"), 0),
-                last_opened_at=Max("views__last_seen_at"),
-            )
-        )
-
-    def apply_filters(self, queryset, params):
-        if plan := params.get("plan"):
-            queryset = queryset.filter(plan__public_id=plan)
-        if deal := params.get("deal"):
-            queryset = queryset.filter(plan__deal__public_id=deal)
-        if section := params.get("section"):
-            queryset = queryset.filter(section__public_id=section)
-        for name in ("kind", "visibility"):
-            if value := params.get(name):
-                queryset = queryset.filter(**{name: value})
-        return queryset
-
-    def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        section = data.pop("section")
-        _refuse_if_archived(section.plan)
-        try:
-            resource = materials.add_link(
-                section.plan,
-                actor=self.actor(),
-                section=section,
-                title=data["title"],
-                url=data["url"],
-                note=data.get("note", ""),
-                visibility=data.get("visibility", Visibility.SHARED),
-                milestone=data.get("milestone"),
-            )
-        except materials.MaterialRefused as refused:
-            raise serializers.ValidationError({"milestone": [str(refused)]}) from None
-        headers = {"Location": _location(request, "resource", resource.public_id)}
-        return self.respond(self.fresh(resource), status_code=201, headers=headers)
-
-    def destroy(self, request, *args, **kwargs):
-        with transaction.atomic():
-            resource = self.checked_instance(required=False)
-            _refuse_if_archived(resource.plan)
-            materials.remove_resource(resource, actor=self.actor())
-        return Response(status=204)
-
-
-class ResourceViewListParams(LogListParams):
-    ORDERINGS = {"-started_at": ("-started_at", "-id"), "started_at": ("started_at", "id")}
-    DEFAULT_ORDERING = "-started_at"
-
-    resource = serializers.UUIDField(required=False)
-    stakeholder = serializers.UUIDField(required=False)
-    kind = serializers.ChoiceField(choices=ResourceView.Kind.values, required=False)
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="List openings of materials (engagement)",
-        parameters=[ResourceViewListParams],
-        description="Who opened which resource, when, how (viewer, download, link), and "
-        "for PDFs in the viewer the seconds on each page. Newest first; `updated_since` "
-        "filters by the last activity of the opening.",
-    )
-)
-class ResourceViewViewSet(ListMixin, TenantViewSet):
-    """Engagement with the materials (read-only)."""
-
-    serializer_class = ResourceViewSerializer
-    list_params_class = ResourceViewListParams
-    updated_field = "last_seen_at"
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return ResourceView.objects.none()
-        return ResourceView.objects.for_org(self.organization).select_related(
-            "resource", "resource__plan", "stakeholder", "share_link", "version"
-        )
-
-    def apply_filters(self, queryset, params):
-        if plan := params.get("plan"):
-            queryset = queryset.filter(resource__plan__public_id=plan)
-        if deal := params.get("deal"):
-            queryset = queryset.filter(resource__plan__deal__public_id=deal)
-        if resource := params.get("resource"):
-            queryset = queryset.filter(resource__public_id=resource)
-        if stakeholder := params.get("stakeholder"):
-            queryset = queryset.filter(stakeholder__public_id=stakeholder)
-        if kind := params.get("kind"):
-            queryset = queryset.filter(kind=kind)
-        return queryset

@@ -32,7 +32,7 @@ from schemathesis.engine import events, from_schema
 from deals import services as deal_services
 from deals.api import DEAL_EXAMPLE
 from deals.models import Deal, Organization, User
-from plans import builtin_templates
+from plans import builtin_templates, material_api
 from plans import serializers as examples
 from plans.models import (
     Milestone,
@@ -246,9 +246,9 @@ def _give_example_ids(organization) -> None:
     template = PlanTemplate.objects.create(organization=organization, name="Mid-market")
     PlanTemplate.objects.filter(pk=template.pk).update(public_id=examples.TEMPLATE_ID)
     sections = ResourceSection.objects.filter(plan__deal=deal).order_by("position")
-    ResourceSection.objects.filter(pk=sections[0].pk).update(public_id=examples.SECTION_ID)
+    ResourceSection.objects.filter(pk=sections[0].pk).update(public_id=material_api.SECTION_ID)
     resources = Resource.objects.filter(plan__deal=deal, kind="file").order_by("pk")
-    Resource.objects.filter(pk=resources[0].pk).update(public_id=examples.RESOURCE_ID)
+    Resource.objects.filter(pk=resources[0].pk).update(public_id=material_api.RESOURCE_ID)
 
 
 class QuietHandler(WSGIRequestHandler):

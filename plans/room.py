@@ -35,7 +35,7 @@ from .forms import (
     ShareLinkForm,
 )
 from .health import plan_health
-from .models import Activity, Attachment, Milestone, Phase, Plan, Visibility
+from .models import Activity, Attachment, Milestone, Phase, Plan, Resource, Visibility
 from .signing.signatures import signature_block
 from .timeline import timeline_json
 
@@ -182,10 +182,15 @@ def room_context(request, plan: Plan, *, viewer=None) -> dict:
 
     sections = materials.sections_of(plan, shared_only=True, versions=True)
     keys = {s.pk: s.viewer_key for s in stakeholders}
+    about: dict[int, list] = {}
     for section in sections:
         for resource in section.items:
             # Who may remove it: the buyer who added it (plans/materials.py can_remove).
             resource.owner_key = keys.get(resource.added_by_stakeholder_id)
+            if resource.milestone_id:
+                about.setdefault(resource.milestone_id, []).append(resource)
+    for milestone in milestones:
+        milestone.shared_resources = about.get(milestone.pk, [])
 
     # Internal steps are not loaded here, and they are not part of the signed content.
     block = signature_block(
@@ -309,6 +314,9 @@ def _row(request, milestone: Milestone, *, status: int = 200):
     milestone.overdue_days = milestone.days_overdue(today)
     read_only = milestone.plan.is_archived
     milestone.buyer_can_update = services.buyer_can_update(milestone) and not read_only
+    milestone.shared_resources = list(
+        Resource.objects.filter(milestone=milestone, visibility=Visibility.SHARED)
+    )
     context = {
         "milestone": milestone,
         "plan": milestone.plan,

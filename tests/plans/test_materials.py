@@ -763,3 +763,27 @@ def test_a_templates_resource_is_removed_only_by_its_workspace(
     assert TemplateResource.objects.exists()
     alice_client.post(url(remove, template_id=template.public_id, resource_id=item.public_id))
     assert not TemplateResource.objects.exists()
+
+
+def test_a_resource_about_a_step_shows_on_that_steps_row_in_the_room(
+    dana_client, acme_deal, plan, seller, section
+):
+    step = plan.milestones.filter(visibility="shared").first()
+    materials.add_file(
+        plan, actor=seller, section=section, upload=pdf(), title="Security pack", milestone=step
+    )
+    materials.add_link(
+        plan,
+        actor=seller,
+        section=section,
+        title="Internal checklist",
+        url="https://wiki.test/",
+        visibility="internal",
+    )
+    room = assert_page(dana_client.get(room_url(acme_deal)))
+    assert f"Open Security pack (for {step.title})" in room
+    assert "Internal checklist" not in room
+    row = dana_client.get(
+        room_url(acme_deal, "room-milestone-row", milestone_id=step.public_id), **htmx()
+    )
+    assert f"Open Security pack (for {step.title})" in assert_fragment(row)

@@ -10,7 +10,6 @@ revision and tells the open pages: the rooms only of shared resources.
 from __future__ import annotations
 
 import json
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,6 +20,7 @@ from django.utils import timezone
 
 from deals.emails import send_after_commit
 from deals.models import hash_token
+from stakeholders import access
 from stakeholders import services as stakeholder_services
 from stakeholders.actors import Actor
 from stakeholders.models import BuyerRole, Side, Stakeholder
@@ -579,7 +579,7 @@ def share_resource(
                 f"; ask {deal.owner.display_name} to send it to someone at {domain}."
             )
     days = max(1, min(days, MAX_SHARE_LINK_DAYS))
-    token = secrets.token_urlsafe(32)
+    token = access.new_token()
     link = ResourceShareLink.objects.create(
         organization_id=resource.organization_id,
         resource=resource,
@@ -614,7 +614,7 @@ def find_share_link(token: str) -> ResourceShareLink | None:
     shared, its plan not archived and its room not closed), or None. A draft plan's
     resource may be sent: the seller chose to send that one document (the room stays
     unshared)."""
-    if not (20 <= len(token) <= 100) or not token.replace("-", "").replace("_", "").isalnum():
+    if not access.looks_like_token(token):
         return None
     link = (
         ResourceShareLink.objects.select_related(

@@ -231,6 +231,19 @@ def build_data():
             )
         elif i % 6 == 0:
             services.set_milestone_status(fresh, actor=actor, status="in_progress")
+    # Materials, as a seller shares them: two sections of files and links, one opened.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from plans import materials
+
+    for title in ("Proposal", "Security & legal"):
+        section = materials.add_section(plan, actor=actor, title=title, buyer_uploads=False)
+        for j in range(3):
+            upload = SimpleUploadedFile(f"{title[:4]}-{j}.pdf", b"%PDF-1.4 bench")
+            materials.add_file(plan, actor=actor, section=section, upload=upload)
+        materials.add_link(
+            plan, actor=actor, section=section, title=f"{title} video", url="https://v.test/"
+        )
     return user, plan
 
 

@@ -122,13 +122,19 @@ def section_move(request, section_id, direction):
 # --- Resources --------------------------------------------------------------------------------
 
 
-@require_POST
 @org_view
 def resource_add(request, deal_id, kind):
-    """Add a link or a file to one of the plan's sections."""
+    """GET: the form that adds a link or a file (drawn when the plan page opens it). POST:
+    add it to one of the plan's sections."""
     if kind not in Resource.Kind.values:
         raise Http404("No such kind of resource.")
     plan = _plan(request, deal_id)
+    if request.method == "GET":
+        form = ResourceForm(plan=plan, kind=kind, prefix=kind)
+        context = {"deal": plan.deal, "plan": plan, "kind": kind, "label": kind, "form": form}
+        if request.htmx:
+            return render(request, f"{PAGE}#resource-form", context)
+        return render(request, "plans/resource_add.html", {**context, "nav": "deals"})
     if refused := _refuse_if_archived(plan):
         return refused
     form = ResourceForm(request.POST, request.FILES, plan=plan, kind=kind, prefix=kind)
@@ -146,7 +152,8 @@ def resource_add(request, deal_id, kind):
         except materials.MaterialRefused as refused:
             form.add_error("milestone", str(refused))
     if form.errors:
-        return _region(request, plan, status=422, **{f"{kind}_form": form})
+        forms = [(k, k, form if k == kind else None) for k in ("file", "link")]
+        return _region(request, plan, status=422, resource_forms=forms)
     return _region(request, plan)
 
 

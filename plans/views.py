@@ -33,13 +33,12 @@ from .forms import (
     PlanCreateForm,
     PlanOverviewForm,
     RescheduleForm,
-    ResourceForm,
     SectionForm,
     StakeholderForm,
     TemplateSaveForm,
 )
 from .health import plan_health, plan_warnings
-from .models import Activity, DueDateChange, Milestone, Phase, Plan, Resource
+from .models import Activity, DueDateChange, Milestone, Phase, Plan
 from .signing.signatures import signature_block
 from .timeline import timeline_json
 
@@ -267,22 +266,13 @@ def plan_context(
         ),
         "materials": sections,
         "section_form": UnboundForm(lambda: SectionForm(prefix="section")),
-        "link_form": UnboundForm(
-            lambda: _resource_form(plan, Resource.Kind.LINK, sections, milestones)
-        ),
-        "file_form": UnboundForm(
-            lambda: _resource_form(plan, Resource.Kind.FILE, sections, milestones)
-        ),
+        # (kind, label, form): bound only after a refused add; drawn when opened otherwise.
+        "resource_forms": [("file", "file", None), ("link", "link", None)],
         "nav": "deals",
     }
 
 
 SLIP_WINDOW = timedelta(days=14)
-
-
-def _resource_form(plan: Plan, kind: str, sections, milestones: list) -> ResourceForm:
-    """The materials' "Add a file/link" form, its options from what the page loaded."""
-    return ResourceForm(plan=plan, kind=kind, prefix=kind, sections=sections, steps=milestones)
 
 
 def _recent_slips() -> dict:

@@ -38,8 +38,8 @@ ENDPOINTS = [
     ("deals:deal-close", "bare_deal", ["POST"]),
     # Shared materials (plans/material_views.py).
     ("plans:section-add", "deal", ["POST"]),
-    ("plans:resource-add", "deal", ["POST"], {"kind": "link"}),
-    ("plans:resource-add", "deal", ["POST"], {"kind": "file"}),
+    ("plans:resource-add", "deal", ["GET", "POST"], {"kind": "link"}),
+    ("plans:resource-add", "deal", ["GET", "POST"], {"kind": "file"}),
     ("plans:section-edit", "section", ["GET", "POST"]),
     ("plans:section-remove", "section", ["POST"]),
     ("plans:section-move", "section", ["POST"], {"direction": "down"}),

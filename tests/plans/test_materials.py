@@ -787,3 +787,13 @@ def test_a_resource_about_a_step_shows_on_that_steps_row_in_the_room(
         room_url(acme_deal, "room-milestone-row", milestone_id=step.public_id), **htmx()
     )
     assert f"Open Security pack (for {step.title})" in assert_fragment(row)
+
+
+def test_the_add_forms_are_drawn_when_opened(alice_client, acme_deal, section):
+    page = assert_page(alice_client.get(acme_deal.get_absolute_url()))
+    add_file = url("plans:resource-add", deal_id=acme_deal.public_id, kind="file")
+    assert f'hx-get="{add_file}"' in page and 'name="file-file"' not in page
+    form = assert_fragment(alice_client.get(add_file, **htmx()))
+    assert 'name="file-file"' in form and "Proposal" in form  # the section's option
+    full = assert_page(alice_client.get(add_file))
+    assert 'name="file-file"' in full

@@ -100,6 +100,8 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
         events.append("stakeholders")
     if verb in MATERIAL_VERBS:
         events.append("materials")
+    if verb == Activity.Verb.RESOURCE_VIEWED:
+        events.append("stakeholders")  # what each buyer opened, in the sellers' panel
     if milestone is not None and milestone.pk is not None:
         events.append(f"milestone-{milestone.public_id}")
     internal = activity is not None and activity.visibility == Visibility.INTERNAL

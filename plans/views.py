@@ -188,6 +188,10 @@ def plan_context(
             milestone.is_last = index == len(group) - 1
     rows.prepare_rows(milestones, org_slug=request.organization.slug, today=today)
     rows.prepare_stakeholders(stakeholders, org_slug=request.organization.slug)
+    # What each buyer opened of the materials: read only where the panel is drawn.
+    read = SimpleLazyObject(lambda: materials.engagement_by_person(plan))
+    for stakeholder in stakeholders:
+        stakeholder.materials_read = lambda pk=stakeholder.pk: read.get(pk)
     if region in (None, "milestone-table"):
         rows.render_rows(request, milestones, can_edit=not plan.is_archived, token=csrf_token)
     health = plan_health(plan, milestones, today=today, recent_slips=recent_slips)

@@ -433,6 +433,8 @@ def test_the_seller_sees_engagement_per_person_and_per_page(
     assert 'aria-label="Page 2: 100% of the most read page"' in page
     plan_page = assert_page(alice_client.get(acme_deal.get_absolute_url()))
     assert "Opened 2 times by 1 person" in plan_page
+    # Per person, in the stakeholder panel: what Dana opened of the materials.
+    assert "Opened 1 of the materials (2 times, 4 min reading)" in plan_page
     feed = Activity.objects.filter(verb="resource_viewed")
     assert feed.count() == 1  # the second opening within the half hour is not news
 

@@ -15,13 +15,16 @@ from drf_spectacular.utils import (
     extend_schema_serializer,
     extend_schema_view,
 )
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from deals.api import ListMixin, ListParams, RetrieveMixin, TenantViewSet
 
 from . import materials
 from .api import LogListParams, _location, _refuse_if_archived
+from .attachments import AttachmentRejected
 from .models import (
     Milestone,
     Plan,
@@ -244,6 +247,47 @@ class ResourceSerializer(serializers.ModelSerializer):
         return attrs
 
 
+class FileUploadSerializer(serializers.Serializer):
+    """A new file resource (multipart/form-data): the file and where it goes."""
+
+    section = serializers.SlugRelatedField(
+        slug_field="public_id",
+        queryset=ResourceSection.objects.none(),
+        help_text="The section (of the plan) it is listed in.",
+    )
+    file = serializers.FileField(
+        help_text="PDF, Word, Excel, PowerPoint, PNG, JPEG, GIF, WebP, plain text or CSV, "
+        "recognised by its content; at most ATTACHMENT_MAX_MB (25 MB by default)."
+    )
+    title = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Default: the file's name."
+    )
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.SHARED)
+    milestone = serializers.SlugRelatedField(
+        slug_field="public_id",
+        queryset=Milestone.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text="The step of the same plan it is about, if any.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            self.fields["section"].queryset = ResourceSection.objects.for_org(
+                organization
+            ).select_related("plan", "plan__deal")
+            self.fields["milestone"].queryset = Milestone.objects.for_org(organization)
+
+
+class VersionUploadSerializer(serializers.Serializer):
+    """A new version of a file resource (multipart/form-data); the older ones stay."""
+
+    file = serializers.FileField(help_text="Accepted as for a new file.")
+
+
 @extend_schema_serializer(
     examples=[OpenApiExample("Read in the viewer", value=RESOURCE_VIEW_EXAMPLE, response_only=True)]
 )
@@ -439,6 +483,66 @@ class ResourceViewSet(ListMixin, RetrieveMixin, TenantViewSet):
             _refuse_if_archived(resource.plan)
             materials.remove_resource(resource, actor=self.actor())
         return Response(status=204)
+
+    @extend_schema(
+        summary="Upload a file to a plan's materials",
+        description="multipart/form-data. At the end of its section; shared with the buyers "
+        "unless `visibility` is `internal`. The file is recognised by its content (400 with "
+        "the reason otherwise). Sends resource.added.",
+        request={"multipart/form-data": FileUploadSerializer},
+        responses={201: ResourceSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="files", parser_classes=[MultiPartParser])
+    def upload(self, request):
+        serializer = FileUploadSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        section = data.pop("section")
+        milestone = data.get("milestone")
+        if milestone is not None and milestone.plan_id != section.plan_id:
+            raise serializers.ValidationError({"milestone": ["Choose a step of the same plan."]})
+        _refuse_if_archived(section.plan)
+        try:
+            resource = materials.add_file(
+                section.plan,
+                actor=self.actor(),
+                section=section,
+                upload=data["file"],
+                title=data.get("title", ""),
+                note=data.get("note", ""),
+                visibility=data["visibility"],
+                milestone=milestone,
+            )
+        except AttachmentRejected as rejected:
+            raise serializers.ValidationError({"file": [str(rejected)]}) from None
+        except materials.MaterialRefused as refused:
+            raise serializers.ValidationError({"milestone": [str(refused)]}) from None
+        headers = {"Location": _location(request, "resource", resource.public_id)}
+        return self.respond(self.fresh(resource), status_code=201, headers=headers)
+
+    @extend_schema(
+        summary="Upload a new version of a file",
+        description="multipart/form-data. The older versions stay listed in the app. "
+        "If-Match (the resource's ETag) is checked when sent.",
+        request={"multipart/form-data": VersionUploadSerializer},
+        responses={200: ResourceSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="versions", parser_classes=[MultiPartParser])
+    def versions(self, request, id=None):  # noqa: A002 - the URL's name
+        serializer = VersionUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with transaction.atomic():
+            resource = self.checked_instance(required=False)
+            _refuse_if_archived(resource.plan)
+            try:
+                materials.add_version(
+                    resource, actor=self.actor(), upload=serializer.validated_data["file"]
+                )
+            except AttachmentRejected as rejected:
+                raise serializers.ValidationError({"file": [str(rejected)]}) from None
+            except materials.MaterialRefused as refused:
+                raise exceptions.ValidationError({"file": [str(refused)]}) from None
+        return self.respond(self.fresh(resource))
 
 
 class ResourceViewListParams(LogListParams):

@@ -130,3 +130,50 @@ def test_the_schema_documents_the_materials(api):
         "/api/v1/resource-views/",
     ):
         assert path in schema["paths"], path
+
+
+def test_a_file_is_uploaded_and_gets_new_versions(api, acme_plan, globex_api):
+    section = section_of(api, acme_plan)
+    response = api.post(
+        "/api/v1/resources/files/",
+        {
+            "section": section["id"],
+            "title": "Proposal",
+            "file": SimpleUploadedFile("proposal.pdf", b"%PDF-1.4 one"),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.json()
+    created = response.json()
+    assert created["kind"] == "file" and created["file"]["version"] == 1
+    assert created["file"]["name"] == "proposal.pdf" and created["url"] is None
+    response = api.post(
+        f"/api/v1/resources/{created['id']}/versions/",
+        {"file": SimpleUploadedFile("proposal-v2.pdf", b"%PDF-1.4 two")},
+        format="multipart",
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["file"]["version"] == 2
+    # Refused by content, with the reason; nothing added.
+    response = api.post(
+        "/api/v1/resources/files/",
+        {"section": section["id"], "file": SimpleUploadedFile("x.exe", b"MZ\x90\x00" * 8)},
+        format="multipart",
+    )
+    assert response.status_code == 400
+    assert "not accepted" in response.json()["file"][0]
+    # Another workspace: no such section, no such resource.
+    response = globex_api.post(
+        "/api/v1/resources/files/",
+        {"section": section["id"], "file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
+        format="multipart",
+    )
+    assert response.status_code == 400 and "section" in response.json()
+    response = globex_api.post(
+        f"/api/v1/resources/{created['id']}/versions/",
+        {"file": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
+        format="multipart",
+    )
+    assert response.status_code == 404
+    assert Resource.objects.count() == 1
+    assert Resource.objects.get().versions.count() == 2

@@ -106,6 +106,10 @@ CROSS_FIELD_RULES = [
     # https:// address that is a valid URL.
     "POST /api/v1/resource-sections/",
     "POST /api/v1/resources/",
+    # A file's bytes must be of an accepted type (recognised by content), which the schema
+    # can only say in words.
+    "POST /api/v1/resources/files/",
+    "POST /api/v1/resources/{id}/versions/",
 ]
 
 

@@ -1,6 +1,7 @@
 """The REST API of plans' materials (plans/materials.py): their sections, the resources
-with their engagement figures (links are created here; files are uploaded in the app), and
-every opening of a resource (read-only). Writes go through plans/materials.py, as in the app.
+with their engagement figures (links created as JSON, files uploaded as multipart, new
+versions of a file), and every opening of a resource (read-only). Writes go through
+plans/materials.py, as in the app.
 """
 
 from __future__ import annotations
@@ -155,8 +156,8 @@ class ResourceFileSerializer(serializers.ModelSerializer):
     ]
 )
 class ResourceSerializer(serializers.ModelSerializer):
-    """A link (created here) or a file (uploaded in the app; its current version). The
-    engagement figures count every opening by buyers and by recipients of share links."""
+    """A link or a file (its current version: `file`). The engagement figures count every
+    opening by buyers and by recipients of share links."""
 
     id = serializers.UUIDField(source="public_id", read_only=True)
     plan = serializers.UUIDField(source="plan.public_id", read_only=True)
@@ -411,8 +412,8 @@ class ResourceListParams(ListParams):
         summary="List plans' materials",
         parameters=[ResourceListParams],
         description="Files and links, each with its engagement (openings, people, seconds "
-        "read in the viewer, the last opening). Files are uploaded in the app; their bytes "
-        "are served only there, to people with access.",
+        "read in the viewer, the last opening). A file's bytes are served only in the app, "
+        "to people with access.",
     ),
     retrieve=extend_schema(summary="Get a resource"),
     create=extend_schema(

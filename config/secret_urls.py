@@ -18,6 +18,7 @@ import re
 SECRET_PATHS = [
     "/r/",  # buyers' room links, and their /r/<token>/request/ and /r/<token>/act/… paths
     "/s/",  # one resource shared by link (plans/room_materials.py share_link)
+    "/cal/",  # calendar feeds (plans/calendars.py)
     "/invite/",  # invitations to join a workspace
     "/u/",  # unsubscribe and preference links in emails
     "/accounts/password/reset/key/",  # allauth: <uidb36>-<key>, then <uidb36>-set-password

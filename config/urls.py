@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from deals import views as deal_views
-from plans import live, room_materials
+from plans import calendar_views, live, room_materials
 from plans.signing import views as signing_views
 from stakeholders import views as stakeholder_views
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("r/<str:token>/", stakeholder_views.room_link, name="room-link"),
     path("r/<str:token>/request/", stakeholder_views.link_request_new, name="room-link-request"),
     path("room/<uuid:deal_id>/", include("plans.room_urls")),
+    # Calendar feeds (plans/calendars.py): a secret address per feed.
+    path("cal/<str:token>.ics", calendar_views.calendar_feed, name="calendar-feed"),
     # One resource shared by link (plans/room_materials.py).
     path("s/<str:token>/", room_materials.share_link, name="resource-share-link"),
     path("shared/<uuid:link_id>/", room_materials.shared_resource, name="shared-resource"),

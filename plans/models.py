@@ -687,6 +687,43 @@ class TemplateResource(models.Model):
         return self.title
 
 
+class CalendarFeed(models.Model):
+    """A secret, revocable iCalendar feed of dated steps (plans/calendars.py): every step of
+    one plan (for its sellers), a seller's own steps across the workspace's deals, or a
+    buyer's own steps in their room. Only the token's SHA-256 is stored."""
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", "Every step of the plan"
+        SELLER = "seller", "My steps across all deals"
+        BUYER = "buyer", "My steps in this room"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    plan = models.ForeignKey(
+        Plan, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # The seller who made it (plan and seller feeds): it works while they are a member.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # The buyer whose steps it shows: it works while they may open the room.
+    stakeholder = models.ForeignKey(
+        Stakeholder, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} feed"
+
+
 class SignatureEvent(models.Model):
     """The append-only, hash-chained log of a plan's signature ritual.
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import room, room_materials
+from . import calendar_views, room, room_materials
 from .signing import views as signing_views
 
 urlpatterns = [
@@ -58,4 +58,6 @@ urlpatterns = [
         name="room-upload",
     ),
     path("materials/forward/", room_materials.room_forward, name="room-forward"),
+    path("steps/<uuid:milestone_id>/ics/", calendar_views.room_step_ics, name="room-step-ics"),
+    path("calendar/", calendar_views.room_calendar, name="room-calendar"),
 ]

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import (
+    calendar_views,
     material_views,
     milestone_views,
     stakeholder_views,
@@ -180,4 +181,8 @@ urlpatterns = [
         material_views.share_link_revoke,
         name="share-link-revoke",
     ),
+    # Calendar feeds (plans/calendar_views.py).
+    path("calendar/", calendar_views.my_calendars, name="calendars"),
+    path("calendar/<uuid:feed_id>/revoke/", calendar_views.calendar_revoke, name="calendar-revoke"),
+    path("milestones/<uuid:milestone_id>/ics/", calendar_views.milestone_ics, name="milestone-ics"),
 ]

@@ -419,8 +419,9 @@ def test_stakeholder_edit_and_remove_query_counts_are_constant(
         django_assert_num_queries, partial(edit, new_address=True), small, large, EMAIL_CHANGE
     )
     # Removing also revokes the person's links and voids their requests and codes (+5),
-    # deletes their openings of the materials and unnames the files they added (+2).
-    same_count(django_assert_num_queries, remove, small, large, 39)
+    # deletes their openings of the materials and unnames the files they added (+2), and
+    # deletes their calendar feeds (+1).
+    same_count(django_assert_num_queries, remove, small, large, 40)
 
 
 def test_plan_overview_query_counts_are_constant(

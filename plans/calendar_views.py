@@ -37,11 +37,12 @@ def _ics(request, body: bytes, *, filename: str | None = None) -> HttpResponse:
 @require_GET
 def calendar_feed(request, token):
     """The feed a calendar app subscribes to. Any token that does not open a feed gets the
-    same 404."""
-    if limited := access.link_rate_limit(request, token=token):
-        return limited
+    same 404. Only misses count against the client's budget of link attempts: calendar
+    services poll many people's feeds from a few addresses."""
     feed = calendars.find_feed(token)
     if feed is None:
+        if limited := access.link_rate_limit(request, token=token):
+            return limited
         raise Http404("No such calendar.")
     body = calendars.calendar(
         calendars.feed_name(feed),

@@ -178,3 +178,15 @@ def test_feed_tokens_are_redacted_from_logs():
     from config.secret_urls import redact
 
     assert redact("GET /cal/abcdefghijklmnopqrstuvwxyz0123.ics") == "GET /cal/[redacted]"
+
+
+def test_calendar_services_may_poll_but_guessing_is_limited(alice, plan):
+    _, token = calendars.create_feed(plan.organization, "plan", plan=plan, user=alice)
+    poller = Client()
+    for _ in range(30):  # more than the budget of link attempts: only misses count
+        assert poller.get(f"/cal/{token}.ics").status_code == 200
+    statuses = [
+        poller.get(f"/cal/guessed-token-number-{i:04d}-abcdefgh.ics").status_code
+        for i in range(25)
+    ]
+    assert statuses[:20] == [404] * 20 and statuses[-1] == 429

@@ -4,6 +4,7 @@ from . import (
     calendar_views,
     material_views,
     milestone_views,
+    sheet_views,
     stakeholder_views,
     template_views,
     views,
@@ -185,4 +186,9 @@ urlpatterns = [
     path("calendar/", calendar_views.my_calendars, name="calendars"),
     path("calendar/<uuid:feed_id>/revoke/", calendar_views.calendar_revoke, name="calendar-revoke"),
     path("milestones/<uuid:milestone_id>/ics/", calendar_views.milestone_ics, name="milestone-ics"),
+    path(
+        "deals/<uuid:deal_id>/plan/export.<str:fmt>",
+        sheet_views.plan_export,
+        name="plan-export",
+    ),
 ]

@@ -186,7 +186,6 @@ def test_calendar_services_may_poll_but_guessing_is_limited(alice, plan):
     for _ in range(30):  # more than the budget of link attempts: only misses count
         assert poller.get(f"/cal/{token}.ics").status_code == 200
     statuses = [
-        poller.get(f"/cal/guessed-token-number-{i:04d}-abcdefgh.ics").status_code
-        for i in range(25)
+        poller.get(f"/cal/guessed-token-number-{i:04d}-abcdefgh.ics").status_code for i in range(25)
     ]
     assert statuses[:20] == [404] * 20 and statuses[-1] == 429

@@ -52,6 +52,10 @@ ENDPOINTS = [
     ("plans:resource-viewer", "resource", ["GET"]),
     ("plans:resource-share", "resource", ["POST"]),
     ("plans:share-link-revoke", "share_link", ["POST"]),
+    # Calendars and spreadsheets.
+    ("plans:milestone-ics", "milestone", ["GET"]),
+    ("plans:plan-export", "deal", ["GET"], {"fmt": "csv"}),
+    ("plans:plan-export", "deal", ["GET"], {"fmt": "xlsx"}),
 ]
 URL_KWARG = {
     "deal": "deal_id",

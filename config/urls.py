@@ -19,6 +19,11 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("notifications.urls")),
     path("r/<str:token>/", stakeholder_views.room_link, name="room-link"),
     path("r/<str:token>/request/", stakeholder_views.link_request_new, name="room-link-request"),
+    path(
+        "r/<str:token>/ics/<uuid:milestone_id>/",
+        calendar_views.link_step_ics,
+        name="room-link-step-ics",
+    ),
     path("room/<uuid:deal_id>/", include("plans.room_urls")),
     # Calendar feeds (plans/calendars.py): a secret address per feed.
     path("cal/<str:token>.ics", calendar_views.calendar_feed, name="calendar-feed"),

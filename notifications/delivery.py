@@ -248,8 +248,17 @@ def build_digest(row: SentNotification):
             if item["as_buyer"] and token:
                 item["done_url"] = _act_url(token, step, "done")
                 item["more_time_url"] = _act_url(token, step, "more-time")
+                ics = reverse(
+                    "room-link-step-ics", kwargs={"token": token, "milestone_id": step.public_id}
+                )
             else:
                 item["url"] = entry["url"] + f"#milestone-{step.public_id}"
+                slug = step.plan.organization.slug
+                ics = reverse(
+                    "plans:milestone-ics", kwargs={"org_slug": slug, "milestone_id": step.public_id}
+                )
+            # The date links to the step as an .ics file ("add to calendar").
+            item["ics_url"] = _absolute(ics)
     first = next(iter(deals.values()))
     reply_to = None
     if not first.get("seller") and first["deal"].owner.email:

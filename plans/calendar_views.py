@@ -121,6 +121,31 @@ def room_step_ics(request, milestone_id):
     return _ics(request, body, filename="step.ics")
 
 
+@require_GET
+def link_step_ics(request, token, milestone_id):
+    """A digest's date, for a buyer: their step as an .ics file, through their room link
+    (the digest's link; it changes nothing, so a GET may serve it)."""
+    if limited := access.link_rate_limit(request, token=token):
+        return limited
+    try:
+        link = access.find_link(token)
+    except access.LinkInvalid:
+        # Its "Ask for a new link" posts to /r/<token>/request/, relative to this page.
+        return access.invalid_link_page(request, request_url="../../request/")
+    step = get_object_or_404(
+        Milestone.objects.filter(
+            plan__deal_id=link.stakeholder.deal_id, visibility=Visibility.SHARED
+        )
+        .exclude(plan__status=Plan.Status.DRAFT)
+        .exclude(due_date=None)
+        .select_related("plan", "plan__deal", "buyer_owner", "seller_owner"),
+        public_id=milestone_id,
+    )
+    step.moves = step.date_changes.count()
+    body = calendars.calendar(step.title, [step], link.organization, buyer=True)
+    return _ics(request, body, filename="step.ics")
+
+
 @require_POST
 @access.buyer_view
 def room_calendar(request):

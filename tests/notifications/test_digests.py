@@ -172,8 +172,14 @@ def test_digest_buyer_link_opens_the_room_and_seller_link_the_plan(client, la):
         run_digests()
 
         buyer_mail = outbox_to(room.buyer.email)[0]
-        room_link = next(link for link in links_in(buyer_mail.body) if "/act/" not in link)
+        links = links_in(buyer_mail.body)
+        room_link = next(link for link in links if "/act/" not in link and "/ics/" not in link)
         assert room_link.startswith("/r/")
+        # The step's date: an .ics file through the same link, which it does not use up.
+        ics = next(link for link in links if "/ics/" in link)
+        calendar = client.get(ics)
+        assert calendar["Content-Type"].startswith("text/calendar")
+        assert b"SUMMARY:Security review" in calendar.content
         assert client.get(room_link).status_code == 200  # the landing page: changes nothing
         response = client.post(room_link)
         assert response.status_code == 302
@@ -184,6 +190,7 @@ def test_digest_buyer_link_opens_the_room_and_seller_link_the_plan(client, la):
     seller_mail = outbox_to("ae@la.test")[0]
     assert f"http://testserver/o/la/deals/{room.deal.public_id}/" in seller_mail.body
     assert "/r/" not in seller_mail.body
+    assert "http://testserver/o/la/milestones/" in seller_mail.body  # "add to calendar"
 
 
 def test_digest_buyer_items_carry_mark_done_and_need_more_time(la):

@@ -724,6 +724,26 @@ class CalendarFeed(models.Model):
         return f"{self.get_kind_display()} feed"
 
 
+class SheetImport(models.Model):
+    """A table read for import into a plan (plans/sheet_import.py), kept between its
+    preview and its application: the cells (dates as ISO text) and the column mapping."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(max_length=255)
+    table = models.JSONField()
+    mapping = models.JSONField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"Import of {self.source}"
+
+
 class SignatureEvent(models.Model):
     """The append-only, hash-chained log of a plan's signature ritual.
 

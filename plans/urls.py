@@ -191,4 +191,6 @@ urlpatterns = [
         sheet_views.plan_export,
         name="plan-export",
     ),
+    path("deals/<uuid:deal_id>/plan/import/", sheet_views.plan_import, name="plan-import"),
+    path("imports/<uuid:import_id>/", sheet_views.import_preview, name="plan-import-preview"),
 ]

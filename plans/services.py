@@ -290,6 +290,36 @@ TRACKED_FIELDS = [
 ]
 
 
+@transaction.atomic
+def add_milestones(plan: Plan, *, actor: Actor, steps: list[dict], summary: str) -> int:
+    """Add many steps at once (an import): each at the end of its phase, in order, with its
+    status; one content change of the plan and one line in its feed (`summary`). Returns
+    how many were added."""
+    if not steps:
+        return 0
+    positions = {phase: _next_position(plan, phase) for phase in (Phase.CLOSE, Phase.POST)}
+    now = timezone.now()
+    rows = []
+    for fields in steps:
+        phase = fields.get("phase", Phase.CLOSE)
+        milestone = Milestone(
+            organization_id=plan.organization_id,
+            plan=plan,
+            position=positions[phase],
+            created_by_side=actor.side,
+            baseline_date=fields.get("due_date"),
+            **fields,
+        )
+        if milestone.status == Milestone.Status.DONE:
+            milestone.completed_at, milestone.completed_by_name = now, actor.name
+        positions[phase] += 1
+        rows.append(milestone)
+    Milestone.objects.bulk_create(rows)
+    bump_version(plan)
+    record_activity(plan, actor=actor, verb=Verb.MILESTONE_CREATED, summary=summary)
+    return len(rows)
+
+
 def _move_date(milestone: Milestone, new_date, *, actor: Actor, reason: str) -> None:
     """Apply a due-date change: a committed date moves only with a reason, and every move
     of a committed date is kept in the slip history."""

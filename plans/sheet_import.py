@@ -473,7 +473,15 @@ def preview(table: list[list], plan: Plan, *, mapping: list[str] | None = None) 
 
 
 @transaction.atomic
-def apply(result: Preview, plan: Plan, *, actor, add_people: bool, delete_missing: bool) -> dict:
+def apply(
+    result: Preview,
+    plan: Plan,
+    *,
+    actor,
+    add_people: bool,
+    delete_missing: bool,
+    source: str = "",
+) -> dict:
     """Import the rows without an error: matched steps changed, new ones added, none deleted
     unless `delete_missing`; unknown owners added as people of their side if `add_people`.
     All or nothing. Importing the same table again changes nothing. Returns the counts."""
@@ -486,7 +494,7 @@ def apply(result: Preview, plan: Plan, *, actor, add_people: bool, delete_missin
                     plan.deal, actor=actor, name=name, role=role
                 )
     counts = {"added": 0, "changed": 0, "unchanged": 0, "deleted": 0, "people": len(created_people)}
-    seen = set()
+    seen, new_steps = set(), []
     for row in result.importable:
         buyer = row.buyer or created_people.get((Side.BUYER, row.buyer_name))
         seller = row.seller or created_people.get((Side.SELLER, row.seller_name))
@@ -501,11 +509,7 @@ def apply(result: Preview, plan: Plan, *, actor, add_people: bool, delete_missin
             fields["duration_days"] = row.duration
         existing = row.existing
         if existing is None:
-            step = services.add_milestone(plan, actor=actor, phase=row.phase, **fields)
-            if row.status != Milestone.Status.NOT_STARTED:
-                services.set_milestone_status(step, actor=actor, status=row.status)
-            counts["added"] += 1
-            seen.add(step.pk)
+            new_steps.append({**fields, "phase": row.phase, "status": row.status})
             continue
         seen.add(existing.pk)
         current = Milestone.objects.get(pk=existing.pk)
@@ -524,6 +528,19 @@ def apply(result: Preview, plan: Plan, *, actor, add_people: bool, delete_missin
             current, actor=actor, expected_version=current.version, reason=reason, **changes
         )
         counts["changed"] += 1
+    # New steps in one go: one change of the plan, one line in its feed.
+    counts["added"] = services.add_milestones(
+        plan,
+        actor=actor,
+        steps=new_steps,
+        summary=f"imported {len(new_steps)} step{'s' if len(new_steps) != 1 else ''}"
+        + (f" from {source}" if source else ""),
+    )
+    seen.update(
+        Milestone.objects.filter(plan=plan, title__in=[s["title"] for s in new_steps]).values_list(
+            "pk", flat=True
+        )
+    )
     if delete_missing:
         for step in Milestone.objects.filter(plan=plan).exclude(pk__in=seen):
             services.delete_milestone(step, actor=actor)

@@ -114,6 +114,7 @@ def import_preview(request, import_id):
             actor=_actor(request),
             add_people=request.POST.get("add_people") == "on",
             delete_missing=request.POST.get("delete_missing") == "on",
+            source=draft.source,
         )
         SheetImport.objects.filter(pk=draft.pk).update(applied_at=timezone.now())
         messages.success(

@@ -244,23 +244,20 @@ def test_applying_adds_updates_reports_and_is_idempotent(plan, alice):
 
 
 def test_nothing_is_half_imported(plan, alice, monkeypatch):
-    before = list(plan.milestones.values_list("title", flat=True))
-    result = preview(read_text("Step\nOne\nTwo\nThree"), plan)
-    calls = []
-    real = sheet_import.services.add_milestone
+    """The existing step's change is undone when adding the new ones fails."""
+    existing = plan.milestones.order_by("position").first()
+    before = list(plan.milestones.values_list("title", "status"))
+    result = preview(read_text(f"Step,Status\n{existing.title},done\nOne\nTwo"), plan)
 
     def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("the database went away")
-        return real(*args, **kwargs)
+        raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(sheet_import.services, "add_milestone", failing)
+    monkeypatch.setattr(sheet_import.services, "add_milestones", failing)
     with pytest.raises(RuntimeError):
         sheet_import.apply(
             result, plan, actor=Actor.seller(alice), add_people=False, delete_missing=False
         )
-    assert list(plan.milestones.values_list("title", flat=True)) == before
+    assert list(plan.milestones.values_list("title", "status")) == before
 
 
 def test_delete_missing_only_when_asked(plan, alice):

@@ -282,7 +282,7 @@ def parse_date(value, *, day_first: bool) -> tuple[date | None, str]:
         return None, ""
     if re.fullmatch(r"\d{5}(\.\d+)?", text):
         return parse_date(float(text), day_first=day_first)
-    if match := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})", text):
+    if match := re.fullmatch(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})([t ][\d:.]+)?", text):
         return _date(int(match[1]), int(match[2]), int(match[3]), value)
     if match := re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})", text):
         first, second, year = int(match[1]), int(match[2]), _year(match[3])

@@ -5,6 +5,7 @@ CSV, XLSX or a pasted table with a preview whose column mapping the seller corre
 from __future__ import annotations
 
 import re
+from datetime import datetime, time
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -44,10 +45,13 @@ def plan_export(request, deal_id, fmt):
 
 def _cells(table: list[list]) -> list[list]:
     """The table as JSON keeps it between preview and application (dates as ISO text)."""
-    return [
-        [value.isoformat() if hasattr(value, "isoformat") else value for value in row]
-        for row in table
-    ]
+    return [[_json_cell(value) for value in row] for row in table]
+
+
+def _json_cell(value):
+    if isinstance(value, datetime):
+        value = value.date() if value.time() == time.min else value
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 @org_view

@@ -141,3 +141,28 @@ def test_the_buyer_adds_a_file_to_the_section_opened_for_them(page, deal, tmp_pa
     upload.get_by_role("button", name="Upload").click()
     expect(page.get_by_text("This type of file is not accepted")).to_be_visible()
     assert Resource.objects.filter(side="buyer").count() == 1
+
+
+def test_the_seller_imports_a_spreadsheet_and_sees_the_plan(page, deal):
+    """A sample MAP spreadsheet (tests/fixtures/sample-map.xlsx: a title row, the usual
+    "Milestone | Owner (Buyer / Seller) | Due Date | Status | Notes" layout, a vague date, an
+    unknown person) uploaded, previewed and imported from the plan page."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parent.parent / "fixtures" / "sample-map.xlsx"
+    sign_in(page, "sam@acme.test", PASSWORD)
+    page.goto(deal.get_absolute_url())
+    page.get_by_role("button", name="Import steps").click()
+    page.get_by_label("Spreadsheet (CSV or XLSX)").set_input_files(str(sample))
+    page.get_by_role("button", name="Preview the import").click()
+    expect(page.get_by_role("heading", name="Import from sample-map.xlsx")).to_be_visible()
+    expect(page.get_by_text("not a precise date")).to_be_visible()
+    expect(page.get_by_text("Pat Procurement").first).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Import 5 steps")).click()
+    expect(page.get_by_text(re.compile(r"5 step\(s\) added"))).to_be_visible()
+    table = page.get_by_role("region", name="Milestones")
+    expect(table.get_by_text("Security questionnaire", exact=True)).to_be_visible()
+    expect(table.get_by_text("Procurement onboarding", exact=True)).to_be_visible()
+    step = deal.plan.milestones.get(title="Procurement onboarding")
+    assert step.buyer_owner.name == "Pat Procurement"
+    assert str(step.due_date) == "2031-02-10"

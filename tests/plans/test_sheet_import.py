@@ -185,6 +185,7 @@ def test_the_corpus_reads_as_expected(plan, name, text, expected):
     ("value", "day_first", "expected"),
     [
         ("2026-12-31", True, D),
+        ("2026-12-31T00:00:00", True, D),
         ("12/31/2026", True, D),
         ("31/12/2026", False, D),
         ("03/04/2026", True, date(2026, 4, 3)),

@@ -72,6 +72,31 @@ def sniff(upload) -> str:
     raise AttachmentRejected(f"This type of file is not accepted. Upload {ALLOWED_DESCRIPTION}.")
 
 
+# The file names a download may end with, per type judged by content: a text file named
+# "answers.html" is downloaded as "answers.html.txt", never opened as a page or a program.
+EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+    "application/msword": (".doc", ".xls", ".ppt"),
+    OOXML["word/"]: (".docx",),
+    OOXML["xl/"]: (".xlsx",),
+    OOXML["ppt/"]: (".pptx",),
+    "text/plain": (".txt", ".text", ".md", ".log"),
+    "text/csv": (".csv",),
+}
+
+
+def download_name(name: str, content_type: str) -> str:
+    """`name`, ending with an extension of its type (one is added if it has another)."""
+    allowed = EXTENSIONS.get(content_type, ())
+    if not allowed or name.lower().endswith(allowed):
+        return name
+    return f"{name}{allowed[0]}"
+
+
 def serve_file(stored, *, name: str, content_type: str) -> FileResponse:
     """A stored file (attachment, resource version) as a download under its original name,
     never rendered by the browser on our origin (nosniff, a sandbox for the odd browser that
@@ -80,7 +105,12 @@ def serve_file(stored, *, name: str, content_type: str) -> FileResponse:
         handle = stored.open("rb")
     except FileNotFoundError:
         raise Http404("The file is missing.") from None
-    response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=download_name(name, content_type),
+        content_type=content_type,
+    )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
     return response

@@ -10,6 +10,7 @@ revision and tells the open pages: the rooms only of shared resources.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -49,6 +50,7 @@ MAX_VIEW_SECONDS = 30 * 60
 # Beacons may arrive a little after the moment they measured.
 BEACON_SLACK_SECONDS = 5
 MAX_PAGES = 2000
+PAGE_NUMBER = re.compile(r"[1-9][0-9]{0,3}")  # ASCII digits only ("²".isdigit() is True)
 SHARE_LINK_DAYS = 14
 MAX_SHARE_LINK_DAYS = 90
 
@@ -73,7 +75,11 @@ def add_section(plan: Plan, *, actor: Actor, title: str, buyer_uploads: bool) ->
         position=_next(plan.resource_sections.all()),
     )
     record_activity(
-        plan, actor=actor, verb=Verb.RESOURCE_UPDATED, summary=f"added the section “{title}”"
+        plan,
+        actor=actor,
+        verb=Verb.RESOURCE_UPDATED,
+        summary=f"added the section “{title}”",
+        visibility=Visibility.INTERNAL,  # a section's name may be the seller's own
     )
     return section
 
@@ -88,6 +94,7 @@ def update_section(
         actor=actor,
         verb=Verb.RESOURCE_UPDATED,
         summary=f"edited the section “{title}”",
+        visibility=Visibility.INTERNAL,  # a section's name may be the seller's own,
     )
     return section
 
@@ -102,6 +109,7 @@ def remove_section(section: ResourceSection, *, actor: Actor) -> None:
         actor=actor,
         verb=Verb.RESOURCE_UPDATED,
         summary=f"removed the section “{section.title}”",
+        visibility=Visibility.INTERNAL,  # a section's name may be the seller's own,
     )
 
 
@@ -112,6 +120,7 @@ def move_section(section: ResourceSection, *, actor: Actor, direction: str) -> N
         actor=actor,
         verb=Verb.RESOURCE_UPDATED,
         summary=f"reordered the section “{section.title}”",
+        visibility=Visibility.INTERNAL,  # a section's name may be the seller's own,
     )
 
 
@@ -345,6 +354,14 @@ def sections_of(plan: Plan, *, shared_only: bool, versions: bool = False) -> lis
     if shared_only:
         resources = resources.filter(visibility=Visibility.SHARED)
     resources = list(resources)
+    if shared_only:
+        for resource in resources:
+            # The step a shared resource is about may have been made internal since.
+            if (
+                resource.milestone is not None
+                and resource.milestone.visibility != Visibility.SHARED
+            ):
+                resource.milestone = None
     if versions:
         earlier: dict[int, list[ResourceVersion]] = {}
         for version in ResourceVersion.objects.filter(
@@ -520,12 +537,29 @@ def record_open(
 def record_time(view: ResourceView, pages: dict, *, now=None) -> bool:
     """Take a viewer's beacon: the cumulative seconds it measured per page in this opening.
     Beacons repeat their totals, so a lost one loses nothing and an old one changes nothing
-    (the larger figure wins). The total is bounded by the time since the opening and by
-    MAX_VIEW_SECONDS. At most one write. False: nothing to record."""
+    (the larger figure wins). The total is bounded by the time since the opening, by
+    MAX_VIEW_SECONDS, and with the same person's overlapping openings of the resource by
+    the time since the first of them. One read, at most one write. False: nothing to
+    record."""
     now = now or timezone.now()
+    # The same person's other openings of this resource that overlap this one (tabs open
+    # side by side) share the time that passed: nobody reads two copies at once.
+    who = (
+        Q(stakeholder_id=view.stakeholder_id)
+        if view.stakeholder_id
+        else Q(share_link_id=view.share_link_id)
+    )
+    others = (
+        ResourceView.objects.filter(who, resource_id=view.resource_id)
+        .filter(last_seen_at__gt=view.started_at)
+        .exclude(pk=view.pk)
+        .aggregate(seconds=Sum("seconds"), first=Min("started_at"))
+    )
+    window_start = min(view.started_at, others["first"] or view.started_at)
     bound = min(
         MAX_VIEW_SECONDS,
         int((now - view.started_at).total_seconds()) + BEACON_SLACK_SECONDS,
+        int((now - window_start).total_seconds()) + BEACON_SLACK_SECONDS - (others["seconds"] or 0),
     )
     merged = {str(page): int(seconds) for page, seconds in (view.pages or {}).items()}
     total = sum(merged.values())
@@ -555,7 +589,9 @@ def parse_beacon(raw: str) -> dict[str, int] | None:
         return None
     pages = {}
     for page, seconds in data.items():
-        if not (isinstance(page, str) and page.isdigit() and 1 <= int(page) <= MAX_PAGES):
+        if not (isinstance(page, str) and PAGE_NUMBER.fullmatch(page)):
+            return None
+        if int(page) > MAX_PAGES:
             return None
         if not isinstance(seconds, int) or isinstance(seconds, bool):
             return None
@@ -605,11 +641,13 @@ def share_resource(
         side=actor.side,
         expires_at=timezone.now() + timedelta(days=days),
     )
-    _resource_activity(
-        resource,
+    record_activity(
+        resource.plan,
         actor=actor,
         verb=Verb.RESOURCE_SHARED,
         summary=f"sent “{resource.title}” to {email}",
+        visibility=Visibility.INTERNAL,  # who receives what is the seller's to know
+        resource=resource,
     )
     context = {
         "resource": resource,

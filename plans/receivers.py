@@ -109,6 +109,10 @@ def publish_live(sender, *, plan, verb, milestone=None, activity=None, changed=(
     # a transfer renames the AE the rooms show. The rooms' fragments never draw internal data.
     if "visibility" in changed or verb == Activity.Verb.DEAL_TRANSFERRED:
         internal = False
+    # A section's change is internal in the feed (its name may be the seller's own), but the
+    # rooms show the sections that hold shared materials: they redraw theirs.
+    if verb == Activity.Verb.RESOURCE_UPDATED and kwargs.get("resource") is None:
+        internal = False
     # A draft is not the buyers' yet: nothing of it reaches the rooms (decided last).
     internal = internal or not plan.is_the_buyers
     live.publish(str(plan.public_id), events, internal=internal)

@@ -113,4 +113,5 @@ def serve_file(stored, *, name: str, content_type: str) -> FileResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "private, no-store"  # a shared proxy keeps no copy
     return response

@@ -295,6 +295,10 @@ def update_resource(resource: Resource, *, actor: Actor, **fields) -> Resource:
     # went). Made shared, it arrives: an ordinary shared change.
     summary = f"edited “{resource.title}”"
     if was_shared and visibility == Visibility.INTERNAL:
+        # Links sent out stop for good (sharing it again does not reopen them).
+        ResourceShareLink.objects.filter(resource=resource, revoked_at=None).update(
+            revoked_at=timezone.now()
+        )
         record_activity(
             resource.plan,
             actor=actor,
@@ -539,41 +543,51 @@ def record_time(view: ResourceView, pages: dict, *, now=None) -> bool:
     Beacons repeat their totals, so a lost one loses nothing and an old one changes nothing
     (the larger figure wins). The total is bounded by the time since the opening, by
     MAX_VIEW_SECONDS, and with the same person's overlapping openings of the resource by
-    the time since the first of them. One read, at most one write. False: nothing to
+    the time since the first of them. One read (locking that person's openings of the
+    resource: concurrent beacons take turns), at most one write. False: nothing to
     record."""
     now = now or timezone.now()
-    # The same person's other openings of this resource that overlap this one (tabs open
-    # side by side) share the time that passed: nobody reads two copies at once.
     who = (
         Q(stakeholder_id=view.stakeholder_id)
         if view.stakeholder_id
         else Q(share_link_id=view.share_link_id)
     )
-    others = (
-        ResourceView.objects.filter(who, resource_id=view.resource_id)
-        .filter(last_seen_at__gt=view.started_at)
-        .exclude(pk=view.pk)
-        .aggregate(seconds=Sum("seconds"), first=Min("started_at"))
-    )
-    window_start = min(view.started_at, others["first"] or view.started_at)
-    bound = min(
-        MAX_VIEW_SECONDS,
-        int((now - view.started_at).total_seconds()) + BEACON_SLACK_SECONDS,
-        int((now - window_start).total_seconds()) + BEACON_SLACK_SECONDS - (others["seconds"] or 0),
-    )
-    merged = {str(page): int(seconds) for page, seconds in (view.pages or {}).items()}
-    total = sum(merged.values())
-    changed = False
-    for page, seconds in sorted(pages.items(), key=lambda item: item[0]):
-        gain = min(seconds - merged.get(page, 0), bound - total)
-        if gain <= 0:
-            continue
-        merged[page] = merged.get(page, 0) + gain
-        total += gain
-        changed = True
-    if not changed:
-        return False
-    ResourceView.objects.filter(pk=view.pk).update(pages=merged, seconds=total, last_seen_at=now)
+    with transaction.atomic():
+        rows = list(
+            ResourceView.objects.select_for_update()
+            .filter(who, resource_id=view.resource_id)
+            .values("pk", "started_at", "last_seen_at", "seconds", "pages")
+        )
+        mine = next((row for row in rows if row["pk"] == view.pk), None)
+        if mine is None:
+            return False
+        # Tabs open side by side share the time that passed: nobody reads two copies at once.
+        others = [
+            row for row in rows if row["pk"] != view.pk and row["last_seen_at"] > mine["started_at"]
+        ]
+        window_start = min([mine["started_at"], *(row["started_at"] for row in others)])
+        bound = min(
+            MAX_VIEW_SECONDS,
+            int((now - mine["started_at"]).total_seconds()) + BEACON_SLACK_SECONDS,
+            int((now - window_start).total_seconds())
+            + BEACON_SLACK_SECONDS
+            - sum(row["seconds"] for row in others),
+        )
+        merged = {str(page): int(seconds) for page, seconds in (mine["pages"] or {}).items()}
+        total = sum(merged.values())
+        changed = False
+        for page, seconds in sorted(pages.items(), key=lambda item: item[0]):
+            gain = min(seconds - merged.get(page, 0), bound - total)
+            if gain <= 0:
+                continue
+            merged[page] = merged.get(page, 0) + gain
+            total += gain
+            changed = True
+        if not changed:
+            return False
+        ResourceView.objects.filter(pk=view.pk).update(
+            pages=merged, seconds=total, last_seen_at=now
+        )
     view.pages, view.seconds, view.last_seen_at = merged, total, now
     return True
 

@@ -89,7 +89,12 @@ def _materials_into_template(plan: Plan, template: PlanTemplate) -> None:
             url=resource.url,
             note=resource.note,
             visibility=resource.visibility,
-            step_title=resource.milestone.title if resource.milestone else "",
+            # Only a shared step's title: an internal one's stays with the plan.
+            step_title=(
+                resource.milestone.title
+                if resource.milestone and resource.milestone.visibility == Visibility.SHARED
+                else ""
+            ),
         )
         current = resource.current
         if current is not None:

@@ -27,6 +27,7 @@ from .models import (
     Phase,
     Plan,
     PlanTemplate,
+    ResourceShareLink,
     Visibility,
 )
 
@@ -549,6 +550,11 @@ def archive_plan(plan: Plan, *, actor: Actor, archived: bool) -> Plan:
         return plan
     plan.archived_at = timezone.now() if archived else None
     plan.save(update_fields=["archived_at", "updated_at"])
+    if archived:
+        # Documents sent by link stop for good: restoring the plan does not reopen them.
+        ResourceShareLink.objects.filter(resource__plan=plan, revoked_at=None).update(
+            revoked_at=plan.archived_at
+        )
     verb = Verb.PLAN_ARCHIVED if archived else Verb.PLAN_RESTORED
     record_activity(plan, actor=actor, verb=verb, summary=Verb(verb).label)
     return plan

@@ -187,3 +187,23 @@ def test_an_api_link_must_be_https(acme, section):
         data = {"section": str(section.public_id), "title": "t", "url": address}
         serializer = ResourceSerializer(data=data, context={"organization": acme})
         assert not serializer.is_valid(), address
+
+
+# --- A link stopped by making its resource internal (or archiving) stayed revocable -------
+
+
+def test_a_link_stopped_by_making_the_resource_internal_stays_stopped(seller, section, plan):
+    proposal = materials.add_file(plan, actor=seller, section=section, upload=pdf())
+    _, token = materials.share_resource(proposal, actor=seller, email="ex-partner@other.test")
+    materials.update_resource(proposal, actor=seller, visibility="internal")
+    assert materials.find_share_link(token) is None
+    materials.update_resource(proposal, actor=seller, visibility="shared")
+    assert materials.find_share_link(token) is None, "the old link opens the document again"
+
+
+def test_archiving_stops_share_links_for_good(seller, section, plan):
+    proposal = materials.add_file(plan, actor=seller, section=section, upload=pdf())
+    _, token = materials.share_resource(proposal, actor=seller, email="x@other.test")
+    services.archive_plan(plan, actor=seller, archived=True)
+    services.archive_plan(plan, actor=seller, archived=False)
+    assert materials.find_share_link(token) is None

@@ -56,6 +56,7 @@ ENDPOINTS = [
     ("plans:milestone-ics", "milestone", ["GET"]),
     ("plans:plan-export", "deal", ["GET"], {"fmt": "csv"}),
     ("plans:plan-export", "deal", ["GET"], {"fmt": "xlsx"}),
+    ("plans:plan-import", "deal", ["GET", "POST"]),
 ]
 URL_KWARG = {
     "deal": "deal_id",

@@ -30,6 +30,12 @@ class PlanCreateForm(forms.Form):
     business_outcome = forms.CharField(
         label="Business outcome (in the buyer's words)", max_length=300, required=False
     )
+    sheet = forms.FileField(
+        label="Or start from your spreadsheet (CSV or XLSX)",
+        required=False,
+        help_text="Its steps are shown to you before anything is imported; the template is "
+        "not used then.",
+    )
 
     def __init__(self, *args, organization: Organization, **kwargs):
         super().__init__(*args, **kwargs)

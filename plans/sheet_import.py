@@ -15,7 +15,7 @@ import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
 
@@ -23,7 +23,7 @@ from stakeholders import services as stakeholder_services
 from stakeholders.models import Side, Stakeholder
 
 from . import services
-from .models import Milestone, Phase, Plan, Risk
+from .models import Milestone, Phase, Plan, Risk, SheetImport
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 2000
@@ -467,6 +467,24 @@ def preview(table: list[list], plan: Plan, *, mapping: list[str] | None = None) 
     if not any(not row.error for row in rows):
         raise ImportRefused("No row of the table names a step.")
     return Preview(header=header, mapping=mapping, rows=rows, new_people=new_people)
+
+
+def keep_for_preview(table: list[list], plan: Plan, *, user, source: str):
+    """Keep a table read for import until its preview is applied (cells as JSON: dates as
+    ISO dates)."""
+    return SheetImport.objects.create(
+        organization_id=plan.organization_id,
+        plan=plan,
+        user=user,
+        source=source[:255],
+        table=[[_json_cell(value) for value in row] for row in table],
+    )
+
+
+def _json_cell(value):
+    if isinstance(value, datetime):
+        value = value.date() if value.time() == time.min else value
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 # --- Applying ---------------------------------------------------------------------------------

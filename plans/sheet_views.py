@@ -5,7 +5,6 @@ CSV, XLSX or a pasted table with a preview whose column mapping the seller corre
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse
@@ -43,17 +42,6 @@ def plan_export(request, deal_id, fmt):
 # --- Import -----------------------------------------------------------------------------------
 
 
-def _cells(table: list[list]) -> list[list]:
-    """The table as JSON keeps it between preview and application (dates as ISO text)."""
-    return [[_json_cell(value) for value in row] for row in table]
-
-
-def _json_cell(value):
-    if isinstance(value, datetime):
-        value = value.date() if value.time() == time.min else value
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 @org_view
 def plan_import(request, deal_id):
     """GET: upload a CSV/XLSX or paste a table. POST: read it, then its preview."""
@@ -77,13 +65,7 @@ def plan_import(request, deal_id):
     except sheet_import.ImportRefused as refused:
         context["error"] = str(refused)
         return render(request, "plans/sheet_import.html", context, status=422)
-    draft = SheetImport.objects.create(
-        organization=request.organization,
-        plan=plan,
-        user=request.user,
-        source=source,
-        table=_cells(table),
-    )
+    draft = sheet_import.keep_for_preview(table, plan, user=request.user, source=source)
     return redirect("plans:plan-import-preview", request.organization.slug, draft.public_id)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib import messages
+from django.db import transaction
 from django.db.models import Count, Min, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
@@ -26,7 +27,7 @@ from deals.tenancy import org_view
 from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
-from . import materials, page_cache, plan_templates, rows, services, viewers
+from . import materials, page_cache, plan_templates, rows, services, sheet_import, viewers
 from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
@@ -388,16 +389,31 @@ def plan_create(request, deal_id):
         messages.info(request, "This deal already has a plan.")
         return redirect(deal.get_absolute_url())
     form = _plan_create_form(request, deal, request.POST)
+    form.files = request.FILES
+    table = None
+    if form.is_valid() and (sheet := form.cleaned_data.get("sheet")):
+        try:
+            table = sheet_import.read_upload(sheet)
+        except sheet_import.ImportRefused as refused:
+            form.add_error("sheet", str(refused))
     if not form.is_valid():
         context = {"deal": deal, "form": form, "nav": "deals"}
         return render(request, "plans/plan_create.html", context, status=422)
-    services.create_plan_from_template(
-        deal,
-        template=form.cleaned_data["template"],
-        target_date=form.cleaned_data["target_date"],
-        business_outcome=form.cleaned_data["business_outcome"],
-        actor=_actor(request),
-    )
+    with transaction.atomic():
+        plan = services.create_plan_from_template(
+            deal,
+            template=None if table is not None else form.cleaned_data["template"],
+            target_date=form.cleaned_data["target_date"],
+            business_outcome=form.cleaned_data["business_outcome"],
+            actor=_actor(request),
+        )
+        if table is not None:
+            # The plan starts blank; its steps come from the spreadsheet, once previewed.
+            draft = sheet_import.keep_for_preview(
+                table, plan, user=request.user, source=form.cleaned_data["sheet"].name
+            )
+    if table is not None:
+        return redirect("plans:plan-import-preview", request.organization.slug, draft.public_id)
     messages.success(request, "Plan created. Assign owners and share it with the buyer.")
     return redirect(deal.get_absolute_url())
 

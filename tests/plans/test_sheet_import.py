@@ -377,3 +377,26 @@ def test_another_workspace_cannot_import_or_see_the_preview(
     for org in ("globex", "acme"):
         path = url("plans:plan-import", org_slug=org, deal_id=acme_deal.public_id)
         assert other.post(path, {"text": "Step\nA"}).status_code == 404
+
+
+def test_a_new_plan_starts_from_a_spreadsheet(alice_client, alice, acme):
+    deal = make_deal(acme, alice, account_name="Hooli")
+    create = url("plans:plan-create", deal_id=deal.public_id)
+    bad = alice_client.post(
+        create,
+        {"target_date": "2031-03-14", "sheet": SimpleUploadedFile("a.pdf", b"%PDF-1.4 x")},
+    )
+    assert bad.status_code == 422 and "not a spreadsheet" in bad.content.decode()
+    assert not Plan.objects.filter(deal=deal).exists()
+    sheet = SimpleUploadedFile(
+        "map.csv", b"Milestone,Due Date\nKickoff,2031-01-10\nSign,2031-03-14"
+    )
+    response = alice_client.post(create, {"target_date": "2031-03-14", "sheet": sheet})
+    assert response.status_code == 302 and "/imports/" in response["Location"]
+    plan = Plan.objects.get(deal=deal)
+    assert not plan.milestones.exists()  # nothing imported before the preview is applied
+    alice_client.post(response["Location"], {"action": "apply"})
+    assert list(plan.milestones.order_by("position").values_list("title", flat=True)) == [
+        "Kickoff",
+        "Sign",
+    ]

@@ -88,13 +88,13 @@ def test_seller_adds_a_pdf_and_the_buyers_reading_time_reaches_the_seller(
     expect(viewer.locator("output")).to_have_text("Page 1 of 2")
     expect(viewer.get_by_role("img", name="Page 1")).to_be_visible()
     traveller.shift(20)
-    with buyer.expect_request(re.compile(r"/materials/views/.+/time/$")) as beacon:
+    with buyer.expect_response(re.compile(r"/materials/views/.+/time/$")) as beacon:
         buyer.clock.run_for("00:20")
-    assert beacon.value.method == "POST"
+    assert beacon.value.request.method == "POST" and beacon.value.status == 204
     buyer.get_by_role("button", name="Next page").click()
     expect(viewer.locator("output")).to_have_text("Page 2 of 2")
     traveller.shift(20)
-    with buyer.expect_request(re.compile(r"/materials/views/.+/time/$")):
+    with buyer.expect_response(re.compile(r"/materials/views/.+/time/$")):
         buyer.clock.run_for("00:20")
     buyer.evaluate("window.tandemPdfViewer.flush()")
     view = ResourceView.objects.get(resource=resource)

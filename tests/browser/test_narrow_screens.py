@@ -106,15 +106,19 @@ def phone_deal(transactional_db):
     return deal
 
 
+@pytest.fixture
 def phone(browser, live_server):
+    """A page at a phone's size; its context is closed after the test, so that nothing it
+    still loads (a PDF viewer's beacon) reaches the server while its database is reset."""
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True)
     context.set_default_timeout(10_000)
-    return context.new_page()
+    yield context.new_page()
+    context.close()
 
 
-def test_the_buyers_room_fits_a_phone(browser, live_server, phone_deal):
+def test_the_buyers_room_fits_a_phone(phone, phone_deal):
     _, token = issue_room_link(phone_deal.stakeholders.get(role="champion"))
-    page = phone(browser, live_server)
+    page = phone
     page.goto(f"/r/{token}/")
     assert_fits(page)
     page.get_by_role("button", name="Open deal room").click()
@@ -140,8 +144,8 @@ def test_the_buyers_room_fits_a_phone(browser, live_server, phone_deal):
     assert_fits(page)
 
 
-def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
-    page = phone(browser, live_server)
+def test_the_sellers_pages_fit_a_phone(phone, phone_deal):
+    page = phone
     sign_in(page, "sam@acme.test", PASSWORD)
     for path in [
         "/o/acme/deals/",
@@ -154,18 +158,29 @@ def test_the_sellers_pages_fit_a_phone(browser, live_server, phone_deal):
         f"/o/acme/deals/{phone_deal.public_id}/plan/audit/",
         f"/o/acme/materials/{Resource.objects.get(kind='file').public_id}/",
         f"/o/acme/materials/{Resource.objects.get(kind='file').public_id}/view/",
+        "/o/acme/calendar/",
+        f"/o/acme/deals/{phone_deal.public_id}/plan/import/",
     ]:
         page.goto(path)
         assert_fits(page)
+    # The import's preview of a pasted table with long cells.
+    page.goto(f"/o/acme/deals/{phone_deal.public_id}/plan/import/")
+    page.get_by_label("Or paste a table").fill(
+        "Milestone | Owner (Buyer / Seller) | Due Date | Notes\n"
+        "Vendor-Security-Assessment-SIG-lite-v4-questionnaire | Dana Buyer / Sam Seller "
+        "| 2031-01-10 | https://trust.initech-global.test/questionnaires/2026/vendor-assessment"
+    )
+    page.get_by_role("button", name="Preview the import").click()
+    assert_fits(page)
 
 
 def test_on_a_phone_the_buyer_sees_what_they_owe_first_and_finishes_it_in_one_tap(
-    browser, live_server, phone_deal
+    phone, phone_deal
 ):
     dana = phone_deal.stakeholders.get(role="champion")
     step = phone_deal.plan.milestones.filter(buyer_owner=dana).order_by("due_date").first()
     _, token = issue_room_link(dana)
-    page = phone(browser, live_server)
+    page = phone
     page.goto(f"/r/{token}/")
     page.get_by_role("button", name="Open deal room").click()
 

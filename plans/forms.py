@@ -570,9 +570,7 @@ class ResourceForm(forms.ModelForm):
         labels = {"milestone": "About the step"}
         help_texts = {"note": "Optional."}
 
-    def __init__(self, *args, plan, kind=None, sections=None, steps=None, **kwargs):
-        """`sections` and `steps`: the plan's, already loaded (the options then cost no
-        query; a bound form still checks the choice against the plan's own)."""
+    def __init__(self, *args, plan, kind=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.kind = kind or self.instance.kind or Resource.Kind.LINK
         self.fields["section"].queryset = ResourceSection.objects.filter(plan=plan)
@@ -581,10 +579,6 @@ class ResourceForm(forms.ModelForm):
             "phase", "position"
         )
         self.fields["milestone"].required = False
-        if sections is not None:
-            self.fields["section"].choices = [(s.pk, s.title) for s in sections]
-        if steps is not None:
-            self.fields["milestone"].choices = [("", "—")] + [(m.pk, m.title) for m in steps]
         self.fields["title"].required = self.kind == Resource.Kind.LINK
         if self.kind == Resource.Kind.FILE:
             del self.fields["url"]

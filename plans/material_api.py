@@ -139,6 +139,26 @@ class ResourceFileSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class InSectionAboutStep:
+    """`section` and `milestone` of a resource: the workspace's own, and the step of the
+    section's plan."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        organization = self.context.get("organization")
+        if organization is not None:
+            self.fields["section"].queryset = ResourceSection.objects.for_org(
+                organization
+            ).select_related("plan", "plan__deal")
+            self.fields["milestone"].queryset = Milestone.objects.for_org(organization)
+
+    def validate(self, attrs):
+        section, milestone = attrs.get("section"), attrs.get("milestone")
+        if milestone is not None and section is not None and milestone.plan_id != section.plan_id:
+            raise serializers.ValidationError({"milestone": ["Choose a step of the same plan."]})
+        return super().validate(attrs)
+
+
 @extend_schema_serializer(
     examples=[
         OpenApiExample("A file with its engagement", value=RESOURCE_EXAMPLE, response_only=True),
@@ -155,7 +175,7 @@ class ResourceFileSerializer(serializers.ModelSerializer):
         ),
     ]
 )
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(InSectionAboutStep, serializers.ModelSerializer):
     """A link or a file (its current version: `file`). The engagement figures count every
     opening by buyers and by recipients of share links."""
 
@@ -225,30 +245,19 @@ class ResourceSerializer(serializers.ModelSerializer):
         ]
         extra_kwargs = {"title": {"error_messages": {"blank": "Give the link a title."}}}
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        organization = self.context.get("organization")
-        if organization is not None:
-            self.fields["section"].queryset = ResourceSection.objects.for_org(
-                organization
-            ).select_related("plan", "plan__deal")
-            self.fields["milestone"].queryset = Milestone.objects.for_org(organization)
-
     def to_representation(self, instance):
         data = super().to_representation(instance)
         data["url"] = data["url"] or None  # a file has no address
         return data
 
     def validate(self, attrs):
-        section, milestone = attrs.get("section"), attrs.get("milestone")
-        if milestone is not None and section is not None and milestone.plan_id != section.plan_id:
-            raise serializers.ValidationError({"milestone": ["Choose a step of the same plan."]})
+        attrs = super().validate(attrs)
         if self.instance is None and not attrs.get("url"):
             raise serializers.ValidationError({"url": ["A link needs its address."]})
         return attrs
 
 
-class FileUploadSerializer(serializers.Serializer):
+class FileUploadSerializer(InSectionAboutStep, serializers.Serializer):
     """A new file resource (multipart/form-data): the file and where it goes."""
 
     section = serializers.SlugRelatedField(
@@ -272,15 +281,6 @@ class FileUploadSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The step of the same plan it is about, if any.",
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        organization = self.context.get("organization")
-        if organization is not None:
-            self.fields["section"].queryset = ResourceSection.objects.for_org(
-                organization
-            ).select_related("plan", "plan__deal")
-            self.fields["milestone"].queryset = Milestone.objects.for_org(organization)
 
 
 class VersionUploadSerializer(serializers.Serializer):
@@ -500,8 +500,6 @@ class ResourceViewSet(ListMixin, RetrieveMixin, TenantViewSet):
         data = dict(serializer.validated_data)
         section = data.pop("section")
         milestone = data.get("milestone")
-        if milestone is not None and milestone.plan_id != section.plan_id:
-            raise serializers.ValidationError({"milestone": ["Choose a step of the same plan."]})
         _refuse_if_archived(section.plan)
         try:
             resource = materials.add_file(

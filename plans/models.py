@@ -744,6 +744,31 @@ class SheetImport(models.Model):
         return f"Import of {self.source}"
 
 
+class Conversation(models.Model):
+    """A call transcript, call notes or an email thread a plan was drafted from
+    (plans/drafting/), kept only when the seller chose to keep it. Sellers only: never
+    shown in the room, the API or an export."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="conversations")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    source = models.CharField(max_length=255, blank=True)
+    call_date = models.DateField(null=True, blank=True)
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Conversation of {self.call_date or self.created_at:%Y-%m-%d}"
+
+
 class SignatureEvent(models.Model):
     """The append-only, hash-chained log of a plan's signature ritual.
 

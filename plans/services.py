@@ -294,7 +294,7 @@ TRACKED_FIELDS = [
 @transaction.atomic
 def add_milestones(plan: Plan, *, actor: Actor, steps: list[dict], summary: str) -> int:
     """Add many steps at once (an import): each at the end of its phase, in order, with its
-    status; one content change of the plan and one line in its feed (`summary`). Returns
+    status (or at the `position` a step names, room made by the caller); one content change of the plan and one line in its feed (`summary`). Returns
     how many were added."""
     if not steps:
         return 0
@@ -302,18 +302,21 @@ def add_milestones(plan: Plan, *, actor: Actor, steps: list[dict], summary: str)
     now = timezone.now()
     rows = []
     for fields in steps:
+        fields = dict(fields)
         phase = fields.get("phase", Phase.CLOSE)
+        position = fields.pop("position", None)  # a place the caller made room for
         milestone = Milestone(
             organization_id=plan.organization_id,
             plan=plan,
-            position=positions[phase],
+            position=positions[phase] if position is None else position,
             created_by_side=actor.side,
             baseline_date=fields.get("due_date"),
             **fields,
         )
         if milestone.status == Milestone.Status.DONE:
             milestone.completed_at, milestone.completed_by_name = now, actor.name
-        positions[phase] += 1
+        if position is None:
+            positions[phase] += 1
         rows.append(milestone)
     Milestone.objects.bulk_create(rows)
     bump_version(plan)

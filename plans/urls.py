@@ -10,6 +10,7 @@ from . import (
     views,
 )
 from .dashboard import views as dashboard_views
+from .drafting import views as drafting_views
 from .signing import views as signing_views
 
 app_name = "plans"
@@ -193,4 +194,10 @@ urlpatterns = [
     ),
     path("deals/<uuid:deal_id>/plan/import/", sheet_views.plan_import, name="plan-import"),
     path("imports/<uuid:import_id>/", sheet_views.import_preview, name="plan-import-preview"),
+    path("deals/<uuid:deal_id>/plan/draft/", drafting_views.plan_draft, name="plan-draft"),
+    path(
+        "conversations/<uuid:conversation_id>/",
+        drafting_views.conversation_detail,
+        name="conversation",
+    ),
 ]

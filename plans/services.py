@@ -294,8 +294,8 @@ TRACKED_FIELDS = [
 @transaction.atomic
 def add_milestones(plan: Plan, *, actor: Actor, steps: list[dict], summary: str) -> int:
     """Add many steps at once (an import): each at the end of its phase, in order, with its
-    status (or at the `position` a step names, room made by the caller); one content change of the plan and one line in its feed (`summary`). Returns
-    how many were added."""
+    status (or at the `position` a step names, room made by the caller); one content change
+    of the plan and one line in its feed (`summary`). Returns how many were added."""
     if not steps:
         return 0
     positions = {phase: _next_position(plan, phase) for phase in (Phase.CLOSE, Phase.POST)}

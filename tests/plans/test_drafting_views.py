@@ -22,7 +22,7 @@ CALL = """\
 [00:02:40] Dana Buyer: Success for us looks like cutting onboarding time in half.
 [00:03:00] Alice Seller: Marcus Lee from procurement will handle vendor onboarding, right?
 [00:03:10] Dana Buyer: Yes, Marcus will run procurement, it takes a couple of weeks. The PO by the 14th <script>alert(1)</script>.
-"""
+"""  # noqa: E501 - a transcript's lines are long
 
 
 def _read(client, deal, text=CALL, **extra):

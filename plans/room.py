@@ -8,6 +8,7 @@ manage buyer-side stakeholders and (the champion) invite colleagues of their dom
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count
 from django.http import FileResponse, HttpResponse
@@ -25,6 +26,7 @@ from stakeholders.models import BuyerRole, Side, Stakeholder
 
 from . import materials, page_cache, rows, services, viewers
 from .attachments import AttachmentRejected, serve_file
+from .drafting.suggest import suggest_date
 from .evidence import content_hash
 from .forms import (
     BuyerMilestoneForm,
@@ -431,16 +433,36 @@ def room_comment(request, milestone_id):
     if refused := _refuse_if_archived(milestone.plan):
         return refused
     form = CommentForm(request.POST)
-    status = 200
+    status, suggestion = 200, None
     if form.is_valid():
-        services.add_comment(
-            milestone, actor=Actor.buyer(request.buyer), body=form.cleaned_data["body"]
-        )
+        body = form.cleaned_data["body"]
+        services.add_comment(milestone, actor=Actor.buyer(request.buyer), body=body)
         form = None
+        suggestion = _suggested_proposal(milestone, body)
     else:
         status = 422
-    context = {**thread_context(milestone, form=form), "side": "buyer", "deal": request.deal}
+    context = {
+        **thread_context(milestone, form=form),
+        "side": "buyer",
+        "deal": request.deal,
+        "suggestion": suggestion,
+    }
     return render(request, "plans/milestone_thread.html", context, status=status)
+
+
+def _suggested_proposal(milestone: Milestone, body: str) -> dict | None:
+    """A comment that asks for more time ("we'll need another week") offers the buyer the
+    date proposal it implies, filled in: they confirm it, the seller decides."""
+    if milestone.status in (Milestone.Status.DONE, Milestone.Status.CANCELLED):
+        return None
+    zone = ZoneInfo(milestone.plan.organization.time_zone)
+    day = suggest_date(
+        body,
+        due=milestone.due_date,
+        today=timezone.now().astimezone(zone).date(),
+        day_first=not milestone.plan.organization.time_zone.startswith("America/"),
+    )
+    return {"date": day, "reason": body.strip()[:300]} if day else None
 
 
 @require_POST

@@ -41,7 +41,8 @@ EXACT = re.compile(
 )
 NUMBER = r"(?:\d+(?:\.\d)?|[a-z]+(?:-[a-z]+)?)"
 DURATION = re.compile(
-    rf"\b(?P<n>{NUMBER})(?:\s*(?:to|-|–|or)\s*(?P<m>{NUMBER}))?[\s-]+(?P<business>business[\s-]|working[\s-])?"
+    rf"\b(?P<n>{NUMBER})(?:\s*(?:to|-|–|or)\s*(?P<m>{NUMBER}))?(?:\s+(?:more|extra|additional))?"
+    r"[\s-]+(?P<business>business[\s-]|working[\s-])?"
     r"(?P<unit>day|week|sprint|month|quarter)s?\b",
     re.I,
 )

@@ -4,6 +4,7 @@ plan's services; bad input changes nothing; the text is kept only when asked, an
 reaches the buyers."""
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -176,3 +177,36 @@ def test_another_workspace_gets_404(client, charlie, acme_deal):
         {"call_date": "2026-10-14", "text": CALL},
     )
     assert response.status_code == 404
+
+
+def test_a_buyers_comment_asking_for_time_offers_the_date_proposal(dana_client, acme_deal):
+    step = Milestone.objects.filter(plan__deal=acme_deal, due_date__isnull=False).first()
+    comment = reverse(
+        "room-comment", kwargs={"deal_id": acme_deal.public_id, "milestone_id": step.public_id}
+    )
+    page = dana_client.post(comment, {"body": "We'll need another week for legal, sorry."})
+    assert page.status_code == 200
+    html = page.content.decode()
+    from django.utils import timezone
+
+    from plans.scheduling import add_business_days
+
+    zone = ZoneInfo(acme_deal.organization.time_zone)
+    expected = add_business_days(max(step.due_date, timezone.now().astimezone(zone).date()), 5)
+    assert f'name="proposed_date" value="{expected:%Y-%m-%d}"' in html
+    assert not step.proposals.exists()  # offered, not made
+    # The buyer confirms it: a pending proposal, the seller decides.
+    propose = reverse(
+        "room-propose", kwargs={"deal_id": acme_deal.public_id, "milestone_id": step.public_id}
+    )
+    dana_client.post(
+        propose,
+        {
+            "proposed_date": f"{expected:%Y-%m-%d}",
+            "reason": "We'll need another week for legal, sorry.",
+        },
+    )
+    assert step.proposals.get().proposed_date == expected
+    # A comment that asks for nothing offers nothing.
+    quiet = dana_client.post(comment, {"body": "Thanks, looks good!"}).content.decode()
+    assert 'name="proposed_date"' not in quiet

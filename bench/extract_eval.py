@@ -222,7 +222,8 @@ def main() -> None:
             extract(text, context)
             times.append(time.perf_counter() - began)
         times.sort()
-        print(f"  warm: median {times[2] * 1000:.0f} ms, best {times[0] * 1000:.0f} ms (target < 1 s)")
+        median, best = times[2] * 1000, times[0] * 1000
+        print(f"  warm: median {median:.0f} ms, best {best:.0f} ms (target < 1 s)")
 
 
 def cold_once() -> None:

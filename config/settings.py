@@ -356,6 +356,11 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 globals().update(email_settings(env("EMAIL_URL", "console://")))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Tandem <tandem@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Replies to buyers' digests (notifications/inbound.py): the domain whose mail reaches
+# /inbound/email/ (POSTed by the mail gateway with INBOUND_EMAIL_SECRET as a bearer token)
+# or `manage.py receive_email`. Unset: digests carry no reply address.
+INBOUND_EMAIL_DOMAIN = env("INBOUND_EMAIL_DOMAIN", "")
+INBOUND_EMAIL_SECRET = env("INBOUND_EMAIL_SECRET", "")
 
 # Sessions are read from the cache and written through to the database: every page reads
 # its session, and that read was one of the five queries of a warm plan page. Without Redis

@@ -31,7 +31,7 @@ from stakeholders import access
 from stakeholders.models import Stakeholder
 from stakeholders.services import issue_room_link
 
-from . import services
+from . import inbound, services
 from .models import Kind, Notification, SentNotification
 from .timing import DUE_SOON_BUSINESS_DAYS, WEEKLY_LOOKBACK_DAYS, business_days_after, claim_lease
 
@@ -263,6 +263,9 @@ def build_digest(row: SentNotification):
     reply_to = None
     if not first.get("seller") and first["deal"].owner.email:
         reply_to = [first["deal"].owner.email]
+        # A reply about a step ("another week for legal") reaches the plan too.
+        if address := inbound.reply_address(buyers[first["deal"].pk]):
+            reply_to.append(address)
     context = {
         "name": name,
         "deals": list(deals.values()),

@@ -11,6 +11,7 @@ urlpatterns = [
         views.room_act,
         name="room-act",
     ),
+    path("inbound/email/", views.inbound_email, name="inbound-email"),
     path("u/<str:token>/", views.unsubscribe, name="notification-unsubscribe"),
     path(
         "u/<str:token>/preferences/",

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -25,7 +27,7 @@ from stakeholders import access
 from stakeholders.actors import Actor
 from stakeholders.signals import room_opened
 
-from . import services, webhooks
+from . import inbound, services, webhooks
 from .forms import PreferencesForm, WebhookEndpointForm
 from .models import EVENT_TYPES, Kind, Notification, WebhookDelivery, WebhookEndpoint
 
@@ -374,3 +376,19 @@ def room_act(request, token, milestone_id, action):
                 f"“{milestone.title}”; {deal.owner.display_name} will confirm it.",
             )
     return redirect("room", deal_id=deal.public_id)
+
+
+@csrf_exempt
+@require_POST
+def inbound_email(request):
+    """A mail gateway delivers one reply to a digest (the raw message as the body), with
+    INBOUND_EMAIL_SECRET as a bearer token. 404 when this deployment receives no mail."""
+    secret = settings.INBOUND_EMAIL_SECRET
+    if not secret or not settings.INBOUND_EMAIL_DOMAIN:
+        return HttpResponse("Not found.", status=404, content_type="text/plain")
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not constant_time_compare(given, secret):
+        return HttpResponse("Forbidden.", status=403, content_type="text/plain")
+    if len(request.body) > inbound.MAX_BYTES:
+        return HttpResponse("Larger than 1 MB.", status=413, content_type="text/plain")
+    return HttpResponse(inbound.receive(request.body), content_type="text/plain")

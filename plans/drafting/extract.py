@@ -105,6 +105,20 @@ def extract(text: str, context: Context) -> Draft:
     return extractor_class()(context).extract(text)
 
 
+def type_of(title: str) -> str:
+    """The step type a plan's step title names ("Complete security review" → security_review)."""
+    for kind, step in load().steps.items():
+        if step.pattern.search(title):
+            return kind
+    return ""
+
+
+def step_types_in(text: str) -> set[str]:
+    """The step types a text names and does not rule out ("another week for legal")."""
+    extractor = RuleExtractor(Context(call_date=date.today()))
+    return {kind for _start, _end, kind, negated in extractor._mentions(text) if not negated}
+
+
 @cache
 def extractor_class():
     return import_string(

@@ -24,7 +24,7 @@ from stakeholders.models import ROLE_CHOICES, Side, Stakeholder, side_of_role
 
 from . import apply as applying
 from . import reading
-from .extract import Context, Draft, Person, extract
+from .extract import Context, Draft, Person, extract, type_of
 from .lexicon import load
 
 TARGET_KINDS = ("target_signature", "fiscal_year_end", "deadline")
@@ -154,14 +154,6 @@ def _parse_date(value: str) -> date | None:
 
 
 # --- The review -------------------------------------------------------------------------------
-
-
-def type_of(title: str) -> str:
-    """The step type a plan's step title names ("Complete security review" → security_review)."""
-    for kind, step in load().steps.items():
-        if step.pattern.search(title):
-            return kind
-    return ""
 
 
 def _review(plan: Plan, draft: Draft) -> dict:

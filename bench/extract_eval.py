@@ -108,17 +108,35 @@ def score(annotation: dict, draft, result: Result) -> None:
     for kind in expected.keys() & found.keys():
         want, got = expected[kind], found[kind]
         _attribute(
-            result, "dates", name, kind, want.get("date"), (got.date, got.vague),
-            has=got.date is not None, same=lambda w, g: _same_date(w, *g),
+            result,
+            "dates",
+            name,
+            kind,
+            want.get("date"),
+            (got.date, got.vague),
+            has=got.date is not None,
+            same=lambda w, g: _same_date(w, *g),
         )
         owner = want.get("owner") or want.get("owner_title")
         _attribute(
-            result, "owners", name, kind, owner, got.owner or got.owner_title,
-            has=bool(got.owner or got.owner_title), same=lambda w, g: _name(w) == _name(g),
+            result,
+            "owners",
+            name,
+            kind,
+            owner,
+            got.owner or got.owner_title,
+            has=bool(got.owner or got.owner_title),
+            same=lambda w, g: _name(w) == _name(g),
         )
         _attribute(
-            result, "durations", name, kind, want.get("duration_days"), got.duration_days,
-            has=got.duration_days is not None, same=lambda w, g: w == g,
+            result,
+            "durations",
+            name,
+            kind,
+            want.get("duration_days"),
+            got.duration_days,
+            has=got.duration_days is not None,
+            same=lambda w, g: w == g,
         )
     expected_anchors = {a["kind"]: a for a in annotation["expected"]["anchors"]}
     found_anchors = {a.kind: a for a in draft.anchors}
@@ -131,8 +149,13 @@ def score(annotation: dict, draft, result: Result) -> None:
     for kind in expected_anchors.keys() & found_anchors.keys():
         got = found_anchors[kind]
         _attribute(
-            result, "dates", name, f"anchor {kind}", expected_anchors[kind].get("date"),
-            (got.date, got.vague), has=got.date is not None or got.vague,
+            result,
+            "dates",
+            name,
+            f"anchor {kind}",
+            expected_anchors[kind].get("date"),
+            (got.date, got.vague),
+            has=got.date is not None or got.vague,
             same=lambda w, g: _same_date(w, *g),
         )
     want_people = {_name(p["name"]) for p in annotation["expected"]["stakeholders"]}

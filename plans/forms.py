@@ -6,6 +6,7 @@ from deals.forms import options_from
 from deals.models import Deal, Organization, User
 from stakeholders.models import ROLE_CHOICES, BuyerRole, Side, Stakeholder
 
+from .drafting import reading
 from .models import (
     WEEKDAYS,
     Milestone,
@@ -37,9 +38,27 @@ class PlanCreateForm(forms.Form):
         "not used then.",
     )
 
+    conversation = forms.CharField(
+        label="Or draft it from a conversation (transcript, call notes or email thread)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="The steps, owners, durations and dates it finds are shown to you before "
+        "anything is added; the template's steps, if you chose one, are matched to them.",
+    )
+    call_date = forms.DateField(label="Day of the conversation", required=False, widget=DATE_INPUT)
+
     def __init__(self, *args, organization: Organization, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["template"].queryset = PlanTemplate.objects.available_to(organization)
+
+    def clean_conversation(self):
+        text = self.cleaned_data["conversation"]
+        if text.strip():
+            try:
+                return reading.check(text)
+            except reading.Unreadable as refused:
+                raise forms.ValidationError(str(refused)) from None
+        return ""
 
 
 class PlanOverviewForm(forms.Form):

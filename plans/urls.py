@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     calendar_views,
+    drafting_views,
     material_views,
     milestone_views,
     sheet_views,
@@ -10,7 +11,6 @@ from . import (
     views,
 )
 from .dashboard import views as dashboard_views
-from .drafting import views as drafting_views
 from .signing import views as signing_views
 
 app_name = "plans"

@@ -28,6 +28,7 @@ from stakeholders.actors import Actor
 from stakeholders.models import RoomLink, Side, Stakeholder
 
 from . import materials, page_cache, plan_templates, rows, services, sheet_import, viewers
+from .drafting import review as drafting_review
 from .evidence import content_hash
 from .forms import (
     MilestoneAddForm,
@@ -414,6 +415,16 @@ def plan_create(request, deal_id):
             )
     if table is not None:
         return redirect("plans:plan-import-preview", request.organization.slug, draft.public_id)
+    if conversation := form.cleaned_data["conversation"]:
+        plan.organization = request.organization
+        return drafting_review.review(
+            request,
+            plan,
+            {"plan": plan, "deal": deal, "nav": "deals"},
+            text=conversation,
+            call_date=form.cleaned_data["call_date"] or drafting_review.today_of(plan),
+            source="pasted text",
+        )
     messages.success(request, "Plan created. Assign owners and share it with the buyer.")
     return redirect(deal.get_absolute_url())
 

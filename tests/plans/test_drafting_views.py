@@ -210,3 +210,37 @@ def test_a_buyers_comment_asking_for_time_offers_the_date_proposal(dana_client, 
     # A comment that asks for nothing offers nothing.
     quiet = dana_client.post(comment, {"body": "Thanks, looks good!"}).content.decode()
     assert 'name="proposed_date"' not in quiet
+
+
+def test_a_new_plan_can_start_from_a_conversation(alice_client, acme_deal):
+    from plans.models import PlanTemplate
+
+    Plan.objects.filter(deal=acme_deal).delete()
+    core = PlanTemplate.objects.get(name="Core (8 steps)")
+    response = alice_client.post(
+        url("plans:plan-create", deal_id=acme_deal.public_id),
+        {
+            "template": core.pk,
+            "target_date": "2027-03-31",
+            "conversation": CALL,
+            "call_date": "2026-10-14",
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    # The template's steps are there, matched to what was said.
+    assert "Update “Complete security review”" in page
+    assert 'name="step-security_review-duration" value="20"' in page
+    plan = Plan.objects.get(deal=acme_deal)
+    assert plan.milestones.count() == 8  # nothing from the conversation before review
+
+
+def test_a_new_plan_refuses_an_unreadable_conversation(alice_client, acme_deal):
+    Plan.objects.filter(deal=acme_deal).delete()
+    response = alice_client.post(
+        url("plans:plan-create", deal_id=acme_deal.public_id),
+        {"target_date": "2027-03-31", "conversation": "line\n" * 40_001},
+    )
+    assert response.status_code == 422
+    assert "lines; the limit is 40,000" in response.content.decode()
+    assert not Plan.objects.filter(deal=acme_deal).exists()

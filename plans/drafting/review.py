@@ -1,10 +1,8 @@
-"""Draft from a conversation: the seller pastes or uploads a transcript, call notes or an
-email thread; the review lists what was found, each item with the sentence it came from,
-a checkbox and its fields; accepting merges the chosen items (plans/drafting/apply.py).
-
-Nothing is stored before the seller accepts: the review page carries the text back in its
-form, and the items are drawn again from it (the extractor is deterministic). The text is
-kept only if the seller ticks "Keep the conversation".
+"""The review of a drafted conversation (plans/drafting/extract.py): what the page shows —
+people, steps matched to the plan's own, the buyer's dates, outcome and criteria, each
+with its sentence — and the seller's choices read back from its form, with a message next
+to every field that cannot be used. Accepting applies them (apply.py). The plan page's
+"Draft from a conversation" (plans/drafting_views.py) and the plan's creation use it.
 """
 
 from __future__ import annotations
@@ -14,16 +12,14 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.contrib import messages
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from deals.tenancy import org_view
-from plans.models import Conversation, Milestone, Plan
-from plans.views import _actor, _plan, _refuse_if_archived
+from plans.models import Milestone, Plan
+from stakeholders.actors import Actor
 from stakeholders.models import ROLE_CHOICES, Side, Stakeholder, side_of_role
 
 from . import apply as applying
-from . import reading
 from .extract import Context, Draft, Person, extract, type_of
 from .lexicon import load
 
@@ -58,59 +54,29 @@ def context_for(plan: Plan, call_date: date) -> Context:
     )
 
 
-def _today(plan: Plan) -> date:
+def today_of(plan: Plan) -> date:
     return timezone.now().astimezone(ZoneInfo(plan.organization.time_zone)).date()
 
 
-def _read_input(request) -> tuple[str, str]:
-    """The conversation's text and its name, from the upload or the text box."""
-    upload = request.FILES.get("file")
-    if upload is not None:
-        if upload.size > reading.MAX_BYTES:
-            raise reading.Unreadable(
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
-                f"{reading.MAX_BYTES // 1024 // 1024} MB (about 15 hours of transcript)."
-            )
-        text = reading.decode(upload.read())
-        return reading.check(text), upload.name[:255]
-    text = request.POST.get("text", "")
-    return reading.check(text), request.POST.get("source", "")[:255] or "pasted text"
-
-
-@org_view
-def plan_draft(request, deal_id):
-    """GET: paste or upload. POST: read it (the review), or `apply` the reviewed items."""
-    plan = _plan(request, deal_id)
-    base = {"plan": plan, "deal": plan.deal, "nav": "deals"}
-    if request.method == "GET":
-        return render(request, "plans/plan_draft.html", _form_context(plan, base))
-    if refused := _refuse_if_archived(plan):
-        return refused
-    return read_and_review(request, plan, base)
-
-
-def read_and_review(request, plan: Plan, base: dict):
-    errors: dict[str, str] = {}
-    call_date = _parse_date(request.POST.get("call_date", "")) or None
-    if call_date is None:
-        errors["call_date"] = "Give the day of the call (dates said are counted from it)."
+def parse_date(value: str) -> date | None:
     try:
-        text, source = _read_input(request)
-    except reading.Unreadable as refused:
-        errors["text"] = str(refused)
-        text, source = "", ""
-    if errors:
-        context = _form_context(plan, base, errors=errors, text=request.POST.get("text", ""))
-        return render(request, "plans/plan_draft.html", context, status=422)
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        return None
+
+
+def review(request, plan: Plan, base: dict, *, text: str, call_date: date, source: str):
+    """The review of `text` — or, for the review form's `apply`, the plan changed."""
     draft = extract(text, context_for(plan, call_date))
-    review = _review(plan, draft)
+    shown = _review(plan, draft)
+    errors: dict[str, str] = {}
     if request.POST.get("action") == "apply":
-        choices, errors = _choices(request.POST, plan, draft, review)
+        choices, errors = _choices(request.POST, plan, draft, shown)
         if not errors:
             choices.call_date, choices.source = call_date, source
             if request.POST.get("keep") == "on":
                 choices.keep_text = text
-            counts = applying.apply(plan, choices, actor=_actor(request))
+            counts = applying.apply(plan, choices, actor=Actor.seller(request.user))
             messages.success(
                 request,
                 f"From the conversation: {counts['added']} step(s) added, "
@@ -119,38 +85,19 @@ def read_and_review(request, plan: Plan, base: dict):
                 + ".",
             )
             return redirect(plan.get_absolute_url())
-        _keep_posted(review, request.POST)
-        _place_errors(review, errors)
+        _keep_posted(shown, request.POST)
+        _place_errors(shown, errors)
     context = {
         **base,
         "text": text,
         "source": source,
         "call_date": call_date,
-        "review": review,
+        "review": shown,
         "errors": errors,
         "keep": request.POST.get("keep") == "on",
         "roles": ROLE_CHOICES,
     }
     return render(request, "plans/plan_draft_review.html", context, status=422 if errors else 200)
-
-
-def _form_context(plan, base, *, errors=None, text=""):
-    return {
-        **base,
-        "errors": errors or {},
-        "text": text,
-        "today": _today(plan),
-        "kept": Conversation.objects.filter(plan=plan).only(
-            "public_id", "source", "call_date", "created_at"
-        ),
-    }
-
-
-def _parse_date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        return None
 
 
 # --- The review -------------------------------------------------------------------------------
@@ -360,7 +307,7 @@ def _choices(post, plan: Plan, draft: Draft, review: dict):
         due = None
         raw_date = post.get(prefix + "date", "").strip()
         if raw_date:
-            due = _parse_date(raw_date)
+            due = parse_date(raw_date)
             if due is None:
                 errors[prefix + "date"] = "A date such as 2027-03-14."
         target = post.get(prefix + "target", "new")
@@ -388,7 +335,7 @@ def _choices(post, plan: Plan, draft: Draft, review: dict):
     taken = [a for a in review["anchors"] if post.get(f"anchor-{a['kind']}-take") == "on"]
     for anchor in taken:
         prefix = f"anchor-{anchor['kind']}-"
-        day = _parse_date(post.get(prefix + "date", ""))
+        day = parse_date(post.get(prefix + "date", ""))
         if day is None:
             errors[prefix + "date"] = "A date such as 2027-03-14."
             continue
@@ -428,23 +375,3 @@ def _choices(post, plan: Plan, draft: Draft, review: dict):
         criteria=criteria,
     )
     return chosen, errors
-
-
-@org_view
-def conversation_detail(request, conversation_id):
-    """A kept conversation, for the sellers of its workspace; POST deletes it."""
-    conversation = get_object_or_404(
-        Conversation.objects.for_org(request.organization).select_related("plan", "plan__deal"),
-        public_id=conversation_id,
-    )
-    if request.method == "POST":
-        conversation.delete()
-        messages.success(request, "The conversation is deleted.")
-        return redirect(conversation.plan.get_absolute_url())
-    context = {
-        "conversation": conversation,
-        "plan": conversation.plan,
-        "deal": conversation.plan.deal,
-        "nav": "deals",
-    }
-    return render(request, "plans/conversation_detail.html", context)

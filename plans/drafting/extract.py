@@ -547,7 +547,8 @@ class RuleExtractor:
             if turn.signature and not person.title:
                 person.title = self._title_in(turn.signature)[0]
             if not person.quote:
-                person.quote = (turn.text or turn.signature).split("\n")[0][:200]
+                first = reading.sentences_of([turn])
+                person.quote = (first[0].text if first else turn.signature.split("\n")[0])[:200]
                 person.speaker = turn.speaker
         for sentence in sentences:
             for match in FULL_NAME.finditer(sentence.text):

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from deals.models import Membership
 from plans.models import Milestone, Plan
 from stakeholders.actors import Actor
 from stakeholders.models import ROLE_CHOICES, Side, Stakeholder, side_of_role
@@ -45,6 +46,18 @@ def context_for(plan: Plan, call_date: date) -> Context:
         )
         for s in Stakeholder.objects.filter(deal_id=plan.deal_id)
     ]
+    # The workspace's own people are the seller's side (they are not offered as new people).
+    on_deal = {p.email.casefold() for p in people if p.email}
+    for member in Membership.objects.filter(organization_id=plan.organization_id).select_related(
+        "user"
+    ):
+        user = member.user
+        if user.email.casefold() not in on_deal and user.display_name:
+            people.append(
+                Person(
+                    name=user.display_name, side=Side.SELLER, email=user.email, key=f"u:{user.pk}"
+                )
+            )
     return Context(
         call_date=call_date,
         day_first=not plan.organization.time_zone.startswith("America/"),
@@ -108,7 +121,7 @@ def _review(plan: Plan, draft: Draft) -> dict:
     would update, anchors, outcome and criteria."""
     stakeholders = list(Stakeholder.objects.filter(deal_id=plan.deal_id).order_by("side", "name"))
     by_key = {str(s.public_id): s for s in stakeholders}
-    new_people = [p for p in draft.people if not p.key]
+    new_people = [p for p in draft.people if not p.key]  # "u:…": the workspace's members
     role_only = []
     for step in draft.steps:
         if step.owner_title and not step.owner and step.owner_title not in role_only:

@@ -244,3 +244,27 @@ def test_a_new_plan_refuses_an_unreadable_conversation(alice_client, acme_deal):
     assert response.status_code == 422
     assert "lines; the limit is 40,000" in response.content.decode()
     assert not Plan.objects.filter(deal=acme_deal).exists()
+
+
+def test_the_review_costs_the_same_queries_whatever_the_plan_and_the_people(
+    alice_client, acme_deal, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import add_buyer
+
+    _read(alice_client, acme_deal)  # the session's first request caches what it reads
+    with CaptureQueriesContext(connection) as small:
+        assert _read(alice_client, acme_deal).status_code == 200
+    plan = Plan.objects.get(deal=acme_deal)
+    for index in range(12):
+        add_buyer(acme_deal, name=f"Person {index}", email=f"p{index}@initech.test")
+        Milestone.objects.create(
+            organization=plan.organization,
+            plan=plan,
+            title=f"Extra step {index}",
+            position=50 + index,
+        )
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert _read(alice_client, acme_deal).status_code == 200

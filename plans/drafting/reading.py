@@ -218,8 +218,12 @@ def _labelled(text: str) -> list[Turn]:
     for line in lines:
         match = LABELLED.match(line) or GONG.match(line)
         if match and _plausible(match["name"]):
-            labels[match["name"]] = labels.get(match["name"], 0) + 1
-    # A label is a speaker when it starts two lines or more (one "Decision: …" is not).
+            # A full name, or a label after a timestamp, is a speaker at once; one word
+            # before a colon only when it starts two lines or more (one "Decision: …" is not).
+            sure = (
+                len(match["name"].split()) > 1 or re.match(r"\s*[\[(]?\d", line) or GONG.match(line)
+            )
+            labels[match["name"]] = labels.get(match["name"], 0) + (2 if sure else 1)
     speakers = {name for name, count in labels.items() if count >= 2}
     turns: list[Turn] = []
     current = ""
@@ -259,7 +263,7 @@ def _merge(turns: list[Turn]) -> list[Turn]:
 # --- Email threads ----------------------------------------------------------------------------
 
 WROTE = re.compile(
-    r"^\s*>*\s*On\s.{4,80}?,?\s+(?P<name>[^<\n]{2,60}?)\s*(?:<(?P<email>[^>\s]+@[^>\s]+)>)?\s*wrote:\s*$",
+    r"^\s*>*\s*On\s.{4,80}?,?\s+(?P<name>[^<\n\d]{2,60}?)\s*(?:<(?P<email>[^>\s]+@[^>\s]+)>)?\s*wrote:\s*$",
     re.M,
 )
 HEADER = re.compile(
@@ -290,9 +294,8 @@ def _email(text: str) -> list[Turn]:
     body = "\n".join(lines)
     starts = []
     for match in WROTE.finditer(body):
-        starts.append(
-            (match.start(), match.end(), match["name"].strip(" \"'"), match["email"] or "")
-        )
+        name = re.sub(r"^(?:[AaPp]\.?[Mm]\.?\s+)", "", match["name"].strip(" \"',"))
+        starts.append((match.start(), match.end(), name, match["email"] or ""))
     for match in HEADER.finditer(body):
         starts.append(
             (

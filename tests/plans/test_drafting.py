@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - transcripts are long lines
 """The conversation extractor, stage by stage (plans/drafting/): reading each format into
 turns, days and durations, steps (ruled out, merged, corrected), owners, anchors and
 statements; then applying the seller's choices with the backward schedule."""

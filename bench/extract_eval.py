@@ -197,12 +197,15 @@ def long_transcript(words: int = 10_000) -> str:
     """A 60-minute call: the set's speaker-labelled transcripts, end to end, until ~10,000
     words."""
     parts, count = [], 0
-    sources = sorted(FIXTURES.glob("*.txt"))
+    sources = [
+        text
+        for path in sorted(FIXTURES.glob("*.txt"))
+        if re.search(r"^\[\d|^[A-Z][a-z]+ [A-Z][a-z]+: ", text := path.read_text("utf-8"), re.M)
+    ]
+    if not sources:
+        raise SystemExit(f"No speaker-labelled transcript under {FIXTURES}.")
     while count < words:
-        for path in sources:
-            text = path.read_text("utf-8")
-            if not re.search(r"^\[?\d|^[A-Z][a-z]+ [A-Z][a-z]+: ", text, re.M):
-                continue
+        for text in sources:
             parts.append(text)
             count += len(text.split())
             if count >= words:

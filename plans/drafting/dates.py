@@ -39,12 +39,10 @@ EXACT = re.compile(
     )""",
     re.I | re.X,
 )
-NUMBER = r"(?:\d+(?:\.\d)?|[a-z]+(?:-[a-z]+)?)"
-DURATION = re.compile(
-    rf"\b(?P<n>{NUMBER})(?:\s*(?:to|-|–|or)\s*(?P<m>{NUMBER}))?(?:\s+(?:more|extra|additional))?"
+DURATION = (
+    r"\b(?P<n>{number})(?:\s*(?:to|-|–|or)\s*(?P<m>{number}))?(?:\s+(?:more|extra|additional))?"
     r"[\s-]+(?P<business>business[\s-]|working[\s-])?"
-    r"(?P<unit>day|week|sprint|month|quarter)s?\b",
-    re.I,
+    r"(?P<unit>day|week|sprint|month|quarter)s?\b"
 )
 TAKES = re.compile(
     r"\b(take|takes|taking|took|need|needs|needed|usually|typically|normally|about|around|roughly|"
@@ -245,7 +243,9 @@ def durations_in(text: str, *, lexicon: Lexicon) -> list[DurationMention]:
                 continue
             taken.append((match.start(), match.end()))
             found.append(DurationMention(match.start(), match.end(), match.group(0), days))
-    for match in DURATION.finditer(text):
+    words = "|".join(sorted((re.escape(w) for w in lexicon.numbers), key=len, reverse=True))
+    pattern = re.compile(DURATION.format(number=rf"\d+(?:\.\d)?|{words}"), re.I)
+    for match in pattern.finditer(text):
         if any(a <= match.start() < b or match.start() <= a < match.end() for a, b in taken):
             continue
         first = _number(match["n"], lexicon)

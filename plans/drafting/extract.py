@@ -142,325 +142,6 @@ NAME_CUES_AFTER = re.compile(
     r"was|needs?|owns?|handles?|runs?|leads?|said|says|mentioned|signs?|from|on|in|at|over|who|"
     r"has|had|would|should|could|and|wants?|is going to|agreed|approves?|mentioned)\b)",
 )
-STOP_WORDS = {
-    "i",
-    "the",
-    "we",
-    "our",
-    "you",
-    "your",
-    "they",
-    "their",
-    "he",
-    "she",
-    "it",
-    "this",
-    "that",
-    "hi",
-    "hey",
-    "hello",
-    "thanks",
-    "thank",
-    "sure",
-    "okay",
-    "ok",
-    "yeah",
-    "yes",
-    "no",
-    "so",
-    "and",
-    "but",
-    "or",
-    "if",
-    "then",
-    "great",
-    "good",
-    "perfect",
-    "right",
-    "well",
-    "also",
-    "just",
-    "let",
-    "let's",
-    "sounds",
-    "absolutely",
-    "totally",
-    "cool",
-    "awesome",
-    "oh",
-    "um",
-    "uh",
-    "like",
-    "actually",
-    "honestly",
-    "basically",
-    "anyway",
-    "alright",
-    "got",
-    "makes",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "fy",
-    "eoq",
-    "eoy",
-    "security",
-    "legal",
-    "procurement",
-    "review",
-    "team",
-    "board",
-    "finance",
-    "msa",
-    "dpa",
-    "soc",
-    "po",
-    "sow",
-    "vp",
-    "cfo",
-    "ceo",
-    "cto",
-    "cio",
-    "ciso",
-    "coo",
-    "gc",
-    "head",
-    "director",
-    "manager",
-    "chief",
-    "officer",
-    "counsel",
-    "general",
-    "senior",
-    "lead",
-    "principal",
-    "engineer",
-    "account",
-    "executive",
-    "customer",
-    "success",
-    "sales",
-    "solutions",
-    "a",
-    "an",
-    "re",
-    "fwd",
-    "subject",
-    "from",
-    "sent",
-    "to",
-    "cc",
-    "best",
-    "regards",
-    "cheers",
-    "on",
-    "in",
-    "at",
-    "for",
-    "of",
-    "with",
-    "by",
-    "about",
-    "after",
-    "before",
-    "what",
-    "when",
-    "where",
-    "who",
-    "why",
-    "how",
-    "which",
-    "there",
-    "here",
-    "is",
-    "are",
-    "was",
-    "were",
-    "be",
-    "been",
-    "do",
-    "does",
-    "did",
-    "have",
-    "has",
-    "had",
-    "will",
-    "would",
-    "can",
-    "could",
-    "should",
-    "might",
-    "must",
-    "shall",
-    "not",
-    "all",
-    "any",
-    "some",
-    "each",
-    "every",
-    "one",
-    "two",
-    "three",
-    "next",
-    "last",
-    "first",
-    "second",
-    "new",
-    "old",
-    "big",
-    "small",
-    "zoom",
-    "teams",
-    "google",
-    "meet",
-    "gong",
-    "slack",
-    "salesforce",
-    "hubspot",
-    "docusign",
-    "coupa",
-    "ariba",
-    "excel",
-    "sheets",
-    "jira",
-    "workday",
-    "sap",
-    "oracle",
-    "aws",
-    "azure",
-    "gdpr",
-    "hipaa",
-    "iso",
-    "pilot",
-    "kickoff",
-    "kick",
-    "go",
-    "live",
-    "training",
-    "proposal",
-    "pricing",
-    "order",
-    "form",
-    "contract",
-    "agreement",
-    "privacy",
-    "data",
-    "technical",
-    "validation",
-    "business",
-    "case",
-    "roi",
-    "please",
-    "dear",
-    "morning",
-    "afternoon",
-    "evening",
-    "today",
-    "tomorrow",
-    "week",
-    "month",
-    "quarter",
-    "year",
-    "christmas",
-    "thanksgiving",
-    "easter",
-    "mr",
-    "ms",
-    "mrs",
-    "dr",
-    "inc",
-    "llc",
-    "ltd",
-    "gmbh",
-    "corp",
-    "co",
-    "plc",
-    "ag",
-    "sa",
-    "us",
-    "uk",
-    "eu",
-    "usa",
-    "emea",
-    "apac",
-    "na",
-    "hq",
-    "ops",
-    "operations",
-    "engineering",
-    "marketing",
-    "product",
-    "platform",
-    "support",
-    "infosec",
-    "info",
-    "sec",
-    "rev",
-    "eb",
-    "action",
-    "items",
-    "steps",
-    "notes",
-    "call",
-    "meeting",
-    "agenda",
-    "attendees",
-    "summary",
-    "decision",
-    "risk",
-    "risks",
-    "timeline",
-    "owner",
-    "owners",
-    "status",
-    "wk",
-    "wks",
-    "sig",
-    "caiq",
-    "lite",
-    "core",
-    "poc",
-    "sandbox",
-    "api",
-    "sso",
-    "saml",
-    "scim",
-    "vendor",
-    "supplier",
-    "onboarding",
-    "portal",
-    "purchase",
-    "requisition",
-    "signature",
-    "committee",
-    "steering",
-    "approval",
-    "sign",
-    "off",
-    "redlines",
-    "redline",
-    "terms",
-}
 ROLE_SIDE = {
     "champion": BUYER,
     "economic_buyer": BUYER,
@@ -504,6 +185,11 @@ WE_WILL = re.compile(
 YOU_WILL = re.compile(
     r"\b(?:you(?:'ll|’ll| will| can| could| guys| all)|can you|could you|would you|will you|"
     r"your side|on your end|from your side|you to)\b",
+    re.I,
+)
+QUESTION = re.compile(
+    r"^\W*(?:so\W+|and\W+|but\W+|okay\W+|ok\W+|um\W+|uh\W+)*(?:when|what|how|who|where|which|why|"
+    r"do|does|did|is|are|was|were|have|has|any|anything|should)\b[^?]*\?\s*$",
     re.I,
 )
 CLAUSE = re.compile(r"[;:,()]|\s[-–—]\s|\bbut\b|\bso\b|\band then\b|\bthen\b|\bbecause\b")
@@ -554,9 +240,9 @@ class RuleExtractor:
             for match in FULL_NAME.finditer(sentence.text):
                 name = match.group(1)
                 words = name.split()
-                if any(w.casefold().strip(".") in STOP_WORDS for w in words) or self._is_company(
-                    name
-                ):
+                if any(
+                    w.casefold().strip(".") in self.lexicon.not_names for w in words
+                ) or self._is_company(name):
                     continue
                 before = sentence.text[: match.start()]
                 after = sentence.text[match.end() :]
@@ -637,6 +323,21 @@ class RuleExtractor:
         for pattern, short, role in self.lexicon.titles:
             if pattern.search(text):
                 return short, role
+        return "", ""
+
+    def _title_said(self, text: str) -> tuple[str, str]:
+        """A role as said ("InfoSec", "our DPO", "the legal team" → "legal") and its role."""
+        for pattern, _short, role in self.lexicon.titles:
+            if match := pattern.search(text):
+                said = re.sub(
+                    r"\s+(team|folks|people|department|group|office)$",
+                    "",
+                    match.group(0),
+                    flags=re.I,
+                )
+                if said.isupper() or any(c.isupper() for c in said[1:]):
+                    return said, role  # "CFO", "InfoSec" as written
+                return (said.upper() if len(said) <= 4 else said[:1].upper() + said[1:]), role
         return "", ""
 
     def _title_near(self, text: str, start: int, end: int) -> tuple[str, str]:
@@ -764,6 +465,12 @@ class RuleExtractor:
         base, day_first = self.context.call_date, self.context.day_first
         for index, sentence in enumerate(sentences):
             mentions = self._mentions(sentence.text)
+            if not mentions or QUESTION.match(sentence.text):
+                continue  # "when would you want to kick it off?" plans nothing yet
+            # "we'd want it signed by mid-November": the buyer's date (an anchor), not a step.
+            for kind, step_kind in (("target_signature", "signature"), ("go_live", "go_live")):
+                if self.lexicon.anchors[kind].search(sentence.text) and self._dated(sentence.text):
+                    mentions = [m for m in mentions if m[2] != step_kind]
             if not mentions:
                 continue
             if self.lexicon.statements["risk"].search(sentence.text):
@@ -819,6 +526,10 @@ class RuleExtractor:
                 self._owner(item, sentence, start, end, mentions, people, sides)
         return [item for kind, item in items.items() if kind not in ruled_out]
 
+    def _dated(self, text: str) -> bool:
+        base, day_first = self.context.call_date, self.context.day_first
+        return bool(dates_in(text, base=base, day_first=day_first, lexicon=self.lexicon))
+
     def _owner(self, item, sentence, start, end, mentions, people, sides) -> None:
         """Who owns the step, from the sentence naming it: a person named near it, a role
         said with it ("sign-off from our CFO"), the speaker saying "I'll …" just before it,
@@ -846,7 +557,7 @@ class RuleExtractor:
             item.owner, item.side = best[1].name, best[1].side or item.side
             return
         tight = text[max(previous_end, start - 30) : min(next_start, end + 30)]
-        title, role = self._title_in(tight)
+        title, role = self._title_said(tight)
         if not title:
             said = I_WILL.search(text[previous_end:start]) or (
                 I_WILL.search(text[start:next_start]) if previous_end == 0 else None
@@ -856,7 +567,7 @@ class RuleExtractor:
                 if person is not None:
                     item.owner, item.side = person.name, person.side or speaker_side or item.side
                     return
-            title, role = self._title_in(window)
+            title, role = self._title_said(window)
         if title:
             if re.search(r"\b(our|my)\b", window, re.I) and speaker_side:
                 side = speaker_side
@@ -864,12 +575,13 @@ class RuleExtractor:
                 side = other_side
             else:
                 side = ROLE_SIDE.get(role) or speaker_side or BUYER
+            short = self._title_in(title)[0] or title
             holders = [
                 p
                 for p in people
                 if p.side == side
                 and (
-                    p.title.casefold() == title.casefold()
+                    p.title.casefold() in (title.casefold(), short.casefold())
                     or (role and p.role == role and role not in ("buyer_other", "seller_other"))
                 )
             ]
@@ -972,19 +684,12 @@ def _shifted(mention, offset: int):
 
 
 def _nearest(mentions, position, found: list[DateMention] | list[DurationMention]):
-    """The date or duration said closest after this step (before the next step named), else
-    closest before it; several said for one step: the last (a correction)."""
-    if not found:
-        return None
-    start, end = mentions[position][0], mentions[position][1]
-    next_start = mentions[position + 1][0] if position + 1 < len(mentions) else 10**9
-    previous_end = mentions[position - 1][1] if position > 0 else -1
-    after = [m for m in found if end <= m.start < next_start]
-    if after:
-        return after[-1]
-    before = [m for m in found if previous_end <= m.start < start]
-    if before:
-        return before[-1]
-    if len(mentions) == 1:
-        return found[-1]
-    return None
+    """The date or duration of this step: each said is the step's named just before it (the
+    first step's when none is), so "POC starting the 26th, security questionnaire with
+    Gareth" dates the POC only; several for one step: the last (a correction)."""
+    mine = []
+    for item in found:
+        before = [i for i, m in enumerate(mentions) if m[0] <= item.start]
+        if (before[-1] if before else 0) == position:
+            mine.append(item)
+    return mine[-1] if mine else None

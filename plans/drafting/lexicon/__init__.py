@@ -40,6 +40,7 @@ class Lexicon:
     plan_words: re.Pattern
     own_side: re.Pattern
     other_side: re.Pattern
+    not_names: frozenset[str]
 
 
 def _any(patterns: list[str]) -> re.Pattern:
@@ -71,7 +72,7 @@ def load(language: str = "en") -> Lexicon:
     return Lexicon(
         steps=steps,
         negation_before=re.compile(
-            r"(?:" + "|".join(data["negation"]["before"]) + r")\s*(?:\w+\s+){0,3}$", re.I
+            r"(?:" + "|".join(data["negation"]["before"]) + r")\s*(?:\w+\s+){0,4}$", re.I
         ),
         negation_after=re.compile(
             r"^\W*(?:\w+\W+){0,2}(?:" + "|".join(data["negation"]["after"]) + ")", re.I
@@ -91,4 +92,5 @@ def load(language: str = "en") -> Lexicon:
         plan_words=re.compile(r"\b(?:" + "|".join(data["plan_words"]["patterns"]) + r")\b", re.I),
         own_side=_any(data["sides"]["own"]),
         other_side=_any(data["sides"]["other"]),
+        not_names=frozenset(data["names"]["not_names"].split()),
     )

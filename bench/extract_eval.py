@@ -79,6 +79,10 @@ def context_of(annotation: dict):
             for i, p in enumerate(annotation.get("known_people", []))
         ],
         seller_company=annotation.get("seller_company", ""),
+        # Notes are the seller's: the first seller the deal knows wrote them.
+        author=next(
+            (p["name"] for p in annotation.get("known_people", []) if p["side"] == "seller"), ""
+        ),
         buyer_company=annotation.get("buyer_company", ""),
     )
 

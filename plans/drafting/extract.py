@@ -50,6 +50,7 @@ class Context:
     people: list[Person] = field(default_factory=list)
     seller_company: str = ""
     buyer_company: str = ""
+    author: str = ""  # who pastes it: "Me:" and "I'll" in notes are theirs
     language: str = "en"
 
 
@@ -142,6 +143,13 @@ NAME_CUES_AFTER = re.compile(
     r"was|needs?|owns?|handles?|runs?|leads?|said|says|mentioned|signs?|from|on|in|at|over|who|"
     r"has|had|would|should|could|and|wants?|is going to|agreed|approves?|mentioned)\b)",
 )
+FIRST_NAME = re.compile(
+    r"(?:\b(?:goes to|go to|loop(?:ing)? in|looped in|cc(?:'d|ing)?|ask|asked|talk(?:ed)? to|"
+    r"check(?:ed)? with|send (?:it|that|this|them) to|owned by|sign-?off from|approval from|"
+    r"copying|introduce you to|meet)\s+(?P<name>[A-Z][a-z]{2,})\b(?!\s+[A-Z])"
+    r"|\b(?P<name2>[A-Z][a-z]{2,})"
+    r"(?=\s+(?:on|from|in) (?:our|the|their) [a-z]|\s*,\s*(?:our|my|who)\b))"
+)
 ROLE_SIDE = {
     "champion": BUYER,
     "economic_buyer": BUYER,
@@ -174,7 +182,8 @@ BUYER_CUES = re.compile(
 )
 I_WILL = re.compile(
     r"\b(?:i(?:'ll|’ll| will| can| am going to|'m going to|’m going to| need to| have to| own| "
-    r"handle| run)|let me|i'm on|i’m on|i'll take|i’ll take)\b",
+    r"handle| run| want to| plan to|'d like to|’d like to)|let me|i'm on|i’m on|i'll take|"
+    r"i’ll take|^me\s*:)",
     re.I,
 )
 WE_WILL = re.compile(
@@ -188,8 +197,9 @@ YOU_WILL = re.compile(
     re.I,
 )
 QUESTION = re.compile(
-    r"^\W*(?:so\W+|and\W+|but\W+|okay\W+|ok\W+|um\W+|uh\W+)*(?:when|what|how|who|where|which|why|"
-    r"do|does|did|is|are|was|were|have|has|any|anything|should)\b[^?]*\?\s*$",
+    r"^(?:[^?]*,\s*)?\W*(?:so\W+|and\W+|but\W+|okay\W+|ok\W+|um\W+|uh\W+)*(?:when|what|how|"
+    r"who|where|which|why|do|does|did|is|are|was|were|have|has|any|anything|should|can i|"
+    r"could i|may i|shall i)\b[^?]*\?\s*$",
     re.I,
 )
 CLAUSE = re.compile(r"[;:,()]|\s[-–—]\s|\bbut\b|\bso\b|\band then\b|\bthen\b|\bbecause\b")
@@ -262,6 +272,29 @@ class RuleExtractor:
                     people.append(known)
                 if not known.quote:
                     known.quote, known.speaker = sentence.text[:200], sentence.speaker
+            for match in FIRST_NAME.finditer(sentence.text):
+                # One name said with a person's cue: "it goes to Raymond on our GRC team".
+                group = "name" if match["name"] else "name2"
+                name = match[group]
+                if (
+                    match.start(group) == 0
+                    or name.casefold() in self.lexicon.not_names
+                    or self._is_company(name)
+                    or any(name in p.name.split() for p in people)
+                ):
+                    continue
+                before = sentence.text[: match.start(group)]
+                title, role = self._title_near(sentence.text, match.start(group), match.end(group))
+                people.append(
+                    Person(
+                        name=name,
+                        side=self._side_said(sentence, before, role),
+                        title=title,
+                        role=role,
+                        quote=sentence.text[:200],
+                        speaker=sentence.speaker,
+                    )
+                )
         # A speaker known only by a first name ("Dana:") is the person of that first name.
         return self._merge_first_names(people)
 
@@ -562,8 +595,9 @@ class RuleExtractor:
             said = I_WILL.search(text[previous_end:start]) or (
                 I_WILL.search(text[start:next_start]) if previous_end == 0 else None
             )
-            if said and sentence.speaker:
-                person = self._person(people, sentence.speaker)
+            speaker = sentence.speaker or self.context.author
+            if said and speaker:
+                person = self._person(people, speaker)
                 if person is not None:
                     item.owner, item.side = person.name, person.side or speaker_side or item.side
                     return
@@ -620,19 +654,24 @@ class RuleExtractor:
             if not dates:
                 continue
             used: set[int] = set()
-            for kind, match in kinds:
-                near = sorted(
-                    (d for i, d in enumerate(dates) if i not in used),
-                    key=lambda d: (
-                        abs(d.start - match.end())
-                        if d.start >= match.start()
-                        else abs(match.start() - d.end) + 15
-                    ),
-                )
-                if not near or abs(near[0].start - match.end()) > 80:
+            for kind, match in sorted(kinds, key=lambda pair: pair[1].start()):
+                # The day said after the anchor's words ("ink by mid-December, live before
+                # February 1st"), else the one said just before them.
+                after = [
+                    i
+                    for i, d in enumerate(dates)
+                    if i not in used and d.start >= match.start() and d.start - match.end() <= 60
+                ]
+                before = [
+                    i
+                    for i, d in enumerate(dates)
+                    if i not in used and d.end <= match.start() and match.start() - d.end <= 40
+                ]
+                if not after and not before:
                     continue
-                chosen = near[0]
-                used.add(dates.index(chosen))
+                index = after[0] if after else before[-1]
+                chosen = dates[index]
+                used.add(index)
                 anchors[kind] = Anchor(
                     kind=kind,
                     date=chosen.day,

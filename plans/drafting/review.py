@@ -33,7 +33,7 @@ ANCHOR_LABELS = {
 }
 
 
-def context_for(plan: Plan, call_date: date) -> Context:
+def context_for(plan: Plan, call_date: date, *, author: str = "") -> Context:
     """The deal's people and companies, for the extractor."""
     people = [
         Person(
@@ -64,6 +64,7 @@ def context_for(plan: Plan, call_date: date) -> Context:
         people=people,
         seller_company=plan.organization.name,
         buyer_company=plan.deal.account_name,
+        author=author,
     )
 
 
@@ -80,7 +81,7 @@ def parse_date(value: str) -> date | None:
 
 def review(request, plan: Plan, base: dict, *, text: str, call_date: date, source: str):
     """The review of `text` — or, for the review form's `apply`, the plan changed."""
-    draft = extract(text, context_for(plan, call_date))
+    draft = extract(text, context_for(plan, call_date, author=request.user.display_name))
     shown = _review(plan, draft)
     errors: dict[str, str] = {}
     if request.POST.get("action") == "apply":

@@ -669,7 +669,10 @@ class RuleExtractor:
                 ]
                 if not after and not before:
                     continue
-                index = after[0] if after else before[-1]
+                exact = [i for i in after if not dates[i].vague]
+                index = (
+                    exact[0] if exact and kind == "fiscal_year_end" else (after or before[-1:])[0]
+                )
                 chosen = dates[index]
                 used.add(index)
                 anchors[kind] = Anchor(

@@ -32,6 +32,7 @@ EXACT = re.compile(
       | (?P<iso>\d{{4}}-\d{{2}}-\d{{2}})
       | (?P<endweek>end\s+of\s+(?:the\s+|this\s+)?(?P<next_week>next\s+)?week)
       | (?P<endmonth>end\s+of\s+(?:the\s+|this\s+)?(?P<next_month>next\s+)?month)
+      | (?P<endof>(?:the\s+)?end\s+of\s+(?P<endof_month>{MONTH})(?!\s*\d))
       | (?P<weekday>(?:(?:this|next|on|by|until|til|till|before|after)\s+)?{WEEKDAY}\b)
       | (?P<ordinal>the\s+(?:[12]?\d|3[01])(?:st|nd|rd|th)\b)
       | (?P<relative>tomorrow
@@ -123,8 +124,11 @@ def dates_in(text: str, *, base: date, day_first: bool, lexicon: Lexicon) -> lis
             number = int(re.search(r"\d+", span)[0])
             day = _next_day_of_month(base, number)
         elif match["md"] or match["dm"]:
-            span_clean = re.sub(r"(?<=\d)(st|nd|rd|th)\b|\bthe\b|\bof\b|\.", " ", span, flags=re.I)
-            day = _dateparser(" ".join(span_clean.split()), base, order)
+            day = _month_day(span, base)
+        elif match["endof"]:
+            month = MONTH_NUMBERS[re.sub(r"\W", "", match["endof_month"]).casefold()[:3]]
+            year = base.year if month >= base.month else base.year + 1
+            day = date(year, month, calendar.monthrange(year, month)[1])
         elif match["numeric"] or match["iso"]:
             if match["numeric"] and span.count("/") == 1 and _looks_like_ratio(text, match):
                 continue
@@ -149,6 +153,28 @@ def dates_in(text: str, *, base: date, day_first: bool, lexicon: Lexicon) -> lis
         )
     found.sort(key=lambda m: m.start)
     return found
+
+
+def _month_day(span: str, base: date) -> date | None:
+    """ "September 30", "30th of Sept.", "Jan 5, 2027": the year said, else the next one on
+    or after the call."""
+    words = re.findall(r"[a-z]+|\d+", span.casefold())
+    month = next(
+        (MONTH_NUMBERS[w[:3]] for w in words if w[:3] in MONTH_NUMBERS and w not in ("the", "of")),
+        None,
+    )
+    numbers = [int(w) for w in words if w.isdigit()]
+    if month is None or not numbers:
+        return None
+    day_number = numbers[0]
+    year = numbers[1] if len(numbers) > 1 and numbers[1] > 999 else None
+    try:
+        if year:
+            return date(year, month, day_number)
+        found = date(base.year, month, day_number)
+        return found if found >= base else date(base.year + 1, month, day_number)
+    except ValueError:
+        return None
 
 
 def _looks_like_ratio(text: str, match) -> bool:

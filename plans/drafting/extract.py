@@ -230,7 +230,14 @@ class RuleExtractor:
         name, or a first name only one of them has), new ones with the title said beside
         their name."""
         people = [
-            Person(name=p.name, side=p.side, title=p.title, role=p.role, email=p.email, key=p.key)
+            Person(
+                name=p.name,
+                side=p.side,
+                title=p.title,
+                role=p.role,
+                email=p.email,
+                key=p.key,
+            )
             for p in self.context.people
         ]
         for turn in turns:
@@ -483,7 +490,7 @@ class RuleExtractor:
             clause_start = boundary.end()
         before = text[clause_start:start]
         after_text = text[end:]
-        cut = CLAUSE.search(after_text)
+        cut = re.search(r"[.;(]|,\s*(but|and|so)\b", after_text)
         after = after_text[: cut.start()] if cut else after_text
         return bool(
             self.lexicon.negation_before.search(before) or self.lexicon.negation_after.search(after)
@@ -501,7 +508,7 @@ class RuleExtractor:
             if not mentions or QUESTION.match(sentence.text):
                 continue  # "when would you want to kick it off?" plans nothing yet
             # "we'd want it signed by mid-November": the buyer's date (an anchor), not a step.
-            for kind, step_kind in (("target_signature", "signature"), ("go_live", "go_live")):
+            for kind, step_kind in (("target_signature", "signature"),):
                 if self.lexicon.anchors[kind].search(sentence.text) and self._dated(sentence.text):
                     mentions = [m for m in mentions if m[2] != step_kind]
             if not mentions:

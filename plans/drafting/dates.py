@@ -22,21 +22,56 @@ MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
-ORDINAL = r"(?:[12]?\d|3[01])(?:st|nd|rd|th)?"
+ORDINAL_WORDS = [
+    "first",
+    "second",
+    "third",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "twenty-first",
+    "twenty-second",
+    "twenty-third",
+    "twenty-fourth",
+    "twenty-fifth",
+    "twenty-sixth",
+    "twenty-seventh",
+    "twenty-eighth",
+    "twenty-ninth",
+    "thirtieth",
+    "thirty-first",
+]
+ORDINAL = r"(?:[12]?\d|3[01])(?:st|nd|rd|th)?|" + "|".join(
+    sorted(ORDINAL_WORDS, key=len, reverse=True)
+)
 WEEKDAY = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
 EXACT = re.compile(
     rf"""\b(?:
-        (?P<md>{MONTH}\s+{ORDINAL}\b(?:,?\s+\d{{4}})?)
-      | (?P<dm>(?:the\s+)?{ORDINAL}\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?)
+        (?P<md>{MONTH}\s+(?:{ORDINAL})\b(?:,?\s+\d{{4}})?)
+      | (?P<dm>(?:the\s+)?(?:{ORDINAL})\s+(?:of\s+)?{MONTH}(?:,?\s+\d{{4}})?)
       | (?P<numeric>\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?)
       | (?P<iso>\d{{4}}-\d{{2}}-\d{{2}})
-      | (?P<endweek>end\s+of\s+(?:the\s+|this\s+)?(?P<next_week>next\s+)?week)
+      | (?P<endweek>end\s+of\s+(?:the\s+|this\s+)?(?P<next_week>next\s+)?week|eow)
       | (?P<endmonth>end\s+of\s+(?:the\s+|this\s+)?(?P<next_month>next\s+)?month)
       | (?P<endof>(?:the\s+)?end\s+of\s+(?P<endof_month>{MONTH})(?!\s*\d))
       | (?P<weekday>(?:(?:this|next|on|by|until|til|till|before|after)\s+)?{WEEKDAY}\b)
       | (?P<ordinal>the\s+(?:[12]?\d|3[01])(?:st|nd|rd|th)\b)
       | (?P<relative>tomorrow
-          |(?:in|within)\s+(?:a|one|two|three|four|five|six|\d+)\s+(?:days?|weeks?)\b)
+          |(?:in|within)\s+(?:a|one|two|three|four|five|six|\d+)\s+(?:days?|weeks?)\b(?!\s+of\b))
     )""",
     re.I | re.X,
 )
@@ -158,12 +193,16 @@ def dates_in(text: str, *, base: date, day_first: bool, lexicon: Lexicon) -> lis
 def _month_day(span: str, base: date) -> date | None:
     """ "September 30", "30th of Sept.", "Jan 5, 2027": the year said, else the next one on
     or after the call."""
-    words = re.findall(r"[a-z]+|\d+", span.casefold())
+    words = re.findall(r"[a-z]+(?:-[a-z]+)?|\d+", span.casefold())
     month = next(
         (MONTH_NUMBERS[w[:3]] for w in words if w[:3] in MONTH_NUMBERS and w not in ("the", "of")),
         None,
     )
-    numbers = [int(w) for w in words if w.isdigit()]
+    numbers = [
+        int(w) if w.isdigit() else ORDINAL_WORDS.index(w) + 1
+        for w in words
+        if w.isdigit() or w in ORDINAL_WORDS
+    ]
     if month is None or not numbers:
         return None
     day_number = numbers[0]
@@ -172,7 +211,9 @@ def _month_day(span: str, base: date) -> date | None:
         if year:
             return date(year, month, day_number)
         found = date(base.year, month, day_number)
-        return found if found >= base else date(base.year + 1, month, day_number)
+        if found >= base or (base - found).days <= 7:
+            return found  # a day of the last week is said of the past ("we met October 12")
+        return date(base.year + 1, month, day_number)
     except ValueError:
         return None
 

@@ -138,8 +138,11 @@ NAME_CUES_BEFORE = re.compile(
     r"(?:our|my|their|your|the)\s+[A-Za-z ]{2,40}?,?)\s+$",
     re.I,
 )
+VOCATIVE = re.compile(
+    r"^\s*,\s*(?:i|you|we|can you|could you|would you|you said|what|how|when)\b", re.I
+)
 NAME_CUES_AFTER = re.compile(
-    r"^(?:\s*,\s*(?:our|my|their|your|the|who|head|vp|director|chief)|\s*\(|\s+(?:will|'ll|’ll|can|is|"
+    r"^(?:\s*,\s*(?:our|my|their|your|the|who|head|vp|director|chief)|\s*\(|\s+there\b|\s+(?:will|'ll|’ll|can|is|"
     r"was|needs?|owns?|handles?|runs?|leads?|said|says|mentioned|signs?|from|on|in|at|over|who|"
     r"has|had|would|should|could|and|wants?|is going to|agreed|approves?|mentioned)\b)",
 )
@@ -215,6 +218,7 @@ class RuleExtractor:
         sentences = reading.sentences_of(turns)
         people = self.find_people(turns, sentences)
         sides = self.speaker_sides(turns, sentences, people)
+        self._speakers = {t.speaker for t in turns if t.speaker}
         steps = self.find_steps(sentences, people, sides)
         anchors = self.find_anchors(sentences)
         statements = self.find_statements(sentences, sides, steps)
@@ -527,7 +531,7 @@ class RuleExtractor:
                 and re.match(
                     r"^\W*(that|it|this|which|so|yes|yeah|sure|ok|okay|absolutely|by|about|probably|"
                     r"usually|typically|realistically|hopefully|i'd say|i think|we're looking at|"
-                    r"takes?|should be|could be|maybe)\b",
+                    r"takes?|should be|could be|maybe|me to|me|due|eta|target|owner)\b",
                     follow.text,
                     re.I,
                 )
@@ -589,6 +593,12 @@ class RuleExtractor:
                 continue
             for word in {person.name, person.name.split()[0]}:
                 for match in re.finditer(rf"\b{re.escape(word)}\b", window):
+                    if VOCATIVE.match(window[match.end() :]) and re.search(
+                        r"(^|[,.;:]\s*|\b(so|and|ok|okay|right|thanks|hi|hey)\s*,?\s*)$",
+                        window[: match.start()],
+                        re.I,
+                    ):
+                        continue  # "Benjamin, I'll build the ROI model": spoken to, not owner
                     at = match.start() + offset
                     distance = at - end if at >= end else start - (match.end() + offset)
                     if distance <= 60 and (best is None or distance < best[0]):
@@ -636,6 +646,16 @@ class RuleExtractor:
             item.side = speaker_side
         elif YOU_WILL.search(window) and speaker_side:
             item.side = other_side
+            # "Could you send the proposal?" between two people: the other one.
+            others = {
+                p.name
+                for p in people
+                if p.speaker and p.name != sentence.speaker and p.name in self._speakers
+            }
+            if len(self._speakers) == 2 and len(others) == 1:
+                listener = self._person(people, others.pop())
+                if listener is not None and listener.side == other_side:
+                    item.owner = listener.name
 
     # --- Anchors and statements ------------------------------------------------------------
 

@@ -199,6 +199,7 @@ YOU_WILL = re.compile(
     r"your side|on your end|from your side|you to)\b",
     re.I,
 )
+
 QUESTION = re.compile(
     r"^(?:[^?]*,\s*)?\W*(?:so\W+|and\W+|but\W+|okay\W+|ok\W+|um\W+|uh\W+)*(?:when|what|how|"
     r"who|where|which|why|do|does|did|is|are|was|were|have|has|any|anything|should|can i|"
@@ -502,8 +503,9 @@ class RuleExtractor:
 
     def find_steps(self, sentences, people: list[Person], sides: dict[str, str]) -> list[StepItem]:
         """One item per step type: the first sentence that names it is its quote; owner,
-        duration and date come from the sentences that name it (the last said wins: people
-        correct themselves); a step ruled out in its last mention is dropped."""
+        duration and date come from the first sentence that says one (later ones are mostly
+        recaps or other matters; a correction within the sentence wins: "the 14th — no
+        sorry, the 21st"); a step ruled out in its last mention is dropped."""
         items: dict[str, StepItem] = {}
         ruled_out: set[str] = set()
         base, day_first = self.context.call_date, self.context.day_first
@@ -562,10 +564,10 @@ class RuleExtractor:
                     )
                     items[kind] = item
                 own = _nearest(mentions, position, dates)
-                if own is not None:
+                if own is not None and (item.date is None or item.vague and not own.vague):
                     item.date, item.vague, item.date_text = own.day, own.vague, own.text
                 span = _nearest(mentions, position, durations)
-                if span is not None:
+                if span is not None and item.duration_days is None:
                     item.duration_days, item.duration_text = span.days, span.text
                 self._owner(item, sentence, start, end, mentions, people, sides)
         return [item for kind, item in items.items() if kind not in ruled_out]

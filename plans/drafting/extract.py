@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -213,6 +213,7 @@ class RuleExtractor:
     def __init__(self, context: Context):
         self.context = context
         self.lexicon: Lexicon = load(context.language)
+        self._mentions_of: dict[str, list] = {}
 
     def extract(self, text: str) -> Draft:
         turns = reading.turns_of(text)
@@ -457,6 +458,11 @@ class RuleExtractor:
     # --- Steps -----------------------------------------------------------------------------
 
     def _mentions(self, text: str) -> list[tuple[int, int, str, bool]]:
+        if text not in self._mentions_of:
+            self._mentions_of[text] = self._find_mentions(text)
+        return self._mentions_of[text]
+
+    def _find_mentions(self, text: str) -> list[tuple[int, int, str, bool]]:
         """(start, end, type, negated) of every step named in a sentence, strong words first;
         a weak word only beside a plan's words."""
         found: list[tuple[int, int, str, bool]] = []
@@ -744,6 +750,7 @@ class RuleExtractor:
         return found
 
 
+@lru_cache(maxsize=8192)
 def _name_key(name: str) -> str:
     return re.sub(r"[^a-z ]", "", re.sub(r"\s+", " ", name.casefold())).strip()
 

@@ -468,19 +468,14 @@ class RuleExtractor:
         found: list[tuple[int, int, str, bool]] = []
         plan_like = bool(self.lexicon.plan_words.search(text))
         for step in self.lexicon.steps.values():
-            match = step.pattern.search(text)
-            if match is None and step.weak is not None and plan_like:
-                match = step.weak.search(text)
-            if match is None:
+            matches = list(step.pattern.finditer(text))
+            if not matches and step.weak is not None and plan_like:
+                matches = list(step.weak.finditer(text))
+            if not matches:
                 continue
-            found.append(
-                (
-                    match.start(),
-                    match.end(),
-                    step.key,
-                    self._negated(text, match.start(), match.end()),
-                )
-            )
+            # "Pilot: as discussed, we will not do a pilot." — any mention ruled out rules it out.
+            negated = any(self._negated(text, m.start(), m.end()) for m in matches)
+            found.append((matches[0].start(), matches[0].end(), step.key, negated))
         found.sort()
         # Overlaps: "security questionnaire" is not also a "questionnaire" elsewhere; the
         # earlier and longer match keeps the words.

@@ -151,7 +151,9 @@ FIRST_NAME = re.compile(
     r"check(?:ed)? with|send (?:it|that|this|them) to|owned by|sign-?off from|approval from|"
     r"copying|introduce you to|meet)\s+(?P<name>[A-Z][a-z]{2,})\b(?!\s+[A-Z])"
     r"|\b(?P<name2>[A-Z][a-z]{2,})"
-    r"(?=\s+(?:on|from|in) (?:our|the|their) [a-z]|\s*,\s*(?:our|my|who)\b))"
+    r"(?=\s+(?:on|from|in) (?:our|the|their) [a-z]|\s*,\s*(?:our|my|who)\b"
+    r"|\s+to (?:sign|send|get|review|approve|present|run|own|line up|confirm|handle|take|book|"
+    r"set up|lead|draft|share|schedule)\b))"
 )
 ROLE_SIDE = {
     "champion": BUYER,
@@ -185,7 +187,7 @@ BUYER_CUES = re.compile(
 )
 I_WILL = re.compile(
     r"\b(?:i(?:'ll|’ll| will| can| am going to|'m going to|’m going to| need to| have to| own| "
-    r"handle| run| want to| plan to|'d like to|’d like to)|let me|i'm on|i’m on|i'll take|"
+    r"handle| run| want to| want the| want a| plan to|'d like to|’d like to)|let me|i'm on|i’m on|i'll take|"
     r"i’ll take|^me\s*:)",
     re.I,
 )

@@ -187,8 +187,8 @@ BUYER_CUES = re.compile(
 )
 I_WILL = re.compile(
     r"\b(?:i(?:'ll|’ll| will| can| am going to|'m going to|’m going to| need to| have to| own| "
-    r"handle| run| want to| want the| want a| plan to|'d like to|’d like to)|let me|i'm on|i’m on|i'll take|"
-    r"i’ll take|^me\s*:)",
+    r"handle| run| want to| want the| want a| plan to|'d like to|’d like to)|let me|i'm on|"
+    r"i’m on|i'll take|i’ll take|^me\s*:)",
     re.I,
 )
 WE_WILL = re.compile(

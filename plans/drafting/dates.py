@@ -11,6 +11,7 @@ days", "a couple of weeks") are business days, as steps count them.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -158,6 +159,13 @@ def dates_in(text: str, *, base: date, day_first: bool, lexicon: Lexicon) -> lis
         elif match["ordinal"]:
             number = int(re.search(r"\d+", span)[0])
             day = _next_day_of_month(base, number)
+            said = found[-1].day if found and match.start() - found[-1].end <= 40 else None
+            if said and re.search(
+                r"\b(no|sorry|actually|i mean|rather)\b", text[found[-1].end : match.start()], re.I
+            ):
+                # "the 4th of December — sorry, no, it's the 11th": the month said before.
+                with contextlib.suppress(ValueError):
+                    day = said.replace(day=number)
         elif match["md"] or match["dm"]:
             day = _month_day(span, base)
         elif match["endof"]:

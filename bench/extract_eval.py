@@ -91,6 +91,19 @@ def _name(text: str) -> str:
     return re.sub(r"\s+", " ", (text or "").strip().casefold())
 
 
+def _same_owner(want: str, got: str) -> bool:
+    """The same person, or the same role however it is worded ("DPO" and "Data Protection
+    Officer", "GC" and "General Counsel": the lexicon's title for both)."""
+    if _name(want) == _name(got):
+        return True
+    from plans.drafting.lexicon import load
+
+    def title(text):
+        return next((short for pattern, short, _ in load().titles if pattern.search(text)), None)
+
+    return title(want) is not None and title(want) == title(got)
+
+
 def _same_date(expected, found_day, found_vague) -> bool:
     if expected == "vague":
         return bool(found_vague)
@@ -118,7 +131,7 @@ def score(annotation: dict, draft, result: Result) -> None:
             kind,
             want.get("date"),
             (got.date, got.vague),
-            has=got.date is not None,
+            has=got.date is not None or got.vague,
             same=lambda w, g: _same_date(w, *g),
         )
         owner = want.get("owner") or want.get("owner_title")
@@ -130,7 +143,7 @@ def score(annotation: dict, draft, result: Result) -> None:
             owner,
             got.owner or got.owner_title,
             has=bool(got.owner or got.owner_title),
-            same=lambda w, g: _name(w) == _name(g),
+            same=_same_owner,
         )
         _attribute(
             result,

@@ -586,7 +586,7 @@ class RuleExtractor:
         text = sentence.text
         speaker_side = sides.get(sentence.speaker, "")
         other_side = BUYER if speaker_side == SELLER else SELLER
-        if item.owner or item.owner_title:
+        if item.owner:
             return
         previous_end = max((m[1] for m in mentions if m[1] <= start), default=0)
         next_start = min((m[0] for m in mentions if m[0] >= end), default=len(text))
@@ -609,7 +609,8 @@ class RuleExtractor:
                     if distance <= 60 and (best is None or distance < best[0]):
                         best = (distance, person)
         if best is not None:
-            item.owner, item.side = best[1].name, best[1].side or item.side
+            item.owner, item.owner_title = best[1].name, ""
+            item.side = best[1].side or item.side
             return
         tight = text[max(previous_end, start - 30) : min(next_start, end + 30)]
         title, role = self._title_said(tight)
@@ -621,9 +622,12 @@ class RuleExtractor:
             if said and speaker:
                 person = self._person(people, speaker)
                 if person is not None:
+                    item.owner_title = ""
                     item.owner, item.side = person.name, person.side or speaker_side or item.side
                     return
             title, role = self._title_said(window)
+        if item.owner_title:
+            return  # a role said before stands unless a person is named
         if title:
             if re.search(r"\b(our|my)\b", window, re.I) and speaker_side:
                 side = speaker_side

@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from plans import materials
+from plans.models import Conversation
 from stakeholders.actors import Actor
 from tests.factories import DealFactory, MembershipFactory, PlanTemplateFactory, UserFactory
 from tests.helpers import htmx, snapshot
@@ -57,6 +58,9 @@ ENDPOINTS = [
     ("plans:plan-export", "deal", ["GET"], {"fmt": "csv"}),
     ("plans:plan-export", "deal", ["GET"], {"fmt": "xlsx"}),
     ("plans:plan-import", "deal", ["GET", "POST"]),
+    # Drafting from a conversation.
+    ("plans:plan-draft", "deal", ["GET", "POST"]),
+    ("plans:conversation", "conversation", ["GET", "POST"]),
 ]
 URL_KWARG = {
     "deal": "deal_id",
@@ -67,6 +71,7 @@ URL_KWARG = {
     "section": "section_id",
     "resource": "resource_id",
     "share_link": "link_id",
+    "conversation": "conversation_id",
 }
 
 
@@ -88,6 +93,9 @@ def victim_objects(plan, requester_user):
         upload=SimpleUploadedFile("victim.pdf", b"%PDF-1.4 victim"),
     )
     share_link, _ = materials.share_resource(resource, actor=seller, email="x@victim.test")
+    conversation = Conversation.objects.create(
+        organization=plan.organization, plan=plan, text="Victim: legal review by the 14th."
+    )
     ids = {
         "deal": deal.public_id,
         "bare_deal": bare_deal.public_id,
@@ -97,6 +105,7 @@ def victim_objects(plan, requester_user):
         "section": section.public_id,
         "resource": resource.public_id,
         "share_link": share_link.public_id,
+        "conversation": conversation.public_id,
     }
     sh = f"sh-{stakeholder.public_id}"
     data = {
@@ -148,6 +157,13 @@ def victim_objects(plan, requester_user):
         "edit-visibility": "internal",
         "share-email": "thief@evil.test",
         "share-days": "30",
+        # drafting: a conversation whose steps would be added
+        "action": "apply",
+        "call_date": "2026-10-14",
+        "text": "Dana Buyer: We need a pilot and a legal review by the 14th.",
+        "step-pilot-take": "on",
+        "step-pilot-title": "pwned",
+        "step-pilot-target": "new",
     }
     return ids, data
 

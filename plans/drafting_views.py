@@ -26,8 +26,8 @@ def _read_input(request) -> tuple[str, str]:
     if upload is not None:
         if upload.size > reading.MAX_BYTES:
             raise reading.Unreadable(
-                f"The file is {upload.size / 1024 / 1024:.1f} MB; the limit is "
-                f"{reading.MAX_BYTES // 1024 // 1024} MB (about 15 hours of transcript)."
+                f"The file is {upload.size / 1024:,.0f} KB; the limit is {reading.LIMIT}: "
+                "split it and draft from each part."
             )
         text = reading.decode(upload.read())
         return reading.check(text), upload.name[:255]

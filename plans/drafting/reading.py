@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_BYTES = 1024 * 1024
-MAX_LINES = 40_000
+# About four hours of talk (a 60-minute call is ~64 KB): drafting reads ~10 s per MB of
+# dense text, so the limit keeps a request within seconds.
+MAX_BYTES = 256 * 1024
+MAX_LINES = 20_000
+LIMIT = "256 KB (about four hours of transcript)"
 
 
 class Unreadable(Exception):  # noqa: N818 - reads as the outcome
@@ -40,8 +43,8 @@ def decode(data: bytes) -> str:
     """The text of an uploaded file, or Unreadable (binary, too large)."""
     if len(data) > MAX_BYTES:
         raise Unreadable(
-            f"The file is {len(data) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_BYTES // 1024 // 1024} MB (about 15 hours of transcript)."
+            f"The file is {len(data) / 1024:,.0f} KB; the limit is {LIMIT}: split it and "
+            "draft from each part."
         )
     if b"\x00" in data[:8192] or data.startswith((b"%PDF", b"PK\x03\x04", b"\x89PNG", b"\xff\xd8")):
         raise Unreadable(
@@ -62,14 +65,14 @@ def check(text: str) -> str:
         raise Unreadable("There is nothing to read: paste a transcript, call notes or an email.")
     if len(text.encode()) > MAX_BYTES:
         raise Unreadable(
-            f"The text is {len(text.encode()) / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_BYTES // 1024 // 1024} MB (about 15 hours of transcript)."
+            f"The text is {len(text.encode()) / 1024:,.0f} KB; the limit is {LIMIT}: split it "
+            "and draft from each part."
         )
     lines = text.count("\n") + 1
     if lines > MAX_LINES:
         raise Unreadable(
             f"The text has {lines:,} lines; the limit is {MAX_LINES:,} "
-            "(a caption file of about 15 hours). Split it and draft from each part."
+            "(a caption file of about four hours). Split it and draft from each part."
         )
     return text
 
@@ -366,11 +369,28 @@ SPLIT = re.compile(
 )
 
 
+MAX_SENTENCE = 500  # characters; a longer run without a full stop is read in parts
+
+
 def sentences_of(turns: list[Turn]) -> list[Sentence]:
     out = []
     for index, turn in enumerate(turns):
         for piece in SPLIT.split(turn.text):
             piece = (piece or "").strip(" \t-*•·")
-            if len(piece) > 1:
-                out.append(Sentence(speaker=turn.speaker, text=piece, turn=index))
+            for part in _parts(piece):
+                if len(part) > 1:
+                    out.append(Sentence(speaker=turn.speaker, text=part, turn=index))
     return out
+
+
+def _parts(text: str) -> list[str]:
+    """A run-on "sentence" (captions without punctuation, a pasted blob) in parts of at most
+    MAX_SENTENCE characters, cut at a space: every rule then reads a bounded text."""
+    parts = []
+    while len(text) > MAX_SENTENCE:
+        cut = text.rfind(" ", MAX_SENTENCE // 2, MAX_SENTENCE)
+        cut = cut if cut > 0 else MAX_SENTENCE
+        parts.append(text[:cut].strip())
+        text = text[cut:].strip()
+    parts.append(text)
+    return parts

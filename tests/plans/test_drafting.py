@@ -85,7 +85,7 @@ def test_sentences_keep_abbreviations_whole():
     ("text", "message"),
     [
         ("", "nothing to read"),
-        ("x" * (reading.MAX_BYTES + 1), "the limit is 1 MB"),
+        ("x" * (reading.MAX_BYTES + 1), "the limit is 256 KB"),
         ("a\n" * (reading.MAX_LINES + 1), "lines; the limit is"),
     ],
 )
@@ -230,3 +230,12 @@ def test_a_ten_thousand_word_transcript_is_read():
     line = "[00:00:01] Dana Whitfield: Um, so, you know, security review takes four weeks and legal two.\n"
     result = draft(line * 650)
     assert {s.type for s in result.steps} >= {"security_review", "legal_review"}
+
+
+def test_a_run_on_text_is_read_in_bounded_parts():
+    """Captions without punctuation or a pasted blob: every rule reads at most 500
+    characters at a time, so a large paste costs time in proportion to its size."""
+    blob = "we need the security review by the 14th and legal sign off " * 300
+    parts = reading.sentences_of([reading.Turn("", blob), reading.Turn("", "x" * 2000)])
+    assert max(len(p.text) for p in parts) <= reading.MAX_SENTENCE
+    assert sum(len(p.text) for p in parts) >= len(blob.strip()) + 2000 - len(parts)
